@@ -1,0 +1,65 @@
+#include "event_queue.hpp"
+
+#include "clock.hpp"
+
+namespace revalidator::ingress {
+
+EventQueue::EventQueue(std::string stream, std::uint64_t epoch, std::size_t capacity)
+    : stream_(std::move(stream)), epoch_(epoch), capacity_(capacity) {}
+
+Event EventQueue::stamp(Op op, const std::string& schema, const std::string& table,
+                        const std::string& pk, std::uint64_t received_us) {
+    return Event{stream_, epoch_, ++seq_, received_us, op, schema, table, pk};
+}
+
+EventQueue::Push EventQueue::push(Op op, const std::string& schema, const std::string& table,
+                                  const std::string& pk, std::uint64_t received_us) {
+    {
+        std::lock_guard lock(mu_);
+        if (closed_) return Push::Closed;
+        Event e = stamp(op, schema, table, pk, received_us);
+        if (q_.size() >= capacity_) return Push::Full;
+        q_.push_back(std::move(e));
+    }
+    cv_.notify_one();
+    return Push::Queued;
+}
+
+std::optional<Event> EventQueue::pop(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return !q_.empty() || closed_; });
+    if (q_.empty()) return std::nullopt;
+    Event e = std::move(q_.front());
+    q_.pop_front();
+    return e;
+}
+
+void EventQueue::unpop(Event e) {
+    std::lock_guard lock(mu_);
+    q_.push_front(std::move(e));
+}
+
+void EventQueue::close() {
+    {
+        std::lock_guard lock(mu_);
+        closed_ = true;
+    }
+    cv_.notify_all();
+}
+
+Event EventQueue::end_marker(const std::string& schema, const std::string& table) {
+    std::lock_guard lock(mu_);
+    return stamp(Op::End, schema, table, "", unix_micros());
+}
+
+std::size_t EventQueue::depth() const {
+    std::lock_guard lock(mu_);
+    return q_.size();
+}
+
+std::uint64_t EventQueue::last_seq() const {
+    std::lock_guard lock(mu_);
+    return seq_;
+}
+
+}  // namespace revalidator::ingress

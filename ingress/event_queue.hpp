@@ -1,0 +1,55 @@
+// The ingress's bounded queue between HTTP threads and the publisher. push() stamps each change
+// with this stream's next sequence number and the receive time; a change that does not fit still
+// takes its number, so the worker sees the gap and resyncs instead of losing the change silently.
+// The bound keeps memory flat when the worker is slow or away: the HTTP side answers 503.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "event.hpp"
+
+namespace revalidator::ingress {
+
+class EventQueue {
+  public:
+    EventQueue(std::string stream, std::uint64_t epoch, std::size_t capacity);
+
+    enum class Push { Queued, Full, Closed };
+    Push push(Op op, const std::string& schema, const std::string& table, const std::string& pk,
+              std::uint64_t received_us);
+
+    // Waits up to `timeout` for an event. After close(), returns what is left, then nullopt.
+    std::optional<Event> pop(std::chrono::milliseconds timeout);
+    // Puts an event that could not be sent back at the head, keeping the order.
+    void unpop(Event e);
+
+    // Stops accepting. The END marker that a clean shutdown sends takes the next number.
+    void close();
+    Event end_marker(const std::string& schema, const std::string& table);
+
+    std::size_t depth() const;
+    std::uint64_t last_seq() const;
+    const std::string& stream() const { return stream_; }
+    std::uint64_t epoch() const { return epoch_; }
+
+  private:
+    Event stamp(Op op, const std::string& schema, const std::string& table, const std::string& pk,
+                std::uint64_t received_us);
+
+    const std::string stream_;
+    const std::uint64_t epoch_;
+    const std::size_t capacity_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Event> q_;
+    std::uint64_t seq_ = 0;
+    bool closed_ = false;
+};
+
+}  // namespace revalidator::ingress

@@ -1,0 +1,129 @@
+// revalidator-ingress: receives database webhooks over HTTP, acknowledges them at once and hands
+// a small event to the worker over ZeroMQ. Holds no database connection; run as many as needed.
+#include <unistd.h>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "auth.hpp"
+#include "cli.hpp"
+#include "clock.hpp"
+#include "event_queue.hpp"
+#include "http_front.hpp"
+#include "log.hpp"
+#include "publisher.hpp"
+#include "routes.hpp"
+#include "shutdown.hpp"
+
+using namespace revalidator;
+
+namespace {
+
+std::string hostname() {
+    char buf[256] = {};
+    return gethostname(buf, sizeof(buf) - 1) == 0 && buf[0] ? std::string(buf) : "ingress";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "revalidator-ingress: webhook receiver that acknowledges at once and queues to the worker"};
+    std::string host = "127.0.0.1";
+    int port = 8080;
+    std::vector<std::string> endpoints{"tcp://127.0.0.1:5555"};
+    std::string instance_id = hostname();
+    cli::Secret secret;
+    bool insecure = false;
+    ingress::TableConfig table;
+    http::Tuning tuning;
+    std::size_t queue_capacity = 100'000;
+    int send_hwm = 1000;
+    int drain_ms = 5000;
+    std::string log_level = "info";
+
+    cli::option(app, "--host", host, "address to listen on");
+    cli::option(app, "--port", port, "HTTP port to listen on (0 picks a free port)");
+    cli::option(
+        app, "--worker-endpoint", endpoints,
+        "ZeroMQ endpoint(s) of the worker's PULL socket; several for active + standby workers")
+        ->delimiter(',');
+    cli::option(app, "--instance-id", instance_id,
+                "stable name of this instance; the worker tracks one event stream per instance");
+    cli::secret_option(app, "--secret", secret,
+                       "shared secret expected as 'Authorization: Bearer <secret>'");
+    app.add_flag("--insecure-no-auth", insecure,
+                 "accept webhooks without any authentication (local tests only)")
+        ->envname(cli::env_name("--insecure-no-auth"));
+    cli::option(app, "--schema", table.schema, "schema of the watched table");
+    cli::option(app, "--table", table.table, "name of the watched table");
+    cli::option(app, "--primary-key", table.primary_key, "primary key column of the watched table");
+    cli::option(app, "--max-body-bytes", tuning.max_body_bytes,
+                "largest webhook body accepted (413 above)");
+    cli::option(app, "--http-threads", tuning.threads, "HTTP connections served at once");
+    cli::option(app, "--read-timeout-s", tuning.read_timeout_s,
+                "drop a client that stalls this long mid-request");
+    cli::option(app, "--queue-capacity", queue_capacity,
+                "events held while the worker is slow or away (503 above)");
+    cli::option(app, "--send-hwm", send_hwm,
+                "ZeroMQ high-water mark toward each worker, in events");
+    cli::option(app, "--drain-timeout-ms", drain_ms,
+                "on SIGTERM, how long to keep sending queued events");
+    cli::option(app, "--log-level", log_level, "debug, info, warn or error");
+    try {
+        app.parse(argc, argv);
+        cli::resolve_secret("--secret", secret);
+        if (secret.value.empty() && !insecure) {
+            throw CLI::ValidationError("--secret",
+                                       "no secret configured: set --secret (REVALIDATOR_SECRET), "
+                                       "--secret-file, or pass --insecure-no-auth for local tests");
+        }
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+
+    log::init("ingress", log_level);
+    shutdown::install();
+    metrics::Registry registry;
+    const std::uint64_t epoch = unix_micros();
+    ingress::EventQueue queue(instance_id, epoch, queue_capacity);
+    ingress::Publisher publisher(queue, {endpoints, send_hwm, table.schema, table.table}, registry);
+    ingress::Authenticator auth({secret.value}, insecure);
+    std::atomic<bool> draining{false};
+
+    http::Server svr(tuning);
+    auto readiness = [&] {
+        int peers = publisher.connected_peers();
+        bool ready = peers > 0 && !draining;
+        return http::Readiness{ready,
+                               {{"worker_peers", peers},
+                                {"draining", draining.load()},
+                                {"queue_depth", queue.depth()}}};
+    };
+    ingress::add_routes(svr, {auth, table, queue, registry, draining, readiness});
+
+    int bound = svr.bind(host, port);
+    if (bound < 0) {
+        log::error("cannot listen", {{"host", host}, {"port", port}});
+        return 1;
+    }
+    publisher.start();
+    shutdown::on_request([&] {
+        draining = true;
+        svr.stop();
+    });
+    log::info("ingress listening", {{"host", host},
+                                    {"port", bound},
+                                    {"stream", instance_id},
+                                    {"epoch", epoch},
+                                    {"workers", endpoints},
+                                    {"insecure", insecure}});
+    svr.listen_after_bind();
+
+    draining = true;
+    queue.close();
+    publisher.drain(std::chrono::milliseconds(drain_ms));
+    log::info("ingress stopped", {{"stream", instance_id}, {"epoch", epoch}});
+    return 0;
+}

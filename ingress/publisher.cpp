@@ -1,0 +1,134 @@
+#include "publisher.hpp"
+
+#include <cstring>
+#include <set>
+
+#include <zmq.hpp>
+
+#include "log.hpp"
+#include "wire.hpp"
+
+namespace revalidator::ingress {
+
+namespace {
+
+std::int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+Publisher::Publisher(EventQueue& queue, PublisherConfig cfg, metrics::Registry& registry)
+    : queue_(queue),
+      cfg_(std::move(cfg)),
+      sent_(registry.counter("revalidator_ingress_events_sent_total", "Events handed to ZeroMQ")),
+      lost_(registry.counter("revalidator_ingress_events_lost_total",
+                             "Events still queued when the drain deadline passed")) {
+    registry.gauge_fn("revalidator_ingress_worker_peers", "Workers the PUSH socket is connected to",
+                      [this] { return static_cast<double>(peers_.load()); });
+}
+
+Publisher::~Publisher() {
+    if (thread_.joinable()) {
+        queue_.close();
+        drain(std::chrono::milliseconds(0));
+    }
+}
+
+void Publisher::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void Publisher::drain(std::chrono::milliseconds linger) {
+    deadline_ns_ =
+        steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(linger).count();
+    draining_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+void Publisher::run() {
+    zmq::context_t ctx(1);
+    zmq::socket_t push(ctx, zmq::socket_type::push);
+    push.set(zmq::sockopt::immediate, 1);
+    push.set(zmq::sockopt::sndhwm, cfg_.send_hwm);
+    push.set(zmq::sockopt::linger, 0);
+    push.set(zmq::sockopt::reconnect_ivl, 100);
+    push.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    push.set(zmq::sockopt::tcp_keepalive, 1);
+
+    const std::string monitor_addr = "inproc://publisher-monitor";
+    if (zmq_socket_monitor(push.handle(), monitor_addr.c_str(),
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+        throw zmq::error_t();
+    }
+    zmq::socket_t monitor(ctx, zmq::socket_type::pair);
+    monitor.connect(monitor_addr);
+    for (const auto& ep : cfg_.endpoints) push.connect(ep);
+
+    std::set<std::string> connected;
+    auto read_monitor = [&] {
+        zmq::message_t head, addr;
+        while (monitor.recv(head, zmq::recv_flags::dontwait)) {
+            (void)monitor.recv(addr);
+            std::uint16_t event = 0;
+            std::memcpy(&event, head.data(), sizeof(event));
+            if (event == ZMQ_EVENT_CONNECTED) connected.insert(addr.to_string());
+            if (event == ZMQ_EVENT_DISCONNECTED) connected.erase(addr.to_string());
+            peers_ = static_cast<int>(connected.size());
+            log::info(event == ZMQ_EVENT_CONNECTED ? "worker connected" : "worker disconnected",
+                      {{"endpoint", addr.to_string()}});
+        }
+    };
+    auto past_deadline = [&] { return draining_ && steady_ns() >= deadline_ns_.load(); };
+
+    // Sends one frame, waiting (without busy-looping) for a connected worker with room.
+    auto send = [&](const std::string& frame) {
+        while (true) {
+            if (push.send(zmq::buffer(frame), zmq::send_flags::dontwait)) return true;
+            if (past_deadline()) return false;
+            zmq::pollitem_t items[] = {{push.handle(), 0, ZMQ_POLLOUT, 0},
+                                       {monitor.handle(), 0, ZMQ_POLLIN, 0}};
+            zmq::poll(items, 2, std::chrono::milliseconds(50));
+            read_monitor();
+        }
+    };
+
+    while (true) {
+        read_monitor();
+        auto event = queue_.pop(std::chrono::milliseconds(50));
+        if (!event) {
+            if (draining_) break;
+            continue;
+        }
+        if (!send(wire::encode(*event))) {
+            queue_.unpop(std::move(*event));
+            break;
+        }
+        sent_.inc();
+    }
+
+    if (draining_) {
+        std::size_t left = queue_.depth();
+        Event end = queue_.end_marker(cfg_.schema, cfg_.table);
+        bool clean = left == 0 && send(wire::encode(end));
+        if (left > 0) {
+            lost_.inc(left);
+            log::error("drain deadline passed with events unsent; the worker will resync",
+                       {{"stream", queue_.stream()}, {"epoch", queue_.epoch()}, {"unsent", left}});
+        }
+        // Give ZeroMQ the rest of the linger bound to put the last frames on the wire.
+        auto rest = std::max<std::int64_t>(0, deadline_ns_.load() - steady_ns()) / 1'000'000;
+        push.set(zmq::sockopt::linger, static_cast<int>(rest));
+        log::info("publisher drained", {{"stream", queue_.stream()},
+                                        {"epoch", queue_.epoch()},
+                                        {"last_seq", end.seq},
+                                        {"clean", clean}});
+    }
+    zmq_socket_monitor(push.handle(), nullptr, 0);
+    monitor.close();
+    push.close();
+}
+
+}  // namespace revalidator::ingress

@@ -1,0 +1,51 @@
+// The publisher: the one thread that owns the ZeroMQ PUSH socket (sockets are not thread-safe).
+// It moves events from the EventQueue to the worker(s) in queue order. PUSH connects to the
+// worker's bound PULL endpoint(s) with ZMQ_IMMEDIATE, so nothing piles up toward a peer that is
+// not connected; while no worker is there, events wait in the bounded EventQueue instead.
+// A socket monitor counts connected peers for /readyz.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "event_queue.hpp"
+#include "metrics.hpp"
+
+namespace revalidator::ingress {
+
+struct PublisherConfig {
+    std::vector<std::string> endpoints;
+    int send_hwm = 1000;        // frames buffered per connected worker inside ZeroMQ
+    std::string schema, table;  // named in the END marker
+};
+
+class Publisher {
+  public:
+    Publisher(EventQueue& queue, PublisherConfig cfg, metrics::Registry& registry);
+    ~Publisher();
+
+    void start();
+    // The queue must be closed first. Sends what is left and the END marker, giving up after
+    // `linger`; whatever is not sent by then is counted and logged (the worker resyncs on seeing
+    // the new epoch without an END).
+    void drain(std::chrono::milliseconds linger);
+
+    int connected_peers() const { return peers_.load(); }
+
+  private:
+    void run();
+
+    EventQueue& queue_;
+    PublisherConfig cfg_;
+    std::thread thread_;
+    std::atomic<int> peers_{0};
+    std::atomic<bool> draining_{false};
+    std::atomic<std::int64_t> deadline_ns_{0};
+    metrics::Counter& sent_;
+    metrics::Counter& lost_;
+};
+
+}  // namespace revalidator::ingress

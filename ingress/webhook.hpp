@@ -1,0 +1,40 @@
+// The webhook: parses and validates a Supabase Database Webhook body and names the rows it touches.
+// Pure logic, no I/O. Every rejection carries the HTTP status, a stable error code and a detail
+// that names exactly what was wrong (ARCHITECTURE.md, "The webhook").
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "event.hpp"
+#include "result.hpp"
+
+namespace revalidator::ingress {
+
+struct TableConfig {
+    std::string schema = "public";
+    std::string table = "articles";
+    std::string primary_key = "id";
+};
+
+struct Rejection {
+    int status;
+    std::string code;
+    std::string detail;
+};
+
+// One row to revalidate. An UPDATE that changes the primary key touches two rows.
+struct Change {
+    Op op;
+    std::string pk;
+};
+
+inline constexpr int kMaxJsonDepth = 64;
+
+Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body, const TableConfig& cfg);
+
+// Content-Type must be application/json (parameters such as charset allowed).
+bool is_json_content_type(std::string_view content_type);
+
+}  // namespace revalidator::ingress

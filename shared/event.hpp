@@ -1,0 +1,31 @@
+// Event: what the ingress tells the worker about one webhook. It names a row to look at; it never
+// carries the row's content, because the worker reads the truth from Postgres (ARCHITECTURE.md,
+// promise 1). Stream fields (stream, epoch, seq) let the worker notice lost events and resync.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace revalidator {
+
+enum class Op { Insert, Update, Delete, End };
+
+std::string_view to_string(Op op);
+std::optional<Op> parse_op(std::string_view s);
+
+struct Event {
+    std::string stream;       // ingress instance id, stable across restarts of that instance
+    std::uint64_t epoch = 0;  // boot time of this run of the instance (unix microseconds)
+    std::uint64_t seq = 0;  // 1, 2, 3, ... within (stream, epoch); every stamped webhook takes one
+    std::uint64_t received_us = 0;  // when the ingress received the webhook (unix microseconds)
+    Op op = Op::Update;
+    std::string schema;
+    std::string table;
+    std::string pk;  // primary key as text; empty for Op::End
+
+    bool operator==(const Event&) const = default;
+};
+
+}  // namespace revalidator

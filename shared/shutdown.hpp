@@ -1,0 +1,19 @@
+// Shutdown on SIGTERM/SIGINT. install() blocks both signals in the calling thread (call it in main
+// before starting threads, so every thread inherits the mask) and waits for them on a dedicated
+// thread; that thread runs the registered callbacks, so no work happens inside a signal handler.
+#pragma once
+
+#include <chrono>
+#include <functional>
+
+namespace revalidator::shutdown {
+
+void install();
+void on_request(std::function<void()> callback);
+bool requested();
+// Sleeps until shutdown is requested or `d` passes; returns requested().
+bool wait_for(std::chrono::milliseconds d);
+// For tests and for fatal paths: behave as if a signal arrived.
+void request();
+
+}  // namespace revalidator::shutdown

@@ -1,0 +1,194 @@
+#include "applier.hpp"
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "cache_key.hpp"
+#include "clock.hpp"
+#include "list_layout.hpp"
+#include "log.hpp"
+
+namespace revalidator::worker {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+const char* status_name(WriteStatus s) {
+    return s == WriteStatus::Ok ? "ok" : s == WriteStatus::Refused ? "refused" : "unreachable";
+}
+
+}  // namespace
+
+Applier::Applier(RowSource& source, CacheSink& sink, ApplierConfig cfg, metrics::Registry& r)
+    : source_(source),
+      sink_(sink),
+      cfg_(std::move(cfg)),
+      generation_(unix_micros()),
+      batches_(r.counter("revalidator_worker_batches_total", "Batches applied")),
+      batch_size_(r.histogram("revalidator_worker_batch_rows", "Distinct rows per batch",
+                              metrics::size_buckets())),
+      rows_read_(r.counter("revalidator_worker_rows_read_total", "Rows read from Postgres")),
+      list_rebuilds_(
+          r.counter("revalidator_worker_list_rebuilds_total", "Lists written to the cache")),
+      list_seconds_(r.histogram("revalidator_worker_list_rebuild_seconds", "Time to write the list",
+                                metrics::latency_buckets())),
+      writes_(r.counter("revalidator_worker_cache_writes_total",
+                        "Cache sets and deletes that succeeded")),
+      write_errors_(r.counter("revalidator_worker_cache_write_errors_total",
+                              "Cache sets and deletes that failed")),
+      resyncs_(r.counter("revalidator_worker_resyncs_total", "Full resyncs of the table")),
+      stale_deleted_(r.counter("revalidator_worker_stale_keys_deleted_total",
+                               "Keys of rows that no longer exist, deleted by a resync")),
+      staleness_(r.histogram("revalidator_worker_staleness_seconds",
+                             "Time from the ingress receiving a webhook to the cache showing it",
+                             metrics::latency_buckets())) {}
+
+bool Applier::write(const std::string& key, std::string_view value, Outcome& out) {
+    WriteStatus st = sink_.set(key, value);
+    if (st == WriteStatus::Ok) {
+        writes_.inc();
+        return true;
+    }
+    write_errors_.inc();
+    // Whatever the key held is now older than Postgres: remove it rather than leave it stale.
+    WriteStatus removed = st == WriteStatus::Refused ? sink_.remove(key) : st;
+    out.cache_unreachable |= removed == WriteStatus::Unreachable;
+    log::warn("cache write failed; key deleted, will retry",
+              {{"key", key},
+               {"bytes", value.size()},
+               {"status", status_name(st)},
+               {"deleted", removed == WriteStatus::Ok}});
+    return false;
+}
+
+bool Applier::write_list(const std::string& list, Outcome& out) {
+    auto start = std::chrono::steady_clock::now();
+    ListPlan plan = plan_list(cfg_.prefix, list, cfg_.max_item_bytes, ++generation_);
+    bool ok = true;
+    for (const auto& part : plan.parts) {
+        if (!(ok = write(part.key, part.value, out))) break;
+    }
+    ok = ok && write(cfg_.prefix, plan.head, out);
+    if (!ok) {
+        // The old head may still point at a complete older list: take it away.
+        out.cache_unreachable |= sink_.remove(cfg_.prefix) == WriteStatus::Unreachable;
+        return false;
+    }
+    for (std::size_t i = 0; i < old_parts_; ++i)
+        sink_.remove(part_key(cfg_.prefix, old_generation_, i));
+    old_generation_ = generation_;
+    old_parts_ = plan.parts.size();
+    list_rebuilds_.inc();
+    list_seconds_.observe(seconds_since(start));
+    return true;
+}
+
+void Applier::learn_cached_rows() {
+    cached_known_ = true;
+    auto head = sink_.get(cfg_.prefix);
+    if (!head) return;
+    std::string list = std::move(*head);
+    if (!list.empty() && list.front() == '{') {
+        auto manifest = nlohmann::json::parse(list, nullptr, false);
+        if (manifest.is_discarded()) return;
+        auto gen = manifest.value("generation", std::uint64_t{0});
+        auto parts = manifest.value("parts", std::size_t{0});
+        list.clear();
+        for (std::size_t i = 0; i < parts; ++i) {
+            auto part = sink_.get(part_key(cfg_.prefix, gen, i));
+            if (!part) return;
+            list += *part;
+        }
+        old_generation_ = gen;
+        old_parts_ = parts;
+    }
+    auto rows = nlohmann::json::parse(list, nullptr, false);
+    if (!rows.is_array()) return;
+    for (const auto& row : rows) {
+        if (!row.is_object()) continue;
+        auto pk = row.find(cfg_.primary_key);
+        if (pk == row.end()) continue;
+        cached_.insert(pk->is_string() ? pk->get<std::string>() : pk->dump());
+    }
+}
+
+Outcome Applier::apply(const Batch& b) {
+    auto start = std::chrono::steady_clock::now();
+    if (b.full && !cached_known_) learn_cached_rows();
+    Snapshot snap = source_.read(b.pks, b.full);
+    rows_read_.inc(snap.rows.size());
+    batches_.inc();
+    batch_size_.observe(static_cast<double>(b.full ? snap.rows.size() : b.pks.size()));
+
+    Outcome out;
+    auto owe = [&](const std::string& pk) {
+        auto it = b.received.find(pk);
+        out.retry.received.emplace(pk, it == b.received.end() ? unix_micros() : it->second);
+    };
+    std::size_t deleted = 0;
+    if (b.full) {
+        std::unordered_set<std::string> present;
+        present.reserve(snap.rows.size());
+        for (const auto& row : snap.rows) {
+            present.insert(row.pk);
+            if (!write(item_key(cfg_.prefix, row.pk), row.json, out)) owe(row.pk);
+        }
+        for (const auto& pk : cached_) {
+            if (present.count(pk)) continue;
+            if (sink_.remove(item_key(cfg_.prefix, pk)) == WriteStatus::Ok) {
+                ++deleted;
+            } else {
+                owe(pk);
+            }
+        }
+        cached_ = std::move(present);
+        stale_deleted_.inc(deleted);
+        resyncs_.inc();
+    } else {
+        std::unordered_map<std::string_view, std::string_view> found;
+        for (const auto& row : snap.rows) found.emplace(row.pk, row.json);
+        for (const auto& pk : b.pks) {
+            auto it = found.find(pk);
+            bool ok;
+            if (it != found.end()) {
+                ok = write(item_key(cfg_.prefix, pk), it->second, out);
+                cached_.insert(pk);
+            } else {
+                WriteStatus st = sink_.remove(item_key(cfg_.prefix, pk));
+                out.cache_unreachable |= st == WriteStatus::Unreachable;
+                ok = st == WriteStatus::Ok;
+                if (ok) cached_.erase(pk);
+            }
+            if (!ok) owe(pk);
+        }
+    }
+    if (!write_list(snap.list, out)) out.retry.list = true;
+
+    std::uint64_t now = unix_micros();
+    for (const auto& [pk, received] : b.received) {
+        if (received && !out.retry.received.count(pk) && now >= received) {
+            staleness_.observe(static_cast<double>(now - received) / 1e6);
+        }
+    }
+    if (out.cache_unreachable) {
+        // Memcached may have restarted empty: once it answers again, rewrite everything.
+        out.retry.full = true;
+        out.retry.reason = "cache unreachable";
+    }
+    for (const auto& [pk, _] : out.retry.received) out.retry.pks.push_back(pk);
+    if (b.full) {
+        log::info("resync done", {{"reason", b.reason},
+                                  {"rows", snap.rows.size()},
+                                  {"stale_deleted", deleted},
+                                  {"list_bytes", snap.list.size()},
+                                  {"seconds", seconds_since(start)},
+                                  {"complete", out.done()}});
+    }
+    return out;
+}
+
+}  // namespace revalidator::worker

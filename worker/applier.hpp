@@ -1,0 +1,65 @@
+// The applier: turns one coalesced batch into cache writes. It reads the batch's rows and the list
+// from one snapshot, writes each row's key (or deletes it when the row is gone), then the list.
+// A value that cannot be written is deleted, counted, logged and handed back for retry, so no
+// stale value stays behind (promise 4). A full resync rewrites every key and deletes the keys of
+// rows that no longer exist; which keys the cache holds is learned from the list it last wrote.
+// Pure logic over RowSource and CacheSink: the unit tests drive it with fakes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+
+#include "cache_sink.hpp"
+#include "metrics.hpp"
+#include "pending.hpp"
+#include "row_source.hpp"
+
+namespace revalidator::worker {
+
+struct ApplierConfig {
+    std::string prefix = "/articles";
+    std::string primary_key = "id";
+    std::size_t max_item_bytes = 1'000'000;
+};
+
+struct Outcome {
+    Batch retry;  // what is still owed (empty when the batch was applied in full)
+    bool cache_unreachable = false;
+    bool done() const { return retry.received.empty() && !retry.full && !retry.list; }
+};
+
+class Applier {
+  public:
+    Applier(RowSource& source, CacheSink& sink, ApplierConfig cfg, metrics::Registry& registry);
+
+    // Throws when the source cannot be read; the batch is then untouched and should be retried.
+    Outcome apply(const Batch& b);
+
+  private:
+    bool write(const std::string& key, std::string_view value, Outcome& out);
+    bool write_list(const std::string& list, Outcome& out);
+    void learn_cached_rows();
+
+    RowSource& source_;
+    CacheSink& sink_;
+    ApplierConfig cfg_;
+    std::unordered_set<std::string> cached_;  // pks whose keys the cache holds
+    bool cached_known_ = false;
+    std::uint64_t generation_;
+    std::uint64_t old_generation_ = 0;
+    std::size_t old_parts_ = 0;
+
+    metrics::Counter& batches_;
+    metrics::Histogram& batch_size_;
+    metrics::Counter& rows_read_;
+    metrics::Counter& list_rebuilds_;
+    metrics::Histogram& list_seconds_;
+    metrics::Counter& writes_;
+    metrics::Counter& write_errors_;
+    metrics::Counter& resyncs_;
+    metrics::Counter& stale_deleted_;
+    metrics::Histogram& staleness_;
+};
+
+}  // namespace revalidator::worker

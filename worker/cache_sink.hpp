@@ -1,0 +1,28 @@
+// Where the cache lives. The Memcached adapter (mc_sink) is the real one, tests use fakes.
+// Write results are expected outcomes, not exceptions: a value can be refused (too large) or the
+// server can be away, and the worker must then delete, count, log and retry (promise 4).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace revalidator::worker {
+
+enum class WriteStatus {
+    Ok,
+    Refused,      // the server refused this value (too large, out of memory); others may work
+    Unreachable,  // the server did not answer; nothing will work until it is back
+};
+
+class CacheSink {
+  public:
+    virtual ~CacheSink() = default;
+    virtual WriteStatus set(std::string_view key, std::string_view value) = 0;
+    // Ok also when the key was not there.
+    virtual WriteStatus remove(std::string_view key) = 0;
+    // nullopt on a miss or when the server is away.
+    virtual std::optional<std::string> get(std::string_view key) = 0;
+};
+
+}  // namespace revalidator::worker

@@ -1,0 +1,111 @@
+#include "loop.hpp"
+
+#include <algorithm>
+
+#include "log.hpp"
+#include "wire.hpp"
+
+namespace revalidator::worker {
+
+using namespace std::chrono;
+
+Loop::Loop(Applier& applier, LoopConfig cfg, metrics::Registry& r)
+    : applier_(applier),
+      cfg_(std::move(cfg)),
+      pending_(cfg_.max_pending),
+      backoff_(cfg_.retry_min),
+      next_periodic_(Clock::now() + cfg_.resync_interval),
+      events_(r.counter("revalidator_worker_events_total", "Events received and decoded")),
+      frames_rejected_(
+          r.counter("revalidator_worker_frames_rejected_total",
+                    "Frames that were not valid events (bad JSON, unknown version, bad field)")),
+      foreign_(r.counter("revalidator_worker_events_foreign_total",
+                         "Events for a table this worker does not serve")),
+      gaps_(r.counter("revalidator_worker_stream_gaps_total",
+                      "Lost events detected (gap, restart, new stream)")),
+      failures_(r.counter("revalidator_worker_apply_failures_total",
+                          "Batches that failed and were retried")) {
+    r.gauge_fn("revalidator_worker_pending_keys", "Rows owed to the cache",
+               [this] { return static_cast<double>(pending_size_.load()); });
+}
+
+void Loop::ingest(const std::vector<std::string>& frames) {
+    for (const auto& frame : frames) {
+        auto decoded = wire::decode(frame);
+        if (!decoded) {
+            frames_rejected_.inc();
+            log::warn("frame rejected", {{"reason", decoded.error().reason},
+                                         {"detail", decoded.error().detail},
+                                         {"bytes", frame.size()}});
+            continue;
+        }
+        const Event& e = *decoded;
+        events_.inc();
+        if (e.schema != cfg_.schema || e.table != cfg_.table) {
+            foreign_.inc();
+            log::warn("event for another table dropped",
+                      {{"stream", e.stream}, {"seq", e.seq}, {"table", e.schema + "." + e.table}});
+            continue;
+        }
+        Verdict v = tracker_.observe(e);
+        if (needs_resync(v)) {
+            gaps_.inc();
+            log::warn("events lost on a stream; resyncing", {{"stream", e.stream},
+                                                             {"epoch", e.epoch},
+                                                             {"seq", e.seq},
+                                                             {"verdict", to_string(v)}});
+            pending_.require_resync(std::string("stream ") + to_string(v));
+        }
+        if (e.op != Op::End) pending_.add(e.pk, e.received_us);
+    }
+    pending_size_ = pending_.size();
+}
+
+void Loop::request_resync(const std::string& reason) {
+    std::lock_guard lock(resync_mu_);
+    if (resync_reason_.empty()) resync_reason_ = reason;
+}
+
+milliseconds Loop::step() {
+    auto now = Clock::now();
+    {
+        std::lock_guard lock(resync_mu_);
+        if (!resync_reason_.empty()) pending_.require_resync(resync_reason_);
+        resync_reason_.clear();
+    }
+    if (cfg_.resync_interval.count() > 0 && now >= next_periodic_) {
+        pending_.require_resync("periodic");
+        next_periodic_ = now + cfg_.resync_interval;
+    }
+    if (pending_.empty()) return milliseconds(500);
+    if (now < retry_at_) return duration_cast<milliseconds>(retry_at_ - now) + milliseconds(1);
+
+    Batch batch = pending_.take();
+    try {
+        Outcome out = applier_.apply(batch);
+        source_ok_ = true;
+        cache_ok_ = !out.cache_unreachable;
+        if (out.done()) {
+            backoff_ = cfg_.retry_min;
+        } else {
+            pending_.restore(std::move(out.retry));
+            retry_at_ = now + backoff_;
+            backoff_ = std::min(backoff_ * 2, cfg_.retry_max);
+        }
+    } catch (const std::exception& e) {
+        failures_.inc();
+        source_ok_ = false;
+        log::error("batch failed; will retry", {{"error", e.what()},
+                                                {"rows", batch.pks.size()},
+                                                {"full", batch.full},
+                                                {"retry_ms", backoff_.count()}});
+        pending_.restore(std::move(batch));
+        retry_at_ = now + backoff_;
+        backoff_ = std::min(backoff_ * 2, cfg_.retry_max);
+    }
+    pending_size_ = pending_.size();
+    if (pending_.empty()) return milliseconds(500);
+    return std::max(milliseconds(0), duration_cast<milliseconds>(retry_at_ - Clock::now()));
+}
+
+}  // namespace revalidator::worker

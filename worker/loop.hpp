@@ -1,0 +1,66 @@
+// The worker's loop logic, without sockets: decode frames, track streams, coalesce into Pending,
+// and apply when due. Failures back off exponentially (capped) and keep everything owed, so an
+// outage of Postgres or Memcached neither spins nor loses work; when the source or the cache
+// comes back the owed work (a resync, after a cache outage) is applied.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "applier.hpp"
+#include "metrics.hpp"
+#include "pending.hpp"
+#include "stream_tracker.hpp"
+
+namespace revalidator::worker {
+
+struct LoopConfig {
+    std::string schema = "public";
+    std::string table = "articles";
+    std::size_t max_pending = 100'000;
+    std::chrono::milliseconds resync_interval{std::chrono::minutes(5)};  // 0 disables
+    std::chrono::milliseconds retry_min{100};
+    std::chrono::milliseconds retry_max{5000};
+};
+
+class Loop {
+  public:
+    Loop(Applier& applier, LoopConfig cfg, metrics::Registry& registry);
+
+    void ingest(const std::vector<std::string>& frames);
+    // Applies pending work when it is due. Returns how long to wait for frames before calling
+    // again.
+    std::chrono::milliseconds step();
+    // Thread-safe: the admin endpoint and start-up use it.
+    void request_resync(const std::string& reason);
+
+    bool source_ok() const { return source_ok_; }
+    bool cache_ok() const { return cache_ok_; }
+    std::size_t pending_keys() const { return pending_size_; }
+
+  private:
+    using Clock = std::chrono::steady_clock;
+
+    Applier& applier_;
+    LoopConfig cfg_;
+    Pending pending_;
+    StreamTracker tracker_;
+    Clock::time_point retry_at_{};
+    std::chrono::milliseconds backoff_;
+    Clock::time_point next_periodic_;
+    std::mutex resync_mu_;
+    std::string resync_reason_;
+    std::atomic<bool> source_ok_{false}, cache_ok_{true};
+    std::atomic<std::size_t> pending_size_{0};
+
+    metrics::Counter& events_;
+    metrics::Counter& frames_rejected_;
+    metrics::Counter& foreign_;
+    metrics::Counter& gaps_;
+    metrics::Counter& failures_;
+};
+
+}  // namespace revalidator::worker

@@ -1,0 +1,142 @@
+// revalidator-worker: consumes events from every ingress, coalesces them, reads the truth from
+// Postgres and writes Memcached. Run one active worker per table (see docs/operations.md).
+#include <thread>
+
+#include "applier.hpp"
+#include "cache_key.hpp"
+#include "cli.hpp"
+#include "consumer.hpp"
+#include "http_front.hpp"
+#include "log.hpp"
+#include "loop.hpp"
+#include "mc_sink.hpp"
+#include "pg_source.hpp"
+#include "shutdown.hpp"
+
+using namespace revalidator;
+
+int main(int argc, char** argv) {
+    CLI::App app{"revalidator-worker: keeps Memcached equal to Postgres for one table"};
+    worker::PgConfig pg;
+    std::string memcached = "127.0.0.1:11211";
+    std::string endpoint = "tcp://127.0.0.1:5555";
+    worker::ApplierConfig ap;
+    worker::LoopConfig lp;
+    std::string admin_host = "127.0.0.1";
+    int admin_port = 8081;
+    cli::Secret admin_secret;
+    std::size_t max_batch = 10'000;
+    int receive_hwm = 100'000;
+    int resync_interval_s = 300;
+    int retry_max_ms = 5000;
+    std::string log_level = "info";
+
+    cli::option(app, "--postgres-url", pg.url,
+                "libpq connection string or URL of the source database");
+    cli::option(app, "--memcached", memcached, "Memcached server(s), host:port[,host:port...]");
+    cli::option(app, "--bind", endpoint,
+                "ZeroMQ endpoint to bind the PULL socket on (ingresses connect here)");
+    cli::option(app, "--schema", pg.schema, "schema of the watched table");
+    cli::option(app, "--table", pg.table, "name of the watched table");
+    cli::option(app, "--primary-key", pg.primary_key, "primary key column of the watched table");
+    cli::option(app, "--order-by", pg.order_by,
+                "list order, e.g. \"published_at DESC, id\" (default: the primary key)");
+    cli::option(app, "--prefix", ap.prefix,
+                "cache key prefix: the list at {prefix}, rows at {prefix}/{id}")
+        ->check([](const std::string& p) { return check_prefix(p).value_or(""); });
+    cli::option(app, "--max-item-bytes", ap.max_item_bytes,
+                "largest value written as one item; longer lists are split (docs/cache-layout.md)");
+    cli::option(app, "--admin-host", admin_host,
+                "address for /healthz, /readyz, /metrics, /resync");
+    cli::option(app, "--admin-port", admin_port,
+                "port for the admin endpoints (0 picks a free port)");
+    cli::secret_option(app, "--admin-secret", admin_secret,
+                       "bearer secret for POST /resync (the endpoint is off without one)");
+    cli::option(app, "--max-batch", max_batch, "most events taken into one batch");
+    cli::option(app, "--max-pending", lp.max_pending,
+                "rows owed before falling back to a full resync");
+    cli::option(app, "--receive-hwm", receive_hwm,
+                "ZeroMQ high-water mark of the PULL socket, in events");
+    cli::option(app, "--resync-interval-s", resync_interval_s,
+                "full resync period, a safety net (0: off)");
+    cli::option(app, "--retry-max-ms", retry_max_ms,
+                "longest wait between retries after a failure");
+    cli::option(app, "--log-level", log_level, "debug, info, warn or error");
+    try {
+        app.parse(argc, argv);
+        cli::resolve_secret("--admin-secret", admin_secret);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    lp.schema = pg.schema;
+    lp.table = pg.table;
+    lp.resync_interval = std::chrono::seconds(resync_interval_s);
+    lp.retry_max = std::chrono::milliseconds(retry_max_ms);
+    ap.primary_key = pg.primary_key;
+
+    log::init("worker", log_level);
+    shutdown::install();
+    metrics::Registry registry;
+    std::unique_ptr<worker::PgSource> source;
+    try {
+        source = std::make_unique<worker::PgSource>(pg);
+    } catch (const std::exception& e) {
+        log::error("bad configuration", {{"error", e.what()}});
+        return 2;
+    }
+    worker::McSink sink(memcached);
+    worker::Applier applier(*source, sink, ap, registry);
+    worker::Loop loop(applier, lp, registry);
+    worker::Consumer consumer(endpoint, receive_hwm);
+
+    http::Server admin(http::Tuning{.threads = 4});
+    http::route_errors(admin, {{"/healthz", {"GET"}},
+                               {"/readyz", {"GET"}},
+                               {"/metrics", {"GET"}},
+                               {"/resync", {"POST"}}});
+    http::add_probes(admin, registry, [&] {
+        bool ready = loop.source_ok() && loop.cache_ok();
+        return http::Readiness{ready,
+                               {{"postgres", loop.source_ok()},
+                                {"memcached", loop.cache_ok()},
+                                {"pending_keys", loop.pending_keys()}}};
+    });
+    admin.Post("/resync", [&](const httplib::Request& req, httplib::Response& res) {
+        if (admin_secret.value.empty()) {
+            return http::reject(res, 403, "forbidden",
+                                "POST /resync is off: no --admin-secret configured");
+        }
+        if (req.get_header_value("Authorization") != "Bearer " + admin_secret.value) {
+            return http::reject(res, 401, "unauthorized", "bearer secret does not match");
+        }
+        loop.request_resync("admin request");
+        res.status = 202;
+        res.set_content(R"({"resync":"scheduled"})", "application/json");
+    });
+    int bound = admin.bind(admin_host, admin_port);
+    if (bound < 0) {
+        log::error("cannot listen", {{"host", admin_host}, {"port", admin_port}});
+        return 1;
+    }
+    std::thread admin_thread([&] { admin.listen_after_bind(); });
+    shutdown::on_request([&] { admin.stop(); });
+    log::info("worker started", {{"bind", endpoint},
+                                 {"admin_port", bound},
+                                 {"table", pg.schema + "." + pg.table},
+                                 {"prefix", ap.prefix},
+                                 {"memcached", memcached}});
+
+    // Everything before this start is covered by one full read.
+    loop.request_resync("start");
+    auto wait = std::chrono::milliseconds(0);
+    while (!shutdown::requested()) {
+        loop.ingest(consumer.receive(max_batch, std::min(wait, std::chrono::milliseconds(200))));
+        wait = loop.step();
+    }
+    // The batch in hand was finished by step(); events not yet received are covered by the
+    // next worker's start-up resync.
+    admin.stop();
+    admin_thread.join();
+    log::info("worker stopped", {});
+    return 0;
+}

@@ -1,0 +1,83 @@
+#include "mc_sink.hpp"
+
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+
+#include <libmemcached/memcached.h>
+
+namespace revalidator::worker {
+
+struct McSink::Impl {
+    memcached_st* mc = nullptr;
+    std::string error;
+
+    WriteStatus classify(memcached_return_t rc) {
+        if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) return WriteStatus::Ok;
+        error = memcached_last_error_message(mc) ? memcached_last_error_message(mc)
+                                                 : memcached_strerror(mc, rc);
+        switch (rc) {
+            case MEMCACHED_E2BIG:
+            case MEMCACHED_SERVER_ERROR:
+            case MEMCACHED_NOTSTORED:
+            case MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE:
+            case MEMCACHED_MEMORY_ALLOCATION_FAILURE:
+                return WriteStatus::Refused;
+            default:
+                return WriteStatus::Unreachable;
+        }
+    }
+};
+
+McSink::McSink(const std::string& servers) : impl_(std::make_unique<Impl>()) {
+    impl_->mc = memcached_create(nullptr);
+    if (!impl_->mc) throw std::bad_alloc();
+    std::stringstream list(servers);
+    std::string server;
+    while (std::getline(list, server, ',')) {
+        auto colon = server.rfind(':');
+        std::string host = server.substr(0, colon);
+        int port = colon == std::string::npos ? 11211 : std::atoi(server.c_str() + colon + 1);
+        if (memcached_server_add(impl_->mc, host.c_str(), static_cast<in_port_t>(port)) !=
+            MEMCACHED_SUCCESS) {
+            throw std::invalid_argument("bad memcached server '" + server + "'");
+        }
+    }
+    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, 500);  // ms
+    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, 1000);    // ms
+    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);      // s
+}
+
+McSink::~McSink() {
+    memcached_free(impl_->mc);
+}
+
+WriteStatus McSink::set(std::string_view key, std::string_view value) {
+    return impl_->classify(
+        memcached_set(impl_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0));
+}
+
+WriteStatus McSink::remove(std::string_view key) {
+    return impl_->classify(memcached_delete(impl_->mc, key.data(), key.size(), 0));
+}
+
+std::optional<std::string> McSink::get(std::string_view key) {
+    size_t len = 0;
+    uint32_t flags = 0;
+    memcached_return_t rc{};
+    char* v = memcached_get(impl_->mc, key.data(), key.size(), &len, &flags, &rc);
+    if (!v) {
+        impl_->classify(rc);
+        return std::nullopt;
+    }
+    std::string out(v, len);
+    std::free(v);
+    return out;
+}
+
+std::string McSink::last_error() const {
+    return impl_->error;
+}
+
+}  // namespace revalidator::worker

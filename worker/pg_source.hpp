@@ -1,0 +1,37 @@
+// The Postgres adapter: reads rows and the list in one read-only REPEATABLE READ transaction, so
+// the items and the list written from one batch agree with each other. Postgres renders the JSON
+// (to_jsonb), so the cache holds exactly what the webhook's `record` would have held.
+// It connects lazily and again after a broken connection; errors are thrown to the caller.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "row_source.hpp"
+
+namespace revalidator::worker {
+
+struct PgConfig {
+    std::string url = "postgresql://postgres@127.0.0.1:5432/postgres";
+    std::string schema = "public";
+    std::string table = "articles";
+    std::string primary_key = "id";
+    std::string order_by;  // empty: the primary key
+};
+
+class PgSource final : public RowSource {
+  public:
+    explicit PgSource(PgConfig cfg);
+    ~PgSource() override;
+
+    // Connects (if needed) and checks the table and key column exist; throws when not.
+    void connect();
+    bool connected() const;
+    Snapshot read(const std::vector<std::string>& pks, bool full) override;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace revalidator::worker

@@ -1,0 +1,28 @@
+// Where the truth comes from. The worker asks for rows by primary key and for the list, both from
+// one consistent snapshot; the Postgres adapter (pg_source) is the real one, tests use fakes.
+// Failures to reach the source are unexpected and thrown; the worker loop retries with backoff.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace revalidator::worker {
+
+struct Row {
+    std::string pk;    // primary key as text
+    std::string json;  // to_jsonb(row)::text
+};
+
+struct Snapshot {
+    std::vector<Row> rows;  // the rows asked for that exist (all rows, in list order, when full)
+    std::string list;       // the whole list as a JSON array, in the configured order
+};
+
+class RowSource {
+  public:
+    virtual ~RowSource() = default;
+    // `pks` may be empty (list only). With `full`, every row is returned and `pks` is ignored.
+    virtual Snapshot read(const std::vector<std::string>& pks, bool full) = 0;
+};
+
+}  // namespace revalidator::worker

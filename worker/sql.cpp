@@ -1,0 +1,126 @@
+#include "sql.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <limits>
+#include <sstream>
+
+namespace revalidator::worker::sql {
+
+std::string quote_ident(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+namespace {
+
+std::string trim(std::string_view s) {
+    auto b = s.find_first_not_of(" \t");
+    if (b == std::string_view::npos) return "";
+    auto e = s.find_last_not_of(" \t");
+    return std::string(s.substr(b, e - b + 1));
+}
+
+std::string upper(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+bool is_column_name(std::string_view s) {
+    if (s.empty() || s.size() > 63) return false;
+    if (!std::isalpha(static_cast<unsigned char>(s[0])) && s[0] != '_') return false;
+    for (char c : s) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    }
+    return true;
+}
+
+template <class T>
+bool parses_as(std::string_view s) {
+    T v{};
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return ec == std::errc() && end == s.data() + s.size();
+}
+
+}  // namespace
+
+Result<std::string, std::string> order_by(std::string_view spec, std::string_view primary_key) {
+    std::string clause;
+    bool has_pk = false;
+    std::stringstream items{std::string(spec)};
+    std::string item;
+    while (std::getline(items, item, ',')) {
+        std::string term = trim(item);
+        std::string column = term, direction;
+        if (auto sp = term.find(' '); sp != std::string::npos) {
+            column = term.substr(0, sp);
+            direction = upper(trim(std::string_view(term).substr(sp)));
+        }
+        if (!is_column_name(column)) return Err{"'" + term + "' is not a column name"};
+        if (!direction.empty() && direction != "ASC" && direction != "DESC") {
+            return Err{"'" + term + "': direction must be ASC or DESC"};
+        }
+        has_pk |= column == primary_key;
+        clause += (clause.empty() ? "" : ", ") + std::string("t.") + quote_ident(column) +
+                  (direction.empty() ? "" : " " + direction);
+    }
+    if (!has_pk)
+        clause += (clause.empty() ? "" : ", ") + std::string("t.") + quote_ident(primary_key);
+    return clause;
+}
+
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += '"';
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
+KeyKind key_kind(std::string_view t) {
+    if (t == "smallint") return KeyKind::Int16;
+    if (t == "integer") return KeyKind::Int32;
+    if (t == "bigint") return KeyKind::Int64;
+    return KeyKind::Other;
+}
+
+bool fits(KeyKind kind, std::string_view pk) {
+    switch (kind) {
+        case KeyKind::Int16:
+            return parses_as<std::int16_t>(pk);
+        case KeyKind::Int32:
+            return parses_as<std::int32_t>(pk);
+        case KeyKind::Int64:
+            return parses_as<std::int64_t>(pk);
+        case KeyKind::Other:
+            return true;
+    }
+    return true;
+}
+
+Queries build(std::string_view schema, std::string_view table, std::string_view primary_key,
+              std::string_view key_type, std::string_view order_clause) {
+    std::string rel = quote_ident(schema) + "." + quote_ident(table) + " t";
+    std::string pk = "t." + quote_ident(primary_key);
+    std::string select = "SELECT " + pk + "::text, to_jsonb(t)::text FROM " + rel;
+    Queries q;
+    q.rows = select + " WHERE " + pk + " = ANY($1::text[]::" + std::string(key_type) + "[])";
+    q.rows_text = select + " WHERE " + pk + "::text = ANY($1::text[])";
+    q.list = "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY " + std::string(order_clause) +
+             ")::text, '[]') FROM " + rel;
+    q.all = select + " ORDER BY " + std::string(order_clause);
+    return q;
+}
+
+}  // namespace revalidator::worker::sql

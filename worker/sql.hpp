@@ -1,0 +1,39 @@
+// The SQL the worker sends, built once from the configuration. Pure string work, so the quoting,
+// the ORDER BY validation and the array literal are unit-tested without a server.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "result.hpp"
+
+namespace revalidator::worker::sql {
+
+std::string quote_ident(std::string_view name);
+
+// "title DESC, id" -> t."title" DESC, t."id". Only column names with an optional ASC/DESC are
+// accepted. The primary key is appended when missing so that the order is total and the list is
+// the same on every read.
+Result<std::string, std::string> order_by(std::string_view spec, std::string_view primary_key);
+
+// A Postgres text[] literal: {"a","b\"c"}.
+std::string text_array(const std::vector<std::string>& items);
+
+// How the primary key's type constrains ids. Ids that cannot be of the type are filtered out
+// before the query (such rows cannot exist), since one bad id would fail the whole batch.
+enum class KeyKind { Int16, Int32, Int64, Other };
+KeyKind key_kind(std::string_view format_type);
+bool fits(KeyKind kind, std::string_view pk);
+
+struct Queries {
+    std::string rows;       // $1 text[] of ids -> (pk::text, to_jsonb::text) of the rows that exist
+    std::string rows_text;  // the same, comparing as text: the fallback when a cast fails
+    std::string list;       // -> one text: the list as a JSON array
+    std::string all;        // -> (pk::text, to_jsonb::text) of every row, in list order
+};
+
+Queries build(std::string_view schema, std::string_view table, std::string_view primary_key,
+              std::string_view key_type, std::string_view order_clause);
+
+}  // namespace revalidator::worker::sql

@@ -1,0 +1,187 @@
+#include "stack.hpp"
+
+#include <libmemcached/memcached.h>
+
+#include <cstdlib>
+#include <pqxx/pqxx>
+#include <sstream>
+#include <stdexcept>
+
+namespace revalidator::testing {
+
+struct Stack::Clients {
+    std::unique_ptr<pqxx::connection> db;
+    memcached_st* mc = nullptr;
+    ~Clients() {
+        if (mc) memcached_free(mc);
+    }
+};
+
+Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_unique<Clients>()) {
+    pg_ = std::make_unique<PostgresServer>(dir_.path());
+    mc_ = std::make_unique<MemcachedServer>(dir_.path());
+    clients_->db = std::make_unique<pqxx::connection>(pg_->url());
+    clients_->mc = memcached_create(nullptr);
+    memcached_server_add(clients_->mc, "127.0.0.1", static_cast<in_port_t>(mc_->port()));
+    sql("CREATE TABLE public.articles (id bigserial PRIMARY KEY, title text NOT NULL, body text, "
+        "published_at timestamptz NOT NULL DEFAULT now(), version integer NOT NULL DEFAULT 1)");
+    sql("INSERT INTO public.articles (title, body) SELECT 'Article ' || g, 'Body of ' || g "
+        "FROM generate_series(1, 5) g");
+    zmq_port_ = free_port();
+    start_worker();
+    start_ingress();
+}
+
+Stack::~Stack() {
+    ingress_.reset();
+    worker_.reset();
+}
+
+void Stack::start_worker() {
+    worker_admin_port_ = worker_admin_port_ ? worker_admin_port_ : free_port();
+    std::vector<std::string> argv{WORKER_BIN,
+                                  "--postgres-url",
+                                  pg_->url(),
+                                  "--memcached",
+                                  mc_->address(),
+                                  "--bind",
+                                  "tcp://127.0.0.1:" + std::to_string(zmq_port_),
+                                  "--admin-port",
+                                  std::to_string(worker_admin_port_),
+                                  "--retry-max-ms",
+                                  "500"};
+    argv.insert(argv.end(), opts_.worker_args.begin(), opts_.worker_args.end());
+    worker_ = std::make_unique<Process>(argv, dir_.path() + "/worker.log");
+    httplib::Client admin("127.0.0.1", worker_admin_port_);
+    bool ready = eventually(
+        [&] {
+            auto r = admin.Get("/readyz");
+            return (r && r->status == 200) || !worker_->alive();
+        },
+        std::chrono::seconds(20));
+    if (!ready || !worker_->alive())
+        throw std::runtime_error("worker not ready:\n" + worker_->log_tail());
+}
+
+void Stack::start_ingress() {
+    ingress_port_ = ingress_port_ ? ingress_port_ : free_port();
+    std::vector<std::string> argv{INGRESS_BIN,
+                                  "--port",
+                                  std::to_string(ingress_port_),
+                                  "--worker-endpoint",
+                                  "tcp://127.0.0.1:" + std::to_string(zmq_port_),
+                                  "--instance-id",
+                                  "it-ingress"};
+    argv.insert(argv.end(), opts_.ingress_args.begin(), opts_.ingress_args.end());
+    ingress_ = std::make_unique<Process>(
+        argv, dir_.path() + "/ingress.log",
+        std::vector<std::string>{std::string("REVALIDATOR_SECRET=") + kSecret});
+    httplib::Client c("127.0.0.1", ingress_port_);
+    bool ready = eventually(
+        [&] {
+            auto r = c.Get("/readyz");
+            return (r && r->status == 200) || !ingress_->alive();
+        },
+        std::chrono::seconds(20));
+    if (!ready || !ingress_->alive())
+        throw std::runtime_error("ingress not ready:\n" + ingress_->log_tail());
+}
+
+std::optional<std::string> Stack::sql(const std::string& query) {
+    pqxx::work tx(*clients_->db);
+    auto r = tx.exec(query);
+    tx.commit();
+    if (r.empty() || r.columns() == 0 || r[0][0].is_null()) return std::nullopt;
+    return r[0][0].as<std::string>();
+}
+
+std::vector<std::string> Stack::sql_column(const std::string& query) {
+    pqxx::work tx(*clients_->db);
+    auto r = tx.exec(query);
+    tx.commit();
+    std::vector<std::string> out;
+    for (const auto& row : r) out.push_back(row[0].as<std::string>());
+    return out;
+}
+
+std::optional<std::string> Stack::cache_get(const std::string& key) {
+    size_t len = 0;
+    uint32_t flags = 0;
+    memcached_return_t rc{};
+    char* v = memcached_get(clients_->mc, key.data(), key.size(), &len, &flags, &rc);
+    if (!v) return std::nullopt;
+    std::string out(v, len);
+    std::free(v);
+    return out;
+}
+
+void Stack::cache_set(const std::string& key, const std::string& value) {
+    memcached_set(clients_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0);
+}
+
+httplib::Result Stack::webhook(const std::string& body) {
+    httplib::Client c("127.0.0.1", ingress_port_);
+    c.set_read_timeout(5, 0);
+    httplib::Headers h{{"Authorization", std::string("Bearer ") + kSecret}};
+    return c.Post("/revalidate", h, body, "application/json");
+}
+
+std::string Stack::webhook_body(const std::string& type, const nlohmann::json& record,
+                                const nlohmann::json& old_record) {
+    return nlohmann::json{{"type", type},
+                          {"table", "articles"},
+                          {"schema", "public"},
+                          {"record", record},
+                          {"old_record", old_record}}
+        .dump();
+}
+
+std::string Stack::webhook_for(const std::string& type, const std::string& id) {
+    auto row = expected_row(id);
+    nlohmann::json rec = row ? nlohmann::json::parse(*row) : nlohmann::json{{"id", std::stoll(id)}};
+    if (type == "DELETE") return webhook_body(type, nullptr, rec);
+    if (type == "INSERT") return webhook_body(type, rec, nullptr);
+    return webhook_body(type, rec, rec);
+}
+
+double Stack::worker_metric(const std::string& series) {
+    httplib::Client admin("127.0.0.1", worker_admin_port_);
+    auto r = admin.Get("/metrics");
+    if (!r) return 0;
+    std::istringstream lines(r->body);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+    }
+    return 0;
+}
+
+std::optional<std::string> Stack::expected_row(const std::string& id) {
+    return sql("SELECT to_jsonb(t)::text FROM public.articles t WHERE id = " +
+               pqxx::to_string(std::stoll(id)));
+}
+
+std::string Stack::expected_list() {
+    return *sql(
+        "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.id)::text, '[]') FROM public.articles t");
+}
+
+bool Stack::converges(const std::string& id, std::chrono::milliseconds timeout) {
+    return eventually(
+        [&] {
+            return cache_get("/articles/" + id) == expected_row(id) &&
+                   cache_get("/articles") == expected_list();
+        },
+        timeout);
+}
+
+bool Stack::list_converges(std::chrono::milliseconds timeout) {
+    return eventually([&] { return cache_get("/articles") == expected_list(); }, timeout);
+}
+
+std::string Stack::diagnostics() {
+    return "--- worker log ---\n" + (worker_ ? worker_->log_tail() : "") +
+           "\n--- ingress log ---\n" + (ingress_ ? ingress_->log_tail() : "");
+}
+
+}  // namespace revalidator::testing

@@ -1,0 +1,40 @@
+// A child process for tests: started with posix_spawn, output to a log file, stopped on
+// destruction (SIGTERM, then SIGKILL after a grace period).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace revalidator::testing {
+
+class Process {
+  public:
+    // argv[0] is the program (searched in PATH when it has no '/').
+    Process(std::vector<std::string> argv, std::string log_path,
+            std::vector<std::string> extra_env = {});
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    pid_t pid() const { return pid_; }
+    bool alive();
+    // Sends `sig` and waits up to `grace` for the exit; SIGKILL after that. Returns the exit status
+    // as from waitpid (or -1 if the process was already reaped).
+    int stop(int sig, std::chrono::milliseconds grace = std::chrono::seconds(10));
+    // Waits for the exit; returns the exit code (128 + signal when killed).
+    int wait();
+    const std::string& log_path() const { return log_; }
+    std::string log_tail(std::size_t bytes = 4000) const;
+
+  private:
+    pid_t pid_ = -1;
+    std::string log_;
+};
+
+// Runs a command to completion; returns its exit code and throws if it cannot be started.
+int run(std::vector<std::string> argv, const std::string& log_path);
+
+}  // namespace revalidator::testing

@@ -1,0 +1,144 @@
+#include "servers.hpp"
+
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+namespace revalidator::testing {
+
+namespace fs = std::filesystem;
+
+int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof(addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        close(fd);
+        throw std::runtime_error("no free port");
+    }
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        if (condition()) return true;
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+TempDir::TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "revalidator-test.XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+    fs::permissions(path_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+}
+
+TempDir::~TempDir() {
+    if (std::getenv("REVALIDATOR_KEEP_TEST_DIRS")) return;
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+}
+
+namespace {
+
+std::string pg_bin() {
+    std::string best;
+    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql")) {
+        if (fs::exists(e.path() / "bin" / "initdb") && e.path().string() > best)
+            best = e.path().string();
+    }
+    if (best.empty())
+        throw std::runtime_error(
+            "no Postgres server in /usr/lib/postgresql (run scripts/install-deps)");
+    return best + "/bin/";
+}
+
+}  // namespace
+
+// Postgres refuses to run as root; as root, run it as the 'postgres' user the package creates.
+std::vector<std::string> PostgresServer::as_postgres(std::vector<std::string> argv) const {
+    if (geteuid() != 0) return argv;
+    argv.insert(argv.begin(), {"runuser", "-u", "postgres", "--"});
+    return argv;
+}
+
+PostgresServer::PostgresServer(const std::string& dir)
+    : dir_(dir + "/pg"), data_(dir_ + "/data"), port_(free_port()) {
+    fs::create_directories(dir_);
+    if (geteuid() == 0) {
+        passwd* pw = getpwnam("postgres");
+        if (!pw)
+            throw std::runtime_error("user 'postgres' missing (install the postgresql package)");
+        if (chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+            throw std::runtime_error("chown " + dir_);
+    }
+    int rc = run(as_postgres({pg_bin() + "initdb", "-D", data_, "-U", "postgres", "--auth=trust",
+                              "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"}),
+                 dir + "/initdb.log");
+    if (rc != 0) throw std::runtime_error("initdb failed, see " + dir + "/initdb.log");
+    start();
+}
+
+PostgresServer::~PostgresServer() {
+    stop();
+}
+
+void PostgresServer::start() {
+    std::string opts = "-p " + std::to_string(port_) +
+                       " -c listen_addresses=127.0.0.1 -c unix_socket_directories=" + dir_ +
+                       " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+    int rc = run(as_postgres({pg_bin() + "pg_ctl", "-D", data_, "-l", dir_ + "/postgres.log", "-w",
+                              "-t", "60", "-o", opts, "start"}),
+                 dir_ + "/pg_ctl.log");
+    if (rc != 0) throw std::runtime_error("postgres did not start, see " + dir_ + "/postgres.log");
+}
+
+void PostgresServer::stop() {
+    run(as_postgres({pg_bin() + "pg_ctl", "-D", data_, "-m", "fast", "-w", "stop"}),
+        dir_ + "/pg_ctl.log");
+}
+
+std::string PostgresServer::url() const {
+    return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres";
+}
+
+MemcachedServer::MemcachedServer(const std::string& dir) : dir_(dir), port_(free_port()) {
+    start();
+}
+
+void MemcachedServer::start() {
+    std::vector<std::string> argv{"memcached", "-l", "127.0.0.1", "-p", std::to_string(port_),
+                                  "-U",        "0",  "-m",        "256"};
+    if (geteuid() == 0) argv.insert(argv.end(), {"-u", "nobody"});
+    proc_ = std::make_unique<Process>(argv, dir_ + "/memcached.log");
+    bool up = eventually([&] {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(static_cast<uint16_t>(port_));
+        bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+        close(fd);
+        return ok || !proc_->alive();
+    });
+    if (!up || !proc_->alive())
+        throw std::runtime_error("memcached did not start: " + proc_->log_tail());
+}
+
+void MemcachedServer::stop() {
+    proc_.reset();
+}
+
+}  // namespace revalidator::testing

@@ -1,0 +1,61 @@
+// Real servers for integration tests: Postgres and Memcached from the Debian packages, started on
+// free loopback ports in a temporary folder, and the project's own binaries. A server that cannot
+// be started throws: a test that needs it fails rather than skipping.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "process.hpp"
+
+namespace revalidator::testing {
+
+int free_port();
+
+// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+class TempDir {
+  public:
+    TempDir();
+    ~TempDir();
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
+
+class PostgresServer {
+  public:
+    explicit PostgresServer(const std::string& dir);
+    ~PostgresServer();
+    std::string url() const;
+    int port() const { return port_; }
+    void start();
+    void stop();  // fast shutdown; start() brings it back with the same data
+
+  private:
+    std::string dir_, data_;
+    int port_;
+    std::vector<std::string> as_postgres(std::vector<std::string> argv) const;
+};
+
+class MemcachedServer {
+  public:
+    explicit MemcachedServer(const std::string& dir);
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    int port() const { return port_; }
+    void start();
+    void stop();
+
+  private:
+    std::string dir_;
+    int port_;
+    std::unique_ptr<Process> proc_;
+};
+
+}  // namespace revalidator::testing

@@ -25,7 +25,8 @@ std::string g_process = "revalidator";
 void write(spdlog::level::level_enum level, std::string_view msg, const Fields& fields) {
     auto& l = logger();
     if (!l->should_log(level)) return;
-    Fields line = fields.is_object() ? fields : Fields{{"fields", fields}};
+    Fields line = fields.is_object() ? fields : Fields::object();
+    if (!fields.is_null() && !fields.is_object()) line["fields"] = fields;
     line["proc"] = g_process;
     line["msg"] = msg;
     // Invalid UTF-8 from hostile input must not make logging throw; replace it instead.

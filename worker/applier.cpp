@@ -116,6 +116,19 @@ void Applier::learn_cached_rows() {
     }
 }
 
+bool Applier::cache_restarted() {
+    std::string now = sink_.instance();
+    if (now.empty()) return false;
+    bool changed = !cache_instance_.empty() && now != cache_instance_;
+    cache_instance_ = now;
+    if (changed) {
+        // The restarted cache holds none of the keys the old one did.
+        cached_.clear();
+        old_parts_ = 0;
+    }
+    return changed;
+}
+
 Outcome Applier::apply(const Batch& b) {
     auto start = std::chrono::steady_clock::now();
     if (b.full && !cached_known_) learn_cached_rows();

@@ -35,6 +35,8 @@ class Applier {
 
     // Throws when the source cannot be read; the batch is then untouched and should be retried.
     Outcome apply(const Batch& b);
+    // True once after the cache server(s) changed identity (a restart emptied them).
+    bool cache_restarted();
 
   private:
     bool write(const std::string& key, std::string_view value, Outcome& out);
@@ -46,6 +48,7 @@ class Applier {
     ApplierConfig cfg_;
     std::unordered_set<std::string> cached_;  // pks whose keys the cache holds
     bool cached_known_ = false;
+    std::string cache_instance_;
     std::uint64_t generation_;
     std::uint64_t old_generation_ = 0;
     std::size_t old_parts_ = 0;

@@ -23,6 +23,10 @@ class CacheSink {
     virtual WriteStatus remove(std::string_view key) = 0;
     // nullopt on a miss or when the server is away.
     virtual std::optional<std::string> get(std::string_view key) = 0;
+    // Names the running server process(es); it changes when a server restarts (and so comes back
+    // empty), which nothing else reveals: the client reconnects and later writes just succeed.
+    // Empty when a server does not answer or the sink cannot tell.
+    virtual std::string instance() { return ""; }
 };
 
 }  // namespace revalidator::worker

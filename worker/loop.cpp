@@ -77,6 +77,13 @@ milliseconds Loop::step() {
         pending_.require_resync("periodic");
         next_periodic_ = now + cfg_.resync_interval;
     }
+    if (now >= next_cache_check_) {
+        next_cache_check_ = now + cfg_.cache_check_interval;
+        if (applier_.cache_restarted()) {
+            log::warn("cache restarted empty; resyncing");
+            pending_.require_resync("cache restarted");
+        }
+    }
     if (pending_.empty()) return milliseconds(500);
     if (now < retry_at_) return duration_cast<milliseconds>(retry_at_ - now) + milliseconds(1);
 

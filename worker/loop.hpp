@@ -24,6 +24,7 @@ struct LoopConfig {
     std::chrono::milliseconds resync_interval{std::chrono::minutes(5)};  // 0 disables
     std::chrono::milliseconds retry_min{100};
     std::chrono::milliseconds retry_max{5000};
+    std::chrono::milliseconds cache_check_interval{1000};  // how often to look for a cache restart
 };
 
 class Loop {
@@ -51,6 +52,7 @@ class Loop {
     Clock::time_point retry_at_{};
     std::chrono::milliseconds backoff_;
     Clock::time_point next_periodic_;
+    Clock::time_point next_cache_check_{};
     std::mutex resync_mu_;
     std::string resync_reason_;
     std::atomic<bool> source_ok_{false}, cache_ok_{true};

@@ -1,12 +1,16 @@
 // revalidator-worker: consumes events from every ingress, coalesces them, reads the truth from
 // Postgres and writes Memcached. Run one active worker per table (see docs/operations.md).
+#include <atomic>
+#include <optional>
 #include <thread>
 
 #include "applier.hpp"
+#include "bearer.hpp"
 #include "cache_key.hpp"
 #include "cli.hpp"
 #include "consumer.hpp"
 #include "http_front.hpp"
+#include "lease.hpp"
 #include "log.hpp"
 #include "loop.hpp"
 #include "mc_sink.hpp"
@@ -29,6 +33,7 @@ int main(int argc, char** argv) {
     int receive_hwm = 100'000;
     int resync_interval_s = 300;
     int retry_max_ms = 5000;
+    int takeover_delay_ms = 1000;
     std::string log_level = "info";
 
     cli::option(app, "--postgres-url", pg.url,
@@ -61,6 +66,9 @@ int main(int argc, char** argv) {
                 "full resync period, a safety net (0: off)");
     cli::option(app, "--retry-max-ms", retry_max_ms,
                 "longest wait between retries after a failure");
+    cli::option(app, "--takeover-delay-ms", takeover_delay_ms,
+                "after taking the lease, wait this long before writing, so a previous holder that "
+                "lost its connection has noticed and stopped (docs/operations.md)");
     cli::option(app, "--log-level", log_level, "debug, info, warn or error");
     try {
         app.parse(argc, argv);
@@ -87,27 +95,34 @@ int main(int argc, char** argv) {
     worker::McSink sink(memcached);
     worker::Applier applier(*source, sink, ap, registry);
     worker::Loop loop(applier, lp, registry);
-    worker::Consumer consumer(endpoint, receive_hwm);
+
+    BearerAuth admin_auth({admin_secret.value});
+    worker::Lease lease(pg.url, "revalidator:" + pg.schema + "." + pg.table);
+    std::atomic<bool> active{false};
 
     http::Server admin(http::Tuning{.threads = 4});
     http::route_errors(admin, {{"/healthz", {"GET"}},
                                {"/readyz", {"GET"}},
                                {"/metrics", {"GET"}},
                                {"/resync", {"POST"}}});
+    registry.gauge_fn("revalidator_worker_active",
+                      "1 while this worker holds the table's lease, 0 as standby",
+                      [&] { return active ? 1.0 : 0.0; });
     http::add_probes(admin, registry, [&] {
-        bool ready = loop.source_ok() && loop.cache_ok();
+        bool ready = active && loop.source_ok() && loop.cache_ok();
         return http::Readiness{ready,
-                               {{"postgres", loop.source_ok()},
+                               {{"role", active ? "active" : "standby"},
+                                {"postgres", loop.source_ok()},
                                 {"memcached", loop.cache_ok()},
                                 {"pending_keys", loop.pending_keys()}}};
     });
     admin.Post("/resync", [&](const httplib::Request& req, httplib::Response& res) {
-        if (admin_secret.value.empty()) {
+        if (admin_auth.empty()) {
             return http::reject(res, 403, "forbidden",
                                 "POST /resync is off: no --admin-secret configured");
         }
-        if (req.get_header_value("Authorization") != "Bearer " + admin_secret.value) {
-            return http::reject(res, 401, "unauthorized", "bearer secret does not match");
+        if (auto denied = admin_auth.check(req.get_header_value("Authorization"))) {
+            return http::reject(res, 401, "unauthorized", *denied);
         }
         loop.request_resync("admin request");
         res.status = 202;
@@ -126,17 +141,42 @@ int main(int argc, char** argv) {
                                  {"prefix", ap.prefix},
                                  {"memcached", memcached}});
 
-    // Everything before this start is covered by one full read.
-    loop.request_resync("start");
-    auto wait = std::chrono::milliseconds(0);
+    using namespace std::chrono;
+    int exit_code = 0;
     while (!shutdown::requested()) {
-        loop.ingest(consumer.receive(max_batch, std::min(wait, std::chrono::milliseconds(200))));
-        wait = loop.step();
+        log::info("standby: waiting for the lease", {{"table", pg.schema + "." + pg.table}});
+        while (!lease.try_acquire()) {
+            if (shutdown::wait_for(milliseconds(500))) break;
+        }
+        if (shutdown::requested() || shutdown::wait_for(milliseconds(takeover_delay_ms))) break;
+        std::optional<worker::Consumer> consumer;
+        try {
+            consumer.emplace(endpoint, receive_hwm);
+        } catch (const std::exception& e) {
+            log::error("cannot bind", {{"bind", endpoint}, {"error", e.what()}});
+            exit_code = 1;
+            break;
+        }
+        active = true;
+        log::info("active: lease taken, consuming", {{"bind", endpoint}});
+        // Everything before this moment is covered by one full read.
+        loop.request_resync("became active");
+        auto wait = milliseconds(0);
+        auto next_check = steady_clock::now();
+        while (!shutdown::requested()) {
+            loop.ingest(consumer->receive(max_batch, std::min(wait, milliseconds(200))));
+            if (steady_clock::now() >= next_check) {
+                if (!lease.held()) break;
+                next_check = steady_clock::now() + milliseconds(200);
+            }
+            wait = loop.step();
+        }
+        active = false;
     }
     // The batch in hand was finished by step(); events not yet received are covered by the
-    // next worker's start-up resync.
+    // next active worker's resync.
     admin.stop();
     admin_thread.join();
-    log::info("worker stopped", {});
-    return 0;
+    log::info("worker stopped");
+    return exit_code;
 }

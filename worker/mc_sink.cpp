@@ -10,12 +10,9 @@ namespace revalidator::worker {
 
 struct McSink::Impl {
     memcached_st* mc = nullptr;
-    std::string error;
 
-    WriteStatus classify(memcached_return_t rc) {
+    static WriteStatus classify(memcached_return_t rc) {
         if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) return WriteStatus::Ok;
-        error = memcached_last_error_message(mc) ? memcached_last_error_message(mc)
-                                                 : memcached_strerror(mc, rc);
         switch (rc) {
             case MEMCACHED_E2BIG:
             case MEMCACHED_SERVER_ERROR:
@@ -67,17 +64,26 @@ std::optional<std::string> McSink::get(std::string_view key) {
     uint32_t flags = 0;
     memcached_return_t rc{};
     char* v = memcached_get(impl_->mc, key.data(), key.size(), &len, &flags, &rc);
-    if (!v) {
-        impl_->classify(rc);
-        return std::nullopt;
-    }
+    if (!v) return std::nullopt;
     std::string out(v, len);
     std::free(v);
     return out;
 }
 
-std::string McSink::last_error() const {
-    return impl_->error;
+std::string McSink::instance() {
+    memcached_return_t rc{};
+    memcached_stat_st* stats = memcached_stat(impl_->mc, nullptr, &rc);
+    if (!stats) return "";
+    std::string id;
+    bool complete = rc == MEMCACHED_SUCCESS;
+    for (uint32_t i = 0; i < memcached_server_count(impl_->mc); ++i) {
+        // time - uptime is the server's start time: stable while it runs, new after a restart.
+        id += std::to_string(stats[i].pid) + "@" + std::to_string(stats[i].time - stats[i].uptime) +
+              ";";
+        complete &= stats[i].pid != 0;
+    }
+    memcached_stat_free(impl_->mc, stats);
+    return complete ? id : "";
 }
 
 }  // namespace revalidator::worker

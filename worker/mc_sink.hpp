@@ -19,8 +19,7 @@ class McSink final : public CacheSink {
     WriteStatus set(std::string_view key, std::string_view value) override;
     WriteStatus remove(std::string_view key) override;
     std::optional<std::string> get(std::string_view key) override;
-    // The last error's text, for logs.
-    std::string last_error() const;
+    std::string instance() override;
 
   private:
     struct Impl;

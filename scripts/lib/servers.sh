@@ -7,11 +7,12 @@
 
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 
-# A port nothing listens on right now (bash only: a fresh Debian may have no python).
+# A port nothing listens on right now (bash only: a fresh Debian may have no python), below
+# Linux's ephemeral range so that no outgoing connection takes it before the server binds it.
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % 12768))
     (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null || { echo "$p"; return; }
   done
 }

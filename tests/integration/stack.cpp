@@ -27,64 +27,84 @@ Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_uni
         "published_at timestamptz NOT NULL DEFAULT now(), version integer NOT NULL DEFAULT 1)");
     sql("INSERT INTO public.articles (title, body) SELECT 'Article ' || g, 'Body of ' || g "
         "FROM generate_series(1, 5) g");
-    zmq_port_ = free_port();
-    start_worker();
-    start_ingress();
+    for (int i = 0; i < opts_.workers; ++i) workers_.push_back({nullptr, free_port(), free_port()});
+    for (int i = 0; i < opts_.ingresses; ++i) ingresses_.push_back({nullptr, free_port()});
+    for (int i = 0; i < opts_.workers; ++i) start_worker(i, i == 0);
+    for (int i = 0; i < opts_.ingresses; ++i) start_ingress(i);
 }
 
 Stack::~Stack() {
-    ingress_.reset();
-    worker_.reset();
+    for (auto& in : ingresses_) in.proc.reset();
+    for (auto& w : workers_) w.proc.reset();
 }
 
-void Stack::start_worker() {
-    worker_admin_port_ = worker_admin_port_ ? worker_admin_port_ : free_port();
+namespace {
+
+bool answers(int port, const char* path, const std::function<bool()>& gave_up) {
+    httplib::Client c("127.0.0.1", port);
+    c.set_connection_timeout(1, 0);
+    return eventually(
+        [&] {
+            auto r = c.Get(path);
+            return (r && r->status == 200) || gave_up();
+        },
+        std::chrono::seconds(30));
+}
+
+}  // namespace
+
+void Stack::start_worker(int i, bool wait_ready) {
+    Worker& w = workers_.at(i);
     std::vector<std::string> argv{WORKER_BIN,
                                   "--postgres-url",
                                   pg_->url(),
                                   "--memcached",
                                   mc_->address(),
                                   "--bind",
-                                  "tcp://127.0.0.1:" + std::to_string(zmq_port_),
+                                  "tcp://127.0.0.1:" + std::to_string(w.zmq_port),
                                   "--admin-port",
-                                  std::to_string(worker_admin_port_),
+                                  std::to_string(w.admin_port),
                                   "--retry-max-ms",
-                                  "500"};
+                                  "500",
+                                  "--takeover-delay-ms",
+                                  "200"};
     argv.insert(argv.end(), opts_.worker_args.begin(), opts_.worker_args.end());
-    worker_ = std::make_unique<Process>(argv, dir_.path() + "/worker.log");
-    httplib::Client admin("127.0.0.1", worker_admin_port_);
-    bool ready = eventually(
-        [&] {
-            auto r = admin.Get("/readyz");
-            return (r && r->status == 200) || !worker_->alive();
-        },
-        std::chrono::seconds(20));
-    if (!ready || !worker_->alive())
-        throw std::runtime_error("worker not ready:\n" + worker_->log_tail());
+    w.proc.reset();
+    w.proc = std::make_unique<Process>(argv, dir_.path() + "/worker" + std::to_string(i) + ".log");
+    bool up = answers(w.admin_port, wait_ready ? "/readyz" : "/healthz",
+                      [&] { return !w.proc->alive(); });
+    if (!up || !w.proc->alive())
+        throw std::runtime_error("worker not ready:\n" + w.proc->log_tail());
 }
 
-void Stack::start_ingress() {
-    ingress_port_ = ingress_port_ ? ingress_port_ : free_port();
-    std::vector<std::string> argv{INGRESS_BIN,
-                                  "--port",
-                                  std::to_string(ingress_port_),
-                                  "--worker-endpoint",
-                                  "tcp://127.0.0.1:" + std::to_string(zmq_port_),
-                                  "--instance-id",
-                                  "it-ingress"};
+void Stack::start_ingress(int i) {
+    Ingress& in = ingresses_.at(i);
+    std::string endpoints;
+    for (const auto& w : workers_) {
+        endpoints += (endpoints.empty() ? "" : ",") + std::string("tcp://127.0.0.1:") +
+                     std::to_string(w.zmq_port);
+    }
+    std::vector<std::string> argv{
+        INGRESS_BIN, "--port",        std::to_string(in.port),          "--worker-endpoint",
+        endpoints,   "--instance-id", "it-ingress-" + std::to_string(i)};
     argv.insert(argv.end(), opts_.ingress_args.begin(), opts_.ingress_args.end());
-    ingress_ = std::make_unique<Process>(
-        argv, dir_.path() + "/ingress.log",
+    in.proc.reset();
+    in.proc = std::make_unique<Process>(
+        argv, dir_.path() + "/ingress" + std::to_string(i) + ".log",
         std::vector<std::string>{std::string("REVALIDATOR_SECRET=") + kSecret});
-    httplib::Client c("127.0.0.1", ingress_port_);
-    bool ready = eventually(
-        [&] {
-            auto r = c.Get("/readyz");
-            return (r && r->status == 200) || !ingress_->alive();
-        },
-        std::chrono::seconds(20));
-    if (!ready || !ingress_->alive())
-        throw std::runtime_error("ingress not ready:\n" + ingress_->log_tail());
+    bool up = answers(in.port, "/healthz", [&] { return !in.proc->alive(); });
+    if (!up || !in.proc->alive())
+        throw std::runtime_error("ingress not ready:\n" + in.proc->log_tail());
+}
+
+int Stack::active_worker() {
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        httplib::Client c("127.0.0.1", workers_[i].admin_port);
+        auto r = c.Get("/readyz");
+        if (r && r->body.find("\"role\":\"active\"") != std::string::npos)
+            return static_cast<int>(i);
+    }
+    return -1;
 }
 
 std::optional<std::string> Stack::sql(const std::string& query) {
@@ -119,8 +139,8 @@ void Stack::cache_set(const std::string& key, const std::string& value) {
     memcached_set(clients_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0);
 }
 
-httplib::Result Stack::webhook(const std::string& body) {
-    httplib::Client c("127.0.0.1", ingress_port_);
+httplib::Result Stack::webhook(const std::string& body, int i) {
+    httplib::Client c("127.0.0.1", ingress_port(i));
     c.set_read_timeout(5, 0);
     httplib::Headers h{{"Authorization", std::string("Bearer ") + kSecret}};
     return c.Post("/revalidate", h, body, "application/json");
@@ -144,8 +164,15 @@ std::string Stack::webhook_for(const std::string& type, const std::string& id) {
     return webhook_body(type, rec, rec);
 }
 
-double Stack::worker_metric(const std::string& series) {
-    httplib::Client admin("127.0.0.1", worker_admin_port_);
+double Stack::workers_metric(const std::string& series) {
+    double sum = 0;
+    for (std::size_t i = 0; i < workers_.size(); ++i)
+        sum += worker_metric(series, static_cast<int>(i));
+    return sum;
+}
+
+double Stack::worker_metric(const std::string& series, int i) {
+    httplib::Client admin("127.0.0.1", worker_admin_port(i));
     auto r = admin.Get("/metrics");
     if (!r) return 0;
     std::istringstream lines(r->body);
@@ -180,8 +207,18 @@ bool Stack::list_converges(std::chrono::milliseconds timeout) {
 }
 
 std::string Stack::diagnostics() {
-    return "--- worker log ---\n" + (worker_ ? worker_->log_tail() : "") +
-           "\n--- ingress log ---\n" + (ingress_ ? ingress_->log_tail() : "");
+    std::string out;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        if (workers_[i].proc)
+            out +=
+                "--- worker " + std::to_string(i) + " ---\n" + workers_[i].proc->log_tail() + "\n";
+    }
+    for (std::size_t i = 0; i < ingresses_.size(); ++i) {
+        if (ingresses_[i].proc)
+            out += "--- ingress " + std::to_string(i) + " ---\n" + ingresses_[i].proc->log_tail() +
+                   "\n";
+    }
+    return out;
 }
 
 }  // namespace revalidator::testing

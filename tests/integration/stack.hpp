@@ -20,6 +20,8 @@ inline constexpr const char* kSecret = "integration-secret";
 struct StackOptions {
     std::vector<std::string> worker_args = {};
     std::vector<std::string> ingress_args = {};
+    int workers = 1;    // the first becomes active; the others wait as standbys
+    int ingresses = 1;  // each connects to every worker
 };
 
 class Stack {
@@ -34,15 +36,17 @@ class Stack {
     std::optional<std::string> cache_get(const std::string& key);
     void cache_set(const std::string& key, const std::string& value);
 
-    // POST /revalidate with the secret and JSON content type.
-    httplib::Result webhook(const std::string& body);
+    // POST /revalidate with the secret and JSON content type, to ingress `i`.
+    httplib::Result webhook(const std::string& body, int i = 0);
     static std::string webhook_body(const std::string& type, const nlohmann::json& record,
                                     const nlohmann::json& old_record);
     // A webhook body as Supabase sends it for the row as it is now (or as given for DELETE).
     std::string webhook_for(const std::string& type, const std::string& id);
 
-    // Value of a metric series in the worker's /metrics (0 when absent).
-    double worker_metric(const std::string& series);
+    // Value of a metric series in worker `i`'s /metrics (0 when absent or unreachable).
+    double worker_metric(const std::string& series, int i = 0);
+    // Sum over every worker that answers: counters survive a failover this way.
+    double workers_metric(const std::string& series);
 
     // What the cache must hold for `id` / the list, according to Postgres.
     std::optional<std::string> expected_row(const std::string& id);
@@ -52,12 +56,16 @@ class Stack {
                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
     bool list_converges(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-    void start_worker();
-    void start_ingress();
-    Process& worker() { return *worker_; }
-    Process& ingress() { return *ingress_; }
-    int ingress_port() const { return ingress_port_; }
-    int worker_admin_port() const { return worker_admin_port_; }
+    // (Re)starts worker / ingress `i` on its ports. `wait_ready`: until /readyz answers 200
+    // (a standby never does; then only until /healthz answers).
+    void start_worker(int i = 0, bool wait_ready = true);
+    void start_ingress(int i = 0);
+    Process& worker(int i = 0) { return *workers_.at(i).proc; }
+    Process& ingress(int i = 0) { return *ingresses_.at(i).proc; }
+    int ingress_port(int i = 0) const { return ingresses_.at(i).port; }
+    int worker_admin_port(int i = 0) const { return workers_.at(i).admin_port; }
+    // Index of the worker whose /readyz says active, or -1.
+    int active_worker();
     PostgresServer& postgres() { return *pg_; }
     MemcachedServer& memcached() { return *mc_; }
     std::string diagnostics();
@@ -67,8 +75,16 @@ class Stack {
     TempDir dir_;
     std::unique_ptr<PostgresServer> pg_;
     std::unique_ptr<MemcachedServer> mc_;
-    std::unique_ptr<Process> worker_, ingress_;
-    int ingress_port_ = 0, worker_admin_port_ = 0, zmq_port_ = 0;
+    struct Worker {
+        std::unique_ptr<Process> proc;
+        int admin_port, zmq_port;
+    };
+    struct Ingress {
+        std::unique_ptr<Process> proc;
+        int port;
+    };
+    std::vector<Worker> workers_;
+    std::vector<Ingress> ingresses_;
     struct Clients;
     std::unique_ptr<Clients> clients_;
 };

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -13,20 +14,25 @@ namespace revalidator::testing {
 
 namespace fs = std::filesystem;
 
+// Below Linux's ephemeral range (32768-60999), so that no outgoing connection takes the port
+// between this check and the server binding it.
 int free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof(addr);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    static std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int> pick(20000, 32767);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        int port = pick(rng);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int yes = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(static_cast<uint16_t>(port));
+        bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
         close(fd);
-        throw std::runtime_error("no free port");
+        if (ok) return port;
     }
-    close(fd);
-    return ntohs(addr.sin_port);
+    throw std::runtime_error("no free port");
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -1,0 +1,26 @@
+// Bearer-secret authentication: `Authorization: Bearer <secret>`, checked against one or more
+// accepted secrets (several at once, so a secret can be rotated without refusing requests).
+// Both sides are hashed before a constant-time compare, so neither the content nor the length of
+// a secret leaks through timing.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace revalidator {
+
+class BearerAuth {
+  public:
+    explicit BearerAuth(const std::vector<std::string>& secrets);
+
+    bool empty() const { return digests_.empty(); }
+    // nullopt when `authorization` carries an accepted secret; otherwise what was wrong.
+    std::optional<std::string> check(std::string_view authorization) const;
+
+  private:
+    std::vector<std::string> digests_;  // SHA-256 of each accepted secret
+};
+
+}  // namespace revalidator

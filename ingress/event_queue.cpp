@@ -47,9 +47,9 @@ void EventQueue::close() {
     cv_.notify_all();
 }
 
-Event EventQueue::end_marker(const std::string& schema, const std::string& table) {
+Event EventQueue::marker(Op op, const std::string& schema, const std::string& table) {
     std::lock_guard lock(mu_);
-    return stamp(Op::End, schema, table, "", unix_micros());
+    return stamp(op, schema, table, "", unix_micros());
 }
 
 std::size_t EventQueue::depth() const {

@@ -31,7 +31,8 @@ class EventQueue {
 
     // Stops accepting. The END marker that a clean shutdown sends takes the next number.
     void close();
-    Event end_marker(const std::string& schema, const std::string& table);
+    // A stream marker (END, HEARTBEAT) stamped with the next number.
+    Event marker(Op op, const std::string& schema, const std::string& table);
 
     std::size_t depth() const;
     std::uint64_t last_seq() const;

@@ -95,13 +95,17 @@ void Publisher::run() {
         }
     };
 
+    auto last_sent = std::chrono::steady_clock::now();
     while (true) {
         read_monitor();
         auto event = queue_.pop(std::chrono::milliseconds(50));
         if (!event) {
             if (draining_) break;
-            continue;
+            if (std::chrono::steady_clock::now() - last_sent < cfg_.heartbeat || peers_ == 0)
+                continue;
+            event = queue_.marker(Op::Heartbeat, cfg_.schema, cfg_.table);
         }
+        last_sent = std::chrono::steady_clock::now();
         if (!send(wire::encode(*event))) {
             queue_.unpop(std::move(*event));
             break;
@@ -111,7 +115,7 @@ void Publisher::run() {
 
     if (draining_) {
         std::size_t left = queue_.depth();
-        Event end = queue_.end_marker(cfg_.schema, cfg_.table);
+        Event end = queue_.marker(Op::End, cfg_.schema, cfg_.table);
         bool clean = left == 0 && send(wire::encode(end));
         if (left > 0) {
             lost_.inc(left);

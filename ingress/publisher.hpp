@@ -19,7 +19,8 @@ namespace revalidator::ingress {
 struct PublisherConfig {
     std::vector<std::string> endpoints;
     int send_hwm = 1000;        // frames buffered per connected worker inside ZeroMQ
-    std::string schema, table;  // named in the END marker
+    std::string schema, table;  // named in the END and HEARTBEAT markers
+    std::chrono::milliseconds heartbeat{1000};  // idle time after which a HEARTBEAT is sent
 };
 
 class Publisher {

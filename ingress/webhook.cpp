@@ -128,7 +128,7 @@ Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body,
     auto type = string_field(j, "type");
     if (!type) return Err{type.error()};
     auto op = parse_op(*type);
-    if (!op || *op == Op::End) {
+    if (!op || is_marker(*op)) {
         return reject(400, "invalid_field",
                       "field 'type' must be INSERT, UPDATE or DELETE, got \"" + *type + "\"");
     }

@@ -12,6 +12,8 @@ std::string_view to_string(Op op) {
             return "DELETE";
         case Op::End:
             return "END";
+        case Op::Heartbeat:
+            return "HEARTBEAT";
     }
     return "?";
 }
@@ -21,6 +23,7 @@ std::optional<Op> parse_op(std::string_view s) {
     if (s == "UPDATE") return Op::Update;
     if (s == "DELETE") return Op::Delete;
     if (s == "END") return Op::End;
+    if (s == "HEARTBEAT") return Op::Heartbeat;
     return std::nullopt;
 }
 

@@ -10,7 +10,13 @@
 
 namespace revalidator {
 
-enum class Op { Insert, Update, Delete, End };
+// Insert, Update, Delete name a row. End and Heartbeat are stream markers without one: End closes
+// a stream cleanly; Heartbeat, sent when the stream is idle, shows the worker the latest number so
+// that events lost at the end of a burst are noticed without waiting for the next webhook.
+enum class Op { Insert, Update, Delete, End, Heartbeat };
+inline bool is_marker(Op op) {
+    return op == Op::End || op == Op::Heartbeat;
+}
 
 std::string_view to_string(Op op);
 std::optional<Op> parse_op(std::string_view s);
@@ -23,7 +29,7 @@ struct Event {
     Op op = Op::Update;
     std::string schema;
     std::string table;
-    std::string pk;  // primary key as text; empty for Op::End
+    std::string pk;  // primary key as text; empty for markers
 
     bool operator==(const Event&) const = default;
 };

@@ -57,12 +57,12 @@ Result<Event, WireError> decode(std::string_view frame) {
     if (!get_u64(j, "ts", e.received_us)) return invalid("'ts' must be an unsigned integer");
     if (!get_string(j, "op", op)) return invalid("'op' must be a string");
     auto parsed = parse_op(op);
-    if (!parsed) return invalid("'op' must be INSERT, UPDATE, DELETE or END");
+    if (!parsed) return invalid("'op' must be INSERT, UPDATE, DELETE, END or HEARTBEAT");
     e.op = *parsed;
     if (!get_string(j, "schema", e.schema)) return invalid("'schema' must be a string");
     if (!get_string(j, "table", e.table)) return invalid("'table' must be a string");
     if (!get_string(j, "pk", e.pk)) return invalid("'pk' must be a string");
-    if (e.op != Op::End) {
+    if (!is_marker(e.op)) {
         if (auto bad = check_key_part(e.pk)) return invalid("'pk' " + *bad);
     }
     return e;

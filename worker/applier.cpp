@@ -74,8 +74,10 @@ bool Applier::write_list(const std::string& list, Outcome& out) {
     }
     ok = ok && write(cfg_.prefix, plan.head, out);
     if (!ok) {
-        // The old head may still point at a complete older list: take it away.
+        // The old head may still point at a complete older list: take it away, and the parts
+        // of the generation that did not make it.
         out.cache_unreachable |= sink_.remove(cfg_.prefix) == WriteStatus::Unreachable;
+        for (const auto& part : plan.parts) sink_.remove(part.key);
         return false;
     }
     for (std::size_t i = 0; i < old_parts_; ++i)
@@ -88,10 +90,11 @@ bool Applier::write_list(const std::string& list, Outcome& out) {
 }
 
 void Applier::learn_cached_rows() {
-    cached_known_ = true;
-    auto head = sink_.get(cfg_.prefix);
-    if (!head) return;
-    std::string list = std::move(*head);
+    Lookup head = sink_.get(cfg_.prefix);
+    // Unreachable: try again on the next resync rather than believe the cache is empty.
+    cached_known_ = head.reachable;
+    if (!head.value) return;
+    std::string list = std::move(*head.value);
     if (!list.empty() && list.front() == '{') {
         auto manifest = nlohmann::json::parse(list, nullptr, false);
         if (manifest.is_discarded()) return;
@@ -99,12 +102,16 @@ void Applier::learn_cached_rows() {
         auto parts = manifest.value("parts", std::size_t{0});
         list.clear();
         for (std::size_t i = 0; i < parts; ++i) {
-            auto part = sink_.get(part_key(cfg_.prefix, gen, i));
-            if (!part) return;
-            list += *part;
+            Lookup part = sink_.get(part_key(cfg_.prefix, gen, i));
+            if (!part.value) {
+                cached_known_ = part.reachable && cached_known_;
+                return;
+            }
+            list += *part.value;
         }
         old_generation_ = gen;
         old_parts_ = parts;
+        generation_ = std::max(generation_, gen);
     }
     auto rows = nlohmann::json::parse(list, nullptr, false);
     if (!rows.is_array()) return;
@@ -150,15 +157,18 @@ Outcome Applier::apply(const Batch& b) {
             present.insert(row.pk);
             if (!write(item_key(cfg_.prefix, row.pk), row.json, out)) owe(row.pk);
         }
+        // A key whose delete failed is still cached: keep it known so the retry deletes it.
+        std::unordered_set<std::string> still_cached = present;
         for (const auto& pk : cached_) {
             if (present.count(pk)) continue;
             if (sink_.remove(item_key(cfg_.prefix, pk)) == WriteStatus::Ok) {
                 ++deleted;
             } else {
                 owe(pk);
+                still_cached.insert(pk);
             }
         }
-        cached_ = std::move(present);
+        cached_ = std::move(still_cached);
         stale_deleted_.inc(deleted);
         resyncs_.inc();
     } else {
@@ -188,7 +198,9 @@ Outcome Applier::apply(const Batch& b) {
         }
     }
     if (out.cache_unreachable) {
-        // Memcached may have restarted empty: once it answers again, rewrite everything.
+        // Memcached may have restarted empty: once it answers again, rewrite everything, and
+        // read back what it lists then (it may still hold keys this resync could not delete).
+        cached_known_ = false;
         out.retry.full = true;
         out.retry.reason = "cache unreachable";
     }

@@ -9,6 +9,11 @@
 
 namespace revalidator::worker {
 
+struct Lookup {
+    std::optional<std::string> value;  // nullopt: a miss, or the server did not answer
+    bool reachable = true;
+};
+
 enum class WriteStatus {
     Ok,
     Refused,      // the server refused this value (too large, out of memory); others may work
@@ -21,8 +26,7 @@ class CacheSink {
     virtual WriteStatus set(std::string_view key, std::string_view value) = 0;
     // Ok also when the key was not there.
     virtual WriteStatus remove(std::string_view key) = 0;
-    // nullopt on a miss or when the server is away.
-    virtual std::optional<std::string> get(std::string_view key) = 0;
+    virtual Lookup get(std::string_view key) = 0;
     // Names the running server process(es); it changes when a server restarts (and so comes back
     // empty), which nothing else reveals: the client reconnects and later writes just succeed.
     // Empty when a server does not answer or the sink cannot tell.

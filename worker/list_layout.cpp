@@ -12,7 +12,7 @@ std::string part_key(std::string_view prefix, std::uint64_t generation, std::siz
 ListPlan plan_list(std::string_view prefix, std::string_view list, std::size_t max_item_bytes,
                    std::uint64_t generation) {
     ListPlan plan;
-    if (list.size() <= max_item_bytes) {
+    if (max_item_bytes == 0 || list.size() <= max_item_bytes) {
         plan.head = std::string(list);
         return plan;
     }

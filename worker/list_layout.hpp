@@ -24,6 +24,7 @@ struct ListPlan {
     std::string head;             // the list itself, or the manifest
 };
 
+// max_item_bytes 0 means no limit.
 ListPlan plan_list(std::string_view prefix, std::string_view list, std::size_t max_item_bytes,
                    std::uint64_t generation);
 

@@ -56,7 +56,7 @@ void Loop::ingest(const std::vector<std::string>& frames) {
                                                              {"verdict", to_string(v)}});
             pending_.require_resync(std::string("stream ") + to_string(v));
         }
-        if (e.op != Op::End) pending_.add(e.pk, e.received_us);
+        if (!is_marker(e.op)) pending_.add(e.pk, e.received_us);
     }
     pending_size_ = pending_.size();
 }

@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
                 "cache key prefix: the list at {prefix}, rows at {prefix}/{id}")
         ->check([](const std::string& p) { return check_prefix(p).value_or(""); });
     cli::option(app, "--max-item-bytes", ap.max_item_bytes,
-                "largest value written as one item; longer lists are split (docs/cache-layout.md)");
+                "largest value written as one item; longer lists are split (docs/cache-layout.md)")
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
     cli::option(app, "--admin-host", admin_host,
                 "address for /healthz, /readyz, /metrics, /resync");
     cli::option(app, "--admin-port", admin_port,

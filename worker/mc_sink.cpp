@@ -59,15 +59,15 @@ WriteStatus McSink::remove(std::string_view key) {
     return impl_->classify(memcached_delete(impl_->mc, key.data(), key.size(), 0));
 }
 
-std::optional<std::string> McSink::get(std::string_view key) {
+Lookup McSink::get(std::string_view key) {
     size_t len = 0;
     uint32_t flags = 0;
     memcached_return_t rc{};
     char* v = memcached_get(impl_->mc, key.data(), key.size(), &len, &flags, &rc);
-    if (!v) return std::nullopt;
+    if (!v) return {std::nullopt, rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS};
     std::string out(v, len);
     std::free(v);
-    return out;
+    return {std::move(out)};
 }
 
 std::string McSink::instance() {

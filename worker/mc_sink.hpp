@@ -18,7 +18,7 @@ class McSink final : public CacheSink {
 
     WriteStatus set(std::string_view key, std::string_view value) override;
     WriteStatus remove(std::string_view key) override;
-    std::optional<std::string> get(std::string_view key) override;
+    Lookup get(std::string_view key) override;
     std::string instance() override;
 
   private:

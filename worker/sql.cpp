@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cstdint>
 #include <limits>
-#include <sstream>
 
 namespace revalidator::worker::sql {
 
@@ -52,10 +51,13 @@ bool parses_as(std::string_view s) {
 Result<std::string, std::string> order_by(std::string_view spec, std::string_view primary_key) {
     std::string clause;
     bool has_pk = false;
-    std::stringstream items{std::string(spec)};
-    std::string item;
-    while (std::getline(items, item, ',')) {
-        std::string term = trim(item);
+    // Split by hand: std::getline drops a trailing empty term ("title,"). An empty spec means
+    // the primary key alone.
+    std::size_t first = trim(spec).empty() ? std::string_view::npos : 0;
+    for (std::size_t start = 0, comma = first; comma != std::string_view::npos; start = comma + 1) {
+        comma = spec.find(',', start);
+        std::string term =
+            trim(spec.substr(start, comma == std::string_view::npos ? comma : comma - start));
         std::string column = term, direction;
         if (auto sp = term.find(' '); sp != std::string::npos) {
             column = term.substr(0, sp);

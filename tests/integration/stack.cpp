@@ -10,8 +10,26 @@
 namespace revalidator::testing {
 
 struct Stack::Clients {
-    std::unique_ptr<pqxx::connection> db;
+    std::string url;
+    std::unique_ptr<pqxx::connection> conn;
     memcached_st* mc = nullptr;
+
+    // Reconnects after a Postgres restart (the outage tests stop it on purpose).
+    template <class F>
+    auto with_db(F&& f) {
+        for (int attempt = 0;; ++attempt) {
+            try {
+                if (!conn || !conn->is_open()) conn = std::make_unique<pqxx::connection>(url);
+                pqxx::work tx(*conn);
+                auto r = tx.exec(f());
+                tx.commit();
+                return r;
+            } catch (const pqxx::broken_connection&) {
+                conn.reset();
+                if (attempt == 2) throw;
+            }
+        }
+    }
     ~Clients() {
         if (mc) memcached_free(mc);
     }
@@ -20,7 +38,7 @@ struct Stack::Clients {
 Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_unique<Clients>()) {
     pg_ = std::make_unique<PostgresServer>(dir_.path());
     mc_ = std::make_unique<MemcachedServer>(dir_.path());
-    clients_->db = std::make_unique<pqxx::connection>(pg_->url());
+    clients_->url = pg_->url();
     clients_->mc = memcached_create(nullptr);
     memcached_server_add(clients_->mc, "127.0.0.1", static_cast<in_port_t>(mc_->port()));
     sql("CREATE TABLE public.articles (id bigserial PRIMARY KEY, title text NOT NULL, body text, "
@@ -108,17 +126,13 @@ int Stack::active_worker() {
 }
 
 std::optional<std::string> Stack::sql(const std::string& query) {
-    pqxx::work tx(*clients_->db);
-    auto r = tx.exec(query);
-    tx.commit();
+    auto r = clients_->with_db([&] { return query; });
     if (r.empty() || r.columns() == 0 || r[0][0].is_null()) return std::nullopt;
     return r[0][0].as<std::string>();
 }
 
 std::vector<std::string> Stack::sql_column(const std::string& query) {
-    pqxx::work tx(*clients_->db);
-    auto r = tx.exec(query);
-    tx.commit();
+    auto r = clients_->with_db([&] { return query; });
     std::vector<std::string> out;
     for (const auto& row : r) out.push_back(row[0].as<std::string>());
     return out;

@@ -1,0 +1,458 @@
+// Applier: batches and full resyncs against an in-memory source and cache.
+#include "applier.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "clock.hpp"
+#include "worker_fakes.hpp"
+
+namespace revalidator::worker {
+namespace {
+
+using fakes::FakeSink;
+using fakes::FakeSource;
+using fakes::int_row;
+using fakes::list_text;
+using fakes::row_json;
+
+Batch rows_batch(const std::vector<std::string>& pks, std::uint64_t received_us = 1) {
+    Batch b;
+    b.pks = pks;
+    for (const auto& pk : pks) b.received[pk] = received_us;
+    return b;
+}
+
+Batch full_batch(const std::string& reason = "test") {
+    Batch b;
+    b.full = true;
+    b.reason = reason;
+    return b;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+std::vector<std::string> keys_of(const std::unordered_map<std::string, std::uint64_t>& m) {
+    std::vector<std::string> keys;
+    for (const auto& [k, _] : m) keys.push_back(k);
+    return sorted(keys);
+}
+
+class ApplierTest : public ::testing::Test {
+  protected:
+    FakeSource source;
+    FakeSink sink;
+    metrics::Registry registry;
+    ApplierConfig cfg;  // prefix "/articles", primary key "id"
+
+    // Built on first use, so that a test can change cfg first.
+    Applier& applier() {
+        if (!applier_) applier_ = std::make_unique<Applier>(source, sink, cfg, registry);
+        return *applier_;
+    }
+
+    double metric(const std::string& series) const {
+        return fakes::metric(registry.render(), series).value_or(-1);
+    }
+
+  private:
+    std::unique_ptr<Applier> applier_;
+};
+
+TEST_F(ApplierTest, BatchWritesChangedRowsAndTheListAndDeletesAbsentRows) {
+    source.put(1, "one");
+    source.put(2, "two");
+    source.put(3, "three");
+    sink.store["/articles/2"] = "not in the batch";
+    sink.store["/articles/4"] = "row 4 was deleted";
+
+    Outcome out = applier().apply(rows_batch({"1", "4"}));
+
+    EXPECT_TRUE(out.done());
+    EXPECT_FALSE(out.cache_unreachable);
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1, "one"));
+    EXPECT_FALSE(sink.has("/articles/4"));
+    EXPECT_EQ(sink.at("/articles/2"), "not in the batch");
+    EXPECT_FALSE(sink.has("/articles/3"));
+    EXPECT_EQ(sink.at("/articles"), source.list());
+    EXPECT_EQ(sink.at("/articles"), "[" + int_row(1, "one") + ", " + int_row(2, "two") + ", " +
+                                        int_row(3, "three") + "]");
+
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_FALSE(source.calls[0].full);
+    EXPECT_EQ(sorted(source.calls[0].pks), (std::vector<std::string>{"1", "4"}));
+
+    EXPECT_EQ(metric("revalidator_worker_batches_total"), 1);
+    EXPECT_EQ(metric("revalidator_worker_rows_read_total"), 1);
+    EXPECT_EQ(metric("revalidator_worker_list_rebuilds_total"), 1);
+    EXPECT_EQ(metric("revalidator_worker_cache_writes_total"), 2);  // row 1 and the list
+    EXPECT_EQ(metric("revalidator_worker_cache_write_errors_total"), 0);
+    EXPECT_EQ(metric("revalidator_worker_resyncs_total"), 0);
+    EXPECT_EQ(metric("revalidator_worker_batch_rows_count"), 1);
+    EXPECT_EQ(metric("revalidator_worker_batch_rows_sum"), 2);
+}
+
+TEST_F(ApplierTest, ChangedRowIsRewritten) {
+    source.put(1, "first");
+    ASSERT_TRUE(applier().apply(rows_batch({"1"})).done());
+    source.put(1, "second");
+    ASSERT_TRUE(applier().apply(rows_batch({"1"})).done());
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1, "second"));
+    EXPECT_EQ(sink.at("/articles"), list_text({int_row(1, "second")}));
+}
+
+TEST_F(ApplierTest, ListOnlyBatchRewritesTheList) {
+    source.put(1);
+    Batch b;
+    b.list = true;
+    Outcome out = applier().apply(b);
+    EXPECT_TRUE(out.done());
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_TRUE(source.calls[0].pks.empty());
+    EXPECT_FALSE(source.calls[0].full);
+    EXPECT_EQ(sink.at("/articles"), list_text({int_row(1)}));
+    EXPECT_FALSE(sink.has("/articles/1"));
+}
+
+TEST_F(ApplierTest, EmptyTableGivesAnEmptyList) {
+    sink.store["/articles/1"] = "old";
+    EXPECT_TRUE(applier().apply(rows_batch({"1"})).done());
+    EXPECT_EQ(sink.at("/articles"), "[]");
+    EXPECT_FALSE(sink.has("/articles/1"));
+}
+
+TEST_F(ApplierTest, ConfiguredPrefixIsUsed) {
+    cfg.prefix = "/v2/posts";
+    source.put(5);
+    EXPECT_TRUE(applier().apply(rows_batch({"5"})).done());
+    EXPECT_EQ(sink.at("/v2/posts/5"), int_row(5));
+    EXPECT_EQ(sink.at("/v2/posts"), source.list());
+    EXPECT_FALSE(sink.has("/articles"));
+}
+
+TEST_F(ApplierTest, FullResyncWritesAllRowsAndDeletesRowsNoLongerPresent) {
+    source.put(1, "one");
+    source.put(2, "two");
+    source.put(3, "three");
+    // What an earlier run left in the cache: row 9 has since been deleted in Postgres.
+    sink.store["/articles"] = list_text({int_row(1, "old"), int_row(2, "old"), int_row(9)});
+    sink.store["/articles/1"] = int_row(1, "old");
+    sink.store["/articles/9"] = int_row(9);
+
+    Outcome out = applier().apply(full_batch("start"));
+
+    EXPECT_TRUE(out.done());
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1, "one"));
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2, "two"));
+    EXPECT_EQ(sink.at("/articles/3"), int_row(3, "three"));
+    EXPECT_FALSE(sink.has("/articles/9"));
+    EXPECT_EQ(sink.at("/articles"), source.list());
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_TRUE(source.calls[0].full);
+    EXPECT_EQ(metric("revalidator_worker_stale_keys_deleted_total"), 1);
+    EXPECT_EQ(metric("revalidator_worker_resyncs_total"), 1);
+    EXPECT_EQ(metric("revalidator_worker_rows_read_total"), 3);
+    EXPECT_EQ(sink.store.size(), 4u);  // three rows and the list, nothing else
+}
+
+TEST_F(ApplierTest, FullResyncLearnsStringIdsFromTheCachedList) {
+    source.table["a"] = row_json("\"a\"", "x");
+    sink.store["/articles"] = list_text({row_json("\"a\"", "x"), row_json("\"gone-1\"", "y")});
+    sink.store["/articles/gone-1"] = row_json("\"gone-1\"", "y");
+    EXPECT_TRUE(applier().apply(full_batch()).done());
+    EXPECT_FALSE(sink.has("/articles/gone-1"));
+    EXPECT_EQ(sink.at("/articles/a"), row_json("\"a\"", "x"));
+}
+
+TEST_F(ApplierTest, FullResyncUsesTheConfiguredPrimaryKey) {
+    cfg.primary_key = "slug";
+    source.table["keep"] = R"({"slug": "keep"})";
+    sink.store["/articles"] = R"([{"id": 1, "slug": "keep"}, {"id": 2, "slug": "drop"}])";
+    sink.store["/articles/drop"] = "x";
+    sink.store["/articles/2"] = "a key under the wrong column, not ours to delete";
+    EXPECT_TRUE(applier().apply(full_batch()).done());
+    EXPECT_FALSE(sink.has("/articles/drop"));
+    EXPECT_TRUE(sink.has("/articles/2"));
+    EXPECT_TRUE(sink.has("/articles/keep"));
+}
+
+TEST_F(ApplierTest, FullResyncToleratesAnUnparsableCachedList) {
+    source.put(1);
+    sink.store["/articles"] = "this is not json";
+    EXPECT_TRUE(applier().apply(full_batch()).done());
+    EXPECT_EQ(sink.at("/articles"), source.list());
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1));
+}
+
+TEST_F(ApplierTest, ResyncDeletesRowsThatEarlierBatchesWrote) {
+    source.put(5);
+    ASSERT_TRUE(applier().apply(rows_batch({"5"})).done());
+    ASSERT_TRUE(sink.has("/articles/5"));
+    // The row goes away and its webhook is lost; the list item is evicted as well, so only the
+    // applier's own memory knows that /articles/5 is cached.
+    source.table.erase("5");
+    sink.store.erase("/articles");
+
+    EXPECT_TRUE(applier().apply(full_batch()).done());
+    EXPECT_FALSE(sink.has("/articles/5"));
+    EXPECT_EQ(sink.at("/articles"), "[]");
+}
+
+TEST_F(ApplierTest, SecondResyncDeletesRowsThatTheFirstWrote) {
+    source.put(1);
+    source.put(2);
+    ASSERT_TRUE(applier().apply(full_batch()).done());
+    source.table.erase("2");
+    ASSERT_TRUE(applier().apply(full_batch()).done());
+    EXPECT_FALSE(sink.has("/articles/2"));
+    EXPECT_TRUE(sink.has("/articles/1"));
+    EXPECT_EQ(metric("revalidator_worker_resyncs_total"), 2);
+    EXPECT_EQ(metric("revalidator_worker_stale_keys_deleted_total"), 1);
+}
+
+TEST_F(ApplierTest, RefusedSetDeletesTheKeyAndComesBackForRetry) {
+    source.put(1, "small");
+    source.put(2, std::string(5000, 'x'));
+    sink.store["/articles/2"] = int_row(2, "older version");
+    sink.refuse = {"/articles/2"};
+
+    Batch b;
+    b.pks = {"1", "2"};
+    b.received = {{"1", 100}, {"2", 200}};
+    Outcome out = applier().apply(b);
+
+    EXPECT_FALSE(out.done());
+    EXPECT_FALSE(out.cache_unreachable);
+    EXPECT_FALSE(out.retry.full);
+    EXPECT_FALSE(out.retry.list);
+    EXPECT_FALSE(sink.has("/articles/2"));  // no stale value left behind
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1, "small"));
+    EXPECT_EQ(sink.at("/articles"), source.list());
+    EXPECT_EQ(out.retry.pks, (std::vector<std::string>{"2"}));
+    ASSERT_EQ(out.retry.received.size(), 1u);
+    EXPECT_EQ(out.retry.received.at("2"), 200u);  // the original receive time is kept
+    EXPECT_EQ(metric("revalidator_worker_cache_write_errors_total"), 1);
+
+    // Once the cache takes the value, the retry completes.
+    sink.refuse.clear();
+    Outcome again = applier().apply(out.retry);
+    EXPECT_TRUE(again.done());
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2, std::string(5000, 'x')));
+}
+
+TEST_F(ApplierTest, RefusedRowInAFullResyncComesBackForRetry) {
+    source.put(1);
+    source.put(2);
+    sink.refuse = {"/articles/1"};
+    sink.store["/articles/1"] = "stale";
+    std::uint64_t before = unix_micros();
+    Outcome out = applier().apply(full_batch());
+    EXPECT_FALSE(out.done());
+    EXPECT_FALSE(out.retry.full);
+    EXPECT_FALSE(sink.has("/articles/1"));
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2));
+    EXPECT_EQ(out.retry.pks, (std::vector<std::string>{"1"}));
+    EXPECT_GE(out.retry.received.at("1"), before);
+}
+
+TEST_F(ApplierTest, UnreachableCacheAsksForAFullRetry) {
+    source.put(1);
+    source.put(2);
+    sink.unreachable = true;
+
+    Outcome out = applier().apply(rows_batch({"1", "2", "3"}, 77));
+
+    EXPECT_TRUE(out.cache_unreachable);
+    EXPECT_FALSE(out.done());
+    EXPECT_TRUE(out.retry.full);
+    EXPECT_EQ(out.retry.reason, "cache unreachable");
+    EXPECT_TRUE(out.retry.list);
+    EXPECT_EQ(keys_of(out.retry.received), (std::vector<std::string>{"1", "2", "3"}));
+    EXPECT_EQ(sorted(out.retry.pks), (std::vector<std::string>{"1", "2", "3"}));
+    EXPECT_EQ(out.retry.received.at("2"), 77u);
+    EXPECT_TRUE(sink.store.empty());
+
+    sink.unreachable = false;
+    Outcome again = applier().apply(out.retry);
+    EXPECT_TRUE(again.done());
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1));
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2));
+    EXPECT_EQ(sink.at("/articles"), source.list());
+}
+
+TEST_F(ApplierTest, ListTooLargeForOneItemIsWrittenAsPartsAndAManifest) {
+    cfg.max_item_bytes = 100;
+    sink.max_value_bytes = 100;  // the cache refuses anything larger, as Memcached does
+    for (int i = 1; i <= 10; ++i) source.put(i, "title-" + std::to_string(i));
+    const std::string list = source.list();
+    ASSERT_GT(list.size(), 300u);
+
+    ASSERT_TRUE(applier().apply(full_batch()).done());
+
+    const std::string head = sink.at("/articles");
+    ASSERT_EQ(head.front(), '{') << head;
+    auto manifest = nlohmann::json::parse(head);
+    EXPECT_EQ(manifest.at("chunked"), true);
+    EXPECT_EQ(manifest.at("bytes"), list.size());
+    const std::size_t parts = (list.size() + 99) / 100;
+    EXPECT_EQ(manifest.at("parts"), parts);
+    const auto generation = manifest.at("generation").get<std::uint64_t>();
+    for (std::size_t i = 0; i < parts; ++i) {
+        EXPECT_TRUE(sink.has(part_key("/articles", generation, i))) << i;
+    }
+    EXPECT_EQ(sink.part_keys("/articles").size(), parts);
+    EXPECT_EQ(sink.read_list("/articles"), list);
+    EXPECT_EQ(metric("revalidator_worker_cache_write_errors_total"), 0);
+
+    // The next list gets a new generation; the old parts are deleted once the head moved on.
+    source.put(11, "title-11");
+    ASSERT_TRUE(applier().apply(rows_batch({"11"})).done());
+    auto manifest2 = nlohmann::json::parse(sink.at("/articles"));
+    const auto generation2 = manifest2.at("generation").get<std::uint64_t>();
+    EXPECT_GT(generation2, generation);
+    const std::size_t parts2 = manifest2.at("parts").get<std::size_t>();
+    EXPECT_EQ(sink.read_list("/articles"), source.list());
+    auto keys = sink.part_keys("/articles");
+    EXPECT_EQ(keys.size(), parts2);
+    for (const auto& k : keys) {
+        EXPECT_EQ(k.rfind("/articles:part:" + std::to_string(generation2) + ":", 0), 0u) << k;
+    }
+
+    // Back to a list that fits: the head is the list and no parts remain.
+    source.table = {{"1", int_row(1)}};
+    ASSERT_TRUE(applier().apply(rows_batch({"2"})).done());
+    EXPECT_EQ(sink.at("/articles"), list_text({int_row(1)}));
+    EXPECT_TRUE(sink.part_keys("/articles").empty());
+}
+
+TEST_F(ApplierTest, FreshApplierCleansUpTheChunkedListOfAnEarlierRun) {
+    cfg.max_item_bytes = 100;
+    sink.max_value_bytes = 100;
+    for (int i = 1; i <= 10; ++i) source.put(i, "title-" + std::to_string(i));
+    {
+        metrics::Registry earlier_registry;
+        Applier earlier(source, sink, cfg, earlier_registry);
+        ASSERT_TRUE(earlier.apply(full_batch()).done());
+    }
+    const auto old_generation =
+        nlohmann::json::parse(sink.at("/articles")).at("generation").get<std::uint64_t>();
+    source.table.erase("9");
+
+    ASSERT_TRUE(applier().apply(full_batch("start")).done());
+
+    EXPECT_FALSE(sink.has("/articles/9"));
+    EXPECT_EQ(sink.read_list("/articles"), source.list());
+    const auto generation =
+        nlohmann::json::parse(sink.at("/articles")).at("generation").get<std::uint64_t>();
+    EXPECT_NE(generation, old_generation);
+    for (const auto& k : sink.part_keys("/articles")) {
+        EXPECT_EQ(k.rfind("/articles:part:" + std::to_string(generation) + ":", 0), 0u) << k;
+    }
+}
+
+TEST_F(ApplierTest, ListThatCannotBeWrittenLeavesNoOldListBehind) {
+    cfg.max_item_bytes = 100;
+    sink.max_value_bytes = 50;  // even the parts are refused
+    for (int i = 1; i <= 10; ++i) source.put(i);
+    sink.store["/articles"] = list_text({int_row(1)});
+
+    Outcome out = applier().apply(rows_batch({"2"}));
+
+    EXPECT_FALSE(sink.has("/articles"));
+    EXPECT_TRUE(out.retry.list);
+    EXPECT_FALSE(out.cache_unreachable);
+    EXPECT_FALSE(out.done());
+    EXPECT_TRUE(sink.part_keys("/articles").empty());
+    EXPECT_EQ(metric("revalidator_worker_list_rebuilds_total"), 0);
+}
+
+TEST_F(ApplierTest, SingleItemListRefusedIsDeletedAndRetried) {
+    for (int i = 1; i <= 5; ++i) source.put(i);
+    sink.refuse = {"/articles"};
+    sink.store["/articles"] = "[]";
+    Outcome out = applier().apply(rows_batch({"1"}));
+    EXPECT_FALSE(sink.has("/articles"));
+    EXPECT_TRUE(out.retry.list);
+    EXPECT_TRUE(sink.has("/articles/1"));
+
+    sink.refuse.clear();
+    EXPECT_TRUE(applier().apply(out.retry).done());
+    EXPECT_EQ(sink.at("/articles"), source.list());
+}
+
+TEST_F(ApplierTest, ThrowingSourcePropagatesAndTouchesNothing) {
+    source.put(1);
+    sink.store["/articles/1"] = "old";
+    source.fail = true;
+    EXPECT_THROW(applier().apply(rows_batch({"1"})), std::runtime_error);
+    EXPECT_THROW(applier().apply(full_batch()), std::runtime_error);
+    EXPECT_EQ(sink.sets, 0);
+    EXPECT_EQ(sink.removes, 0);
+    EXPECT_EQ(sink.at("/articles/1"), "old");
+
+    source.fail = false;
+    EXPECT_TRUE(applier().apply(rows_batch({"1"})).done());
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1));
+}
+
+TEST_F(ApplierTest, StalenessIsObservedForWrittenRowsOnly) {
+    source.put(1);
+    source.put(2);
+    sink.refuse = {"/articles/2"};
+    std::uint64_t a_second_ago = unix_micros() - 1'000'000;
+    applier().apply(rows_batch({"1", "2"}, a_second_ago));
+    EXPECT_EQ(metric("revalidator_worker_staleness_seconds_count"), 1);
+    EXPECT_GE(metric("revalidator_worker_staleness_seconds_sum"), 1.0);
+}
+
+TEST_F(ApplierTest, CacheRestartIsReportedOnceWhenTheInstanceChanges) {
+    EXPECT_FALSE(applier().cache_restarted());  // the sink cannot tell
+    sink.instance_id = "pid-1";
+    EXPECT_FALSE(applier().cache_restarted());  // first sight is not a restart
+    EXPECT_FALSE(applier().cache_restarted());
+    sink.unreachable = true;
+    EXPECT_FALSE(applier().cache_restarted());  // no answer says nothing
+    sink.unreachable = false;
+    EXPECT_FALSE(applier().cache_restarted());
+    sink.instance_id = "pid-2";
+    EXPECT_TRUE(applier().cache_restarted());
+    EXPECT_FALSE(applier().cache_restarted());  // reported once
+}
+
+TEST_F(ApplierTest, ResyncDuringACacheOutageStillDeletesVanishedRowsLater) {
+    source.put(1);
+    sink.store["/articles"] = list_text({int_row(1), int_row(9)});
+    sink.store["/articles/9"] = int_row(9);
+    sink.unreachable = true;
+    Outcome out = applier().apply(full_batch("start"));
+    ASSERT_TRUE(out.retry.full);
+
+    sink.unreachable = false;
+    EXPECT_TRUE(applier().apply(out.retry).done());
+    EXPECT_FALSE(sink.has("/articles/9"));
+}
+
+TEST_F(ApplierTest, ResyncRetryDeletesAStaleKeyItFailedToDelete) {
+    source.put(1);
+    sink.store["/articles"] = list_text({int_row(1), int_row(9)});
+    sink.store["/articles/9"] = int_row(9);
+    sink.unreachable_keys = {"/articles/1", "/articles/9"};
+    Outcome out = applier().apply(full_batch("start"));
+    ASSERT_TRUE(out.retry.full);
+    ASSERT_TRUE(out.retry.received.count("9"));
+
+    sink.unreachable_keys.clear();
+    EXPECT_TRUE(applier().apply(out.retry).done());
+    EXPECT_FALSE(sink.has("/articles/9"));
+}
+
+}  // namespace
+}  // namespace revalidator::worker

@@ -1,0 +1,382 @@
+// Loop: frames in, batches out, driven with in-memory fakes and no sockets. Backoff is observed
+// through step()'s answer and by polling step() against a deadline, never by sleeping.
+#include "loop.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "clock.hpp"
+#include "wire.hpp"
+#include "worker_fakes.hpp"
+
+namespace revalidator::worker {
+namespace {
+
+using namespace std::chrono_literals;
+using fakes::FakeSink;
+using fakes::FakeSource;
+using fakes::int_row;
+
+struct Frame {
+    std::uint64_t seq;
+    std::string pk;
+    Op op = Op::Update;
+    std::string stream = "ingress-a";
+    std::uint64_t epoch = 1;
+    std::string table = "articles";
+    std::string schema = "public";
+};
+
+std::string encode(const Frame& f) {
+    return wire::encode(Event{f.stream, f.epoch, f.seq, unix_micros(), f.op, f.schema, f.table,
+                              f.op == Op::End ? "" : f.pk});
+}
+
+std::vector<std::string> frames(std::initializer_list<Frame> fs) {
+    std::vector<std::string> out;
+    for (const auto& f : fs) out.push_back(encode(f));
+    return out;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+class LoopTest : public ::testing::Test {
+  protected:
+    FakeSource source;
+    FakeSink sink;
+    metrics::Registry registry;
+    // No periodic resync, and retries after 1..4 ms so that polling finds them quickly.
+    LoopConfig cfg{.resync_interval = 0ms, .retry_min = 1ms, .retry_max = 4ms};
+
+    // Built on first use, so that a test can change cfg first.
+    Loop& loop() {
+        if (!loop_) {
+            applier_ = std::make_unique<Applier>(source, sink, ApplierConfig{}, registry);
+            loop_ = std::make_unique<Loop>(*applier_, cfg, registry);
+        }
+        return *loop_;
+    }
+
+    // Calls step() until `done` holds or 10 s pass; returns done().
+    bool step_until(const std::function<bool()>& done) {
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!done() && std::chrono::steady_clock::now() < deadline) loop().step();
+        return done();
+    }
+
+    double metric(const std::string& series) const {
+        return fakes::metric(registry.render(), series).value_or(-1);
+    }
+
+  private:
+    std::unique_ptr<Applier> applier_;
+    std::unique_ptr<Loop> loop_;
+};
+
+TEST_F(LoopTest, IngestedFramesAreAppliedByStep) {
+    source.put(1, "one");
+    source.put(2, "two");
+    loop().ingest(frames({{1, "1"}, {2, "2"}, {3, "1"}}));
+    EXPECT_EQ(loop().pending_keys(), 2u);
+    EXPECT_TRUE(source.calls.empty());  // nothing is read before step()
+    EXPECT_EQ(metric("revalidator_worker_pending_keys"), 2);
+
+    auto wait = loop().step();
+
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_FALSE(source.calls[0].full);
+    EXPECT_EQ(sorted(source.calls[0].pks), (std::vector<std::string>{"1", "2"}));
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1, "one"));
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2, "two"));
+    EXPECT_EQ(sink.at("/articles"), source.list());
+    EXPECT_EQ(loop().pending_keys(), 0u);
+    EXPECT_TRUE(loop().source_ok());
+    EXPECT_TRUE(loop().cache_ok());
+    EXPECT_GT(wait.count(), 0);  // idle: wait for frames
+    EXPECT_EQ(metric("revalidator_worker_events_total"), 3);
+    EXPECT_EQ(metric("revalidator_worker_stream_gaps_total"), 0);
+
+    // Nothing pending: step() reads nothing.
+    loop().step();
+    EXPECT_EQ(source.calls.size(), 1u);
+}
+
+TEST_F(LoopTest, DeleteEventRemovesTheKey) {
+    sink.store["/articles/3"] = int_row(3);
+    loop().ingest(frames({{1, "3", Op::Delete}}));
+    loop().step();
+    EXPECT_FALSE(sink.has("/articles/3"));
+    EXPECT_EQ(sink.at("/articles"), "[]");
+}
+
+TEST_F(LoopTest, GapInSequenceTriggersAFullResync) {
+    source.put(1);
+    source.put(2);
+    loop().ingest(frames({{1, "1"}}));
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_FALSE(source.calls[0].full);
+
+    loop().ingest(frames({{3, "2"}}));  // seq 2 was lost
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 2u);
+    EXPECT_TRUE(source.calls[1].full);
+    EXPECT_EQ(metric("revalidator_worker_stream_gaps_total"), 1);
+    EXPECT_EQ(metric("revalidator_worker_resyncs_total"), 1);
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2));
+}
+
+TEST_F(LoopTest, FirstEventMidStreamTriggersAFullResync) {
+    source.put(1);
+    loop().ingest(frames({{5, "1"}}));
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_TRUE(source.calls[0].full);
+}
+
+TEST_F(LoopTest, CleanRestartNeedsNoResyncButACrashDoes) {
+    source.put(1);
+    loop().ingest(frames({{1, "1"}, {2, "", Op::End}}));
+    loop().step();
+    loop().ingest(frames({{.seq = 1, .pk = "1", .epoch = 2}}));  // after a clean END
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 2u);
+    EXPECT_FALSE(source.calls[1].full);
+
+    loop().ingest(frames({{.seq = 1, .pk = "1", .epoch = 3}}));  // epoch 2 never ended
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 3u);
+    EXPECT_TRUE(source.calls[2].full);
+}
+
+TEST_F(LoopTest, DuplicatesAndStaleEventsNeedNoResync) {
+    source.put(1);
+    loop().ingest(frames({{1, "1"}, {2, "1"}, {2, "1"}, {1, "1"}}));
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_FALSE(source.calls[0].full);
+    EXPECT_EQ(metric("revalidator_worker_stream_gaps_total"), 0);
+}
+
+TEST_F(LoopTest, EndMarkerNamesNoRow) {
+    source.put(1);
+    loop().ingest(frames({{1, "1"}, {2, "", Op::End}}));
+    EXPECT_EQ(loop().pending_keys(), 1u);
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_EQ(source.calls[0].pks, (std::vector<std::string>{"1"}));
+}
+
+TEST_F(LoopTest, GarbageFramesAreCountedAndDoNotStopProcessing) {
+    source.put(1);
+    std::vector<std::string> batch = {
+        "garbage",
+        "",
+        R"({"v":2,"stream":"a","epoch":1,"seq":1,"ts":1,"op":"UPDATE","schema":"public","table":"articles","pk":"1"})",
+        R"({"v":1,"stream":"a","epoch":1,"seq":0,"ts":1,"op":"UPDATE","schema":"public","table":"articles","pk":"1"})",
+    };
+    std::mt19937 rng(7);
+    for (int i = 0; i < 200; ++i) {
+        std::string junk(rng() % 64, '\0');
+        for (auto& c : junk) c = static_cast<char>(rng());
+        batch.push_back(junk);
+    }
+    batch.push_back(encode({1, "1"}));
+    batch.push_back("{not json either");
+
+    ASSERT_NO_THROW(loop().ingest(batch));
+    EXPECT_EQ(metric("revalidator_worker_frames_rejected_total"), 205);
+    EXPECT_EQ(metric("revalidator_worker_events_total"), 1);
+    EXPECT_EQ(loop().pending_keys(), 1u);
+
+    loop().step();
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1));
+}
+
+TEST_F(LoopTest, EventsForAnotherTableAreDropped) {
+    source.put(1);
+    loop().ingest(frames(
+        {{.seq = 1, .pk = "1", .table = "users"}, {.seq = 2, .pk = "1", .schema = "private"}}));
+    EXPECT_EQ(metric("revalidator_worker_events_foreign_total"), 2);
+    EXPECT_EQ(metric("revalidator_worker_events_total"), 2);
+    EXPECT_EQ(loop().pending_keys(), 0u);
+
+    auto wait = loop().step();
+    EXPECT_TRUE(source.calls.empty());
+    EXPECT_TRUE(sink.store.empty());
+    EXPECT_GT(wait.count(), 0);
+}
+
+TEST_F(LoopTest, ThrowingSourceBacksOff) {
+    cfg.retry_min = 60s;
+    cfg.retry_max = 60s;
+    source.put(1);
+    source.fail = true;
+    loop().ingest(frames({{1, "1"}}));
+
+    auto wait = loop().step();
+
+    EXPECT_EQ(source.calls.size(), 1u);
+    EXPECT_GT(wait, 1s);  // the backoff, not a spin
+    EXPECT_LE(wait, 61s);
+    EXPECT_FALSE(loop().source_ok());
+    EXPECT_EQ(loop().pending_keys(), 1u);  // the work is kept
+    EXPECT_EQ(metric("revalidator_worker_apply_failures_total"), 1);
+    EXPECT_TRUE(sink.store.empty());
+
+    // Within the backoff, step() does not try again.
+    source.fail = false;
+    auto again = loop().step();
+    EXPECT_EQ(source.calls.size(), 1u);
+    EXPECT_GT(again, 1s);
+    EXPECT_FALSE(sink.has("/articles/1"));
+}
+
+TEST_F(LoopTest, WorkIsRetriedAndSucceedsOnceTheSourceIsBack) {
+    source.put(1);
+    source.put(2);
+    source.fail = true;
+    loop().ingest(frames({{1, "1"}, {2, "2"}}));
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    ASSERT_FALSE(loop().source_ok());
+
+    // Still failing: retries happen, each one fails, nothing is lost.
+    ASSERT_TRUE(step_until([&] { return source.calls.size() >= 3; }));
+    EXPECT_EQ(loop().pending_keys(), 2u);
+    EXPECT_GE(metric("revalidator_worker_apply_failures_total"), 3);
+
+    source.fail = false;
+    ASSERT_TRUE(step_until([&] { return sink.has("/articles/1") && sink.has("/articles/2"); }));
+    EXPECT_EQ(sorted(source.calls.back().pks), (std::vector<std::string>{"1", "2"}));
+    EXPECT_FALSE(source.calls.back().full);
+    EXPECT_TRUE(loop().source_ok());
+    EXPECT_EQ(loop().pending_keys(), 0u);
+    EXPECT_EQ(sink.at("/articles"), source.list());
+}
+
+TEST_F(LoopTest, FailedResyncIsRetriedAsAResync) {
+    source.put(1);
+    source.fail = true;
+    loop().request_resync("start");
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    source.fail = false;
+    ASSERT_TRUE(step_until([&] { return sink.has("/articles/1"); }));
+    EXPECT_TRUE(source.calls.back().full);
+}
+
+TEST_F(LoopTest, CacheOutageIsRetriedAsAFullResync) {
+    source.put(1);
+    sink.unreachable = true;
+    loop().ingest(frames({{1, "1"}}));
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_FALSE(source.calls[0].full);
+    EXPECT_FALSE(loop().cache_ok());
+    EXPECT_TRUE(loop().source_ok());
+
+    sink.unreachable = false;
+    ASSERT_TRUE(step_until([&] { return sink.has("/articles/1"); }));
+    EXPECT_TRUE(source.calls.back().full);
+    EXPECT_TRUE(loop().cache_ok());
+    EXPECT_EQ(sink.at("/articles"), source.list());
+}
+
+TEST_F(LoopTest, RefusedValueIsRetriedUntilWritten) {
+    source.put(1);
+    sink.refuse = {"/articles/1"};
+    loop().ingest(frames({{1, "1"}}));
+    loop().step();
+    EXPECT_FALSE(sink.has("/articles/1"));
+    EXPECT_EQ(loop().pending_keys(), 1u);
+
+    sink.refuse.clear();
+    ASSERT_TRUE(step_until([&] { return sink.has("/articles/1"); }));
+    EXPECT_EQ(loop().pending_keys(), 0u);
+}
+
+TEST_F(LoopTest, RequestResyncReadsEverything) {
+    source.put(1);
+    source.put(2);
+    loop().request_resync("admin");
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_TRUE(source.calls[0].full);
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1));
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2));
+    EXPECT_EQ(sink.at("/articles"), source.list());
+
+    // Done once: the next step has nothing to do.
+    loop().step();
+    EXPECT_EQ(source.calls.size(), 1u);
+}
+
+TEST_F(LoopTest, RequestResyncFromAnotherThread) {
+    source.put(1);
+    loop();
+    std::thread admin([&] { loop().request_resync("admin"); });
+    admin.join();
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_TRUE(source.calls[0].full);
+}
+
+TEST_F(LoopTest, PeriodicResync) {
+    cfg.resync_interval = 1ms;
+    source.put(1);
+    ASSERT_TRUE(step_until([&] { return !source.calls.empty(); }));
+    EXPECT_TRUE(source.calls[0].full);
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1));
+}
+
+TEST_F(LoopTest, NoPeriodicResyncWhenDisabled) {
+    source.put(1);
+    for (int i = 0; i < 1000; ++i) loop().step();
+    EXPECT_TRUE(source.calls.empty());
+}
+
+TEST_F(LoopTest, CacheRestartTriggersAFullResync) {
+    cfg.cache_check_interval = 0ms;  // look at every step
+    source.put(1);
+    sink.instance_id = "pid-1";
+    loop().step();
+    EXPECT_TRUE(source.calls.empty());
+
+    // Memcached restarted empty: nothing failed, yet every key is gone.
+    sink.store.clear();
+    sink.instance_id = "pid-2";
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_TRUE(source.calls[0].full);
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1));
+    EXPECT_EQ(sink.at("/articles"), source.list());
+
+    loop().step();
+    EXPECT_EQ(source.calls.size(), 1u);
+}
+
+TEST_F(LoopTest, TooManyPendingKeysCollapseIntoAResync) {
+    cfg.max_pending = 3;
+    for (int i = 1; i <= 5; ++i) source.put(i);
+    loop().ingest(frames({{1, "1"}, {2, "2"}, {3, "3"}, {4, "4"}, {5, "5"}}));
+    EXPECT_LE(loop().pending_keys(), 3u);
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_TRUE(source.calls[0].full);
+    for (int i = 1; i <= 5; ++i) EXPECT_EQ(sink.at("/articles/" + std::to_string(i)), int_row(i));
+}
+
+}  // namespace
+}  // namespace revalidator::worker

@@ -1,0 +1,225 @@
+// SQL text: identifier quoting, ORDER BY validation, text[] literals, key types, the queries.
+#include "sql.hpp"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace revalidator::worker::sql {
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+TEST(QuoteIdent, WrapsInDoubleQuotes) {
+    EXPECT_EQ(quote_ident("id"), "\"id\"");
+    EXPECT_EQ(quote_ident("Title"), "\"Title\"");
+    EXPECT_EQ(quote_ident(""), "\"\"");
+    EXPECT_EQ(quote_ident("with space"), "\"with space\"");
+}
+
+TEST(QuoteIdent, DoublesEmbeddedQuotes) {
+    EXPECT_EQ(quote_ident("a\"b"), "\"a\"\"b\"");
+    EXPECT_EQ(quote_ident("\""), "\"\"\"\"");
+    EXPECT_EQ(quote_ident("x\"; DROP TABLE t; --"), "\"x\"\"; DROP TABLE t; --\"");
+}
+
+TEST(OrderBy, AcceptsColumnsWithDirections) {
+    auto r = order_by("title DESC, id", "id");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(*r, "t.\"title\" DESC, t.\"id\"");
+}
+
+TEST(OrderBy, DirectionIsCaseInsensitiveAndNormalised) {
+    auto r = order_by("published_at desc,  title   asc ,id", "id");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(*r, "t.\"published_at\" DESC, t.\"title\" ASC, t.\"id\"");
+}
+
+TEST(OrderBy, AppendsThePrimaryKeyWhenMissing) {
+    auto r = order_by("title", "id");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(*r, "t.\"title\", t.\"id\"");
+
+    auto desc = order_by("published_at DESC", "uuid");
+    ASSERT_TRUE(desc.ok());
+    EXPECT_EQ(*desc, "t.\"published_at\" DESC, t.\"uuid\"");
+}
+
+TEST(OrderBy, DoesNotRepeatThePrimaryKey) {
+    auto r = order_by("id DESC", "id");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, "t.\"id\" DESC");
+
+    auto mid = order_by("id, title", "id");
+    ASSERT_TRUE(mid.ok());
+    EXPECT_EQ(*mid, "t.\"id\", t.\"title\"");
+}
+
+TEST(OrderBy, PrimaryKeyAloneAndEmptySpec) {
+    auto r = order_by("id", "id");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, "t.\"id\"");
+    // The worker passes the primary key when --order-by is empty; an empty spec orders by it too.
+    auto empty = order_by("", "id");
+    ASSERT_TRUE(empty.ok());
+    EXPECT_EQ(*empty, "t.\"id\"");
+}
+
+TEST(OrderBy, AcceptsUnderscoresAndDigits) {
+    auto r = order_by("_rank2, created_at_1 DESC", "id");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(*r, "t.\"_rank2\", t.\"created_at_1\" DESC, t.\"id\"");
+}
+
+TEST(OrderBy, RejectsInjectionsAndNonColumns) {
+    const char* bad[] = {
+        "id; drop table x",
+        "id desc nulls first",
+        "id DESC NULLS LAST",
+        "1abc",
+        "id desc, 1",
+        "title COLLATE \"C\"",
+        "lower(title)",
+        "t.title",
+        "\"title\"",
+        "title--",
+        "title DESC DESC",
+        "title ASCENDING",
+        "title\tDESC",
+        "id)",
+        "caf\xc3\xa9",
+        "id,,title",
+        ",id",
+        " , id",
+    };
+    for (const char* spec : bad) {
+        auto r = order_by(spec, "id");
+        EXPECT_FALSE(r.ok()) << "\"" << spec << "\" accepted as " << *r;
+        if (!r.ok()) {
+            EXPECT_FALSE(r.error().empty());
+        }
+    }
+}
+
+TEST(OrderBy, RejectsOverlongColumnName) {
+    EXPECT_TRUE(order_by(std::string(63, 'c'), "id").ok());
+    EXPECT_FALSE(order_by(std::string(64, 'c'), "id").ok());
+}
+
+TEST(OrderBy, ErrorNamesTheTerm) {
+    auto r = order_by("title, id; drop table x", "id");
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(contains(r.error(), "id; drop table x")) << r.error();
+
+    auto dir = order_by("title sideways", "id");
+    ASSERT_FALSE(dir.ok());
+    EXPECT_TRUE(contains(dir.error(), "ASC or DESC")) << dir.error();
+}
+
+TEST(OrderBy, RejectsATrailingEmptyTerm) {
+    EXPECT_FALSE(order_by("title,", "id").ok());
+    EXPECT_FALSE(order_by("title, ", "id").ok());
+}
+
+TEST(TextArray, QuotesEveryElement) {
+    EXPECT_EQ(text_array({}), "{}");
+    EXPECT_EQ(text_array({"1"}), "{\"1\"}");
+    EXPECT_EQ(text_array({"1", "2", "abc"}), "{\"1\",\"2\",\"abc\"}");
+}
+
+TEST(TextArray, EscapesQuotesAndBackslashes) {
+    EXPECT_EQ(text_array({"a\"b"}), R"({"a\"b"})");
+    EXPECT_EQ(text_array({"a\\b"}), R"({"a\\b"})");
+    EXPECT_EQ(text_array({"\\\""}), R"({"\\\""})");
+}
+
+TEST(TextArray, ArraySyntaxInsideElementsIsInert) {
+    // Commas, braces, NULL and empty strings are data once quoted.
+    EXPECT_EQ(text_array({"a,b", "{c}", "NULL", ""}), R"({"a,b","{c}","NULL",""})");
+}
+
+TEST(KeyKind, FromFormatType) {
+    EXPECT_EQ(key_kind("smallint"), KeyKind::Int16);
+    EXPECT_EQ(key_kind("integer"), KeyKind::Int32);
+    EXPECT_EQ(key_kind("bigint"), KeyKind::Int64);
+    EXPECT_EQ(key_kind("uuid"), KeyKind::Other);
+    EXPECT_EQ(key_kind("text"), KeyKind::Other);
+    EXPECT_EQ(key_kind("character varying(20)"), KeyKind::Other);
+    EXPECT_EQ(key_kind("numeric"), KeyKind::Other);
+    EXPECT_EQ(key_kind("INTEGER"), KeyKind::Other);  // format_type() answers in lower case
+}
+
+struct FitsCase {
+    KeyKind kind;
+    const char* pk;
+    bool fits;
+};
+
+class Fits : public ::testing::TestWithParam<FitsCase> {};
+
+TEST_P(Fits, Range) {
+    const auto& c = GetParam();
+    EXPECT_EQ(fits(c.kind, c.pk), c.fits)
+        << "kind " << static_cast<int>(c.kind) << " pk \"" << c.pk << "\"";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Boundaries, Fits,
+    ::testing::Values(
+        // smallint
+        FitsCase{KeyKind::Int16, "0", true}, FitsCase{KeyKind::Int16, "32767", true},
+        FitsCase{KeyKind::Int16, "32768", false}, FitsCase{KeyKind::Int16, "-32768", true},
+        FitsCase{KeyKind::Int16, "-32769", false}, FitsCase{KeyKind::Int16, "-0", true},
+        FitsCase{KeyKind::Int16, "+1", false}, FitsCase{KeyKind::Int16, "1.0", false},
+        FitsCase{KeyKind::Int16, "", false}, FitsCase{KeyKind::Int16, "abc", false},
+        FitsCase{KeyKind::Int16, "99999999999999999999", false},
+        // integer
+        FitsCase{KeyKind::Int32, "2147483647", true}, FitsCase{KeyKind::Int32, "2147483648", false},
+        FitsCase{KeyKind::Int32, "-2147483648", true},
+        FitsCase{KeyKind::Int32, "-2147483649", false}, FitsCase{KeyKind::Int32, "-0", true},
+        FitsCase{KeyKind::Int32, "+1", false}, FitsCase{KeyKind::Int32, "1.0", false},
+        FitsCase{KeyKind::Int32, "", false}, FitsCase{KeyKind::Int32, "abc", false},
+        FitsCase{KeyKind::Int32, "12abc", false}, FitsCase{KeyKind::Int32, "-", false},
+        FitsCase{KeyKind::Int32, "0x10", false}, FitsCase{KeyKind::Int32, "1e3", false},
+        FitsCase{KeyKind::Int32, "007", true},
+        // bigint
+        FitsCase{KeyKind::Int64, "9223372036854775807", true},
+        FitsCase{KeyKind::Int64, "9223372036854775808", false},
+        FitsCase{KeyKind::Int64, "-9223372036854775808", true},
+        FitsCase{KeyKind::Int64, "-9223372036854775809", false},
+        FitsCase{KeyKind::Int64, "18446744073709551615", false},
+        FitsCase{KeyKind::Int64, "-0", true}, FitsCase{KeyKind::Int64, "+1", false},
+        FitsCase{KeyKind::Int64, "1.0", false}, FitsCase{KeyKind::Int64, "", false},
+        FitsCase{KeyKind::Int64, "abc", false},
+        // other types take any id
+        FitsCase{KeyKind::Other, "abc", true}, FitsCase{KeyKind::Other, "", true},
+        FitsCase{KeyKind::Other, "1.0", true}));
+
+TEST(Build, QueriesUseQuotedNames) {
+    Queries q = build("public", "articles", "id", "integer", "t.\"title\" DESC, t.\"id\"");
+    const std::string rel = "FROM \"public\".\"articles\" t";
+    for (const std::string* s : {&q.rows, &q.rows_text, &q.list, &q.all}) {
+        EXPECT_TRUE(contains(*s, rel)) << *s;
+    }
+    EXPECT_TRUE(contains(q.rows, "SELECT t.\"id\"::text, to_jsonb(t)::text")) << q.rows;
+    EXPECT_TRUE(contains(q.rows, "WHERE t.\"id\" = ANY($1::text[]::integer[])")) << q.rows;
+    EXPECT_TRUE(contains(q.rows_text, "WHERE t.\"id\"::text = ANY($1::text[])")) << q.rows_text;
+    EXPECT_TRUE(contains(q.list, "jsonb_agg(to_jsonb(t) ORDER BY t.\"title\" DESC, t.\"id\")"))
+        << q.list;
+    EXPECT_TRUE(contains(q.list, "'[]'")) << q.list;  // an empty table gives an empty list
+    EXPECT_TRUE(contains(q.all, "ORDER BY t.\"title\" DESC, t.\"id\"")) << q.all;
+    EXPECT_TRUE(contains(q.all, "SELECT t.\"id\"::text, to_jsonb(t)::text")) << q.all;
+}
+
+TEST(Build, HostileNamesStayQuoted) {
+    Queries q = build("my\"schema", "Ta ble", "Key\"; --", "uuid", "t.\"Key\"\"; --\"");
+    EXPECT_TRUE(contains(q.rows, "FROM \"my\"\"schema\".\"Ta ble\" t")) << q.rows;
+    EXPECT_TRUE(contains(q.rows, "t.\"Key\"\"; --\"")) << q.rows;
+    EXPECT_TRUE(contains(q.rows, "::uuid[]")) << q.rows;
+}
+
+}  // namespace
+}  // namespace revalidator::worker::sql

@@ -1,0 +1,283 @@
+// parse_webhook and is_json_content_type: the ingress's input contract (ARCHITECTURE.md, "The
+// webhook"). One table of bodies, each with the exact outcome it must produce.
+#include "webhook.hpp"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace revalidator::ingress {
+namespace {
+
+// A Supabase Database Webhook body for public.articles.
+std::string body(const std::string& type, const std::string& record,
+                 const std::string& old_record = "null", const std::string& table = "articles",
+                 const std::string& schema = "public") {
+    return R"({"type":")" + type + R"(","table":")" + table + R"(","schema":")" + schema +
+           R"(","record":)" + record + R"(,"old_record":)" + old_record + "}";
+}
+
+// A record whose "id" is the given JSON text.
+std::string rec(const std::string& id_json) {
+    return R"({"id":)" + id_json + R"(,"title":"hello"})";
+}
+
+// A body whose record holds a value nested so that the deepest bracket is at `depth` (the body
+// itself is level 1, the record level 2).
+std::string nested_body(int depth) {
+    std::string value = std::string(depth - 2, '[') + std::string(depth - 2, ']');
+    return body("INSERT", R"({"id":1,"deep":)" + value + "}");
+}
+
+// Renders changes as "UPDATE:3,DELETE:2" so that a table row can say what it expects.
+std::string render(const std::vector<Change>& changes) {
+    std::string out;
+    for (const auto& c : changes) {
+        if (!out.empty()) out += ',';
+        out += std::string(to_string(c.op)) + ":" + c.pk;
+    }
+    return out;
+}
+
+constexpr int kOk = 0;
+
+struct Case {
+    std::string name;
+    std::string body;
+    int status;             // kOk when the body is accepted
+    std::string code;       // the error code, or the rendered changes when accepted
+    std::string in_detail;  // a substring of the rejection's detail ("" when accepted)
+};
+
+std::vector<Case> cases() {
+    const std::string id200(200, 'x');
+    const std::string id201(201, 'x');
+    return {
+        // Accepted.
+        {"insert_integer_id", body("INSERT", rec("1")), kOk, "INSERT:1", ""},
+        {"insert_string_id", body("INSERT", rec(R"("abc-123")")), kOk, "INSERT:abc-123", ""},
+        {"insert_uuid_id", body("INSERT", rec(R"("0b6f0a2e-8a4f-4c1e-9b7a-3f1d2c3b4a59")")), kOk,
+         "INSERT:0b6f0a2e-8a4f-4c1e-9b7a-3f1d2c3b4a59", ""},
+        {"insert_negative_id", body("INSERT", rec("-5")), kOk, "INSERT:-5", ""},
+        {"insert_max_unsigned_id", body("INSERT", rec("18446744073709551615")), kOk,
+         "INSERT:18446744073709551615", ""},
+        {"insert_multibyte_id", body("INSERT", rec(R"("caf\u00e9-\u20ac")")), kOk,
+         "INSERT:caf\xc3\xa9-\xe2\x82\xac", ""},
+        {"insert_id_of_200_bytes", body("INSERT", rec("\"" + id200 + "\"")), kOk, "INSERT:" + id200,
+         ""},
+        {"insert_without_old_record",
+         R"({"type":"INSERT","table":"articles","schema":"public","record":{"id":7}})", kOk,
+         "INSERT:7", ""},
+        {"insert_extra_fields_ignored",
+         R"({"type":"INSERT","table":"articles","schema":"public","record":{"id":8},)"
+         R"("old_record":null,"commit_timestamp":"2024-01-01T00:00:00Z"})",
+         kOk, "INSERT:8", ""},
+        {"insert_surrounding_whitespace", " \n\t" + body("INSERT", rec("9")) + "\r\n ", kOk,
+         "INSERT:9", ""},
+        {"update_same_pk", body("UPDATE", rec("2"), rec("2")), kOk, "UPDATE:2", ""},
+        {"update_old_record_null", body("UPDATE", rec("2")), kOk, "UPDATE:2", ""},
+        {"update_changes_pk", body("UPDATE", rec("3"), rec("2")), kOk, "UPDATE:3,DELETE:2", ""},
+        {"update_changes_string_pk", body("UPDATE", rec(R"("new")"), rec(R"("old")")), kOk,
+         "UPDATE:new,DELETE:old", ""},
+        {"update_integer_and_string_same_pk", body("UPDATE", rec("7"), rec(R"("7")")), kOk,
+         "UPDATE:7", ""},
+        {"delete", body("DELETE", "null", rec("4")), kOk, "DELETE:4", ""},
+        {"delete_string_id", body("DELETE", "null", rec(R"("gone")")), kOk, "DELETE:gone", ""},
+        {"delete_without_record",
+         R"({"type":"DELETE","table":"articles","schema":"public","old_record":{"id":5}})", kOk,
+         "DELETE:5", ""},
+        {"nesting_of_64_levels", nested_body(64), kOk, "INSERT:1", ""},
+        {"brackets_inside_strings_do_not_count",
+         body("INSERT", R"({"id":1,"title":")" + std::string(100, '[') + R"("})"), kOk, "INSERT:1",
+         ""},
+
+        // Not JSON.
+        {"empty_body", "", 400, "malformed_json", "parse error"},
+        {"truncated_json", R"({"type":"INSERT")", 400, "malformed_json", "parse error"},
+        {"trailing_comma", R"({"type":"INSERT",})", 400, "malformed_json", "parse error"},
+        {"not_json", "type=INSERT&id=1", 400, "malformed_json", "parse error"},
+        {"trailing_garbage", body("INSERT", rec("1")) + " x", 400, "malformed_json", "parse error"},
+        {"single_quotes", "{'type':'INSERT'}", 400, "malformed_json", "parse error"},
+        // JSON text must be UTF-8 (RFC 8259), so a raw invalid byte or a lone surrogate escape
+        // makes the body malformed before the id is looked at (check_key_part's own UTF-8 rules
+        // are covered in cache_key_test.cpp).
+        {"id_with_invalid_utf8",
+         body("INSERT", rec("\"a\xff"
+                            "b\"")),
+         400, "malformed_json", "parse error"},
+        {"id_with_lone_surrogate", body("INSERT", rec(R"("\ud800")")), 400, "malformed_json",
+         "parse error"},
+        {"nesting_of_65_levels", nested_body(65), 400, "malformed_json",
+         "nested deeper than 64 levels"},
+        {"nesting_of_10000_levels", std::string(10000, '[') + std::string(10000, ']'), 400,
+         "malformed_json", "nested deeper than 64 levels"},
+
+        // JSON, but not an object.
+        {"array_body", "[]", 400, "invalid_body", "must be a JSON object, got a array"},
+        {"string_body", R"("INSERT")", 400, "invalid_body", "got a string"},
+        {"number_body", "42", 400, "invalid_body", "got a number"},
+        {"null_body", "null", 400, "invalid_body", "got a null"},
+
+        // type / schema / table.
+        {"missing_type", R"({"table":"articles","schema":"public","record":{"id":1}})", 400,
+         "missing_field", "'type'"},
+        {"type_number", R"({"type":1,"table":"articles","schema":"public","record":{"id":1}})", 400,
+         "invalid_field", "'type' must be a string, got a number"},
+        {"type_null", R"({"type":null,"table":"articles","schema":"public","record":{"id":1}})",
+         400, "invalid_field", "'type'"},
+        {"type_unknown", body("TRUNCATE", rec("1")), 400, "invalid_field", "\"TRUNCATE\""},
+        {"type_lowercase", body("insert", rec("1")), 400, "invalid_field", "'type'"},
+        {"type_end_not_allowed", body("END", rec("1")), 400, "invalid_field", "\"END\""},
+        {"missing_schema", R"({"type":"INSERT","table":"articles","record":{"id":1}})", 400,
+         "missing_field", "'schema'"},
+        {"schema_null", R"({"type":"INSERT","table":"articles","schema":null,"record":{"id":1}})",
+         400, "invalid_field", "'schema' must be a string, got a null"},
+        {"missing_table", R"({"type":"INSERT","schema":"public","record":{"id":1}})", 400,
+         "missing_field", "'table'"},
+        {"table_array",
+         R"({"type":"INSERT","table":["articles"],"schema":"public",)"
+         R"("record":{"id":1}})",
+         400, "invalid_field", "'table' must be a string, got a array"},
+
+        // record / old_record.
+        {"record_string", body("INSERT", R"("id=1")"), 400, "invalid_field",
+         "'record' must be an object or null, got a string"},
+        {"record_array", body("INSERT", "[1]"), 400, "invalid_field", "'record'"},
+        {"old_record_number", body("UPDATE", rec("1"), "5"), 400, "invalid_field",
+         "'old_record' must be an object or null, got a number"},
+        {"insert_record_null", body("INSERT", "null"), 400, "missing_field",
+         "'record' must be an object for INSERT"},
+        {"update_record_null", body("UPDATE", "null", rec("1")), 400, "missing_field",
+         "'record' must be an object for UPDATE"},
+        {"delete_old_record_null", body("DELETE", rec("1")), 400, "missing_field",
+         "'old_record' must be an object for DELETE"},
+        {"delete_without_old_record",
+         R"({"type":"DELETE","table":"articles","schema":"public","record":null})", 400,
+         "missing_field", "'old_record'"},
+
+        // The id.
+        {"missing_id", body("INSERT", R"({"title":"no id"})"), 400, "missing_field",
+         "'record.id' is required for INSERT"},
+        {"null_id", body("UPDATE", rec("null")), 400, "missing_field", "'record.id'"},
+        {"delete_missing_id", body("DELETE", "null", R"({"title":"x"})"), 400, "missing_field",
+         "'old_record.id' is required for DELETE"},
+        {"fractional_id", body("INSERT", rec("1.5")), 422, "invalid_id",
+         "'record.id' must be an integer or a string, got a fractional number"},
+        {"integral_float_id", body("INSERT", rec("1.0")), 422, "invalid_id",
+         "got a fractional number"},
+        {"exponent_id", body("INSERT", rec("1e3")), 422, "invalid_id", "'record.id'"},
+        {"id_too_big_for_64_bits", body("INSERT", rec("18446744073709551616")), 422, "invalid_id",
+         "'record.id'"},
+        {"bool_id", body("INSERT", rec("true")), 422, "invalid_id", "got a boolean"},
+        {"object_id", body("INSERT", rec(R"({"a":1})")), 422, "invalid_id", "got a object"},
+        {"array_id", body("INSERT", rec("[1]")), 422, "invalid_id", "got a array"},
+        {"delete_bool_id", body("DELETE", "null", rec("false")), 422, "invalid_id",
+         "'old_record.id'"},
+        {"empty_id", body("INSERT", rec(R"("")")), 422, "invalid_id", "is empty"},
+        {"id_with_space", body("INSERT", rec(R"("a b")")), 422, "invalid_id",
+         "'record.id' cannot be a cache key: it contains whitespace or a control character"},
+        {"id_with_tab", body("INSERT", rec(R"("a\tb")")), 422, "invalid_id", "control character"},
+        {"id_with_newline", body("INSERT", rec(R"("a\nb")")), 422, "invalid_id",
+         "control character"},
+        {"id_with_nul", body("INSERT", rec(R"("a\u0000b")")), 422, "invalid_id",
+         "control character"},
+        {"id_with_del", body("INSERT", rec(R"("a\u007fb")")), 422, "invalid_id",
+         "control character"},
+        {"id_of_201_bytes", body("INSERT", rec("\"" + id201 + "\"")), 422, "invalid_id",
+         "longer than 200 bytes"},
+        {"delete_id_with_space", body("DELETE", "null", rec(R"("x y")")), 422, "invalid_id",
+         "'old_record.id' cannot be a cache key"},
+
+        // Not the configured table.
+        {"unknown_table", body("INSERT", rec("1"), "null", "users"), 422, "unknown_table",
+         "\"public.users\" is not configured"},
+        {"unknown_schema", body("INSERT", rec("1"), "null", "articles", "private"), 422,
+         "unknown_table", "\"private.articles\""},
+        {"table_name_case_matters", body("INSERT", rec("1"), "null", "Articles"), 422,
+         "unknown_table", "public.Articles"},
+    };
+}
+
+class ParseWebhook : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ParseWebhook, Outcome) {
+    const Case& c = GetParam();
+    auto r = parse_webhook(c.body, TableConfig{});
+    if (c.status == kOk) {
+        ASSERT_TRUE(r.ok()) << r.error().status << " " << r.error().code << ": "
+                            << r.error().detail;
+        EXPECT_EQ(render(*r), c.code);
+        return;
+    }
+    ASSERT_FALSE(r.ok()) << "accepted as " << render(*r);
+    EXPECT_EQ(r.error().status, c.status) << r.error().detail;
+    EXPECT_EQ(r.error().code, c.code) << r.error().detail;
+    EXPECT_NE(r.error().detail.find(c.in_detail), std::string::npos)
+        << "detail \"" << r.error().detail << "\" lacks \"" << c.in_detail << "\"";
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, ParseWebhook, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                             return info.param.name;
+                         });
+
+TEST(ParseWebhookConfig, UsesTheConfiguredTableAndPrimaryKey) {
+    TableConfig cfg{"app", "posts", "slug"};
+    auto ok = parse_webhook(
+        R"({"type":"UPDATE","table":"posts","schema":"app","record":{"id":1,"slug":"new"},)"
+        R"("old_record":{"id":1,"slug":"old"}})",
+        cfg);
+    ASSERT_TRUE(ok.ok()) << ok.error().detail;
+    EXPECT_EQ(render(*ok), "UPDATE:new,DELETE:old");
+
+    auto missing =
+        parse_webhook(R"({"type":"INSERT","table":"posts","schema":"app","record":{"id":1}})", cfg);
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.error().code, "missing_field");
+    EXPECT_NE(missing.error().detail.find("'record.slug'"), std::string::npos);
+
+    auto default_table = parse_webhook(body("INSERT", rec("1")), cfg);
+    ASSERT_FALSE(default_table.ok());
+    EXPECT_EQ(default_table.error().code, "unknown_table");
+    EXPECT_NE(default_table.error().detail.find("app.posts"), std::string::npos);
+}
+
+TEST(ParseWebhookConfig, OpsAreReportedExactly) {
+    auto r = parse_webhook(body("UPDATE", rec("3"), rec("2")), TableConfig{});
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->size(), 2u);
+    EXPECT_EQ((*r)[0].op, Op::Update);
+    EXPECT_EQ((*r)[0].pk, "3");
+    EXPECT_EQ((*r)[1].op, Op::Delete);
+    EXPECT_EQ((*r)[1].pk, "2");
+}
+
+struct ContentTypeCase {
+    const char* value;
+    bool json;
+};
+
+class JsonContentType : public ::testing::TestWithParam<ContentTypeCase> {};
+
+TEST_P(JsonContentType, Classifies) {
+    EXPECT_EQ(is_json_content_type(GetParam().value), GetParam().json)
+        << "\"" << GetParam().value << "\"";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Values, JsonContentType,
+    ::testing::Values(ContentTypeCase{"application/json", true},
+                      ContentTypeCase{"application/json; charset=utf-8", true},
+                      ContentTypeCase{"application/json;charset=UTF-8", true},
+                      ContentTypeCase{"application/json ; charset=utf-8", true},
+                      ContentTypeCase{"APPLICATION/JSON", true},
+                      ContentTypeCase{"Application/Json", true},
+                      ContentTypeCase{"text/plain", false}, ContentTypeCase{"text/json", false},
+                      ContentTypeCase{"application/jsonx", false},
+                      ContentTypeCase{"application/json-patch+json", false},
+                      ContentTypeCase{"application/x-www-form-urlencoded", false},
+                      ContentTypeCase{"application/", false}, ContentTypeCase{"", false}));
+
+}  // namespace
+}  // namespace revalidator::ingress

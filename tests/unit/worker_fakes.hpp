@@ -1,0 +1,164 @@
+// In-memory stand-ins for the worker's adapters, shared by applier_test.cpp and loop_test.cpp:
+// FakeSource plays Postgres (an ordered pk -> row JSON table), FakeSink plays Memcached (a key ->
+// value map with switches for refusals and outages).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cache_sink.hpp"
+#include "list_layout.hpp"
+#include "row_source.hpp"
+
+namespace revalidator::worker::fakes {
+
+// A row as Postgres' to_jsonb(row)::text renders it.
+inline std::string row_json(const std::string& id_json, const std::string& title) {
+    return R"({"id": )" + id_json + R"(, "title": ")" + title + R"("})";
+}
+inline std::string int_row(int id, const std::string& title = "t") {
+    return row_json(std::to_string(id), title);
+}
+
+// The list as Postgres renders a jsonb array: elements joined by ", ".
+inline std::string list_text(const std::vector<std::string>& rows) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (i) out += ", ";
+        out += rows[i];
+    }
+    return out + "]";
+}
+
+class FakeSource : public RowSource {
+  public:
+    struct Call {
+        std::vector<std::string> pks;
+        bool full;
+    };
+
+    std::map<std::string, std::string> table;  // pk -> to_jsonb(row)::text, in list order
+    std::vector<Call> calls;
+    bool fail = false;  // read() throws, as the Postgres adapter does when the server is away
+
+    void put(int id, const std::string& title = "t") {
+        table[std::to_string(id)] = int_row(id, title);
+    }
+
+    std::string list() const {
+        std::vector<std::string> rows;
+        for (const auto& [pk, json] : table) rows.push_back(json);
+        return list_text(rows);
+    }
+
+    Snapshot read(const std::vector<std::string>& pks, bool full) override {
+        calls.push_back({pks, full});
+        if (fail) throw std::runtime_error("connection to server was lost");
+        Snapshot s;
+        if (full) {
+            for (const auto& [pk, json] : table) s.rows.push_back({pk, json});
+        } else {
+            for (const auto& pk : pks) {
+                if (auto it = table.find(pk); it != table.end()) s.rows.push_back({pk, it->second});
+            }
+        }
+        s.list = list();
+        return s;
+    }
+};
+
+class FakeSink : public CacheSink {
+  public:
+    std::map<std::string, std::string, std::less<>> store;
+    std::set<std::string, std::less<>> refuse;            // set() of these keys is Refused
+    std::set<std::string, std::less<>> unreachable_keys;  // every operation on these fails
+    std::size_t max_value_bytes = std::numeric_limits<std::size_t>::max();  // larger: Refused
+    bool unreachable = false;                                               // everything fails
+    std::string instance_id;  // what instance() names while reachable; change it for a restart
+    int sets = 0, removes = 0, gets = 0;
+
+    WriteStatus set(std::string_view key, std::string_view value) override {
+        ++sets;
+        if (down(key)) return WriteStatus::Unreachable;
+        // Like Memcached, a refused value leaves what the key held in place.
+        if (refuse.count(key) || value.size() > max_value_bytes) return WriteStatus::Refused;
+        store[std::string(key)] = std::string(value);
+        return WriteStatus::Ok;
+    }
+
+    WriteStatus remove(std::string_view key) override {
+        ++removes;
+        if (down(key)) return WriteStatus::Unreachable;
+        if (auto it = store.find(key); it != store.end()) store.erase(it);
+        return WriteStatus::Ok;
+    }
+
+    Lookup get(std::string_view key) override {
+        ++gets;
+        if (down(key)) return {std::nullopt, false};
+        auto it = store.find(key);
+        if (it == store.end()) return {};
+        return {it->second};
+    }
+
+    std::string instance() override { return unreachable ? "" : instance_id; }
+
+    bool has(std::string_view key) const { return store.find(key) != store.end(); }
+    std::string at(std::string_view key) const {
+        auto it = store.find(key);
+        return it == store.end() ? "<absent>" : it->second;
+    }
+
+    // The list as a reader sees it: the head, or the parts its manifest names, concatenated.
+    std::string read_list(const std::string& prefix) const {
+        std::string head = at(prefix);
+        if (head.empty() || head.front() != '{') return head;
+        auto manifest = nlohmann::json::parse(head);
+        std::string list;
+        for (std::size_t i = 0; i < manifest.at("parts").get<std::size_t>(); ++i) {
+            list += at(part_key(prefix, manifest.at("generation").get<std::uint64_t>(), i));
+        }
+        return list;
+    }
+
+    // Keys holding list parts.
+    std::vector<std::string> part_keys(const std::string& prefix) const {
+        std::vector<std::string> keys;
+        for (const auto& [key, _] : store) {
+            if (key.rfind(prefix + ":part:", 0) == 0) keys.push_back(key);
+        }
+        return keys;
+    }
+
+  private:
+    bool down(std::string_view key) const { return unreachable || unreachable_keys.count(key); }
+};
+
+// The value of one series in a Registry::render() text, e.g. "revalidator_worker_batches_total";
+// nullopt when the series is not there.
+inline std::optional<double> metric(const std::string& text, const std::string& series) {
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        std::size_t end = text.find('\n', pos);
+        if (end == std::string::npos) end = text.size();
+        std::string_view line(text.data() + pos, end - pos);
+        if (line.size() > series.size() && line.substr(0, series.size()) == series &&
+            line[series.size()] == ' ') {
+            return std::stod(std::string(line.substr(series.size() + 1)));
+        }
+        pos = end + 1;
+    }
+    return std::nullopt;
+}
+
+}  // namespace revalidator::worker::fakes

@@ -3,13 +3,16 @@
 #include <libmemcached/memcached.h>
 
 #include <cstdlib>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <stdexcept>
 
 namespace revalidator::testing {
 
+// Tests read and write from several threads; neither client handle is thread-safe.
 struct Stack::Clients {
+    std::mutex db_mu, mc_mu;
     std::string url;
     std::unique_ptr<pqxx::connection> conn;
     memcached_st* mc = nullptr;
@@ -17,6 +20,7 @@ struct Stack::Clients {
     // Reconnects after a Postgres restart (the outage tests stop it on purpose).
     template <class F>
     auto with_db(F&& f) {
+        std::lock_guard lock(db_mu);
         for (int attempt = 0;; ++attempt) {
             try {
                 if (!conn || !conn->is_open()) conn = std::make_unique<pqxx::connection>(url);
@@ -142,6 +146,7 @@ std::optional<std::string> Stack::cache_get(const std::string& key) {
     size_t len = 0;
     uint32_t flags = 0;
     memcached_return_t rc{};
+    std::lock_guard lock(clients_->mc_mu);
     char* v = memcached_get(clients_->mc, key.data(), key.size(), &len, &flags, &rc);
     if (!v) return std::nullopt;
     std::string out(v, len);
@@ -150,6 +155,7 @@ std::optional<std::string> Stack::cache_get(const std::string& key) {
 }
 
 void Stack::cache_set(const std::string& key, const std::string& value) {
+    std::lock_guard lock(clients_->mc_mu);
     memcached_set(clients_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0);
 }
 

@@ -1,0 +1,228 @@
+// Chaos: the consistency promises under a hostile world, end to end. Real Postgres and Memcached,
+// 2 ingresses, 2 workers (active + standby). A driver makes random INSERT/UPDATE/DELETE changes in
+// Postgres and sends the matching webhooks, dropping ~10%, doubling ~10% and reordering them;
+// meanwhile faults are injected: kill -9 of the active worker and of an ingress (both restarted),
+// a Memcached restart, Postgres stopped for a few seconds. An observer reads keys throughout and
+// records any key that moves back to an older version. When the load stops, every key must equal
+// Postgres within a deadline. Pass: zero divergent keys and zero backwards moves.
+//
+// CHAOS_SECONDS sets the load duration (default 30, the CI form); scripts/chaos runs a long one.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "stack.hpp"
+
+using namespace revalidator::testing;
+using namespace std::chrono;
+using nlohmann::json;
+
+namespace {
+
+struct Counts {
+    std::atomic<long> changes{0}, change_failures{0}, sent{0}, acked{0}, refused{0}, send_errors{0},
+        dropped{0}, duplicated{0}, reads{0}, backwards{0};
+};
+
+seconds load_duration() {
+    const char* s = std::getenv("CHAOS_SECONDS");
+    return seconds(s ? std::atoi(s) : 30);
+}
+
+}  // namespace
+
+TEST(Chaos, CacheEqualsPostgresAfterFaultsAndNeverMovesBackwards) {
+    Stack s({.worker_args = {"--resync-interval-s", "10"}, .workers = 2, .ingresses = 2});
+    s.sql("INSERT INTO public.articles (title) SELECT 'Seed ' || g FROM generate_series(1, 195) g");
+    const auto load = load_duration();
+    const auto start = steady_clock::now();
+    const auto stop_at = start + load;
+    Counts n;
+    std::mutex ids_mu;
+    std::vector<long> live = [&] {
+        std::vector<long> v;
+        for (auto& id : s.sql_column("SELECT id FROM public.articles")) v.push_back(std::stol(id));
+        return v;
+    }();
+    long max_id = *std::max_element(live.begin(), live.end());
+
+    // Driver: one real change, then its webhook (maybe dropped or doubled) into a shuffle buffer.
+    auto driver = std::thread([&] {
+        std::mt19937 rng(42);
+        std::vector<std::string> buffer;
+        std::vector<std::unique_ptr<httplib::Client>> ingress;
+        for (int i = 0; i < 2; ++i) {
+            ingress.push_back(std::make_unique<httplib::Client>("127.0.0.1", s.ingress_port(i)));
+            ingress.back()->set_connection_timeout(0, 300'000);
+            ingress.back()->set_read_timeout(1, 0);  // what pg_net gives a receiver
+        }
+        auto flush = [&] {
+            std::shuffle(buffer.begin(), buffer.end(), rng);
+            for (auto& body : buffer) {
+                ++n.sent;
+                auto r = ingress[rng() % 2]->Post(
+                    "/revalidate", {{"Authorization", std::string("Bearer ") + kSecret}}, body,
+                    "application/json");
+                if (!r)
+                    ++n.send_errors;
+                else if (r->status == 202)
+                    ++n.acked;
+                else
+                    ++n.refused;
+            }
+            buffer.clear();
+        };
+        while (steady_clock::now() < stop_at) {
+            int roll = static_cast<int>(rng() % 100);
+            std::string type, body;
+            try {
+                long id;
+                {
+                    std::lock_guard lock(ids_mu);
+                    id = live[rng() % live.size()];
+                }
+                if (roll < 25) {
+                    id = std::stol(*s.sql(
+                        "INSERT INTO public.articles (title) VALUES ('Chaos') RETURNING id"));
+                    type = "INSERT";
+                    std::lock_guard lock(ids_mu);
+                    live.push_back(id);
+                    max_id = std::max(max_id, id);
+                } else if (roll < 40 && live.size() > 50) {
+                    auto old =
+                        s.sql("DELETE FROM public.articles WHERE id = " + std::to_string(id) +
+                              " RETURNING to_jsonb(articles)::text");
+                    std::lock_guard lock(ids_mu);
+                    std::erase(live, id);
+                    if (old) body = Stack::webhook_body("DELETE", nullptr, json::parse(*old));
+                    type = "DELETE";
+                } else {
+                    s.sql(
+                        "UPDATE public.articles SET version = version + 1, title = 'Edited' WHERE "
+                        "id = " +
+                        std::to_string(id));
+                    type = "UPDATE";
+                }
+                if (body.empty()) body = s.webhook_for(type, std::to_string(id));
+                ++n.changes;
+            } catch (const std::exception&) {
+                ++n.change_failures;  // Postgres is down: no change, so no webhook either
+                std::this_thread::sleep_for(milliseconds(50));
+                continue;
+            }
+            int fate = static_cast<int>(rng() % 100);
+            if (fate < 10) {
+                ++n.dropped;
+            } else {
+                buffer.push_back(body);
+                if (fate < 20) {
+                    ++n.duplicated;
+                    buffer.push_back(body);
+                }
+            }
+            if (buffer.size() >= 8) flush();
+            std::this_thread::sleep_for(milliseconds(3));  // pacing: ~200 changes/s at most
+        }
+        flush();
+    });
+
+    // Observer: a key's version must never go down while the row exists.
+    std::atomic<bool> observing{true};
+    std::map<long, int> seen;
+    auto observer = std::thread([&] {
+        std::mt19937 rng(7);
+        while (observing) {
+            long id = 1 + static_cast<long>(rng() % static_cast<unsigned long>(max_id));
+            auto v = s.cache_get("/articles/" + std::to_string(id));
+            ++n.reads;
+            if (!v) continue;
+            auto row = json::parse(*v, nullptr, false);
+            if (!row.is_object()) continue;
+            int version = row.value("version", 0);
+            int& best = seen[id];
+            if (version < best) {
+                ++n.backwards;
+                std::cerr << "backwards: /articles/" << id << " version " << best << " -> "
+                          << version << "\n";
+            }
+            best = std::max(best, version);
+        }
+    });
+
+    // Faults, in a cycle, until the load stops.
+    std::vector<std::string> faults;
+    auto interval =
+        std::clamp(duration_cast<milliseconds>(load) / 6, milliseconds(4000), milliseconds(30000));
+    for (int k = 0; steady_clock::now() + interval < stop_at; ++k) {
+        std::this_thread::sleep_for(interval);
+        switch (k % 4) {
+            case 0: {
+                int active = s.active_worker();
+                if (active < 0) break;
+                s.worker(active).stop(SIGKILL);
+                faults.push_back("kill -9 active worker " + std::to_string(active));
+                std::this_thread::sleep_for(milliseconds(1500));
+                s.start_worker(active, false);
+                break;
+            }
+            case 1:
+                s.ingress(1).stop(SIGKILL);
+                faults.push_back("kill -9 ingress 1");
+                std::this_thread::sleep_for(milliseconds(1000));
+                s.start_ingress(1);
+                break;
+            case 2:
+                s.memcached().stop();
+                s.memcached().start();
+                faults.push_back("restart memcached");
+                break;
+            case 3:
+                s.postgres().stop();
+                faults.push_back("stop postgres 3 s");
+                std::this_thread::sleep_for(seconds(3));
+                s.postgres().start();
+                break;
+        }
+    }
+    driver.join();
+    auto last_fault_or_load = steady_clock::now();
+
+    // Convergence: every key, every row ever created, and the list.
+    auto divergent = [&] {
+        long bad = 0;
+        for (long id = 1; id <= max_id; ++id) {
+            if (s.cache_get("/articles/" + std::to_string(id)) !=
+                s.expected_row(std::to_string(id)))
+                ++bad;
+        }
+        if (s.cache_get("/articles") != s.expected_list()) ++bad;
+        return bad;
+    };
+    bool converged = eventually([&] { return divergent() == 0; }, seconds(60));
+    double converge_s = duration<double>(steady_clock::now() - last_fault_or_load).count();
+    observing = false;
+    observer.join();
+    long bad = divergent();
+
+    std::cout << "[ chaos    ] load " << load.count() << " s, rows at end " << live.size()
+              << ", max id " << max_id << "\n[ chaos    ] changes " << n.changes
+              << " (failed while Postgres was down: " << n.change_failures
+              << ")\n[ chaos    ] webhooks sent " << n.sent << ", acked " << n.acked << ", refused "
+              << n.refused << ", send errors " << n.send_errors << ", dropped on purpose "
+              << n.dropped << ", doubled " << n.duplicated << "\n[ chaos    ] faults "
+              << faults.size() << ":";
+    for (auto& f : faults) std::cout << " [" << f << "]";
+    std::cout << "\n[ chaos    ] converged " << (converged ? "yes" : "NO") << " " << converge_s
+              << " s after the load and faults stopped; divergent keys " << bad
+              << "; observer reads " << n.reads << ", backwards moves " << n.backwards << "\n";
+    EXPECT_TRUE(converged);
+    EXPECT_EQ(bad, 0);
+    EXPECT_EQ(n.backwards, 0);
+    EXPECT_GE(faults.size(), 4u);
+    if (HasFailure()) std::cerr << s.diagnostics() << "\n";
+}

@@ -16,8 +16,8 @@ EventQueue::Push EventQueue::push(Op op, const std::string& schema, const std::s
                                   const std::string& pk, std::uint64_t received_us) {
     {
         std::lock_guard lock(mu_);
-        if (closed_) return Push::Closed;
         Event e = stamp(op, schema, table, pk, received_us);
+        if (closed_) return Push::Closed;
         if (q_.size() >= capacity_) return Push::Full;
         q_.push_back(std::move(e));
     }

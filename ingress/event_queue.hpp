@@ -1,6 +1,7 @@
 // The ingress's bounded queue between HTTP threads and the publisher. push() stamps each change
-// with this stream's next sequence number and the receive time; a change that does not fit still
-// takes its number, so the worker sees the gap and resyncs instead of losing the change silently.
+// with this stream's next sequence number and the receive time; a change that is refused (queue
+// full or closed) still takes its number, so the worker sees the gap and resyncs instead of
+// losing the change silently.
 // The bound keeps memory flat when the worker is slow or away: the HTTP side answers 503.
 #pragma once
 

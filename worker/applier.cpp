@@ -47,6 +47,12 @@ Applier::Applier(RowSource& source, CacheSink& sink, ApplierConfig cfg, metrics:
                              "Time from the ingress receiving a webhook to the cache showing it",
                              metrics::latency_buckets())) {}
 
+WriteStatus Applier::remove(const std::string& key) {
+    WriteStatus st = sink_.remove(key);
+    (st == WriteStatus::Ok ? writes_ : write_errors_).inc();
+    return st;
+}
+
 bool Applier::write(const std::string& key, std::string_view value, Outcome& out) {
     WriteStatus st = sink_.set(key, value);
     if (st == WriteStatus::Ok) {
@@ -55,7 +61,7 @@ bool Applier::write(const std::string& key, std::string_view value, Outcome& out
     }
     write_errors_.inc();
     // Whatever the key held is now older than Postgres: remove it rather than leave it stale.
-    WriteStatus removed = st == WriteStatus::Refused ? sink_.remove(key) : st;
+    WriteStatus removed = st == WriteStatus::Refused ? remove(key) : st;
     out.cache_unreachable |= removed == WriteStatus::Unreachable;
     log::warn("cache write failed; key deleted, will retry",
               {{"key", key},
@@ -76,12 +82,11 @@ bool Applier::write_list(const std::string& list, Outcome& out) {
     if (!ok) {
         // The old head may still point at a complete older list: take it away, and the parts
         // of the generation that did not make it.
-        out.cache_unreachable |= sink_.remove(cfg_.prefix) == WriteStatus::Unreachable;
-        for (const auto& part : plan.parts) sink_.remove(part.key);
+        out.cache_unreachable |= remove(cfg_.prefix) == WriteStatus::Unreachable;
+        for (const auto& part : plan.parts) remove(part.key);
         return false;
     }
-    for (std::size_t i = 0; i < old_parts_; ++i)
-        sink_.remove(part_key(cfg_.prefix, old_generation_, i));
+    for (std::size_t i = 0; i < old_parts_; ++i) remove(part_key(cfg_.prefix, old_generation_, i));
     old_generation_ = generation_;
     old_parts_ = plan.parts.size();
     list_rebuilds_.inc();
@@ -161,7 +166,7 @@ Outcome Applier::apply(const Batch& b) {
         std::unordered_set<std::string> still_cached = present;
         for (const auto& pk : cached_) {
             if (present.count(pk)) continue;
-            if (sink_.remove(item_key(cfg_.prefix, pk)) == WriteStatus::Ok) {
+            if (remove(item_key(cfg_.prefix, pk)) == WriteStatus::Ok) {
                 ++deleted;
             } else {
                 owe(pk);
@@ -181,7 +186,7 @@ Outcome Applier::apply(const Batch& b) {
                 ok = write(item_key(cfg_.prefix, pk), it->second, out);
                 cached_.insert(pk);
             } else {
-                WriteStatus st = sink_.remove(item_key(cfg_.prefix, pk));
+                WriteStatus st = remove(item_key(cfg_.prefix, pk));
                 out.cache_unreachable |= st == WriteStatus::Unreachable;
                 ok = st == WriteStatus::Ok;
                 if (ok) cached_.erase(pk);

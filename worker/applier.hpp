@@ -40,6 +40,7 @@ class Applier {
 
   private:
     bool write(const std::string& key, std::string_view value, Outcome& out);
+    WriteStatus remove(const std::string& key);
     bool write_list(const std::string& list, Outcome& out);
     void learn_cached_rows();
 

@@ -41,12 +41,7 @@ void Loop::ingest(const std::vector<std::string>& frames) {
         }
         const Event& e = *decoded;
         events_.inc();
-        if (e.schema != cfg_.schema || e.table != cfg_.table) {
-            foreign_.inc();
-            log::warn("event for another table dropped",
-                      {{"stream", e.stream}, {"seq", e.seq}, {"table", e.schema + "." + e.table}});
-            continue;
-        }
+        // Tracked first: an event this worker drops is not a lost event of the stream.
         Verdict v = tracker_.observe(e);
         if (needs_resync(v)) {
             gaps_.inc();
@@ -55,6 +50,12 @@ void Loop::ingest(const std::vector<std::string>& frames) {
                                                              {"seq", e.seq},
                                                              {"verdict", to_string(v)}});
             pending_.require_resync(std::string("stream ") + to_string(v));
+        }
+        if (e.schema != cfg_.schema || e.table != cfg_.table) {
+            foreign_.inc();
+            log::warn("event for another table dropped",
+                      {{"stream", e.stream}, {"seq", e.seq}, {"table", e.schema + "." + e.table}});
+            continue;
         }
         if (!is_marker(e.op)) pending_.add(e.pk, e.received_us);
     }

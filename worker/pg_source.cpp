@@ -4,6 +4,7 @@
 
 #include <pqxx/pqxx>
 
+#include "list_cache.hpp"
 #include "log.hpp"
 #include "sql.hpp"
 
@@ -15,6 +16,8 @@ struct PgSource::Impl {
     std::unique_ptr<pqxx::connection> conn;
     sql::Queries q;
     sql::KeyKind kind = sql::KeyKind::Other;
+    ListCache list_cache;
+    bool incremental = false;  // the list is ordered by an integer primary key alone
 
     using ReadTx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
 
@@ -34,6 +37,8 @@ struct PgSource::Impl {
         }
         std::string type = r[0][0].as<std::string>();
         kind = sql::key_kind(type);
+        incremental =
+            kind != sql::KeyKind::Other && order == "t." + sql::quote_ident(cfg.primary_key);
         q = sql::build(cfg.schema, cfg.table, cfg.primary_key, type, order);
         conn = std::move(c);
         log::info("postgres connected",
@@ -54,11 +59,17 @@ struct PgSource::Impl {
         }
         ReadTx tx(*conn);
         Snapshot s;
-        if (!wanted.empty())
+        if (!wanted.empty()) {
             s.rows =
                 rows_of(tx.exec_params(as_text ? q.rows_text : q.rows, sql::text_array(wanted)));
-        s.list = tx.exec(q.list)[0][0].c_str();
+        }
+        bool from_memory = incremental && list_cache.valid();
+        if (!from_memory) s.list = tx.exec(q.list)[0][0].c_str();
         tx.commit();
+        if (from_memory) {
+            list_cache.apply(pks, s.rows);
+            s.list = list_cache.render();
+        }
         return s;
     }
 
@@ -68,16 +79,11 @@ struct PgSource::Impl {
         tx.commit();
         Snapshot s;
         s.rows = rows_of(r);
-        // jsonb renders an array as its elements joined by ", ": the same text jsonb_agg gives.
-        std::size_t bytes = 2;
-        for (const auto& row : s.rows) bytes += row.json.size() + 2;
-        s.list.reserve(bytes);
-        s.list += '[';
-        for (std::size_t i = 0; i < s.rows.size(); ++i) {
-            if (i) s.list += ", ";
-            s.list += s.rows[i].json;
-        }
-        s.list += ']';
+        if (incremental) list_cache.replace(s.rows);
+        std::vector<std::string_view> elements;
+        elements.reserve(s.rows.size());
+        for (const auto& row : s.rows) elements.push_back(row.json);
+        s.list = jsonb_array_text(elements);
         return s;
     }
 };

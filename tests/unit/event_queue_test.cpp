@@ -81,12 +81,13 @@ TEST(EventQueue, ZeroCapacityRefusesEverything) {
     EXPECT_EQ(q.last_seq(), 2u);
 }
 
-TEST(EventQueue, CloseRefusesWithoutTakingANumber) {
+TEST(EventQueue, CloseRefusesButTakesANumberSoTheLossShows) {
     EventQueue q("s", 1, 10);
     EXPECT_EQ(push(q, "1"), Push::Queued);
     q.close();
     EXPECT_EQ(push(q, "2"), Push::Closed);
-    EXPECT_EQ(q.last_seq(), 1u);
+    EXPECT_EQ(q.last_seq(), 2u);
+    EXPECT_EQ(q.marker(Op::End, "public", "articles").seq, 3u);
     EXPECT_EQ(q.depth(), 1u);
 }
 

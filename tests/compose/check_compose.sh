@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Checks that compose.yaml is valid and consistent with the binaries it runs:
+#   1. `docker-compose config -q` accepts it (REVALIDATOR_SECRET=x for the required interpolation);
+#   2. every REVALIDATOR_* variable a service passes is an option of the binary that service runs
+#      (a service runs the binary named by its build target: ingress or worker), read from the
+#      `(Env:REVALIDATOR_...)` entries of that binary's --help;
+#   3. every other REVALIDATOR_* name in the file (interpolations, comments) is an option of at
+#      least one binary, so the file never talks about variables that do not exist;
+#   4. the ingress's REVALIDATOR_WORKER_ENDPOINT names the worker service on the port its
+#      REVALIDATOR_BIND binds.
+# Usage: check_compose.sh REPO_ROOT INGRESS_BINARY WORKER_BINARY
+set -euo pipefail
+
+if [ $# -ne 3 ]; then
+  echo "usage: $0 REPO_ROOT INGRESS_BINARY WORKER_BINARY" >&2
+  exit 2
+fi
+root=$1 ingress_bin=$2 worker_bin=$3
+compose_file=${COMPOSE_FILE_UNDER_TEST:-$root/compose.yaml}
+
+fail() {
+  echo "check_compose: FAIL: $*" >&2
+  exit 1
+}
+
+[ -f "$compose_file" ] || fail "$compose_file does not exist"
+command -v docker-compose >/dev/null ||
+  fail "docker-compose is not installed (Debian package docker-compose; scripts/install-deps installs it)"
+python3 -c 'import yaml' 2>/dev/null || fail "python3 with the yaml module is needed (python3-yaml)"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for pair in "ingress:$ingress_bin" "worker:$worker_bin"; do
+  name=${pair%%:*} bin=${pair#*:}
+  [ -x "$bin" ] || fail "$name binary $bin is not executable"
+  "$bin" --help >"$tmp/$name.help" 2>&1 || fail "$bin --help exited with status $?"
+  grep -o '(Env:REVALIDATOR_[A-Z0-9_]*)' "$tmp/$name.help" | sed 's/^(Env://; s/)$//' |
+    sort -u >"$tmp/$name.env"
+  [ -s "$tmp/$name.env" ] || fail "$bin --help lists no REVALIDATOR_* variables"
+done
+
+# 1. Valid Compose. --project-directory keeps relative paths resolving against the repo root even
+# when COMPOSE_FILE_UNDER_TEST points at a copy elsewhere.
+if ! REVALIDATOR_SECRET=x docker-compose --project-directory "$root" -f "$compose_file" \
+  config >"$tmp/resolved.yaml" 2>"$tmp/config.err"; then
+  cat "$tmp/config.err" >&2
+  fail "docker-compose config rejected $compose_file"
+fi
+REVALIDATOR_SECRET=x docker-compose --project-directory "$root" -f "$compose_file" config -q ||
+  fail "docker-compose config -q rejected $compose_file"
+
+# 2-4. Variables against options.
+python3 - "$compose_file" "$tmp/resolved.yaml" "$tmp/ingress.env" "$tmp/worker.env" <<'PY'
+import re
+import sys
+
+import yaml
+
+compose_file, resolved_file, ingress_env, worker_env = sys.argv[1:5]
+options = {
+    "ingress": set(open(ingress_env).read().split()),
+    "worker": set(open(worker_env).read().split()),
+}
+errors = []
+
+with open(resolved_file) as f:
+    config = yaml.safe_load(f)
+services = config.get("services") or {}
+
+
+def environment(svc):
+    env = svc.get("environment") or {}
+    if isinstance(env, list):  # ["NAME=value", "NAME"]
+        env = dict((item.split("=", 1) + [None])[:2] for item in env)
+    return env
+
+
+def target(svc):
+    build = svc.get("build")
+    return build.get("target") if isinstance(build, dict) else None
+
+
+seen_targets = {}
+for name, svc in services.items():
+    env = environment(svc)
+    tgt = target(svc)
+    if tgt in options:
+        seen_targets.setdefault(tgt, []).append(name)
+    for var in sorted(v for v in env if v.startswith("REVALIDATOR_")):
+        if tgt not in options:
+            errors.append(
+                f"service '{name}' sets {var}, but it does not run a revalidator binary "
+                f"(build target {tgt!r}; expected one of {sorted(options)})")
+        elif var not in options[tgt]:
+            errors.append(
+                f"service '{name}' sets {var}, which is not an option of revalidator-{tgt} "
+                f"(its --help lists: {', '.join(sorted(options[tgt]))})")
+
+for tgt in options:
+    if tgt not in seen_targets:
+        errors.append(f"no service is built with target '{tgt}'")
+
+# Every REVALIDATOR_* name anywhere in the file (interpolations, comments) must exist somewhere.
+known = options["ingress"] | options["worker"]
+raw = open(compose_file).read()
+for var in sorted(set(re.findall(r"\bREVALIDATOR_[A-Z0-9_]+\b", raw))):
+    if var not in known:
+        errors.append(f"{compose_file} mentions {var}, which is an option of neither binary")
+
+# The ingresses must reach the worker where it binds.
+workers = {n: services[n] for n in seen_targets.get("worker", [])}
+for name in seen_targets.get("ingress", []):
+    endpoints = environment(services[name]).get("REVALIDATOR_WORKER_ENDPOINT")
+    if not endpoints:
+        continue
+    for ep in str(endpoints).split(","):
+        m = re.fullmatch(r"tcp://([^:/]+):(\d+)", ep.strip())
+        if not m:
+            errors.append(f"service '{name}': worker endpoint {ep!r} is not tcp://host:port")
+            continue
+        host, port = m.groups()
+        if host not in workers:
+            errors.append(f"service '{name}': worker endpoint {ep!r} names no worker service "
+                          f"(worker services: {', '.join(sorted(workers)) or 'none'})")
+            continue
+        bind = str(environment(workers[host]).get("REVALIDATOR_BIND", "tcp://127.0.0.1:5555"))
+        bm = re.fullmatch(r"tcp://([^:/]+):(\d+)", bind)
+        if not bm or bm.group(2) != port:
+            errors.append(f"service '{name}': worker endpoint {ep!r} does not match "
+                          f"service '{host}' REVALIDATOR_BIND={bind!r}")
+        elif bm.group(1) in ("127.0.0.1", "localhost"):
+            errors.append(f"service '{host}' binds {bind!r}, unreachable from other containers")
+
+if errors:
+    for e in errors:
+        print(f"check_compose: FAIL: {e}", file=sys.stderr)
+    sys.exit(1)
+counts = ", ".join(f"{t}: {', '.join(s)}" for t, s in sorted(seen_targets.items()))
+print(f"check_compose: ok ({counts})")
+PY

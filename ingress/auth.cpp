@@ -1,45 +1,50 @@
 #include "auth.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
 namespace revalidator::ingress {
 
-namespace {
-
-std::string sha256(std::string_view s) {
-    std::string out(SHA256_DIGEST_LENGTH, '\0');
-    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(),
-           reinterpret_cast<unsigned char*>(out.data()));
-    return out;
-}
-
-}  // namespace
-
-Authenticator::Authenticator(std::vector<std::string> bearer_secrets, bool insecure)
-    : insecure_(insecure) {
-    for (const auto& s : bearer_secrets) {
-        if (!s.empty()) digests_.push_back(sha256(s));
-    }
+Authenticator::Authenticator(std::vector<std::string> bearer_secrets, bool insecure,
+                             SigningConfig signing)
+    : bearer_(bearer_secrets), insecure_(insecure) {
+    if (!signing.keys.empty())
+        verifier_.emplace(std::move(signing.keys), std::move(signing.options));
 }
 
 std::optional<Rejection> Authenticator::check(std::string_view authorization) const {
     if (insecure_) return std::nullopt;
-    if (authorization.empty()) {
+    if (bearer_.empty() && verifier_) {
         return Rejection{401, "unauthorized",
-                         "missing Authorization header (want: Bearer <secret>)"};
+                         "this ingress accepts only signed webhooks: missing webhook-id, "
+                         "webhook-timestamp and webhook-signature headers"};
     }
-    constexpr std::string_view scheme = "Bearer ";
-    if (authorization.size() <= scheme.size() || authorization.substr(0, scheme.size()) != scheme) {
-        return Rejection{401, "unauthorized", "Authorization header must use the Bearer scheme"};
+    auto denied = bearer_.check(authorization);
+    if (!denied) return std::nullopt;
+    if (verifier_) *denied += " (or sign the request with a Standard Webhooks signature)";
+    return Rejection{401, "unauthorized", std::move(*denied)};
+}
+
+Result<Admission, Rejection> Authenticator::admit(const Credentials& request) const {
+    if (insecure_) return Admission{};
+    if (verifier_ && request.webhook.any()) {
+        auto failure = verifier_->verify(request.webhook, request.body);
+        if (!failure) return Admission{std::string(request.webhook.id)};
+        if (failure->fault == SignatureFault::ReplayCacheFull) {
+            return Err{Rejection{503, "replay_cache_full", std::move(failure->detail)}};
+        }
+        return Err{Rejection{401, "unauthorized", std::move(failure->detail)}};
     }
-    std::string presented = sha256(authorization.substr(scheme.size()));
-    bool match = false;
-    for (const auto& d : digests_) {
-        match |= CRYPTO_memcmp(d.data(), presented.data(), d.size()) == 0;
+    if (auto denied = check(request.authorization)) {
+        if (request.webhook.any()) {
+            denied->detail +=
+                " (webhook-* signature headers are ignored: no signing secret is "
+                "configured)";
+        }
+        return Err{std::move(*denied)};
     }
-    if (!match) return Rejection{401, "unauthorized", "bearer secret does not match"};
-    return std::nullopt;
+    return Admission{};
+}
+
+void Authenticator::release(const Admission& admission) const {
+    if (verifier_ && !admission.claimed_id.empty()) verifier_->release(admission.claimed_id);
 }
 
 }  // namespace revalidator::ingress

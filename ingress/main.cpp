@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
     std::vector<std::string> endpoints{"tcp://127.0.0.1:5555"};
     std::string instance_id = hostname();
     cli::Secret secret;
+    cli::Secret secret_previous;
+    cli::Secret signing_secret;
+    ingress::SigningConfig signing;
     bool insecure = false;
     ingress::TableConfig table;
     http::Tuning tuning;
@@ -53,6 +56,18 @@ int main(int argc, char** argv) {
                 "stable name of this instance; the worker tracks one event stream per instance");
     cli::secret_option(app, "--secret", secret,
                        "shared secret expected as 'Authorization: Bearer <secret>'");
+    cli::secret_option(app, "--secret-previous", secret_previous,
+                       "a second bearer secret accepted during rotation");
+    cli::secret_option(app, "--signing-secret", signing_secret,
+                       "Standard Webhooks signing secret(s), whsec_<base64>, separated by commas "
+                       "(several during rotation)");
+    cli::option(app, "--signature-tolerance-s", signing.options.tolerance_s,
+                "accept a signed webhook whose timestamp is at most this far from our clock; "
+                "its webhook-id is remembered this long against replays")
+        ->check(CLI::Range(1, 86'400));
+    cli::option(app, "--replay-cache-entries", signing.options.replay_capacity,
+                "most webhook-ids remembered against replays (503 while full)")
+        ->check(CLI::Range(1, 10'000'000));
     app.add_flag("--insecure-no-auth", insecure,
                  "accept webhooks without any authentication (local tests only)")
         ->envname(cli::env_name("--insecure-no-auth"));
@@ -74,10 +89,18 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
         cli::resolve_secret("--secret", secret);
-        if (secret.value.empty() && !insecure) {
-            throw CLI::ValidationError("--secret",
-                                       "no secret configured: set --secret (REVALIDATOR_SECRET), "
-                                       "--secret-file, or pass --insecure-no-auth for local tests");
+        cli::resolve_secret("--secret-previous", secret_previous);
+        cli::resolve_secret("--signing-secret", signing_secret);
+        auto keys = ingress::parse_signing_secrets(signing_secret.value);
+        if (!keys) throw CLI::ValidationError("--signing-secret", keys.error());
+        signing.keys = std::move(*keys);
+        if (secret.value.empty() && secret_previous.value.empty() && signing.keys.empty() &&
+            !insecure) {
+            throw CLI::ValidationError(
+                "--secret",
+                "no secret configured: set --secret (REVALIDATOR_SECRET) or --secret-file for "
+                "bearer auth, --signing-secret or --signing-secret-file for Standard Webhooks "
+                "signatures, or pass --insecure-no-auth for local tests");
         }
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
@@ -89,7 +112,10 @@ int main(int argc, char** argv) {
     const std::uint64_t epoch = unix_micros();
     ingress::EventQueue queue(instance_id, epoch, queue_capacity);
     ingress::Publisher publisher(queue, {endpoints, send_hwm, table.schema, table.table}, registry);
-    ingress::Authenticator auth({secret.value}, insecure);
+    const bool bearer = !secret.value.empty() || !secret_previous.value.empty();
+    const bool signatures = !signing.keys.empty();
+    ingress::Authenticator auth({secret.value, secret_previous.value}, insecure,
+                                std::move(signing));
     std::atomic<bool> draining{false};
 
     http::Server svr(tuning);
@@ -101,7 +127,7 @@ int main(int argc, char** argv) {
                                 {"draining", draining.load()},
                                 {"queue_depth", queue.depth()}}};
     };
-    ingress::add_routes(svr, {auth, table, queue, registry, draining, readiness});
+    ingress::add_routes(svr, {auth, table, queue, registry, readiness, tuning.max_body_bytes});
 
     int bound = svr.bind(host, port);
     if (bound < 0) {
@@ -118,7 +144,9 @@ int main(int argc, char** argv) {
                                     {"stream", instance_id},
                                     {"epoch", epoch},
                                     {"workers", endpoints},
-                                    {"insecure", insecure}});
+                                    {"insecure", insecure},
+                                    {"bearer_auth", bearer},
+                                    {"signature_auth", signatures}});
     svr.listen_after_bind();
 
     draining = true;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 
 #include "clock.hpp"
 #include "log.hpp"
@@ -31,6 +32,29 @@ class StatusCounters {
     metrics::Counter* other_;
 };
 
+// Reads the body, never more than `limit` bytes of it. httplib 0.11 enforces its own limit
+// (set_payload_max_length) only on a Content-Length; a chunked body would be buffered whole,
+// however large. httplib leaves 413 in `res` when a Content-Length was over its own limit.
+std::optional<Rejection> read_body(const httplib::ContentReader& reader, std::size_t limit,
+                                   const httplib::Response& res, std::string& body) {
+    bool too_large = false;
+    bool complete = reader([&](const char* data, std::size_t n) {
+        too_large = n > limit - body.size();
+        if (!too_large) body.append(data, n);
+        return !too_large;
+    });
+    if (too_large || (!complete && res.status == 413)) {
+        return Rejection{
+            413, "payload_too_large",
+            "request body is larger than the limit of " + std::to_string(limit) + " bytes"};
+    }
+    if (!complete)
+        return Rejection{400, "bad_request",
+                         "the request body could not be read: it needs a Content-Length or chunked "
+                         "encoding, and must arrive in full"};
+    return std::nullopt;
+}
+
 }  // namespace
 
 void add_routes(http::Server& svr, RouteContext ctx) {
@@ -55,27 +79,42 @@ void add_routes(http::Server& svr, RouteContext ctx) {
     http::add_probes(svr, ctx.registry, ctx.readiness);
 
     svr.Post("/revalidate", [ctx, &ack, &full, &drain](const httplib::Request& req,
-                                                       httplib::Response& res) {
+                                                       httplib::Response& res,
+                                                       const httplib::ContentReader& reader) {
+        std::string body;
+        if (auto bad = read_body(reader, ctx.max_body_bytes, res, body)) {
+            res.set_header("Connection", "close");
+            return http::reject(res, bad->status, bad->code, bad->detail);
+        }
         auto start = std::chrono::steady_clock::now();
         std::uint64_t received = unix_micros();
-        auto fail = [&](const Rejection& r) { http::reject(res, r.status, r.code, r.detail); };
+        const std::string id = req.get_header_value("webhook-id");
+        const std::string timestamp = req.get_header_value("webhook-timestamp");
+        const std::string signature = req.get_header_value("webhook-signature");
+        const std::string authorization = req.get_header_value("Authorization");
+        auto admitted = ctx.auth.admit({authorization, {id, timestamp, signature}, body});
+        if (!admitted) {
+            if (admitted.error().status == 503) res.set_header("Retry-After", "1");
+            return http::reject(res, admitted.error().status, admitted.error().code,
+                                admitted.error().detail);
+        }
+        // A webhook-id is remembered only once its event is queued: a sender retrying a message
+        // that was refused below (503, say) must not be taken for a replay.
+        auto fail = [&](const Rejection& r) {
+            ctx.auth.release(*admitted);
+            http::reject(res, r.status, r.code, r.detail);
+        };
 
-        if (auto denied = ctx.auth.check(req.get_header_value("Authorization")))
-            return fail(*denied);
         if (!is_json_content_type(req.get_header_value("Content-Type"))) {
             std::string got = req.get_header_value("Content-Type");
             return fail({415, "unsupported_media_type",
                          "Content-Type must be application/json, got \"" +
                              (got.empty() ? "(none)" : got) + "\""});
         }
-        auto changes = parse_webhook(req.body, ctx.table);
+        auto changes = parse_webhook(body, ctx.table);
         if (!changes) return fail(changes.error());
-        if (ctx.draining) {
-            drain.inc();
-            res.set_header("Retry-After", "1");
-            return fail(
-                {503, "draining", "this ingress is shutting down; send to another instance"});
-        }
+        // While draining, requests still being served are queued: the queue is flushed before
+        // exit. Only a closed queue refuses, and the refusal takes a number like a full queue.
         for (const auto& c : *changes) {
             auto pushed = ctx.queue.push(c.op, ctx.table.schema, ctx.table.table, c.pk, received);
             if (pushed == EventQueue::Push::Queued) continue;

@@ -3,7 +3,6 @@
 // worker, because the sender gives up after about a second and never retries.
 #pragma once
 
-#include <atomic>
 #include <functional>
 
 #include "auth.hpp"
@@ -19,8 +18,8 @@ struct RouteContext {
     const TableConfig& table;
     EventQueue& queue;
     metrics::Registry& registry;
-    const std::atomic<bool>& draining;
     std::function<http::Readiness()> readiness;
+    std::size_t max_body_bytes;  // enforced while reading, chunked bodies included
 };
 
 void add_routes(http::Server& svr, RouteContext ctx);

@@ -119,7 +119,8 @@ Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body,
     json j;
     try {
         j = json::parse(body);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // parse_error, and out_of_range for a number beyond double (1e400): both are bad input.
         return reject(400, "malformed_json", e.what());
     }
     if (!j.is_object())

@@ -1,0 +1,29 @@
+// libFuzzer target: the webhook parser/validator, which reads the body of every request that got
+// past authentication (and of every request when --insecure-no-auth is set). It must answer any
+// input with changes or a rejection, never crash, hang or leak; whatever it accepts must be safe
+// to use as a cache key, and every rejection must be a 4xx with a code and a detail.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "cache_key.hpp"
+#include "webhook.hpp"
+
+using namespace revalidator;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    std::string_view input(reinterpret_cast<const char*>(data), size);
+    ingress::is_json_content_type(input);
+    static const ingress::TableConfig table;
+    auto changes = ingress::parse_webhook(input, table);
+    if (!changes) {
+        const auto& r = changes.error();
+        if (r.status < 400 || r.status > 499 || r.code.empty() || r.detail.empty()) std::abort();
+        return 0;
+    }
+    if (changes->empty() || changes->size() > 2) std::abort();
+    for (const auto& c : *changes) {
+        if (check_key_part(c.pk) || is_marker(c.op)) std::abort();
+    }
+    return 0;
+}

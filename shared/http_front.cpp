@@ -33,6 +33,10 @@ std::string detail_for(int status, const httplib::Request& req) {
             return "no route for " + req.method + " " + req.path;
         case 413:
             return "request body is larger than the configured limit";
+        case 400:
+            // httplib answers 400 itself only when it cannot parse the request.
+            return "the request line or headers could not be parsed (a header line is at most "
+                   "8192 bytes)";
         case 414:
             return "request URI is too long";
         default:

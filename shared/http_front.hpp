@@ -21,7 +21,7 @@
 namespace revalidator::http {
 
 struct Tuning {
-    int threads = 64;  // connections served at once; each keep-alive connection holds a thread
+    int threads = 256;  // connections served at once; each keep-alive connection holds a thread
     std::size_t max_body_bytes = 1 << 20;
     int read_timeout_s = 5;  // a client that stalls mid-request is dropped after this
     int write_timeout_s = 5;

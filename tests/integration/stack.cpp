@@ -191,9 +191,11 @@ double Stack::workers_metric(const std::string& series) {
     return sum;
 }
 
-double Stack::worker_metric(const std::string& series, int i) {
-    httplib::Client admin("127.0.0.1", worker_admin_port(i));
-    auto r = admin.Get("/metrics");
+namespace {
+
+double scrape(int port, const std::string& series) {
+    httplib::Client c("127.0.0.1", port);
+    auto r = c.Get("/metrics");
     if (!r) return 0;
     std::istringstream lines(r->body);
     std::string line;
@@ -201,6 +203,16 @@ double Stack::worker_metric(const std::string& series, int i) {
         if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
     }
     return 0;
+}
+
+}  // namespace
+
+double Stack::worker_metric(const std::string& series, int i) {
+    return scrape(worker_admin_port(i), series);
+}
+
+double Stack::ingress_metric(const std::string& series, int i) {
+    return scrape(ingress_port(i), series);
 }
 
 std::optional<std::string> Stack::expected_row(const std::string& id) {

@@ -45,6 +45,7 @@ class Stack {
 
     // Value of a metric series in worker `i`'s /metrics (0 when absent or unreachable).
     double worker_metric(const std::string& series, int i = 0);
+    double ingress_metric(const std::string& series, int i = 0);
     // Sum over every worker that answers: counters survive a failover this way.
     double workers_metric(const std::string& series);
 

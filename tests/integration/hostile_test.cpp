@@ -1,0 +1,207 @@
+// Hostile input over real HTTP (issue 5): every request here is refused with the exact status and
+// error code, nothing reaches the worker, the cache is unchanged, and both processes live on.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <regex>
+
+#include "stack.hpp"
+#include "webhook_signer.hpp"
+
+using namespace revalidator::testing;
+using nlohmann::json;
+using revalidator::ingress::testing::sign;
+
+namespace {
+
+const std::string kSigning = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+struct Answer {
+    int status = 0;
+    std::string body;
+};
+
+// Sends raw bytes and reads one response: what httplib's client would refuse to send.
+Answer raw(int port, const std::string& request) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    Answer a;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        close(fd);
+        return a;
+    }
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string in;
+    char buf[65536];
+    std::smatch m;
+    while (true) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+        auto end = in.find("\r\n\r\n");
+        if (end == std::string::npos) continue;
+        std::string head = in.substr(0, end);
+        if (std::regex_search(head, m, std::regex("Content-Length: (\\d+)")) &&
+            in.size() >= end + 4 + std::stoul(m[1])) {
+            break;
+        }
+    }
+    close(fd);
+    if (std::regex_search(in, m, std::regex("^HTTP/1\\.1 (\\d+)"))) a.status = std::stoi(m[1]);
+    auto end = in.find("\r\n\r\n");
+    if (end != std::string::npos) a.body = in.substr(end + 4);
+    return a;
+}
+
+std::string post(const std::string& headers, const std::string& body) {
+    return "POST /revalidate HTTP/1.1\r\nHost: t\r\n" + headers +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+const std::string kJson = "Content-Type: application/json\r\n";
+const std::string kBearer = std::string("Authorization: Bearer ") + kSecret + "\r\n";
+const std::string kUpdate =
+    R"({"type":"UPDATE","table":"articles","schema":"public","record":{"id":1},"old_record":null})";
+
+std::string signed_headers(const std::string& id, long ts, const std::string& body,
+                           const std::string& secret = kSigning) {
+    std::string t = std::to_string(ts);
+    return "webhook-id: " + id + "\r\nwebhook-timestamp: " + t +
+           "\r\nwebhook-signature: " + sign(secret, id, t, body) + "\r\n";
+}
+
+struct Case {
+    const char* name;
+    std::string request;
+    int status;
+    const char* code;
+};
+
+}  // namespace
+
+TEST(Hostile, EveryAttackIsRefusedPreciselyAndChangesNothing) {
+    Stack s({.ingress_args = {"--signing-secret", kSigning, "--read-timeout-s", "1"}});
+    ASSERT_TRUE(s.list_converges());
+    auto snapshot = [&] {
+        std::vector<std::optional<std::string>> v{s.cache_get("/articles")};
+        for (int id = 1; id <= 5; ++id) v.push_back(s.cache_get("/articles/" + std::to_string(id)));
+        return v;
+    };
+    const auto before = snapshot();
+    // Postgres changes behind the cache's back: any event that got through would show in it.
+    s.sql("UPDATE public.articles SET title = 'must not reach the cache'");
+
+    const long now = static_cast<long>(std::time(nullptr));
+    std::string deep(100000, '[');
+    std::string chunked = "POST /revalidate HTTP/1.1\r\nHost: t\r\n" + kJson + kBearer +
+                          "Transfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 40; ++i) chunked += "10000\r\n" + std::string(0x10000, ' ') + "\r\n";
+    chunked += "0\r\n\r\n";
+    std::string flood;
+    for (int i = 0; i < 5000; ++i) flood += "X-Flood-" + std::to_string(i) + ": y\r\n";
+
+    const std::vector<Case> cases = {
+        {"no credentials", post(kJson, kUpdate), 401, "unauthorized"},
+        {"wrong bearer", post(kJson + "Authorization: Bearer guess\r\n", kUpdate), 401,
+         "unauthorized"},
+        {"bad signature",
+         post(kJson +
+                  signed_headers("msg_1", now, kUpdate, "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+              kUpdate),
+         401, "unauthorized"},
+        {"body altered after signing",
+         post(kJson + signed_headers("msg_2", now, kUpdate), kUpdate + " "), 401, "unauthorized"},
+        {"timestamp an hour old",
+         post(kJson + signed_headers("msg_3", now - 3600, kUpdate), kUpdate), 401, "unauthorized"},
+        {"timestamp an hour ahead",
+         post(kJson + signed_headers("msg_4", now + 3600, kUpdate), kUpdate), 401, "unauthorized"},
+        {"malformed timestamp",
+         post(kJson + "webhook-id: m\r\nwebhook-timestamp: soon\r\nwebhook-signature: v1,AAAA\r\n",
+              kUpdate),
+         401, "unauthorized"},
+        {"truncated body",
+         "POST /revalidate HTTP/1.1\r\nHost: t\r\n" + kJson + kBearer +
+             "Content-Length: 100\r\n\r\n{\"type\":",
+         400, "bad_request"},
+        {"gigantic Content-Length",
+         "POST /revalidate HTTP/1.1\r\nHost: t\r\n" + kJson + kBearer +
+             "Content-Length: 10000000000\r\n\r\n",
+         413, "payload_too_large"},
+        {"gigantic chunked body", chunked, 413, "payload_too_large"},
+        {"deep nesting", post(kJson + kBearer, deep), 400, "malformed_json"},
+        {"invalid UTF-8",
+         post(kJson + kBearer,
+              "{\"type\":\"UPDATE\",\"table\":\"articles\",\"schema\":\"public\",\"record\":{"
+              "\"id\":\"\xff\xfe\"}}"),
+         400, "malformed_json"},
+        {"number beyond double",
+         post(kJson + kBearer,
+              R"({"type":"UPDATE","table":"articles","schema":"public","record":{"id":1e400}})"),
+         400, "malformed_json"},
+        {"id beyond 64 bits",
+         post(
+             kJson + kBearer,
+             R"({"type":"UPDATE","table":"articles","schema":"public","record":{"id":123456789012345678901234567890}})"),
+         422, "invalid_id"},
+        {"id with control character",
+         post(
+             kJson + kBearer,
+             R"({"type":"UPDATE","table":"articles","schema":"public","record":{"id":"a\u0001b"}})"),
+         422, "invalid_id"},
+        {"id over 200 bytes",
+         post(kJson + kBearer,
+              R"({"type":"UPDATE","table":"articles","schema":"public","record":{"id":")" +
+                  std::string(300, 'x') + "\"}}"),
+         422, "invalid_id"},
+        {"unknown table",
+         post(kJson + kBearer,
+              R"({"type":"UPDATE","table":"pg_authid","schema":"pg_catalog","record":{"id":1}})"),
+         422, "unknown_table"},
+        {"header flood, no credentials",
+         "POST /revalidate HTTP/1.1\r\nHost: t\r\n" + flood + kJson + "Content-Length: 2\r\n\r\n{}",
+         401, "unauthorized"},
+        {"header line over 8 KiB",
+         "POST /revalidate HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(20000, 'a') + "\r\n" +
+             kJson + kBearer + "Content-Length: 2\r\n\r\n{}",
+         400, "bad_request"},
+        {"URI over 8 KiB", "GET /" + std::string(20000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n", 414,
+         "uri_too_long"},
+        {"not HTTP at all", std::string("\x16\x03\x01\x02\x00garbage\r\n\r\n", 17), 400,
+         "bad_request"},
+    };
+    for (const auto& c : cases) {
+        Answer a = raw(s.ingress_port(), c.request);
+        EXPECT_EQ(a.status, c.status) << c.name << ": " << a.body;
+        auto body = json::parse(a.body, nullptr, false);
+        ASSERT_TRUE(body.is_object()) << c.name << ": " << a.body;
+        EXPECT_EQ(body.value("error", ""), c.code) << c.name << ": " << a.body;
+        EXPECT_FALSE(body.value("detail", "").empty()) << c.name;
+    }
+
+    // A replay: the genuine signed request passes once, its copy is refused.
+    std::string genuine = post(kJson + signed_headers("msg_replayed", now, kUpdate), kUpdate);
+    EXPECT_EQ(raw(s.ingress_port(), genuine).status, 202);
+    Answer replay = raw(s.ingress_port(), genuine);
+    EXPECT_EQ(replay.status, 401) << replay.body;
+    EXPECT_NE(replay.body.find("replay"), std::string::npos) << replay.body;
+
+    // Exactly the one genuine webhook was accepted, and the processes are alive.
+    EXPECT_EQ(s.ingress_metric("revalidator_ingress_requests_total{status=\"202\"}"), 1);
+    EXPECT_TRUE(s.ingress().alive());
+    EXPECT_TRUE(s.worker().alive());
+    // The genuine event rewrites row 1 and the list; every other key stays as it was.
+    EXPECT_TRUE(eventually([&] { return s.cache_get("/articles/1") == s.expected_row("1"); }));
+    auto after = snapshot();
+    for (std::size_t i = 2; i < after.size(); ++i)
+        EXPECT_EQ(after[i], before[i]) << "/articles/" << i;
+    if (HasFailure()) std::cerr << s.diagnostics() << "\n";
+}

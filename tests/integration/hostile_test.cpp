@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <ctime>
-#include <regex>
 
 #include "stack.hpp"
 #include "webhook_signer.hpp"
@@ -42,23 +41,23 @@ Answer raw(int port, const std::string& request) {
     send(fd, request.data(), request.size(), MSG_NOSIGNAL);
     std::string in;
     char buf[65536];
-    std::smatch m;
+    const std::string length_header = "Content-Length: ";
+    std::size_t head_end = std::string::npos, length = 0;
     while (true) {
         ssize_t n = recv(fd, buf, sizeof(buf), 0);
         if (n <= 0) break;
         in.append(buf, static_cast<std::size_t>(n));
-        auto end = in.find("\r\n\r\n");
-        if (end == std::string::npos) continue;
-        std::string head = in.substr(0, end);
-        if (std::regex_search(head, m, std::regex("Content-Length: (\\d+)")) &&
-            in.size() >= end + 4 + std::stoul(m[1])) {
-            break;
-        }
+        head_end = in.find("\r\n\r\n");
+        auto at = in.find(length_header);
+        if (head_end == std::string::npos || at == std::string::npos || at > head_end) continue;
+        length = std::stoul(in.substr(at + length_header.size()));
+        if (in.size() >= head_end + 4 + length) break;
     }
     close(fd);
-    if (std::regex_search(in, m, std::regex("^HTTP/1\\.1 (\\d+)"))) a.status = std::stoi(m[1]);
-    auto end = in.find("\r\n\r\n");
-    if (end != std::string::npos) a.body = in.substr(end + 4);
+    if (in.rfind("HTTP/1.1 ", 0) == 0) a.status = std::stoi(in.substr(9, 3));
+    // Only the first response: after refusing a request, httplib may go on answering what
+    // followed it on the connection (the rest of a refused chunked body, say).
+    if (head_end != std::string::npos) a.body = in.substr(head_end + 4, length);
     return a;
 }
 

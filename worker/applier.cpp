@@ -54,7 +54,10 @@ WriteStatus Applier::remove(const std::string& key) {
 }
 
 bool Applier::write(const std::string& key, std::string_view value, Outcome& out) {
-    WriteStatus st = sink_.set(key, value);
+    return settle(key, value, sink_.set(key, value), out);
+}
+
+bool Applier::settle(const std::string& key, std::string_view value, WriteStatus st, Outcome& out) {
     if (st == WriteStatus::Ok) {
         writes_.inc();
         return true;
@@ -141,6 +144,17 @@ bool Applier::cache_restarted() {
     return changed;
 }
 
+void Applier::write_rows(const std::vector<Row>& rows, Outcome& out,
+                         const std::function<void(const std::string&)>& owe) {
+    std::vector<CacheItem> items;
+    items.reserve(rows.size());
+    for (const auto& row : rows) items.push_back({item_key(cfg_.prefix, row.pk), row.json});
+    std::vector<WriteStatus> statuses = sink_.set_many(items);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (!settle(items[i].key, items[i].value, statuses[i], out)) owe(rows[i].pk);
+    }
+}
+
 Outcome Applier::apply(const Batch& b) {
     auto start = std::chrono::steady_clock::now();
     if (b.full && !cached_known_) learn_cached_rows();
@@ -150,7 +164,7 @@ Outcome Applier::apply(const Batch& b) {
     batch_size_.observe(static_cast<double>(b.full ? snap.rows.size() : b.pks.size()));
 
     Outcome out;
-    auto owe = [&](const std::string& pk) {
+    std::function<void(const std::string&)> owe = [&](const std::string& pk) {
         auto it = b.received.find(pk);
         out.retry.received.emplace(pk, it == b.received.end() ? unix_micros() : it->second);
     };
@@ -158,10 +172,8 @@ Outcome Applier::apply(const Batch& b) {
     if (b.full) {
         std::unordered_set<std::string> present;
         present.reserve(snap.rows.size());
-        for (const auto& row : snap.rows) {
-            present.insert(row.pk);
-            if (!write(item_key(cfg_.prefix, row.pk), row.json, out)) owe(row.pk);
-        }
+        for (const auto& row : snap.rows) present.insert(row.pk);
+        write_rows(snap.rows, out, owe);
         // A key whose delete failed is still cached: keep it known so the retry deletes it.
         std::unordered_set<std::string> still_cached = present;
         for (const auto& pk : cached_) {
@@ -177,21 +189,21 @@ Outcome Applier::apply(const Batch& b) {
         stale_deleted_.inc(deleted);
         resyncs_.inc();
     } else {
-        std::unordered_map<std::string_view, std::string_view> found;
-        for (const auto& row : snap.rows) found.emplace(row.pk, row.json);
+        std::unordered_set<std::string_view> found;
+        for (const auto& row : snap.rows) {
+            found.insert(row.pk);
+            cached_.insert(row.pk);
+        }
+        write_rows(snap.rows, out, owe);
         for (const auto& pk : b.pks) {
-            auto it = found.find(pk);
-            bool ok;
-            if (it != found.end()) {
-                ok = write(item_key(cfg_.prefix, pk), it->second, out);
-                cached_.insert(pk);
+            if (found.count(pk)) continue;
+            WriteStatus st = remove(item_key(cfg_.prefix, pk));
+            out.cache_unreachable |= st == WriteStatus::Unreachable;
+            if (st == WriteStatus::Ok) {
+                cached_.erase(pk);
             } else {
-                WriteStatus st = remove(item_key(cfg_.prefix, pk));
-                out.cache_unreachable |= st == WriteStatus::Unreachable;
-                ok = st == WriteStatus::Ok;
-                if (ok) cached_.erase(pk);
+                owe(pk);
             }
-            if (!ok) owe(pk);
         }
     }
     if (!write_list(snap.list, out)) out.retry.list = true;

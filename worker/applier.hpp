@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_set>
 
@@ -40,6 +41,11 @@ class Applier {
 
   private:
     bool write(const std::string& key, std::string_view value, Outcome& out);
+    // Counts, logs, and deletes a refused key; false when the write did not land.
+    bool settle(const std::string& key, std::string_view value, WriteStatus st, Outcome& out);
+    // Writes every row's key at once; calls `owe` for each that did not land.
+    void write_rows(const std::vector<Row>& rows, Outcome& out,
+                    const std::function<void(const std::string&)>& owe);
     WriteStatus remove(const std::string& key);
     bool write_list(const std::string& list, Outcome& out);
     void learn_cached_rows();

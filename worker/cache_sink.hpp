@@ -4,8 +4,10 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace revalidator::worker {
 
@@ -20,10 +22,23 @@ enum class WriteStatus {
     Unreachable,  // the server did not answer; nothing will work until it is back
 };
 
+struct CacheItem {
+    std::string key;
+    std::string_view value;
+};
+
 class CacheSink {
   public:
     virtual ~CacheSink() = default;
     virtual WriteStatus set(std::string_view key, std::string_view value) = 0;
+    // The status of each item, in order. Items are distinct keys, so they may be written in any
+    // order or at once; the default writes them one by one.
+    virtual std::vector<WriteStatus> set_many(std::span<const CacheItem> items) {
+        std::vector<WriteStatus> out;
+        out.reserve(items.size());
+        for (const auto& item : items) out.push_back(set(item.key, item.value));
+        return out;
+    }
     // Ok also when the key was not there.
     virtual WriteStatus remove(std::string_view key) = 0;
     virtual Lookup get(std::string_view key) = 0;

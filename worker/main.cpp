@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
     int resync_interval_s = 300;
     int retry_max_ms = 5000;
     int takeover_delay_ms = 1000;
+    int cache_connections = 4;
     std::string log_level = "info";
 
     cli::option(app, "--postgres-url", pg.url,
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
                 "port for the admin endpoints (0 picks a free port)");
     cli::secret_option(app, "--admin-secret", admin_secret,
                        "bearer secret for POST /resync (the endpoint is off without one)");
+    cli::option(app, "--cache-connections", cache_connections,
+                "Memcached connections a batch's keys are written over at once")
+        ->check(CLI::Range(1, 64));
     cli::option(app, "--max-batch", max_batch, "most events taken into one batch");
     cli::option(app, "--max-pending", lp.max_pending,
                 "rows owed before falling back to a full resync");
@@ -93,7 +97,7 @@ int main(int argc, char** argv) {
         log::error("bad configuration", {{"error", e.what()}});
         return 2;
     }
-    worker::McSink sink(memcached);
+    worker::McSink sink(memcached, cache_connections);
     worker::Applier applier(*source, sink, ap, registry);
     worker::Loop loop(applier, lp, registry);
 

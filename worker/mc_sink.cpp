@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <libmemcached/memcached.h>
 
@@ -10,6 +11,7 @@ namespace revalidator::worker {
 
 struct McSink::Impl {
     memcached_st* mc = nullptr;
+    std::vector<memcached_st*> lanes;  // clones of mc, one connection each, for set_many
 
     static WriteStatus classify(memcached_return_t rc) {
         if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) return WriteStatus::Ok;
@@ -26,7 +28,7 @@ struct McSink::Impl {
     }
 };
 
-McSink::McSink(const std::string& servers) : impl_(std::make_unique<Impl>()) {
+McSink::McSink(const std::string& servers, int connections) : impl_(std::make_unique<Impl>()) {
     impl_->mc = memcached_create(nullptr);
     if (!impl_->mc) throw std::bad_alloc();
     std::stringstream list(servers);
@@ -44,15 +46,44 @@ McSink::McSink(const std::string& servers) : impl_(std::make_unique<Impl>()) {
     memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, 500);  // ms
     memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, 1000);    // ms
     memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);      // s
+    for (int i = 1; i < connections; ++i) {
+        memcached_st* lane = memcached_clone(nullptr, impl_->mc);
+        if (!lane) throw std::bad_alloc();
+        impl_->lanes.push_back(lane);
+    }
 }
 
 McSink::~McSink() {
+    for (auto* lane : impl_->lanes) memcached_free(lane);
     memcached_free(impl_->mc);
 }
 
 WriteStatus McSink::set(std::string_view key, std::string_view value) {
     return impl_->classify(
         memcached_set(impl_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0));
+}
+
+std::vector<WriteStatus> McSink::set_many(std::span<const CacheItem> items) {
+    std::vector<WriteStatus> out(items.size(), WriteStatus::Ok);
+    // Below this many keys a thread costs more than the round trips it saves.
+    constexpr std::size_t kParallelFrom = 32;
+    std::vector<memcached_st*> handles{impl_->mc};
+    if (items.size() >= kParallelFrom) {
+        handles.insert(handles.end(), impl_->lanes.begin(), impl_->lanes.end());
+    }
+    auto write_lane = [&](std::size_t lane) {
+        for (std::size_t i = lane; i < items.size(); i += handles.size()) {
+            const CacheItem& item = items[i];
+            out[i] = Impl::classify(memcached_set(handles[lane], item.key.data(), item.key.size(),
+                                                  item.value.data(), item.value.size(), 0, 0));
+        }
+    };
+    std::vector<std::thread> threads;
+    for (std::size_t lane = 1; lane < handles.size(); ++lane)
+        threads.emplace_back(write_lane, lane);
+    write_lane(0);
+    for (auto& t : threads) t.join();
+    return out;
 }
 
 WriteStatus McSink::remove(std::string_view key) {

@@ -1,6 +1,11 @@
 // The Memcached adapter (libmemcached). TCP_NODELAY is turned on (libmemcached leaves it off, and
 // every small write would then wait on Nagle), timeouts are short so an absent server is noticed
 // in about a second, and a failed server is retried after one second.
+//
+// A batch's item writes are spread over several connections written at once: each set waits a
+// full round trip for its reply, and that wait, not Memcached, bounds a batch of thousands of
+// keys. libmemcached's NOREPLY pipelining would remove the wait but also the per-key result,
+// and without it a refused value could not be deleted (promise 4).
 #pragma once
 
 #include <memory>
@@ -13,10 +18,12 @@ namespace revalidator::worker {
 class McSink final : public CacheSink {
   public:
     // servers: "host:port[,host:port...]"
-    explicit McSink(const std::string& servers);
+    // `connections`: how many set_many() writes over at once.
+    McSink(const std::string& servers, int connections);
     ~McSink() override;
 
     WriteStatus set(std::string_view key, std::string_view value) override;
+    std::vector<WriteStatus> set_many(std::span<const CacheItem> items) override;
     WriteStatus remove(std::string_view key) override;
     Lookup get(std::string_view key) override;
     std::string instance() override;

@@ -136,11 +136,9 @@ bool Applier::cache_restarted() {
     if (now.empty()) return false;
     bool changed = !cache_instance_.empty() && now != cache_instance_;
     cache_instance_ = now;
-    if (changed) {
-        // The restarted cache holds none of the keys the old one did.
-        cached_.clear();
-        old_parts_ = 0;
-    }
+    // The keys known to be cached are kept: writes may have reached the new server before the
+    // restart was noticed, and a key forgotten here would never be deleted (deleting a key that
+    // is not there costs nothing).
     return changed;
 }
 

@@ -193,15 +193,15 @@ TEST(Chaos, CacheEqualsPostgresAfterFaultsAndNeverMovesBackwards) {
     auto last_fault_or_load = steady_clock::now();
 
     // Convergence: every key, every row ever created, and the list.
+    std::vector<std::string> bad_keys;
     auto divergent = [&] {
-        long bad = 0;
+        bad_keys.clear();
         for (long id = 1; id <= max_id; ++id) {
-            if (s.cache_get("/articles/" + std::to_string(id)) !=
-                s.expected_row(std::to_string(id)))
-                ++bad;
+            std::string key = "/articles/" + std::to_string(id);
+            if (s.cache_get(key) != s.expected_row(std::to_string(id))) bad_keys.push_back(key);
         }
-        if (s.cache_get("/articles") != s.expected_list()) ++bad;
-        return bad;
+        if (s.cache_get("/articles") != s.expected_list()) bad_keys.push_back("/articles");
+        return static_cast<long>(bad_keys.size());
     };
     bool converged = eventually([&] { return divergent() == 0; }, seconds(60));
     double converge_s = duration<double>(steady_clock::now() - last_fault_or_load).count();
@@ -220,6 +220,10 @@ TEST(Chaos, CacheEqualsPostgresAfterFaultsAndNeverMovesBackwards) {
     std::cout << "\n[ chaos    ] converged " << (converged ? "yes" : "NO") << " " << converge_s
               << " s after the load and faults stopped; divergent keys " << bad
               << "; observer reads " << n.reads << ", backwards moves " << n.backwards << "\n";
+    for (const auto& key : bad_keys) {
+        std::cerr << "divergent " << key << ": cache " << s.cache_get(key).value_or("(absent)")
+                  << "\n";
+    }
     EXPECT_TRUE(converged);
     EXPECT_EQ(bad, 0);
     EXPECT_EQ(n.backwards, 0);

@@ -9,6 +9,7 @@
 #include "auth.hpp"
 #include "cli.hpp"
 #include "clock.hpp"
+#include "curve_keys.hpp"
 #include "event_queue.hpp"
 #include "http_front.hpp"
 #include "log.hpp"
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
     cli::Secret secret;
     cli::Secret secret_previous;
     cli::Secret signing_secret;
+    std::string curve_server_key;
+    cli::Secret curve_secret;
     ingress::SigningConfig signing;
     bool insecure = false;
     ingress::TableConfig table;
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
     int send_hwm = 1000;
     int drain_ms = 5000;
     std::string log_level = "info";
+    std::string curve_public;  // derived from --curve-secret-key
 
     cli::option(app, "--host", host, "address to listen on");
     cli::option(app, "--port", port, "HTTP port to listen on (0 picks a free port)");
@@ -52,6 +56,13 @@ int main(int argc, char** argv) {
         app, "--worker-endpoint", endpoints,
         "ZeroMQ endpoint(s) of the worker's PULL socket; several for active + standby workers")
         ->delimiter(',');
+    cli::option(app, "--curve-server-key", curve_server_key,
+                "the worker's ZeroMQ CURVE public key (Z85, 40 characters); with "
+                "--curve-secret-key, the link to the worker is encrypted and the worker "
+                "authenticated (empty: plaintext)");
+    cli::secret_option(app, "--curve-secret-key", curve_secret,
+                       "this ingress's own CURVE secret key (Z85, 40 characters; "
+                       "revalidator-worker --generate-curve-keypair makes one)");
     cli::option(app, "--instance-id", instance_id,
                 "stable name of this instance; the worker tracks one event stream per instance");
     cli::secret_option(app, "--secret", secret,
@@ -91,6 +102,30 @@ int main(int argc, char** argv) {
         cli::resolve_secret("--secret", secret);
         cli::resolve_secret("--secret-previous", secret_previous);
         cli::resolve_secret("--signing-secret", signing_secret);
+        cli::resolve_secret("--curve-secret-key", curve_secret);
+        if (!curve_server_key.empty() || !curve_secret.value.empty()) {
+            if (curve_secret.value.empty()) {
+                throw CLI::ValidationError(
+                    "--curve-secret-key",
+                    "--curve-server-key is set but --curve-secret-key (or --curve-secret-key-file) "
+                    "is missing: CURVE needs both");
+            }
+            if (curve_server_key.empty()) {
+                throw CLI::ValidationError(
+                    "--curve-server-key",
+                    "--curve-secret-key is set but --curve-server-key (the worker's public key) "
+                    "is missing: CURVE needs both");
+            }
+            if (auto bad = curve::key_error(curve_server_key))
+                throw CLI::ValidationError("--curve-server-key", *bad);
+            if (auto bad = curve::key_error(curve_secret.value))
+                throw CLI::ValidationError("--curve-secret-key", *bad);
+            curve_public = ingress::curve_public_key(curve_secret.value);
+            if (curve_public.empty()) {
+                throw CLI::ValidationError("--curve-secret-key",
+                                           "this libzmq was built without CURVE support");
+            }
+        }
         auto keys = ingress::parse_signing_secrets(signing_secret.value);
         if (!keys) throw CLI::ValidationError("--signing-secret", keys.error());
         signing.keys = std::move(*keys);
@@ -111,7 +146,15 @@ int main(int argc, char** argv) {
     metrics::Registry registry;
     const std::uint64_t epoch = unix_micros();
     ingress::EventQueue queue(instance_id, epoch, queue_capacity);
-    ingress::Publisher publisher(queue, {endpoints, send_hwm, table.schema, table.table}, registry);
+    ingress::PublisherConfig publisher_cfg;
+    publisher_cfg.endpoints = endpoints;
+    publisher_cfg.send_hwm = send_hwm;
+    publisher_cfg.schema = table.schema;
+    publisher_cfg.table = table.table;
+    publisher_cfg.curve_server_key = curve_server_key;
+    publisher_cfg.curve_public_key = curve_public;
+    publisher_cfg.curve_secret_key = curve_secret.value;
+    ingress::Publisher publisher(queue, std::move(publisher_cfg), registry);
     const bool bearer = !secret.value.empty() || !secret_previous.value.empty();
     const bool signatures = !signing.keys.empty();
     ingress::Authenticator auth({secret.value, secret_previous.value}, insecure,
@@ -144,6 +187,7 @@ int main(int argc, char** argv) {
                                     {"stream", instance_id},
                                     {"epoch", epoch},
                                     {"workers", endpoints},
+                                    {"curve", !curve_server_key.empty()},
                                     {"insecure", insecure},
                                     {"bearer_auth", bearer},
                                     {"signature_auth", signatures}});

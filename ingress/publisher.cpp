@@ -20,6 +20,12 @@ std::int64_t steady_ns() {
 
 }  // namespace
 
+std::string curve_public_key(const std::string& secret_key) {
+    char pub[41] = {};
+    if (!zmq_has("curve") || zmq_curve_public(pub, secret_key.c_str()) != 0) return {};
+    return pub;
+}
+
 Publisher::Publisher(EventQueue& queue, PublisherConfig cfg, metrics::Registry& registry)
     : queue_(queue),
       cfg_(std::move(cfg)),
@@ -57,10 +63,21 @@ void Publisher::run() {
     push.set(zmq::sockopt::reconnect_ivl, 100);
     push.set(zmq::sockopt::reconnect_ivl_max, 1000);
     push.set(zmq::sockopt::tcp_keepalive, 1);
+    if (!cfg_.curve_server_key.empty()) {
+        push.set(zmq::sockopt::curve_serverkey, cfg_.curve_server_key);
+        push.set(zmq::sockopt::curve_publickey, cfg_.curve_public_key);
+        push.set(zmq::sockopt::curve_secretkey, cfg_.curve_secret_key);
+    }
 
     const std::string monitor_addr = "inproc://publisher-monitor";
-    if (zmq_socket_monitor(push.handle(), monitor_addr.c_str(),
-                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    // A peer counts once its handshake succeeded: a TCP connection alone proves nothing when a
+    // CURVE handshake then fails (wrong server key), and ZMQ_IMMEDIATE sends nothing to it.
+    constexpr int kHandshakeFailed = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(
+            push.handle(), monitor_addr.c_str(),
+            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | kHandshakeFailed) != 0) {
         throw zmq::error_t();
     }
     zmq::socket_t monitor(ctx, zmq::socket_type::pair);
@@ -68,17 +85,32 @@ void Publisher::run() {
     for (const auto& ep : cfg_.endpoints) push.connect(ep);
 
     std::set<std::string> connected;
+    std::set<std::string> failing;  // handshake failures are logged once until a success
     auto read_monitor = [&] {
         zmq::message_t head, addr;
         while (monitor.recv(head, zmq::recv_flags::dontwait)) {
             (void)monitor.recv(addr);
             std::uint16_t event = 0;
             std::memcpy(&event, head.data(), sizeof(event));
-            if (event == ZMQ_EVENT_CONNECTED) connected.insert(addr.to_string());
-            if (event == ZMQ_EVENT_DISCONNECTED) connected.erase(addr.to_string());
+            const std::string endpoint = addr.to_string();
+            if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+                connected.insert(endpoint);
+                failing.erase(endpoint);
+                log::info("worker connected", {{"endpoint", endpoint}});
+            } else if (event == ZMQ_EVENT_DISCONNECTED) {
+                if (connected.erase(endpoint) > 0)
+                    log::info("worker disconnected", {{"endpoint", endpoint}});
+            } else if ((event & kHandshakeFailed) != 0 && failing.insert(endpoint).second) {
+                log::warn("handshake with worker failed; retrying",
+                          {{"endpoint", endpoint},
+                           {"curve", !cfg_.curve_server_key.empty()},
+                           {"hint", cfg_.curve_server_key.empty()
+                                        ? "the worker may require CURVE: set --curve-server-key "
+                                          "and --curve-secret-key"
+                                        : "check --curve-server-key is the worker's public key "
+                                          "and that the worker runs with CURVE"}});
+            }
             peers_ = static_cast<int>(connected.size());
-            log::info(event == ZMQ_EVENT_CONNECTED ? "worker connected" : "worker disconnected",
-                      {{"endpoint", addr.to_string()}});
         }
     };
     auto past_deadline = [&] { return draining_ && steady_ns() >= deadline_ns_.load(); };

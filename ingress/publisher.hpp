@@ -2,7 +2,9 @@
 // It moves events from the EventQueue to the worker(s) in queue order. PUSH connects to the
 // worker's bound PULL endpoint(s) with ZMQ_IMMEDIATE, so nothing piles up toward a peer that is
 // not connected; while no worker is there, events wait in the bounded EventQueue instead.
-// A socket monitor counts connected peers for /readyz.
+// A socket monitor counts connected peers (completed handshakes) for /readyz.
+// With CURVE configured, PUSH is a CURVE client: the link is encrypted and the worker must prove
+// it holds the secret key matching `curve_server_key` (docs/security.md).
 #pragma once
 
 #include <atomic>
@@ -21,7 +23,15 @@ struct PublisherConfig {
     int send_hwm = 1000;        // frames buffered per connected worker inside ZeroMQ
     std::string schema, table;  // named in the END and HEARTBEAT markers
     std::chrono::milliseconds heartbeat{1000};  // idle time after which a HEARTBEAT is sent
+    // CURVE (all Z85, validated by the caller). Empty server key: plaintext (the default).
+    std::string curve_server_key;  // the worker's public key
+    std::string curve_public_key;  // ours, from curve_public_key(curve_secret_key)
+    std::string curve_secret_key;  // ours
 };
+
+// The Z85 public key of a Z85 CURVE secret key; empty when the key is invalid or this libzmq has
+// no CURVE support.
+std::string curve_public_key(const std::string& secret_key);
 
 class Publisher {
   public:

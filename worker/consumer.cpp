@@ -9,9 +9,15 @@ struct Consumer::Impl {
     zmq::socket_t pull{ctx, zmq::socket_type::pull};
 };
 
-Consumer::Consumer(const std::string& endpoint, int receive_hwm) : impl_(std::make_unique<Impl>()) {
+Consumer::Consumer(const std::string& endpoint, int receive_hwm,
+                   const std::string& curve_secret_key)
+    : impl_(std::make_unique<Impl>()) {
     impl_->pull.set(zmq::sockopt::rcvhwm, receive_hwm);
     impl_->pull.set(zmq::sockopt::linger, 0);
+    if (!curve_secret_key.empty()) {
+        impl_->pull.set(zmq::sockopt::curve_server, true);
+        impl_->pull.set(zmq::sockopt::curve_secretkey, curve_secret_key);
+    }
     impl_->pull.bind(endpoint);
 }
 
@@ -26,6 +32,18 @@ std::vector<std::string> Consumer::receive(std::size_t max, std::chrono::millise
         frames.emplace_back(msg.to_string());
     }
     return frames;
+}
+
+CurveKeypair generate_curve_keypair() {
+    char pub[41] = {}, sec[41] = {};
+    if (!zmq_has("curve") || zmq_curve_keypair(pub, sec) != 0) return {};
+    return {pub, sec};
+}
+
+std::string curve_public_key(const std::string& secret_key) {
+    char pub[41] = {};
+    if (!zmq_has("curve") || zmq_curve_public(pub, secret_key.c_str()) != 0) return {};
+    return pub;
 }
 
 }  // namespace revalidator::worker

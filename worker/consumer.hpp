@@ -1,6 +1,10 @@
 // The ZeroMQ adapter on the worker side: binds the PULL endpoint that every ingress connects to.
 // receive() blocks for the first frame only, then takes whatever is already waiting, so a burst
 // becomes one batch while a lone event is handled at once.
+// With a CURVE secret key the PULL socket is a CURVE server: every connection is encrypted, and
+// only clients that know the matching public key can complete the handshake. There is no client
+// allowlist (no ZAP handler): any client holding the server's public key is accepted
+// (docs/security.md).
 #pragma once
 
 #include <chrono>
@@ -12,7 +16,9 @@ namespace revalidator::worker {
 
 class Consumer {
   public:
-    Consumer(const std::string& endpoint, int receive_hwm);
+    // `curve_secret_key`: Z85, validated by the caller; empty for plaintext (the default).
+    Consumer(const std::string& endpoint, int receive_hwm,
+             const std::string& curve_secret_key = {});
     ~Consumer();
 
     std::vector<std::string> receive(std::size_t max, std::chrono::milliseconds timeout);
@@ -21,5 +27,12 @@ class Consumer {
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// CURVE key helpers (Z85). Empty strings when this libzmq has no CURVE support.
+struct CurveKeypair {
+    std::string public_key, secret_key;
+};
+CurveKeypair generate_curve_keypair();
+std::string curve_public_key(const std::string& secret_key);
 
 }  // namespace revalidator::worker

@@ -1,6 +1,7 @@
 // revalidator-worker: consumes events from every ingress, coalesces them, reads the truth from
 // Postgres and writes Memcached. Run one active worker per table (see docs/operations.md).
 #include <atomic>
+#include <iostream>
 #include <optional>
 #include <thread>
 
@@ -9,6 +10,7 @@
 #include "cache_key.hpp"
 #include "cli.hpp"
 #include "consumer.hpp"
+#include "curve_keys.hpp"
 #include "http_front.hpp"
 #include "lease.hpp"
 #include "log.hpp"
@@ -29,6 +31,8 @@ int main(int argc, char** argv) {
     std::string admin_host = "127.0.0.1";
     int admin_port = 8081;
     cli::Secret admin_secret;
+    cli::Secret curve_secret;
+    bool generate_keypair = false;
     std::size_t max_batch = 10'000;
     int receive_hwm = 100'000;
     int resync_interval_s = 300;
@@ -42,6 +46,12 @@ int main(int argc, char** argv) {
     cli::option(app, "--memcached", memcached, "Memcached server(s), host:port[,host:port...]");
     cli::option(app, "--bind", endpoint,
                 "ZeroMQ endpoint to bind the PULL socket on (ingresses connect here)");
+    cli::secret_option(app, "--curve-secret-key", curve_secret,
+                       "this worker's ZeroMQ CURVE secret key (Z85, 40 characters); when set, the "
+                       "PULL socket only accepts encrypted CURVE connections from ingresses "
+                       "given the matching public key (--generate-curve-keypair makes a pair)");
+    app.add_flag("--generate-curve-keypair", generate_keypair,
+                 "print a new CURVE key pair as public=<Z85> and secret=<Z85> lines, and exit");
     cli::option(app, "--schema", pg.schema, "schema of the watched table");
     cli::option(app, "--table", pg.table, "name of the watched table");
     cli::option(app, "--primary-key", pg.primary_key, "primary key column of the watched table");
@@ -78,9 +88,28 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
         cli::resolve_secret("--admin-secret", admin_secret);
+        cli::resolve_secret("--curve-secret-key", curve_secret);
+        if (!curve_secret.value.empty()) {
+            if (auto bad = curve::key_error(curve_secret.value))
+                throw CLI::ValidationError("--curve-secret-key", *bad);
+            if (worker::curve_public_key(curve_secret.value).empty())
+                throw CLI::ValidationError("--curve-secret-key",
+                                           "this libzmq was built without CURVE support");
+        }
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
+    if (generate_keypair) {
+        auto pair = worker::generate_curve_keypair();
+        if (pair.public_key.empty()) {
+            std::cerr << "cannot generate a CURVE key pair: this libzmq was built without CURVE "
+                         "support\n";
+            return 1;
+        }
+        std::cout << "public=" << pair.public_key << "\nsecret=" << pair.secret_key << "\n";
+        return 0;
+    }
+    const bool curve_on = !curve_secret.value.empty();
     lp.schema = pg.schema;
     lp.table = pg.table;
     lp.resync_interval = std::chrono::seconds(resync_interval_s);
@@ -140,11 +169,14 @@ int main(int argc, char** argv) {
     }
     std::thread admin_thread([&] { admin.listen_after_bind(); });
     shutdown::on_request([&] { admin.stop(); });
-    log::info("worker started", {{"bind", endpoint},
-                                 {"admin_port", bound},
-                                 {"table", pg.schema + "." + pg.table},
-                                 {"prefix", ap.prefix},
-                                 {"memcached", memcached}});
+    log::info("worker started",
+              {{"bind", endpoint},
+               {"curve", curve_on},
+               {"curve_public_key", curve_on ? worker::curve_public_key(curve_secret.value) : ""},
+               {"admin_port", bound},
+               {"table", pg.schema + "." + pg.table},
+               {"prefix", ap.prefix},
+               {"memcached", memcached}});
 
     using namespace std::chrono;
     int exit_code = 0;
@@ -156,7 +188,7 @@ int main(int argc, char** argv) {
         if (shutdown::requested() || shutdown::wait_for(milliseconds(takeover_delay_ms))) break;
         std::optional<worker::Consumer> consumer;
         try {
-            consumer.emplace(endpoint, receive_hwm);
+            consumer.emplace(endpoint, receive_hwm, curve_secret.value);
         } catch (const std::exception& e) {
             log::error("cannot bind", {{"bind", endpoint}, {"error", e.what()}});
             exit_code = 1;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks that compose.yaml is valid and consistent with the binaries it runs:
-#   1. `docker-compose config -q` accepts it (REVALIDATOR_SECRET=x for the required interpolation);
+#   1. `docker-compose config -q` accepts it (placeholder values for the required interpolations:
+#      REVALIDATOR_SECRET and the CURVE keys);
 #   2. every REVALIDATOR_* variable a service passes is an option of the binary that service runs
 #      (a service runs the binary named by its build target: ingress or worker), read from the
 #      `(Env:REVALIDATOR_...)` entries of that binary's --help;
@@ -40,14 +41,18 @@ for pair in "ingress:$ingress_bin" "worker:$worker_bin"; do
   [ -s "$tmp/$name.env" ] || fail "$bin --help lists no REVALIDATOR_* variables"
 done
 
+# Placeholders for the variables compose.yaml requires (${VAR:?...}).
+required_env=(REVALIDATOR_SECRET=x WORKER_CURVE_SECRET_KEY=x WORKER_CURVE_PUBLIC_KEY=x
+  INGRESS_CURVE_SECRET_KEY=x)
+
 # 1. Valid Compose. --project-directory keeps relative paths resolving against the repo root even
 # when COMPOSE_FILE_UNDER_TEST points at a copy elsewhere.
-if ! REVALIDATOR_SECRET=x docker-compose --project-directory "$root" -f "$compose_file" \
+if ! env "${required_env[@]}" docker-compose --project-directory "$root" -f "$compose_file" \
   config >"$tmp/resolved.yaml" 2>"$tmp/config.err"; then
   cat "$tmp/config.err" >&2
   fail "docker-compose config rejected $compose_file"
 fi
-REVALIDATOR_SECRET=x docker-compose --project-directory "$root" -f "$compose_file" config -q ||
+env "${required_env[@]}" docker-compose --project-directory "$root" -f "$compose_file" config -q ||
   fail "docker-compose config -q rejected $compose_file"
 
 # 2-4. Variables against options.

@@ -1,0 +1,139 @@
+#include "truth.hpp"
+
+#include <stdexcept>
+
+#include <pqxx/pqxx>
+
+namespace loadgen {
+
+void add_table_options(CLI::App& cmd, TableSpec& spec) {
+    cmd.add_option("--schema", spec.schema, "schema of the watched table")->capture_default_str();
+    cmd.add_option("--table", spec.table, "the watched table")->capture_default_str();
+    cmd.add_option("--primary-key", spec.key, "its primary key column")->capture_default_str();
+    cmd.add_option("--bump-column", spec.bump, "integer column incremented to change a row")
+        ->capture_default_str();
+    cmd.add_option("--list-order", spec.order,
+                   "the list's ORDER BY over alias t, as the worker's --order-by renders it "
+                   "(default: t.<primary key>)");
+    cmd.add_option("--prefix", spec.prefix, "the worker's cache key prefix")->capture_default_str();
+}
+
+namespace {
+
+std::string quote_ident(const std::string& name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += '"';
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
+}  // namespace
+
+struct Truth::Impl {
+    TableSpec spec;
+    pqxx::connection conn;
+    std::string rel, key, key_type, list_sql;
+
+    Impl(const std::string& url, TableSpec s) : spec(std::move(s)), conn(url) {
+        rel = quote_ident(spec.schema) + "." + quote_ident(spec.table);
+        key = quote_ident(spec.key);
+        pqxx::nontransaction tx(conn);
+        auto r = tx.exec_params(
+            "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
+            rel, spec.key);
+        if (r.empty()) {
+            throw std::runtime_error("table " + rel + " with column " + spec.key + " not found");
+        }
+        key_type = r[0][0].as<std::string>();
+        std::string order = spec.order.empty() ? "t." + key : spec.order;
+        list_sql = "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY " + order +
+                   ")::text, '[]') FROM " + rel + " t";
+    }
+};
+
+Truth::Truth(const std::string& url, TableSpec spec)
+    : impl_(std::make_unique<Impl>(url, std::move(spec))) {}
+
+Truth::~Truth() = default;
+
+std::size_t Truth::count() {
+    pqxx::nontransaction tx(impl_->conn);
+    return tx.exec("SELECT count(*) FROM " + impl_->rel)[0][0].as<std::size_t>();
+}
+
+std::vector<std::string> Truth::all_ids() {
+    pqxx::nontransaction tx(impl_->conn);
+    std::vector<std::string> ids;
+    for (const auto& row : tx.exec("SELECT " + impl_->key + "::text FROM " + impl_->rel))
+        ids.emplace_back(row[0].c_str());
+    return ids;
+}
+
+std::vector<std::string> Truth::random_ids(std::size_t n) {
+    pqxx::nontransaction tx(impl_->conn);
+    std::vector<std::string> ids;
+    auto r = tx.exec_params(
+        "SELECT " + impl_->key + "::text FROM " + impl_->rel + " ORDER BY random() LIMIT $1", n);
+    for (const auto& row : r) ids.emplace_back(row[0].c_str());
+    return ids;
+}
+
+std::vector<Change> Truth::bump(const std::vector<std::string>& ids) {
+    const auto& m = *impl_;
+    std::string col = quote_ident(m.spec.bump);
+    std::string sql = "UPDATE " + m.rel + " t SET " + col + " = t." + col + " + 1 FROM (SELECT " +
+                      m.key + " AS k, to_jsonb(o)::text AS old FROM " + m.rel + " o WHERE " +
+                      m.key + " = ANY($1::text[]::" + m.key_type + "[]) FOR UPDATE) o WHERE t." +
+                      m.key + " = o.k RETURNING t." + m.key + "::text, to_jsonb(t)::text, o.old";
+    pqxx::work tx(impl_->conn);
+    auto r = tx.exec_params(sql, text_array(ids));
+    tx.commit();
+    std::vector<Change> changes;
+    changes.reserve(r.size());
+    for (const auto& row : r) changes.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str()});
+    return changes;
+}
+
+std::string Truth::row(const std::string& id) {
+    pqxx::nontransaction tx(impl_->conn);
+    auto r = tx.exec_params("SELECT to_jsonb(t)::text FROM " + impl_->rel + " t WHERE t." +
+                                impl_->key + " = $1::" + impl_->key_type,
+                            id);
+    return r.empty() ? std::string() : std::string(r[0][0].c_str());
+}
+
+std::string Truth::list() {
+    pqxx::nontransaction tx(impl_->conn);
+    return tx.exec(impl_->list_sql)[0][0].c_str();
+}
+
+Truth::Snapshot Truth::snapshot() {
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(impl_->conn);
+    Snapshot s;
+    auto r =
+        tx.exec("SELECT " + impl_->key + "::text, to_jsonb(t)::text FROM " + impl_->rel + " t");
+    s.rows.reserve(r.size());
+    for (const auto& row : r) s.rows.emplace_back(row[0].c_str(), row[1].c_str());
+    s.list = tx.exec(impl_->list_sql)[0][0].c_str();
+    tx.commit();
+    return s;
+}
+
+}  // namespace loadgen

@@ -120,14 +120,15 @@ int main(int argc, char** argv) {
     shutdown::install();
     metrics::Registry registry;
     std::unique_ptr<worker::PgSource> source;
+    std::unique_ptr<worker::McSink> sink;
     try {
         source = std::make_unique<worker::PgSource>(pg);
+        sink = std::make_unique<worker::McSink>(memcached, cache_connections);
     } catch (const std::exception& e) {
         log::error("bad configuration", {{"error", e.what()}});
         return 2;
     }
-    worker::McSink sink(memcached, cache_connections);
-    worker::Applier applier(*source, sink, ap, registry);
+    worker::Applier applier(*source, *sink, ap, registry);
     worker::Loop loop(applier, lp, registry);
 
     BearerAuth admin_auth({admin_secret.value});

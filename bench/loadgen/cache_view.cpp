@@ -1,11 +1,12 @@
 #include "cache_view.hpp"
 
 #include <cstdlib>
-#include <sstream>
 #include <stdexcept>
 
 #include <libmemcached/memcached.h>
+
 #include <nlohmann/json.hpp>
+#include "server_list.hpp"
 
 namespace loadgen {
 
@@ -22,15 +23,12 @@ struct CacheView::Impl {
 CacheView::CacheView(const std::string& servers) : impl_(std::make_unique<Impl>()) {
     impl_->mc = memcached_create(nullptr);
     if (!impl_->mc) throw std::bad_alloc();
-    std::stringstream list(servers);
-    std::string server;
-    while (std::getline(list, server, ',')) {
-        auto colon = server.rfind(':');
-        std::string host = server.substr(0, colon);
-        int port = colon == std::string::npos ? 11211 : std::atoi(server.c_str() + colon + 1);
-        if (memcached_server_add(impl_->mc, host.c_str(), static_cast<in_port_t>(port)) !=
+    auto list = revalidator::parse_server_list(servers, 11211);
+    if (!list) throw std::invalid_argument("--memcached " + list.error());
+    for (const auto& s : *list) {
+        if (memcached_server_add(impl_->mc, s.host.c_str(), static_cast<in_port_t>(s.port)) !=
             MEMCACHED_SUCCESS) {
-            throw std::invalid_argument("bad memcached server '" + server + "'");
+            throw std::invalid_argument("--memcached: cannot add '" + s.host + "'");
         }
     }
     memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);

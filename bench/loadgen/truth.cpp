@@ -4,6 +4,8 @@
 
 #include <pqxx/pqxx>
 
+#include "sql.hpp"
+
 namespace loadgen {
 
 void add_table_options(CLI::App& cmd, TableSpec& spec) {
@@ -18,32 +20,8 @@ void add_table_options(CLI::App& cmd, TableSpec& spec) {
     cmd.add_option("--prefix", spec.prefix, "the worker's cache key prefix")->capture_default_str();
 }
 
-namespace {
-
-std::string quote_ident(const std::string& name) {
-    std::string out = "\"";
-    for (char c : name) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + "\"";
-}
-
-std::string text_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ',';
-        out += '"';
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
-}
-
-}  // namespace
+using revalidator::worker::sql::quote_ident;
+using revalidator::worker::sql::text_array;
 
 struct Truth::Impl {
     TableSpec spec;

@@ -67,6 +67,11 @@ void Loop::request_resync(const std::string& reason) {
     if (resync_reason_.empty()) resync_reason_ = reason;
 }
 
+void Loop::retry_later(Clock::time_point now) {
+    retry_at_ = now + backoff_;
+    backoff_ = std::min(backoff_ * 2, cfg_.retry_max);
+}
+
 milliseconds Loop::step() {
     auto now = Clock::now();
     {
@@ -97,8 +102,7 @@ milliseconds Loop::step() {
             backoff_ = cfg_.retry_min;
         } else {
             pending_.restore(std::move(out.retry));
-            retry_at_ = now + backoff_;
-            backoff_ = std::min(backoff_ * 2, cfg_.retry_max);
+            retry_later(now);
         }
     } catch (const std::exception& e) {
         failures_.inc();
@@ -108,8 +112,7 @@ milliseconds Loop::step() {
                                                 {"full", batch.full},
                                                 {"retry_ms", backoff_.count()}});
         pending_.restore(std::move(batch));
-        retry_at_ = now + backoff_;
-        backoff_ = std::min(backoff_ * 2, cfg_.retry_max);
+        retry_later(now);
     }
     pending_size_ = pending_.size();
     if (pending_.empty()) return milliseconds(500);

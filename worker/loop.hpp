@@ -44,6 +44,8 @@ class Loop {
 
   private:
     using Clock = std::chrono::steady_clock;
+    // Capped exponential backoff: the next attempt waits twice as long, up to retry_max.
+    void retry_later(Clock::time_point now);
 
     Applier& applier_;
     LoopConfig cfg_;

@@ -98,14 +98,6 @@ PgSource::PgSource(PgConfig cfg) : impl_(std::make_unique<Impl>()) {
 
 PgSource::~PgSource() = default;
 
-void PgSource::connect() {
-    impl_->connect();
-}
-
-bool PgSource::connected() const {
-    return impl_->conn && impl_->conn->is_open();
-}
-
 Snapshot PgSource::read(const std::vector<std::string>& pks, bool full) {
     try {
         impl_->connect();

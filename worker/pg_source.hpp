@@ -24,9 +24,6 @@ class PgSource final : public RowSource {
     explicit PgSource(PgConfig cfg);
     ~PgSource() override;
 
-    // Connects (if needed) and checks the table and key column exist; throws when not.
-    void connect();
-    bool connected() const;
     Snapshot read(const std::vector<std::string>& pks, bool full) override;
 
   private:

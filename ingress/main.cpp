@@ -85,11 +85,20 @@ int main(int argc, char** argv) {
     cli::option(app, "--schema", table.schema, "schema of the watched table");
     cli::option(app, "--table", table.table, "name of the watched table");
     cli::option(app, "--primary-key", table.primary_key, "primary key column of the watched table");
-    cli::option(app, "--max-body-bytes", tuning.max_body_bytes,
-                "largest webhook body accepted (413 above)");
-    cli::option(app, "--http-threads", tuning.threads, "HTTP connections served at once");
-    cli::option(app, "--read-timeout-s", tuning.read_timeout_s,
-                "drop a client that stalls this long mid-request");
+    cli::option(app, "--max-body-bytes", tuning.limits.max_body_bytes,
+                "largest webhook body accepted, chunked or not (413 above)");
+    cli::option(app, "--max-header-bytes", tuning.limits.max_header_bytes,
+                "largest request line plus headers accepted (431 above)");
+    cli::option(app, "--http-threads", tuning.loops,
+                "HTTP event-loop threads (0: one per core); connections are not threads");
+    cli::option(app, "--max-connections", tuning.max_connections,
+                "HTTP connections open at once; a further one gets 503 and is closed");
+    cli::option(app, "--request-timeout-s", tuning.request_timeout_s,
+                "a request must arrive in full this long after its first byte (408 after)")
+        ->check(CLI::Range(1, 3600));
+    cli::option(app, "--keep-alive-s", tuning.keep_alive_s,
+                "close a keep-alive connection idle this long")
+        ->check(CLI::Range(1, 3600));
     cli::option(app, "--queue-capacity", queue_capacity,
                 "events held while the worker is slow or away (503 above)");
     cli::option(app, "--send-hwm", send_hwm,
@@ -161,7 +170,7 @@ int main(int argc, char** argv) {
                                 std::move(signing));
     std::atomic<bool> draining{false};
 
-    http::Server svr(tuning);
+    http::Server svr(tuning, registry);
     auto readiness = [&] {
         int peers = publisher.connected_peers();
         bool ready = peers > 0 && !draining;
@@ -170,7 +179,7 @@ int main(int argc, char** argv) {
                                 {"draining", draining.load()},
                                 {"queue_depth", queue.depth()}}};
     };
-    ingress::add_routes(svr, {auth, table, queue, registry, readiness, tuning.max_body_bytes});
+    ingress::add_routes(svr, {auth, table, queue, registry, readiness});
 
     int bound = svr.bind(host, port);
     if (bound < 0) {
@@ -191,7 +200,7 @@ int main(int argc, char** argv) {
                                     {"insecure", insecure},
                                     {"bearer_auth", bearer},
                                     {"signature_auth", signatures}});
-    svr.listen_after_bind();
+    svr.serve();
 
     draining = true;
     queue.close();

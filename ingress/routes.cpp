@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <map>
-#include <optional>
 
 #include "clock.hpp"
 #include "log.hpp"
@@ -14,7 +13,7 @@ namespace {
 class StatusCounters {
   public:
     explicit StatusCounters(metrics::Registry& r) {
-        for (int s : {200, 202, 400, 401, 404, 405, 413, 414, 415, 422, 503}) {
+        for (int s : {200, 202, 400, 401, 404, 405, 415, 422, 503}) {
             by_status_.emplace(
                 s, &r.counter("revalidator_ingress_requests_total", "HTTP responses by status",
                               "status=\"" + std::to_string(s) + "\""));
@@ -31,29 +30,6 @@ class StatusCounters {
     std::map<int, metrics::Counter*> by_status_;
     metrics::Counter* other_;
 };
-
-// Reads the body, never more than `limit` bytes of it. httplib 0.11 enforces its own limit
-// (set_payload_max_length) only on a Content-Length; a chunked body would be buffered whole,
-// however large. httplib leaves 413 in `res` when a Content-Length was over its own limit.
-std::optional<Rejection> read_body(const httplib::ContentReader& reader, std::size_t limit,
-                                   const httplib::Response& res, std::string& body) {
-    bool too_large = false;
-    bool complete = reader([&](const char* data, std::size_t n) {
-        too_large = n > limit - body.size();
-        if (!too_large) body.append(data, n);
-        return !too_large;
-    });
-    if (too_large || (!complete && res.status == 413)) {
-        return Rejection{
-            413, "payload_too_large",
-            "request body is larger than the limit of " + std::to_string(limit) + " bytes"};
-    }
-    if (!complete)
-        return Rejection{400, "bad_request",
-                         "the request body could not be read: it needs a Content-Length or chunked "
-                         "encoding, and must arrive in full"};
-    return std::nullopt;
-}
 
 }  // namespace
 
@@ -79,13 +55,8 @@ void add_routes(http::Server& svr, RouteContext ctx) {
     http::add_probes(svr, ctx.registry, ctx.readiness);
 
     svr.Post("/revalidate", [ctx, &ack, &full, &drain](const httplib::Request& req,
-                                                       httplib::Response& res,
-                                                       const httplib::ContentReader& reader) {
-        std::string body;
-        if (auto bad = read_body(reader, ctx.max_body_bytes, res, body)) {
-            res.set_header("Connection", "close");
-            return http::reject(res, bad->status, bad->code, bad->detail);
-        }
+                                                       httplib::Response& res) {
+        const std::string& body = req.body;
         auto start = std::chrono::steady_clock::now();
         std::uint64_t received = unix_micros();
         const std::string id = req.get_header_value("webhook-id");

@@ -19,7 +19,6 @@ struct RouteContext {
     EventQueue& queue;
     metrics::Registry& registry;
     std::function<http::Readiness()> readiness;
-    std::size_t max_body_bytes;  // enforced while reading, chunked bodies included
 };
 
 void add_routes(http::Server& svr, RouteContext ctx);

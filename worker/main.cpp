@@ -135,7 +135,10 @@ int main(int argc, char** argv) {
     worker::Lease lease(pg.url, "revalidator:" + pg.schema + "." + pg.table);
     std::atomic<bool> active{false};
 
-    http::Server admin(http::Tuning{.threads = 4});
+    http::Tuning admin_tuning;
+    admin_tuning.loops = 1;
+    admin_tuning.max_connections = 256;
+    http::Server admin(admin_tuning, registry);
     http::route_errors(admin, {{"/healthz", {"GET"}},
                                {"/readyz", {"GET"}},
                                {"/metrics", {"GET"}},
@@ -168,7 +171,7 @@ int main(int argc, char** argv) {
         log::error("cannot listen", {{"host", admin_host}, {"port", admin_port}});
         return 1;
     }
-    std::thread admin_thread([&] { admin.listen_after_bind(); });
+    std::thread admin_thread([&] { admin.serve(); });
     shutdown::on_request([&] { admin.stop(); });
     log::info("worker started",
               {{"bind", endpoint},

@@ -1,0 +1,211 @@
+#include "http_framer.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace revalidator::http {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool is_token_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+std::string bytes(std::size_t n) {
+    return std::to_string(n) + " bytes";
+}
+
+}  // namespace
+
+void RequestFramer::reset() {
+    *this = RequestFramer(limits_);
+}
+
+RequestFramer::State RequestFramer::refuse(int status, std::string code, std::string detail) {
+    refusal_ = {status, std::move(code), std::move(detail)};
+    return State::Refused;
+}
+
+RequestFramer::State RequestFramer::feed(std::string_view in) {
+    if (!refusal_.code.empty()) return State::Refused;
+    started_ = !in.empty();
+    if (head_end_ == 0) {
+        if (auto s = parse_head(in); s != State::Complete) return s;
+    }
+    if (chunked_) return feed_chunked(in);
+    if (in.size() - head_end_ < content_length_) return State::NeedMore;
+    consumed_ = head_end_ + content_length_;
+    if (expect_continue_) rewrite(in, in.substr(head_end_, content_length_));
+    return State::Complete;
+}
+
+// Walks the header lines as they arrive; `scanned_` is where the current line starts.
+RequestFramer::State RequestFramer::parse_head(std::string_view in) {
+    bool have_length = false;
+    while (true) {
+        const bool first = scanned_ == 0;
+        const std::size_t nl = in.find('\n', scanned_);
+        const std::size_t line_len = (nl == std::string_view::npos ? in.size() : nl) - scanned_;
+        if (first && line_len > limits_.max_request_line) {
+            return refuse(414, "uri_too_long",
+                          "the request line is longer than " + bytes(limits_.max_request_line));
+        }
+        if (!first && line_len > limits_.max_request_line) {
+            return refuse(431, "headers_too_large",
+                          "a header line is longer than " + bytes(limits_.max_request_line));
+        }
+        if ((nl == std::string_view::npos ? in.size() : nl + 1) > limits_.max_header_bytes) {
+            return refuse(
+                431, "headers_too_large",
+                "the request line and headers are longer than " + bytes(limits_.max_header_bytes));
+        }
+        if (nl == std::string_view::npos) return State::NeedMore;
+        if (nl == scanned_ || in[nl - 1] != '\r') {
+            return refuse(400, "bad_request", "header lines must end with CRLF");
+        }
+        std::string_view line = in.substr(scanned_, nl - 1 - scanned_);
+        const std::size_t line_start = scanned_;
+        scanned_ = nl + 1;
+        if (first) {
+            if (line.empty()) return refuse(400, "bad_request", "the request line is empty");
+            continue;
+        }
+        if (line.empty()) {
+            head_end_ = scanned_;
+            break;
+        }
+        if (++header_count_ > limits_.max_headers) {
+            return refuse(431, "headers_too_large",
+                          "more than " + std::to_string(limits_.max_headers) + " header lines");
+        }
+        const std::size_t colon = line.find(':');
+        const std::string_view name = line.substr(0, colon);
+        if (colon == std::string_view::npos || name.empty() ||
+            !std::all_of(name.begin(), name.end(), is_token_char)) {
+            return refuse(400, "bad_request",
+                          "a header line is not \"Name: value\" (line folding is not accepted)");
+        }
+        const std::string_view value = trim(line.substr(colon + 1));
+        const bool framing = iequals(name, "content-length") ||
+                             iequals(name, "transfer-encoding") || iequals(name, "expect");
+        if (framing) dropped_.emplace_back(line_start, scanned_);
+        if (iequals(name, "content-length")) {
+            std::size_t n = 0;
+            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+            if (value.empty() || ec != std::errc() || end != value.data() + value.size() ||
+                (have_length && n != content_length_)) {
+                return refuse(400, "bad_request",
+                              "Content-Length must be one decimal number, given once");
+            }
+            have_length = true;
+            content_length_ = n;
+        } else if (iequals(name, "transfer-encoding")) {
+            if (!iequals(value, "chunked")) {
+                return refuse(400, "bad_request",
+                              "Transfer-Encoding must be \"chunked\", got \"" +
+                                  std::string(value.substr(0, 64)) + "\"");
+            }
+            chunked_ = true;
+        } else if (iequals(name, "expect")) {
+            expect_continue_ = iequals(value, "100-continue");
+        }
+    }
+    if (chunked_ && have_length) {
+        // Two framings disagreeing is how requests get smuggled past a proxy.
+        return refuse(400, "bad_request", "both Content-Length and Transfer-Encoding were sent");
+    }
+    if (content_length_ > limits_.max_body_bytes) {
+        return refuse(413, "payload_too_large",
+                      "the request body is " + bytes(content_length_) + "; the limit is " +
+                          bytes(limits_.max_body_bytes));
+    }
+    chunk_at_ = head_end_;
+    return State::Complete;
+}
+
+// Chunks are `<hex size>[;extension]\r\n<data>\r\n`, ended by a zero size, optional trailer lines
+// and a blank line. Decoded data is kept, so each byte is looked at once.
+RequestFramer::State RequestFramer::feed_chunked(std::string_view in) {
+    constexpr std::size_t kMaxSizeLine = 1024;
+    while (true) {
+        const std::size_t nl = in.find("\r\n", chunk_at_);
+        if (in_trailers_) {
+            const std::size_t end = nl == std::string_view::npos ? in.size() : nl + 2;
+            if (end - trailers_at_ > limits_.max_header_bytes) {
+                return refuse(
+                    431, "headers_too_large",
+                    "the trailer lines are longer than " + bytes(limits_.max_header_bytes));
+            }
+            if (nl == std::string_view::npos) return State::NeedMore;
+            const bool blank = nl == chunk_at_;
+            chunk_at_ = nl + 2;
+            if (blank) break;
+            continue;
+        }
+        if (nl == std::string_view::npos) {
+            if (in.size() - chunk_at_ > kMaxSizeLine) {
+                return refuse(400, "bad_request", "a chunk-size line is longer than 1024 bytes");
+            }
+            return State::NeedMore;
+        }
+        std::string_view size_line = in.substr(chunk_at_, nl - chunk_at_);
+        size_line = size_line.substr(0, size_line.find(';'));
+        size_line = trim(size_line);
+        std::size_t size = 0;
+        auto [end, ec] =
+            std::from_chars(size_line.data(), size_line.data() + size_line.size(), size, 16);
+        if (size_line.empty() || size_line.size() > 15 || ec != std::errc() ||
+            end != size_line.data() + size_line.size()) {
+            return refuse(400, "bad_request", "a chunk size is not a hexadecimal number");
+        }
+        if (size > limits_.max_body_bytes - body_.size()) {
+            return refuse(413, "payload_too_large",
+                          "the chunked request body is larger than the limit of " +
+                              bytes(limits_.max_body_bytes));
+        }
+        const std::size_t data_at = nl + 2;
+        if (size == 0) {
+            in_trailers_ = true;
+            trailers_at_ = data_at;
+            chunk_at_ = data_at;
+            continue;
+        }
+        if (in.size() < data_at + size + 2) return State::NeedMore;
+        if (in.substr(data_at + size, 2) != "\r\n") {
+            return refuse(400, "bad_request", "chunk data is not followed by CRLF");
+        }
+        body_.append(in.substr(data_at, size));
+        chunk_at_ = data_at + size + 2;
+    }
+    consumed_ = chunk_at_;
+    rewrite(in, body_);
+    return State::Complete;
+}
+
+void RequestFramer::rewrite(std::string_view in, std::string_view body) {
+    std::size_t at = 0;
+    for (auto [from, to] : dropped_) {
+        rewritten_.append(in.substr(at, from - at));
+        at = to;
+    }
+    rewritten_.append(in.substr(at, head_end_ - 2 - at));
+    rewritten_.append("Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+    rewritten_.append(body);
+}
+
+}  // namespace revalidator::http

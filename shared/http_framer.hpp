@@ -1,0 +1,84 @@
+// Finds where one HTTP/1.1 request ends in the bytes a connection has received, before anything
+// else looks at it, and refuses what is over a limit while it is still arriving.
+//
+// Why its own step: the event loop must know a request is complete before it hands it to
+// httplib's parser, which reads as if from a blocking socket. Doing the framing here also means
+// the limits (request line, header bytes and count, body size) are enforced on the bytes as they
+// come, so a hostile client costs a bounded buffer and never a thread.
+//
+// A request with a Content-Length is passed on as received. A chunked one is decoded and
+// rewritten with a Content-Length, and `Expect: 100-continue` is dropped (the loop answers it), so
+// that what httplib parses is always the simple form.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace revalidator::http {
+
+struct Limits {
+    std::size_t max_request_line = 8192;   // 414 above
+    std::size_t max_header_bytes = 16384;  // request line + headers; 431 above
+    std::size_t max_headers = 100;         // 431 above
+    std::size_t max_body_bytes = 1 << 20;  // 413 above, chunked bodies included
+};
+
+struct Refusal {
+    int status = 0;
+    std::string code;
+    std::string detail;
+};
+
+class RequestFramer {
+  public:
+    enum class State { NeedMore, Complete, Refused };
+
+    explicit RequestFramer(const Limits& limits) : limits_(limits) {}
+
+    // Looks at everything received so far (the first request starts at `in[0]`). Call again with
+    // the grown buffer after each read; work already done is not repeated.
+    State feed(std::string_view in);
+
+    // Complete: how many bytes of `in` the request took, and the request to parse: `in` itself
+    // (first `consumed()` bytes) unless it had to be rewritten.
+    std::size_t consumed() const { return consumed_; }
+    std::string_view request(std::string_view in) const {
+        return rewritten_.empty() ? in.substr(0, consumed_) : std::string_view(rewritten_);
+    }
+    // NeedMore: the client sent `Expect: 100-continue` and waits for it before the body.
+    bool wants_continue() const { return expect_continue_ && head_end_ != 0; }
+    // NeedMore: some bytes of a request have arrived (the request deadline applies, not idle).
+    bool started() const { return started_; }
+    const Refusal& refusal() const { return refusal_; }
+
+    // Forgets the request, to frame the next one.
+    void reset();
+
+  private:
+    State refuse(int status, std::string code, std::string detail);
+    State parse_head(std::string_view in);
+    State feed_chunked(std::string_view in);
+    void rewrite(std::string_view in, std::string_view body);
+
+    Limits limits_;
+    bool started_ = false;
+    std::size_t scanned_ = 0;   // header bytes already searched for the blank line
+    std::size_t head_end_ = 0;  // offset just past the blank line; 0 until found
+    std::size_t header_count_ = 0;
+    std::vector<std::pair<std::size_t, std::size_t>> dropped_;  // framing header lines [from, to)
+    std::size_t content_length_ = 0;
+    bool chunked_ = false;
+    bool expect_continue_ = false;
+    std::size_t chunk_at_ = 0;  // chunked: offset of the next chunk-size line
+    bool in_trailers_ = false;  // chunked: past the zero-size chunk
+    std::size_t trailers_at_ = 0;
+    std::string body_;  // chunked: the body decoded so far
+    std::size_t consumed_ = 0;
+    std::string rewritten_;
+    Refusal refusal_;
+};
+
+}  // namespace revalidator::http

@@ -1,0 +1,511 @@
+#include "http_server.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <thread>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "log.hpp"
+
+namespace revalidator::http {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kOutputHighWater = 256 * 1024;  // stop taking pipelined requests above
+constexpr std::size_t kLingerBytes = 1 << 20;
+constexpr auto kLinger = std::chrono::seconds(2);
+constexpr auto kSweepEvery = std::chrono::milliseconds(250);
+constexpr std::size_t kRequestsPerConnection = 1'000'000;  // then Connection: close
+
+struct Endpoint {
+    std::string ip;
+    int port = -1;
+};
+
+Endpoint endpoint_of(const sockaddr_storage& a) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (a.ss_family == AF_INET) {
+        const auto& v4 = reinterpret_cast<const sockaddr_in&>(a);
+        inet_ntop(AF_INET, &v4.sin_addr, buf, sizeof(buf));
+        return {buf, ntohs(v4.sin_port)};
+    }
+    if (a.ss_family == AF_INET6) {
+        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(a);
+        inet_ntop(AF_INET6, &v6.sin6_addr, buf, sizeof(buf));
+        return {buf, ntohs(v6.sin6_port)};
+    }
+    return {};
+}
+
+const char* reason_phrase(int status) {
+    switch (status) {
+        case 400:
+            return "Bad Request";
+        case 408:
+            return "Request Timeout";
+        case 413:
+            return "Payload Too Large";
+        case 414:
+            return "URI Too Long";
+        case 431:
+            return "Request Header Fields Too Large";
+        default:
+            return "Service Unavailable";
+    }
+}
+
+// The raw answer for what never reaches httplib: a refusal, and the connection ends after it.
+std::string refusal_response(const Refusal& r) {
+    std::string body = error_body(r.code, r.detail);
+    return "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: close\r\n\r\n" + body;
+}
+
+// One framed request in memory, as httplib's parser expects to read it, and the answer it writes.
+class MemoryStream final : public httplib::Stream {
+  public:
+    MemoryStream(std::string_view in, std::string& out, const Endpoint& remote,
+                 const Endpoint& local, int fd)
+        : in_(in), out_(out), remote_(remote), local_(local), fd_(fd) {}
+
+    using httplib::Stream::write;
+    bool is_readable() const override { return at_ < in_.size(); }
+    bool is_writable() const override { return true; }
+    ssize_t read(char* ptr, size_t size) override {
+        size = std::min(size, in_.size() - at_);
+        std::memcpy(ptr, in_.data() + at_, size);
+        at_ += size;
+        return static_cast<ssize_t>(size);
+    }
+    ssize_t write(const char* ptr, size_t size) override {
+        out_.append(ptr, size);
+        return static_cast<ssize_t>(size);
+    }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+        ip = remote_.ip;
+        port = remote_.port;
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+        ip = local_.ip;
+        port = local_.port;
+    }
+    socket_t socket() const override { return fd_; }
+
+  private:
+    std::string_view in_;
+    std::size_t at_ = 0;
+    std::string& out_;
+    const Endpoint& remote_;
+    const Endpoint& local_;
+    int fd_;
+};
+
+}  // namespace
+
+std::string error_body(const std::string& code, const std::string& detail) {
+    nlohmann::json body = {{"error", code}, {"detail", detail}};
+    return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+struct Server::Counters {
+    explicit Counters(metrics::Registry& r) : registry(r) {}
+    metrics::Counter& refused(const std::string& reason) {
+        std::lock_guard lock(mu);
+        auto it = by_reason.find(reason);
+        if (it != by_reason.end()) return *it->second;
+        auto& c = registry.counter("revalidator_http_refused_total",
+                                   "Requests or connections refused before reaching a route",
+                                   "reason=\"" + reason + "\"");
+        return *by_reason.emplace(reason, &c).first->second;
+    }
+    metrics::Registry& registry;
+    std::mutex mu;
+    std::map<std::string, metrics::Counter*> by_reason;
+};
+
+// One epoll set and the connections it accepted. Only its own thread touches them.
+class Server::Loop {
+  public:
+    explicit Loop(Server& server) : server_(server) {
+        epoll_ = epoll_create1(EPOLL_CLOEXEC);
+        wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (epoll_ < 0 || wake_ < 0) throw std::runtime_error("epoll/eventfd: out of descriptors");
+        // EPOLLEXCLUSIVE: a new connection wakes one loop, not all of them.
+        add(server_.listen_fd_, EPOLLIN | EPOLLEXCLUSIVE);
+        add(wake_, EPOLLIN);
+    }
+    ~Loop() {
+        for (auto& [fd, c] : conns_) close_fd(fd);
+        ::close(epoll_);
+        ::close(wake_);
+    }
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+
+    void wake() {
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(wake_, &one, sizeof(one));
+    }
+
+    void run() {
+        epoll_event events[256];
+        auto next_sweep = Clock::now() + kSweepEvery;
+        while (!server_.stopping_) {
+            int n = epoll_wait(epoll_, events, 256, 250);
+            now_ = Clock::now();
+            for (int i = 0; i < n && !server_.stopping_; ++i) {
+                const int fd = events[i].data.fd;
+                if (fd == server_.listen_fd_) {
+                    accept_some();
+                } else if (fd != wake_) {
+                    on_event(fd, events[i].events);
+                }
+            }
+            if (now_ >= next_sweep) {
+                sweep();
+                next_sweep = now_ + kSweepEvery;
+            }
+        }
+        for (auto& [fd, c] : conns_) write_some(*c);  // answers already made, best effort
+    }
+
+  private:
+    enum class Phase { Open, Lingering };
+
+    struct Connection {
+        Connection(int f, const Limits& l) : fd(f), framer(l) {}
+        int fd;
+        std::string in;
+        std::string out;
+        std::size_t out_at = 0;
+        RequestFramer framer;
+        Endpoint remote;
+        Endpoint local;
+        Phase phase = Phase::Open;
+        std::uint32_t interest = EPOLLIN;
+        bool close_when_written = false;
+        bool continue_sent = false;
+        Clock::time_point request_deadline{};
+        Clock::time_point write_deadline{};
+        Clock::time_point idle_deadline{};
+        std::size_t lingered = 0;
+        std::size_t served = 0;
+    };
+
+    void add(int fd, std::uint32_t events) {
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.fd = fd;
+        if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
+        }
+    }
+
+    void want(int fd, Connection& c, std::uint32_t events) {
+        if (c.interest == events) return;
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.fd = fd;
+        epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev);
+        c.interest = events;
+    }
+
+    void close_fd(int fd) {
+        ::close(fd);
+        server_.open_.fetch_sub(1, std::memory_order_relaxed);
+    }
+
+    void drop(int fd) {
+        close_fd(fd);
+        conns_.erase(fd);
+    }
+
+    // A few at a time, so that under a connection storm one loop does not take them all.
+    void accept_some() {
+        for (int i = 0; i < 16; ++i) {
+            sockaddr_storage addr{};
+            socklen_t len = sizeof(addr);
+            int fd = accept4(server_.listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE)
+                    server_.counters_->refused("no_descriptors");
+                return;
+            }
+            if (server_.open_.fetch_add(1, std::memory_order_relaxed) >=
+                server_.tuning_.max_connections) {
+                std::string answer = refusal_response(
+                    {503, "too_many_connections",
+                     "this server has " + std::to_string(server_.tuning_.max_connections) +
+                         " connections open; retry later"});
+                [[maybe_unused]] auto n = ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+                server_.counters_->refused("too_many_connections").inc();
+                close_fd(fd);
+                continue;
+            }
+            int yes = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+            auto c = std::make_unique<Connection>(fd, server_.tuning_.limits);
+            c->remote = endpoint_of(addr);
+            sockaddr_storage local{};
+            socklen_t local_len = sizeof(local);
+            getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
+            c->local = endpoint_of(local);
+            c->idle_deadline = now_ + std::chrono::seconds(server_.tuning_.keep_alive_s);
+            try {
+                add(fd, EPOLLIN);
+            } catch (const std::exception&) {
+                close_fd(fd);
+                continue;
+            }
+            conns_.emplace(fd, std::move(c));
+        }
+    }
+
+    void on_event(int fd, std::uint32_t events) {
+        auto it = conns_.find(fd);
+        if (it == conns_.end()) return;
+        Connection& c = *it->second;
+        if (c.phase == Phase::Lingering) return linger(fd, c);
+        if (events & EPOLLOUT) return process(fd, c);
+        if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_some(fd, c);
+    }
+
+    void read_some(int fd, Connection& c) {
+        const bool was_empty = c.in.empty();
+        const std::size_t had = c.in.size();
+        c.in.resize(had + kReadChunk);
+        ssize_t n = ::recv(fd, c.in.data() + had, kReadChunk, 0);
+        c.in.resize(had + std::max<ssize_t>(n, 0));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return drop(fd);
+        if (n < 0) return;
+        if (was_empty) {
+            c.request_deadline = now_ + std::chrono::seconds(server_.tuning_.request_timeout_s);
+        }
+        process(fd, c);
+    }
+
+    // Answers every complete request buffered, then writes; repeats while writing drains and
+    // pipelined requests remain. Returns with the connection in one clear state.
+    void process(int fd, Connection& c) {
+        while (true) {
+            const bool more = answer_some(c);
+            if (!write_some(c)) return drop(fd);
+            if (c.out_at < c.out.size()) {
+                if (c.write_deadline == Clock::time_point{}) {
+                    c.write_deadline = now_ + std::chrono::seconds(server_.tuning_.write_timeout_s);
+                }
+                return want(fd, c, EPOLLOUT);
+            }
+            c.write_deadline = {};
+            if (c.close_when_written) return start_linger(fd, c);
+            want(fd, c, EPOLLIN);
+            if (!more) break;
+        }
+        if (c.in.empty()) {
+            c.idle_deadline = now_ + std::chrono::seconds(server_.tuning_.keep_alive_s);
+        }
+    }
+
+    // Returns true when it stopped only because enough output is waiting.
+    bool answer_some(Connection& c) {
+        while (!c.close_when_written && !c.in.empty()) {
+            if (c.out.size() - c.out_at > kOutputHighWater) return true;
+            switch (c.framer.feed(c.in)) {
+                case RequestFramer::State::NeedMore:
+                    if (c.framer.wants_continue() && !c.continue_sent) {
+                        c.out += "HTTP/1.1 100 Continue\r\n\r\n";
+                        c.continue_sent = true;
+                    }
+                    return false;
+                case RequestFramer::State::Refused:
+                    c.out += refusal_response(c.framer.refusal());
+                    server_.counters_->refused(c.framer.refusal().code).inc();
+                    c.close_when_written = true;
+                    return false;
+                case RequestFramer::State::Complete:
+                    break;
+            }
+            bool client_closes = false;
+            const bool last = server_.stopping_ || ++c.served >= kRequestsPerConnection;
+            {
+                MemoryStream s(c.framer.request(c.in), c.out, c.remote, c.local, c.fd);
+                server_.process_request(s, last, client_closes, nullptr);
+            }
+            c.in.erase(0, c.framer.consumed());
+            c.framer.reset();
+            c.continue_sent = false;
+            c.close_when_written = client_closes || last;
+            if (!c.in.empty()) {
+                c.request_deadline = now_ + std::chrono::seconds(server_.tuning_.request_timeout_s);
+            }
+        }
+        return false;
+    }
+
+    // Returns false when the connection failed.
+    bool write_some(Connection& c) {
+        while (c.out_at < c.out.size()) {
+            ssize_t n =
+                ::send(c.fd, c.out.data() + c.out_at, c.out.size() - c.out_at, MSG_NOSIGNAL);
+            if (n > 0) {
+                c.out_at += static_cast<std::size_t>(n);
+            } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                return true;
+            } else {
+                return false;
+            }
+        }
+        c.out.clear();
+        c.out_at = 0;
+        return true;
+    }
+
+    // After a refusal the client may still be sending: closing at once would reset the connection
+    // and could destroy the answer before it is read. Read and discard for a while, then close.
+    void start_linger(int fd, Connection& c) {
+        ::shutdown(fd, SHUT_WR);
+        c.phase = Phase::Lingering;
+        c.idle_deadline = now_ + kLinger;
+        want(fd, c, EPOLLIN);
+    }
+
+    void linger(int fd, Connection& c) {
+        char sink[16384];
+        ssize_t n = ::recv(fd, sink, sizeof(sink), 0);
+        if (n > 0) c.lingered += static_cast<std::size_t>(n);
+        if (n == 0 || (n < 0 && errno != EAGAIN) || c.lingered > kLingerBytes) drop(fd);
+    }
+
+    void sweep() {
+        std::vector<int> expired;
+        for (auto& [fd, c] : conns_) {
+            if (deadline_of(*c) <= now_) expired.push_back(fd);
+        }
+        for (int fd : expired) {
+            Connection& c = *conns_.at(fd);
+            if (c.phase == Phase::Open && c.out_at == c.out.size() && !c.in.empty()) {
+                Refusal r{408, "request_timeout",
+                          "the request did not arrive in full within " +
+                              std::to_string(server_.tuning_.request_timeout_s) + " s"};
+                c.out = refusal_response(r);
+                c.out_at = 0;
+                write_some(c);
+                server_.counters_->refused(r.code).inc();
+            } else if (c.out_at < c.out.size()) {
+                server_.counters_->refused("write_timeout").inc();
+            }
+            drop(fd);
+        }
+    }
+
+    static Clock::time_point deadline_of(const Connection& c) {
+        if (c.phase == Phase::Lingering) return c.idle_deadline;
+        if (c.out_at < c.out.size()) return c.write_deadline;
+        if (!c.in.empty()) return c.request_deadline;
+        return c.idle_deadline;
+    }
+
+    Server& server_;
+    int epoll_ = -1;
+    int wake_ = -1;
+    Clock::time_point now_ = Clock::now();
+    std::unordered_map<int, std::unique_ptr<Connection>> conns_;
+};
+
+Server::Server(const Tuning& t, metrics::Registry& registry)
+    : tuning_(t), counters_(std::make_unique<Counters>(registry)) {
+    if (tuning_.loops <= 0) {
+        tuning_.loops = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    }
+    set_keep_alive_max_count(kRequestsPerConnection);
+    set_keep_alive_timeout(tuning_.keep_alive_s);
+    set_payload_max_length(tuning_.limits.max_body_bytes);
+    registry.gauge_fn("revalidator_http_connections", "Open HTTP connections",
+                      [this] { return static_cast<double>(open_.load()); });
+}
+
+Server::~Server() {
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+}
+
+int Server::bind(const std::string& host, int port) {
+    // Each connection is a descriptor: make sure the process may open as many as allowed here.
+    rlimit lim{};
+    const rlim_t want = tuning_.max_connections + 256;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < want) {
+        lim.rlim_cur = std::min(want, lim.rlim_max);
+        setrlimit(RLIMIT_NOFILE, &lim);
+        if (lim.rlim_cur < want) {
+            tuning_.max_connections = lim.rlim_cur > 512 ? lim.rlim_cur - 256 : lim.rlim_cur / 2;
+            log::warn("descriptor limit lowers max connections",
+                      {{"max_connections", tuning_.max_connections}});
+        }
+    }
+
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return -1;
+    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, freeaddrinfo);
+    for (addrinfo* a = found; a; a = a->ai_next) {
+        int fd =
+            ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) continue;
+        int yes = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+        if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, tuning_.backlog) == 0) {
+            sockaddr_storage bound{};
+            socklen_t len = sizeof(bound);
+            getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+            listen_fd_ = fd;
+            return endpoint_of(bound).port;
+        }
+        ::close(fd);
+    }
+    return -1;
+}
+
+void Server::serve() {
+    std::vector<std::thread> threads;
+    {
+        std::lock_guard lock(loops_mu_);
+        if (stopping_ || listen_fd_ < 0) return;
+        for (int i = 0; i < tuning_.loops; ++i) loops_.push_back(std::make_unique<Loop>(*this));
+        for (std::size_t i = 1; i < loops_.size(); ++i) {
+            threads.emplace_back([loop = loops_[i].get()] { loop->run(); });
+        }
+    }
+    loops_[0]->run();
+    for (auto& t : threads) t.join();
+    std::lock_guard lock(loops_mu_);
+    loops_.clear();
+}
+
+void Server::stop() {
+    std::lock_guard lock(loops_mu_);
+    stopping_ = true;
+    for (auto& loop : loops_) loop->wake();
+}
+
+}  // namespace revalidator::http

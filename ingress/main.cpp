@@ -86,13 +86,16 @@ int main(int argc, char** argv) {
     cli::option(app, "--table", table.table, "name of the watched table");
     cli::option(app, "--primary-key", table.primary_key, "primary key column of the watched table");
     cli::option(app, "--max-body-bytes", tuning.limits.max_body_bytes,
-                "largest webhook body accepted, chunked or not (413 above)");
+                "largest webhook body accepted, chunked or not (413 above)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
     cli::option(app, "--max-header-bytes", tuning.limits.max_header_bytes,
-                "largest request line plus headers accepted (431 above)");
+                "largest request line plus headers accepted (431 above)")
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 20));
     cli::option(app, "--http-threads", tuning.loops,
                 "HTTP event-loop threads (0: one per core); connections are not threads");
     cli::option(app, "--max-connections", tuning.max_connections,
-                "HTTP connections open at once; a further one gets 503 and is closed");
+                "HTTP connections open at once; a further one gets 503 and is closed")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
     cli::option(app, "--request-timeout-s", tuning.request_timeout_s,
                 "a request must arrive in full this long after its first byte (408 after)")
         ->check(CLI::Range(1, 3600));

@@ -43,11 +43,20 @@ RequestFramer::State RequestFramer::refuse(int status, std::string code, std::st
 
 RequestFramer::State RequestFramer::feed(std::string_view in) {
     if (!refusal_.code.empty()) return State::Refused;
-    started_ = !in.empty();
     if (head_end_ == 0) {
         if (auto s = parse_head(in); s != State::Complete) return s;
     }
-    if (chunked_) return feed_chunked(in);
+    if (chunked_) {
+        // Chunk framing is not counted in the body: bound the raw bytes too, or tiny chunks with
+        // long extensions would buffer without limit while the decoded body stays small.
+        State s = feed_chunked(in);
+        if (s == State::NeedMore && in.size() - head_end_ > 2 * limits_.max_body_bytes + 65536) {
+            return refuse(413, "payload_too_large",
+                          "the chunked body with its framing is over " +
+                              bytes(2 * limits_.max_body_bytes + 65536));
+        }
+        return s;
+    }
     if (in.size() - head_end_ < content_length_) return State::NeedMore;
     consumed_ = head_end_ + content_length_;
     if (expect_continue_) rewrite(in, in.substr(head_end_, content_length_));
@@ -56,11 +65,13 @@ RequestFramer::State RequestFramer::feed(std::string_view in) {
 
 // Walks the header lines as they arrive; `scanned_` is where the current line starts.
 RequestFramer::State RequestFramer::parse_head(std::string_view in) {
-    bool have_length = false;
     while (true) {
         const bool first = scanned_ == 0;
         const std::size_t nl = in.find('\n', scanned_);
-        const std::size_t line_len = (nl == std::string_view::npos ? in.size() : nl) - scanned_;
+        const std::size_t line_end = nl == std::string_view::npos ? in.size() : nl;
+        // The line without its CR (a CR that is the last byte so far may be one).
+        const std::size_t line_len =
+            line_end - scanned_ - (line_end > scanned_ && in[line_end - 1] == '\r' ? 1 : 0);
         if (first && line_len > limits_.max_request_line) {
             return refuse(414, "uri_too_long",
                           "the request line is longer than " + bytes(limits_.max_request_line));
@@ -108,11 +119,11 @@ RequestFramer::State RequestFramer::parse_head(std::string_view in) {
             std::size_t n = 0;
             auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
             if (value.empty() || ec != std::errc() || end != value.data() + value.size() ||
-                (have_length && n != content_length_)) {
+                (have_length_ && n != content_length_)) {
                 return refuse(400, "bad_request",
                               "Content-Length must be one decimal number, given once");
             }
-            have_length = true;
+            have_length_ = true;
             content_length_ = n;
         } else if (iequals(name, "transfer-encoding")) {
             if (!iequals(value, "chunked")) {
@@ -122,10 +133,11 @@ RequestFramer::State RequestFramer::parse_head(std::string_view in) {
             }
             chunked_ = true;
         } else if (iequals(name, "expect")) {
-            expect_continue_ = iequals(value, "100-continue");
+            // Any one of them: httplib would answer the first itself were it passed on.
+            expect_continue_ = expect_continue_ || iequals(value, "100-continue");
         }
     }
-    if (chunked_ && have_length) {
+    if (chunked_ && have_length_) {
         // Two framings disagreeing is how requests get smuggled past a proxy.
         return refuse(400, "bad_request", "both Content-Length and Transfer-Encoding were sent");
     }
@@ -143,25 +155,29 @@ RequestFramer::State RequestFramer::parse_head(std::string_view in) {
 RequestFramer::State RequestFramer::feed_chunked(std::string_view in) {
     constexpr std::size_t kMaxSizeLine = 1024;
     while (true) {
-        const std::size_t nl = in.find("\r\n", chunk_at_);
+        // The line at `chunk_at_`, as much of it as has arrived. Its limits are checked before
+        // its end is looked for, so that they hold the same however the bytes were split.
+        const std::size_t lf = in.find('\n', chunk_at_);
+        const std::size_t seen = lf == std::string_view::npos ? in.size() : lf + 1;
+        if (in_trailers_ && seen - trailers_at_ > limits_.max_header_bytes) {
+            return refuse(431, "headers_too_large",
+                          "the trailer lines are longer than " + bytes(limits_.max_header_bytes));
+        }
+        if (!in_trailers_ && seen - chunk_at_ > kMaxSizeLine + 2) {  // + CRLF
+            return refuse(400, "bad_request", "a chunk-size line is longer than 1024 bytes");
+        }
+        if (lf == std::string_view::npos) return State::NeedMore;
+        // A bare LF is refused as in the head: a proxy that took it for a line end would see
+        // other chunks (or another request) than we do.
+        if (lf == chunk_at_ || in[lf - 1] != '\r') {
+            return refuse(400, "bad_request", "chunk-size and trailer lines must end with CRLF");
+        }
+        const std::size_t nl = lf - 1;  // where the line's CRLF starts
         if (in_trailers_) {
-            const std::size_t end = nl == std::string_view::npos ? in.size() : nl + 2;
-            if (end - trailers_at_ > limits_.max_header_bytes) {
-                return refuse(
-                    431, "headers_too_large",
-                    "the trailer lines are longer than " + bytes(limits_.max_header_bytes));
-            }
-            if (nl == std::string_view::npos) return State::NeedMore;
             const bool blank = nl == chunk_at_;
-            chunk_at_ = nl + 2;
+            chunk_at_ = lf + 1;
             if (blank) break;
             continue;
-        }
-        if (nl == std::string_view::npos) {
-            if (in.size() - chunk_at_ > kMaxSizeLine) {
-                return refuse(400, "bad_request", "a chunk-size line is longer than 1024 bytes");
-            }
-            return State::NeedMore;
         }
         std::string_view size_line = in.substr(chunk_at_, nl - chunk_at_);
         size_line = size_line.substr(0, size_line.find(';'));

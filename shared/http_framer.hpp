@@ -49,9 +49,7 @@ class RequestFramer {
         return rewritten_.empty() ? in.substr(0, consumed_) : std::string_view(rewritten_);
     }
     // NeedMore: the client sent `Expect: 100-continue` and waits for it before the body.
-    bool wants_continue() const { return expect_continue_ && head_end_ != 0; }
-    // NeedMore: some bytes of a request have arrived (the request deadline applies, not idle).
-    bool started() const { return started_; }
+    bool wants_continue() const { return expect_continue_ && head_end_ != 0 && consumed_ == 0; }
     const Refusal& refusal() const { return refusal_; }
 
     // Forgets the request, to frame the next one.
@@ -64,12 +62,12 @@ class RequestFramer {
     void rewrite(std::string_view in, std::string_view body);
 
     Limits limits_;
-    bool started_ = false;
     std::size_t scanned_ = 0;   // header bytes already searched for the blank line
     std::size_t head_end_ = 0;  // offset just past the blank line; 0 until found
     std::size_t header_count_ = 0;
     std::vector<std::pair<std::size_t, std::size_t>> dropped_;  // framing header lines [from, to)
     std::size_t content_length_ = 0;
+    bool have_length_ = false;  // a Content-Length line was seen (in this or an earlier feed)
     bool chunked_ = false;
     bool expect_continue_ = false;
     std::size_t chunk_at_ = 0;  // chunked: offset of the next chunk-size line

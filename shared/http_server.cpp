@@ -125,19 +125,19 @@ std::string error_body(const std::string& code, const std::string& detail) {
     return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Registered up front, so that every series exists (at 0) from the start.
 struct Server::Counters {
-    explicit Counters(metrics::Registry& r) : registry(r) {}
-    metrics::Counter& refused(const std::string& reason) {
-        std::lock_guard lock(mu);
-        auto it = by_reason.find(reason);
-        if (it != by_reason.end()) return *it->second;
-        auto& c = registry.counter("revalidator_http_refused_total",
-                                   "Requests or connections refused before reaching a route",
-                                   "reason=\"" + reason + "\"");
-        return *by_reason.emplace(reason, &c).first->second;
+    explicit Counters(metrics::Registry& r) {
+        for (const char* reason :
+             {"bad_request", "uri_too_long", "headers_too_large", "payload_too_large",
+              "request_timeout", "write_timeout", "too_many_connections", "no_descriptors"}) {
+            by_reason.emplace(reason, &r.counter("revalidator_http_refused_total",
+                                                 "Requests or connections refused before "
+                                                 "reaching a route",
+                                                 std::string("reason=\"") + reason + "\""));
+        }
     }
-    metrics::Registry& registry;
-    std::mutex mu;
+    metrics::Counter& refused(const std::string& reason) { return *by_reason.at(reason); }
     std::map<std::string, metrics::Counter*> by_reason;
 };
 
@@ -147,7 +147,10 @@ class Server::Loop {
     explicit Loop(Server& server) : server_(server) {
         epoll_ = epoll_create1(EPOLL_CLOEXEC);
         wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (epoll_ < 0 || wake_ < 0) throw std::runtime_error("epoll/eventfd: out of descriptors");
+        spare_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (epoll_ < 0 || wake_ < 0 || spare_ < 0) {
+            throw std::runtime_error("epoll/eventfd: out of descriptors");
+        }
         // EPOLLEXCLUSIVE: a new connection wakes one loop, not all of them.
         add(server_.listen_fd_, EPOLLIN | EPOLLEXCLUSIVE);
         add(wake_, EPOLLIN);
@@ -156,6 +159,7 @@ class Server::Loop {
         for (auto& [fd, c] : conns_) close_fd(fd);
         ::close(epoll_);
         ::close(wake_);
+        if (spare_ >= 0) ::close(spare_);
     }
     Loop(const Loop&) = delete;
     Loop& operator=(const Loop&) = delete;
@@ -230,7 +234,7 @@ class Server::Loop {
 
     void close_fd(int fd) {
         ::close(fd);
-        server_.open_.fetch_sub(1, std::memory_order_relaxed);
+        server_.open_->fetch_sub(1, std::memory_order_relaxed);
     }
 
     void drop(int fd) {
@@ -250,7 +254,7 @@ class Server::Loop {
                     server_.counters_->refused("no_descriptors");
                 return;
             }
-            if (server_.open_.fetch_add(1, std::memory_order_relaxed) >=
+            if (server_.open_->fetch_add(1, std::memory_order_relaxed) >=
                 server_.tuning_.max_connections) {
                 std::string answer = refusal_response(
                     {503, "too_many_connections",
@@ -280,6 +284,16 @@ class Server::Loop {
         }
     }
 
+    // Out of descriptors, the pending connection would stay queued and wake the loop forever:
+    // give back the spare descriptor, take the connection and close it, then take the spare back.
+    void shed_one() {
+        server_.counters_->refused("no_descriptors").inc();
+        if (spare_ >= 0) ::close(spare_);
+        int fd = accept4(server_.listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0) ::close(fd);
+        spare_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+
     void on_event(int fd, std::uint32_t events) {
         auto it = conns_.find(fd);
         if (it == conns_.end()) return;
@@ -290,16 +304,13 @@ class Server::Loop {
     }
 
     void read_some(int fd, Connection& c) {
-        const bool was_empty = c.in.empty();
-        const std::size_t had = c.in.size();
-        c.in.resize(had + kReadChunk);
-        ssize_t n = ::recv(fd, c.in.data() + had, kReadChunk, 0);
-        c.in.resize(had + std::max<ssize_t>(n, 0));
+        ssize_t n = ::recv(fd, read_buf_, sizeof(read_buf_), 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return drop(fd);
         if (n < 0) return;
-        if (was_empty) {
+        if (c.in.empty()) {
             c.request_deadline = now_ + std::chrono::seconds(server_.tuning_.request_timeout_s);
         }
+        c.in.append(read_buf_, static_cast<std::size_t>(n));
         process(fd, c);
     }
 
@@ -406,13 +417,15 @@ class Server::Loop {
                 Refusal r{408, "request_timeout",
                           "the request did not arrive in full within " +
                               std::to_string(server_.tuning_.request_timeout_s) + " s"};
-                c.out = refusal_response(r);
-                c.out_at = 0;
-                write_some(c);
                 server_.counters_->refused(r.code).inc();
-            } else if (c.out_at < c.out.size()) {
-                server_.counters_->refused("write_timeout").inc();
+                c.in.clear();
+                c.out = refusal_response(r);
+                c.close_when_written = true;
+                c.write_deadline = now_ + std::chrono::seconds(server_.tuning_.write_timeout_s);
+                process(fd, c);
+                continue;
             }
+            if (c.out_at < c.out.size()) server_.counters_->refused("write_timeout").inc();
             drop(fd);
         }
     }
@@ -427,7 +440,9 @@ class Server::Loop {
     Server& server_;
     int epoll_ = -1;
     int wake_ = -1;
+    int spare_ = -1;  // a descriptor held back for shed_one()
     Clock::time_point now_ = Clock::now();
+    char read_buf_[kReadChunk];
     std::unordered_map<int, std::unique_ptr<Connection>> conns_;
 };
 
@@ -440,7 +455,7 @@ Server::Server(const Tuning& t, metrics::Registry& registry)
     set_keep_alive_timeout(tuning_.keep_alive_s);
     set_payload_max_length(tuning_.limits.max_body_bytes);
     registry.gauge_fn("revalidator_http_connections", "Open HTTP connections",
-                      [this] { return static_cast<double>(open_.load()); });
+                      [open = open_] { return static_cast<double>(open->load()); });
 }
 
 Server::~Server() {
@@ -453,7 +468,7 @@ int Server::bind(const std::string& host, int port) {
     const rlim_t want = tuning_.max_connections + 256;
     if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < want) {
         lim.rlim_cur = std::min(want, lim.rlim_max);
-        setrlimit(RLIMIT_NOFILE, &lim);
+        if (setrlimit(RLIMIT_NOFILE, &lim) != 0) getrlimit(RLIMIT_NOFILE, &lim);
         if (lim.rlim_cur < want) {
             tuning_.max_connections = lim.rlim_cur > 512 ? lim.rlim_cur - 256 : lim.rlim_cur / 2;
             log::warn("descriptor limit lowers max connections",
@@ -479,6 +494,16 @@ int Server::bind(const std::string& host, int port) {
             socklen_t len = sizeof(bound);
             getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
             listen_fd_ = fd;
+            try {
+                std::lock_guard lock(loops_mu_);
+                for (int i = 0; i < tuning_.loops; ++i) {
+                    loops_.push_back(std::make_unique<Loop>(*this));
+                }
+            } catch (const std::exception& e) {
+                log::error("cannot start the HTTP event loops", {{"error", e.what()}});
+                loops_.clear();
+                return -1;
+            }
             return endpoint_of(bound).port;
         }
         ::close(fd);
@@ -490,8 +515,7 @@ void Server::serve() {
     std::vector<std::thread> threads;
     {
         std::lock_guard lock(loops_mu_);
-        if (stopping_ || listen_fd_ < 0) return;
-        for (int i = 0; i < tuning_.loops; ++i) loops_.push_back(std::make_unique<Loop>(*this));
+        if (stopping_ || loops_.empty()) return;
         for (std::size_t i = 1; i < loops_.size(); ++i) {
             threads.emplace_back([loop = loops_[i].get()] { loop->run(); });
         }
@@ -502,9 +526,12 @@ void Server::serve() {
     loops_.clear();
 }
 
+// Refuses new connections at once (a shut-down listening socket answers them with a reset), so
+// that a load balancer or sender moves on; the descriptor is closed with the server.
 void Server::stop() {
     std::lock_guard lock(loops_mu_);
     stopping_ = true;
+    if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
     for (auto& loop : loops_) loop->wake();
 }
 

@@ -66,7 +66,8 @@ class Server : private httplib::Server {
     Tuning tuning_;
     int listen_fd_ = -1;
     std::atomic<bool> stopping_{false};
-    std::atomic<std::size_t> open_{0};
+    // Shared with the registry's gauge, which may outlive the server.
+    std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);
     std::unique_ptr<Counters> counters_;
     std::mutex loops_mu_;
     std::vector<std::unique_ptr<Loop>> loops_;

@@ -1,0 +1,672 @@
+// http::Server over real loopback sockets: keep-alive, pipelining, chunked bodies, 100-continue,
+// refusals (read by the client even while it is still sending), deadlines, the connection cap,
+// handler exceptions, the refusal counters and stop(). Waits are for socket events or polled
+// conditions against a deadline, never a fixed sleep.
+#include "http_server.hpp"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <cctype>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "metrics.hpp"
+
+namespace revalidator::http {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Polls `condition` until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 2s) {
+    const auto deadline = Clock::now() + timeout;
+    while (!condition()) {
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(2ms);
+    }
+    return true;
+}
+
+struct Response {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // names lower-cased
+    std::string body;
+
+    std::string header(const std::string& name) const {
+        auto it = headers.find(name);
+        return it == headers.end() ? "" : it->second;
+    }
+    nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+
+// A blocking loopback client whose every read waits on poll() with a deadline.
+class Client {
+  public:
+    explicit Client(int port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+            throw std::runtime_error("connect to the test server failed");
+        }
+        timeval two{2, 0};  // a send the server never drains fails instead of hanging the test
+        setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &two, sizeof(two));
+    }
+    ~Client() { close(); }
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    void close() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+    // Whether every byte was sent.
+    bool send(std::string_view data) {
+        while (!data.empty()) {
+            ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+            if (n <= 0) return false;
+            data.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+
+    // Reads whatever arrives within `timeout`; false on timeout, EOF or error.
+    bool read_some(std::chrono::milliseconds timeout) {
+        if (eof_) return false;
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+        char buf[65536];
+        ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+        if (n <= 0) {
+            eof_ = true;
+            reset_ = n < 0;
+            return false;
+        }
+        buf_.append(buf, static_cast<std::size_t>(n));
+        return true;
+    }
+
+    // The next response (interim 1xx included), or nothing if it is not whole within `timeout`.
+    std::optional<Response> response(std::chrono::milliseconds timeout = 2s) {
+        const auto deadline = Clock::now() + timeout;
+        while (true) {
+            if (auto r = take_response()) return r;
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            if (left <= 0ms || !read_some(left)) {
+                if (auto r = take_response()) return r;
+                return std::nullopt;
+            }
+        }
+    }
+
+    // Whether the server closes the connection within `timeout`, after sending nothing more.
+    bool closed_within(std::chrono::milliseconds timeout) {
+        const auto deadline = Clock::now() + timeout;
+        while (!eof_) {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            if (left <= 0ms) return false;
+            read_some(left);
+        }
+        return true;
+    }
+
+    bool reset() const { return reset_; }
+    const std::string& unread() const { return buf_; }
+    int fd() const { return fd_; }
+
+  private:
+    std::optional<Response> take_response() {
+        const std::size_t head_end = buf_.find("\r\n\r\n");
+        if (head_end == std::string::npos) return std::nullopt;
+        Response r;
+        std::string_view head(buf_.data(), head_end);
+        std::size_t line_end = head.find("\r\n");
+        std::string_view status_line = head.substr(0, line_end);
+        if (status_line.size() < 12 || status_line.substr(0, 9) != "HTTP/1.1 ") {
+            throw std::runtime_error("not an HTTP/1.1 status line: " + std::string(status_line));
+        }
+        r.status = std::stoi(std::string(status_line.substr(9, 3)));
+        while (line_end != std::string_view::npos) {
+            std::size_t next = head.find("\r\n", line_end + 2);
+            std::string_view line = head.substr(line_end + 2, next - line_end - 2);
+            std::size_t colon = line.find(':');
+            std::string name(line.substr(0, colon));
+            for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            std::string_view value = line.substr(colon + 1);
+            while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+            r.headers[name] = std::string(value);
+            line_end = next;
+        }
+        const std::size_t length =
+            r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
+        if (buf_.size() < head_end + 4 + length) return std::nullopt;
+        r.body = buf_.substr(head_end + 4, length);
+        buf_.erase(0, head_end + 4 + length);
+        return r;
+    }
+
+    int fd_ = -1;
+    std::string buf_;
+    bool eof_ = false;
+    bool reset_ = false;
+};
+
+std::string get(const std::string& path, const std::string& extra = "") {
+    return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
+}
+
+std::string post(const std::string& path, const std::string& body) {
+    return "POST " + path +
+           " HTTP/1.1\r\nHost: test\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+}
+
+Tuning small_tuning() {
+    Tuning t;
+    t.loops = 1;
+    t.max_connections = 64;
+    t.limits.max_request_line = 256;
+    t.limits.max_header_bytes = 1024;
+    t.limits.max_headers = 10;
+    t.limits.max_body_bytes = 4096;
+    t.request_timeout_s = 1;
+    t.keep_alive_s = 1;
+    t.write_timeout_s = 1;
+    return t;
+}
+
+// A server with a few routes, serving on a free loopback port in its own thread.
+class Running {
+  public:
+    explicit Running(const Tuning& t = small_tuning()) : server_(t, registry_) {
+        server_.Get("/hello", [](const httplib::Request&, httplib::Response& res) {
+            res.set_content("hello", "text/plain");
+        });
+        server_.Get(R"(/n/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
+            res.set_content(req.matches[1].str(), "text/plain");
+        });
+        server_.Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
+            res.set_header("X-Seen-Content-Length", req.get_header_value("Content-Length"));
+            res.set_header("X-Seen-Transfer-Encoding", req.get_header_value("Transfer-Encoding"));
+            res.set_header("X-Seen-Expect", req.get_header_value("Expect"));
+            res.set_content(req.body, "application/octet-stream");
+        });
+        server_.Get(R"(/big/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
+            res.set_content(std::string(std::stoul(req.matches[1].str()), 'b'), "text/plain");
+        });
+        server_.Get("/throw", [](const httplib::Request&, httplib::Response&) {
+            throw std::runtime_error("handler failed");
+        });
+        port_ = server_.bind("127.0.0.1", 0);
+        if (port_ <= 0) throw std::runtime_error("bind failed");
+        served_ = std::async(std::launch::async, [this] { server_.serve(); });
+    }
+    ~Running() {
+        server_.stop();
+        served_.wait();
+    }
+
+    int port() const { return port_; }
+    Server& server() { return server_; }
+    metrics::Registry& registry() { return registry_; }
+    std::future<void>& served() { return served_; }
+
+    // revalidator_http_refused_total{reason="..."}; 0 while the series does not exist.
+    long refused(const std::string& reason) const {
+        const std::string series = "revalidator_http_refused_total{reason=\"" + reason + "\"} ";
+        const std::string text = registry_.render();
+        const std::size_t at = text.find(series);
+        if (at == std::string::npos) return 0;
+        return std::stol(text.substr(at + series.size()));
+    }
+
+  private:
+    metrics::Registry registry_;  // outlives the server, whose gauge it holds
+    Server server_;
+    int port_ = -1;
+    std::future<void> served_;
+};
+
+void expect_refusal(const Response& r, int status, const std::string& code) {
+    EXPECT_EQ(r.status, status);
+    EXPECT_EQ(r.header("content-type"), "application/json");
+    EXPECT_EQ(r.header("connection"), "close");
+    nlohmann::json body = r.json();
+    ASSERT_TRUE(body.is_object()) << r.body;
+    EXPECT_EQ(body.value("error", ""), code) << r.body;
+    EXPECT_FALSE(body.value("detail", "").empty()) << r.body;
+}
+
+TEST(HttpServer, KeepAliveServesManyRequestsOnOneConnection) {
+    Running s;
+    Client c(s.port());
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_TRUE(c.send(get("/n/" + std::to_string(i))));
+        auto r = c.response();
+        ASSERT_TRUE(r) << i;
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->body, std::to_string(i));
+        EXPECT_NE(r->header("connection"), "close");
+    }
+    ASSERT_TRUE(c.send(post("/echo", "payload")));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "payload");
+    EXPECT_FALSE(c.closed_within(0ms));
+}
+
+TEST(HttpServer, PipelinedRequestsAreAnsweredInOrder) {
+    Tuning t = small_tuning();
+    t.loops = 2;
+    Running s(t);
+    Client c(s.port());
+    std::string all;
+    for (int i = 0; i < 200; ++i) {
+        all +=
+            i % 3 == 0 ? post("/echo", "body" + std::to_string(i)) : get("/n/" + std::to_string(i));
+    }
+    all += get("/hello", "Connection: close\r\n");
+    ASSERT_TRUE(c.send(all));
+    for (int i = 0; i < 200; ++i) {
+        auto r = c.response();
+        ASSERT_TRUE(r) << i;
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->body, i % 3 == 0 ? "body" + std::to_string(i) : std::to_string(i));
+    }
+    auto last = c.response();
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->body, "hello");
+    EXPECT_EQ(last->header("connection"), "close");
+    EXPECT_TRUE(c.closed_within(2s));
+    EXPECT_TRUE(c.unread().empty());
+}
+
+// Answers far beyond the output high-water mark: the server stops taking pipelined requests
+// while the client is slow to read, and resumes as it drains, in order.
+TEST(HttpServer, PipelinedLargeAnswersAreAnsweredInOrder) {
+    Running s;
+    Client c(s.port());
+    std::string all;
+    for (int i = 0; i < 40; ++i) all += get("/big/" + std::to_string(60000 + i));
+    ASSERT_TRUE(c.send(all));
+    for (int i = 0; i < 40; ++i) {
+        auto r = c.response();
+        ASSERT_TRUE(r) << i;
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->body.size(), 60000u + static_cast<unsigned>(i));
+    }
+    EXPECT_TRUE(c.unread().empty());
+}
+
+// The request's answer is sent even when the client has already shut down its sending side.
+TEST(HttpServer, HalfClosedClientGetsItsAnswer) {
+    Running s;
+    Client c(s.port());
+    ASSERT_TRUE(c.send(get("/n/5") + get("/n/6")));
+    ::shutdown(c.fd(), SHUT_WR);
+    auto first = c.response();
+    auto second = c.response();
+    ASSERT_TRUE(first);
+    ASSERT_TRUE(second);
+    EXPECT_EQ(first->body, "5");
+    EXPECT_EQ(second->body, "6");
+    EXPECT_TRUE(c.closed_within(2s));
+}
+
+// A client that does not read its answers is dropped after write_timeout_s.
+TEST(HttpServer, ClientThatDoesNotReadIsDropped) {
+    Running s;
+    Client c(s.port());
+    std::string all;
+    for (int i = 0; i < 64; ++i) all += get("/big/1000000");
+    ASSERT_TRUE(c.send(all));
+    EXPECT_TRUE(eventually([&] { return s.refused("write_timeout") == 1; }, 3s));
+    Client other(s.port());
+    ASSERT_TRUE(other.send(get("/hello")));
+    auto r = other.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+}
+
+TEST(HttpServer, ChunkedBodyReachesTheHandlerDecoded) {
+    Running s;
+    Client c(s.port());
+    // Sent in pieces that split chunk-size lines and data, to exercise framing across reads.
+    const std::string req =
+        "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5;ext=1\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n";
+    for (std::size_t at = 0; at < req.size(); at += 7) {
+        ASSERT_TRUE(c.send(std::string_view(req).substr(at, 7)));
+        if (at + 7 < req.size()) {
+            EXPECT_FALSE(c.read_some(0ms)) << "answered early at " << at;
+        }
+    }
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "hello 0123456789");
+    EXPECT_EQ(r->header("x-seen-content-length"), "16");
+    EXPECT_EQ(r->header("x-seen-transfer-encoding"), "");
+
+    // And the connection stays usable after a rewritten request.
+    ASSERT_TRUE(c.send(get("/hello")));
+    auto again = c.response();
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->body, "hello");
+}
+
+TEST(HttpServer, ExpectContinueIsAnsweredBeforeTheBody) {
+    Running s;
+    Client c(s.port());
+    ASSERT_TRUE(c.send(
+        "POST /echo HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+    auto interim = c.response();
+    ASSERT_TRUE(interim) << "no 100 Continue while the client waits for it";
+    EXPECT_EQ(interim->status, 100);
+    EXPECT_TRUE(c.unread().empty());
+
+    ASSERT_TRUE(c.send("hel"));
+    EXPECT_FALSE(c.read_some(50ms)) << "a second 100 or an early answer: " << c.unread();
+    ASSERT_TRUE(c.send("lo"));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "hello");
+    EXPECT_EQ(r->header("x-seen-expect"), "");
+    EXPECT_TRUE(c.unread().empty());
+
+    // With the body sent along with the head there is nothing to wait for: no 100.
+    ASSERT_TRUE(
+        c.send("POST /echo HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: "
+               "2\r\n\r\nok"));
+    auto direct = c.response();
+    ASSERT_TRUE(direct);
+    EXPECT_EQ(direct->status, 200);
+    EXPECT_EQ(direct->body, "ok");
+}
+
+TEST(HttpServer, ExpectContinueOverTheLimitGets413InsteadOf100) {
+    Running s;
+    Client c(s.port());
+    ASSERT_TRUE(
+        c.send("POST /echo HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\n"
+               "Content-Length: 1000000\r\n\r\n"));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    expect_refusal(*r, 413, "payload_too_large");
+    EXPECT_TRUE(c.closed_within(2s));
+}
+
+// The 413 is sent as soon as the head says the body is too large, while the client is still
+// sending it. The server keeps reading (and discarding) for a while, so the client's sends do
+// not fail and the answer is not destroyed by a reset before the client reads it.
+TEST(HttpServer, PayloadTooLargeIsReadByAClientStillSending) {
+    Running s;
+    Client c(s.port());
+    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100000000\r\n\r\n"));
+    const std::string piece(64 * 1024, 'x');
+    for (int i = 0; i < 8; ++i) {
+        ASSERT_TRUE(c.send(piece)) << "send " << i << " failed";
+    }
+    auto r = c.response();
+    ASSERT_TRUE(r) << "reset: " << c.reset();
+    expect_refusal(*r, 413, "payload_too_large");
+    EXPECT_TRUE(c.closed_within(2s));
+    EXPECT_FALSE(c.reset());
+    EXPECT_TRUE(eventually([&] { return s.refused("payload_too_large") == 1; }));
+}
+
+TEST(HttpServer, OversizedHeadsGetJsonRefusals) {
+    Running s;
+    {
+        Client c(s.port());
+        ASSERT_TRUE(c.send(get("/hello", "X-Big: " + std::string(400, 'b') + "\r\n")));
+        auto r = c.response();
+        ASSERT_TRUE(r);
+        expect_refusal(*r, 431, "headers_too_large");
+        EXPECT_TRUE(c.closed_within(2s));
+    }
+    {
+        Client c(s.port());
+        std::string many;
+        for (int i = 0; i < 11; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+        ASSERT_TRUE(c.send(get("/hello", many)));
+        auto r = c.response();
+        ASSERT_TRUE(r);
+        expect_refusal(*r, 431, "headers_too_large");
+    }
+    {
+        Client c(s.port());
+        ASSERT_TRUE(c.send(get("/" + std::string(300, 'u'))));
+        auto r = c.response();
+        ASSERT_TRUE(r);
+        expect_refusal(*r, 414, "uri_too_long");
+        EXPECT_TRUE(c.closed_within(2s));
+    }
+    {
+        // Refused before its end: the answer comes without waiting for the rest of the line.
+        Client c(s.port());
+        ASSERT_TRUE(c.send("GET /" + std::string(300, 'u')));
+        auto r = c.response();
+        ASSERT_TRUE(r);
+        expect_refusal(*r, 414, "uri_too_long");
+    }
+    EXPECT_TRUE(eventually(
+        [&] { return s.refused("headers_too_large") == 2 && s.refused("uri_too_long") == 2; }));
+}
+
+TEST(HttpServer, AmbiguousFramingIsRefusedAndEndsTheConnection) {
+    Running s;
+    Client c(s.port());
+    ASSERT_TRUE(c.send(get("/n/1") +
+                       "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 3\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+                       get("/n/2")));
+    auto first = c.response();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->status, 200);
+    EXPECT_EQ(first->body, "1");
+    auto second = c.response();
+    ASSERT_TRUE(second);
+    expect_refusal(*second, 400, "bad_request");
+    EXPECT_TRUE(c.closed_within(2s));
+    EXPECT_TRUE(c.unread().empty()) << "answered after a refusal: " << c.unread();
+    EXPECT_TRUE(eventually([&] { return s.refused("bad_request") == 1; }));
+}
+
+TEST(HttpServer, IncompleteRequestTimesOutWith408) {
+    Running s;
+    Client c(s.port());
+    const auto sent = Clock::now();
+    ASSERT_TRUE(c.send("GET /hello HTTP/1.1\r\nHost: te"));
+    auto r = c.response(3s);
+    ASSERT_TRUE(r);
+    EXPECT_GE(Clock::now() - sent, 900ms);
+    expect_refusal(*r, 408, "request_timeout");
+    EXPECT_TRUE(c.closed_within(1s));
+    EXPECT_TRUE(eventually([&] { return s.refused("request_timeout") == 1; }));
+}
+
+// A byte every 100 ms keeps the connection busy but does not move the request's deadline.
+TEST(HttpServer, TricklingRequestStillTimesOut) {
+    Running s;
+    Client c(s.port());
+    const std::string req = get("/hello", "X-Pad: " + std::string(200, 'p') + "\r\n");
+    std::size_t sent = 0;
+    bool answered = false;
+    const auto start = Clock::now();
+    while (!answered && Clock::now() - start < 2500ms) {
+        answered = c.read_some(100ms);
+        if (!answered && sent < req.size() - 1) {
+            ASSERT_TRUE(c.send(req.substr(sent++, 1)));
+        }
+    }
+    ASSERT_TRUE(answered) << "no answer while trickling, after " << sent << " bytes";
+    auto r = c.response(1s);
+    ASSERT_TRUE(r);
+    EXPECT_LT(sent, req.size() - 1);
+    expect_refusal(*r, 408, "request_timeout");
+}
+
+TEST(HttpServer, IdleKeepAliveConnectionIsClosed) {
+    Running s;
+    Client used(s.port());
+    Client never_used(s.port());
+    ASSERT_TRUE(used.send(get("/hello")));
+    ASSERT_TRUE(used.response());
+    const auto answered = Clock::now();
+    EXPECT_TRUE(used.closed_within(3s));
+    EXPECT_GE(Clock::now() - answered, 900ms);
+    EXPECT_TRUE(used.unread().empty()) << "no 408 for a connection between requests";
+    EXPECT_FALSE(used.reset());
+    EXPECT_TRUE(never_used.closed_within(1s));
+    EXPECT_TRUE(never_used.unread().empty());
+}
+
+TEST(HttpServer, ConnectionOverTheCapGets503) {
+    Tuning t = small_tuning();
+    t.max_connections = 2;
+    t.keep_alive_s = 30;
+    Running s(t);
+    auto a = std::make_unique<Client>(s.port());
+    Client b(s.port());
+    for (Client* c : {a.get(), &b}) {  // both accepted and open
+        ASSERT_TRUE(c->send(get("/hello")));
+        auto r = c->response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+    }
+
+    Client over(s.port());
+    auto r = over.response();
+    ASSERT_TRUE(r);
+    expect_refusal(*r, 503, "too_many_connections");
+    EXPECT_TRUE(over.closed_within(2s));
+    EXPECT_TRUE(eventually([&] { return s.refused("too_many_connections") >= 1; }));
+    EXPECT_TRUE(eventually([&] {
+        return s.registry().render().find("\nrevalidator_http_connections 2\n") !=
+               std::string::npos;
+    }));
+
+    // The open ones are unaffected; once one closes, a new connection is served again.
+    ASSERT_TRUE(b.send(get("/hello")));
+    ASSERT_TRUE(b.response());
+    a.reset();
+    EXPECT_TRUE(eventually(
+        [&] {
+            Client c(s.port());
+            if (!c.send(get("/n/7"))) return false;
+            auto ok = c.response();
+            return ok && ok->status == 200 && ok->body == "7";
+        },
+        2s));
+}
+
+TEST(HttpServer, ThrowingHandlerGets500AndTheServerLivesOn) {
+    Running s;
+    Client c(s.port());
+    ASSERT_TRUE(c.send(get("/throw")));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 500);
+    // The same connection and new ones still work.
+    ASSERT_TRUE(c.send(get("/hello")));
+    auto again = c.response();
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 200);
+    Client other(s.port());
+    ASSERT_TRUE(other.send(get("/hello")));
+    auto fresh = other.response();
+    ASSERT_TRUE(fresh);
+    EXPECT_EQ(fresh->body, "hello");
+}
+
+TEST(HttpServer, UnknownRouteIs404) {
+    Running s;
+    Client c(s.port());
+    ASSERT_TRUE(c.send(get("/nowhere")));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+}
+
+TEST(HttpServer, RefusalsAreCountedByReason) {
+    Running s;
+    EXPECT_EQ(s.refused("payload_too_large"), 0);
+    for (int i = 0; i < 3; ++i) {
+        Client c(s.port());
+        ASSERT_TRUE(c.send(post("/echo", std::string(5000, 'x'))));
+        auto r = c.response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 413);
+    }
+    {
+        Client c(s.port());
+        ASSERT_TRUE(c.send("GET / HTTP/1.1\nHost: x\r\n\r\n"));
+        auto r = c.response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400);
+    }
+    EXPECT_TRUE(eventually(
+        [&] { return s.refused("payload_too_large") == 3 && s.refused("bad_request") == 1; }));
+    EXPECT_EQ(s.refused("headers_too_large"), 0);
+    EXPECT_NE(s.registry().render().find("# TYPE revalidator_http_refused_total counter"),
+              std::string::npos);
+}
+
+TEST(HttpServer, StopFromAnotherThreadEndsServe) {
+    Running s;
+    Client idle(s.port());
+    Client c(s.port());
+    ASSERT_TRUE(c.send(get("/hello")));
+    ASSERT_TRUE(c.response());
+    std::thread stopper([&] { s.server().stop(); });
+    EXPECT_EQ(s.served().wait_for(2s), std::future_status::ready);
+    stopper.join();
+    // Its connections are closed with it.
+    EXPECT_TRUE(idle.closed_within(1s));
+    EXPECT_TRUE(c.closed_within(1s));
+}
+
+TEST(HttpServer, StopBeforeServeMakesServeReturnAtOnce) {
+    metrics::Registry registry;
+    Server server(small_tuning(), registry);
+    ASSERT_GT(server.bind("127.0.0.1", 0), 0);
+    server.stop();
+    auto served = std::async(std::launch::async, [&] { server.serve(); });
+    EXPECT_EQ(served.wait_for(1s), std::future_status::ready);
+    served.wait();
+}
+
+TEST(HttpServer, ServeWithoutBindReturns) {
+    metrics::Registry registry;
+    Server server(small_tuning(), registry);
+    auto served = std::async(std::launch::async, [&] { server.serve(); });
+    EXPECT_EQ(served.wait_for(1s), std::future_status::ready);
+    served.wait();
+}
+
+}  // namespace
+}  // namespace revalidator::http

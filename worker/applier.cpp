@@ -27,7 +27,7 @@ Applier::Applier(RowSource& source, CacheSink& sink, ApplierConfig cfg, metrics:
     : source_(source),
       sink_(sink),
       cfg_(std::move(cfg)),
-      generation_(unix_micros()),
+      layout_(cfg_.prefix, cfg_.max_item_bytes, unix_micros()),
       batches_(r.counter("revalidator_worker_batches_total", "Batches applied")),
       batch_size_(r.histogram("revalidator_worker_batch_rows", "Distinct rows per batch",
                               metrics::size_buckets())),
@@ -36,6 +36,8 @@ Applier::Applier(RowSource& source, CacheSink& sink, ApplierConfig cfg, metrics:
           r.counter("revalidator_worker_list_rebuilds_total", "Lists written to the cache")),
       list_seconds_(r.histogram("revalidator_worker_list_rebuild_seconds", "Time to write the list",
                                 metrics::latency_buckets())),
+      list_parts_written_(r.counter("revalidator_worker_list_parts_written_total",
+                                    "Parts of a chunked list written (unchanged parts are kept)")),
       writes_(r.counter("revalidator_worker_cache_writes_total",
                         "Cache sets and deletes that succeeded")),
       write_errors_(r.counter("revalidator_worker_cache_write_errors_total",
@@ -74,24 +76,28 @@ bool Applier::settle(const std::string& key, std::string_view value, WriteStatus
     return false;
 }
 
-bool Applier::write_list(const std::string& list, Outcome& out) {
+bool Applier::write_list(const std::vector<ListSegment>& list, Outcome& out) {
     auto start = std::chrono::steady_clock::now();
-    ListPlan plan = plan_list(cfg_.prefix, list, cfg_.max_item_bytes, ++generation_);
+    ListPlan plan = layout_.plan(list, [&](const std::string& key) { return sink_.has(key); });
+    std::vector<CacheItem> parts;
+    parts.reserve(plan.parts.size());
+    for (const auto& part : plan.parts) parts.push_back({part.key, part.value});
+    std::vector<WriteStatus> statuses = sink_.set_many(parts);
     bool ok = true;
-    for (const auto& part : plan.parts) {
-        if (!(ok = write(part.key, part.value, out))) break;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        ok = settle(parts[i].key, parts[i].value, statuses[i], out) && ok;
     }
     ok = ok && write(cfg_.prefix, plan.head, out);
     if (!ok) {
         // The old head may still point at a complete older list: take it away, and the parts
-        // of the generation that did not make it.
+        // of this list. The parts the old head named stay, for a later list to reuse.
         out.cache_unreachable |= remove(cfg_.prefix) == WriteStatus::Unreachable;
         for (const auto& part : plan.parts) remove(part.key);
         return false;
     }
-    for (std::size_t i = 0; i < old_parts_; ++i) remove(part_key(cfg_.prefix, old_generation_, i));
-    old_generation_ = generation_;
-    old_parts_ = plan.parts.size();
+    layout_.committed();
+    for (const auto& key : plan.obsolete) remove(key);
+    list_parts_written_.inc(plan.parts.size());
     list_rebuilds_.inc();
     list_seconds_.observe(seconds_since(start));
     return true;
@@ -105,21 +111,23 @@ void Applier::learn_cached_rows() {
     std::string list = std::move(*head.value);
     if (!list.empty() && list.front() == '{') {
         auto manifest = nlohmann::json::parse(list, nullptr, false);
-        if (manifest.is_discarded()) return;
-        auto gen = manifest.value("generation", std::uint64_t{0});
-        auto parts = manifest.value("parts", std::size_t{0});
+        if (!manifest.is_object() || !manifest.contains("parts") || !manifest["parts"].is_array()) {
+            return;
+        }
+        std::vector<std::string> keys;
+        for (const auto& k : manifest["parts"]) {
+            if (k.is_string()) keys.push_back(k.get<std::string>());
+        }
+        layout_.adopt(keys);
         list.clear();
-        for (std::size_t i = 0; i < parts; ++i) {
-            Lookup part = sink_.get(part_key(cfg_.prefix, gen, i));
+        for (const auto& key : keys) {
+            Lookup part = sink_.get(key);
             if (!part.value) {
                 cached_known_ = part.reachable && cached_known_;
                 return;
             }
             list += *part.value;
         }
-        old_generation_ = gen;
-        old_parts_ = parts;
-        generation_ = std::max(generation_, gen);
     }
     auto rows = nlohmann::json::parse(list, nullptr, false);
     if (!rows.is_array()) return;
@@ -224,7 +232,7 @@ Outcome Applier::apply(const Batch& b) {
         log::info("resync done", {{"reason", b.reason},
                                   {"rows", snap.rows.size()},
                                   {"stale_deleted", deleted},
-                                  {"list_bytes", snap.list.size()},
+                                  {"list_segments", snap.list.size()},
                                   {"seconds", seconds_since(start)},
                                   {"complete", out.done()}});
     }

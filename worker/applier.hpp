@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "cache_sink.hpp"
+#include "list_layout.hpp"
 #include "metrics.hpp"
 #include "pending.hpp"
 #include "row_source.hpp"
@@ -47,7 +48,7 @@ class Applier {
     void write_rows(const std::vector<Row>& rows, Outcome& out,
                     const std::function<void(const std::string&)>& owe);
     WriteStatus remove(const std::string& key);
-    bool write_list(const std::string& list, Outcome& out);
+    bool write_list(const std::vector<ListSegment>& list, Outcome& out);
     void learn_cached_rows();
 
     RowSource& source_;
@@ -56,15 +57,14 @@ class Applier {
     std::unordered_set<std::string> cached_;  // pks whose keys the cache holds
     bool cached_known_ = false;
     std::string cache_instance_;
-    std::uint64_t generation_;
-    std::uint64_t old_generation_ = 0;
-    std::size_t old_parts_ = 0;
+    ListLayout layout_;
 
     metrics::Counter& batches_;
     metrics::Histogram& batch_size_;
     metrics::Counter& rows_read_;
     metrics::Counter& list_rebuilds_;
     metrics::Histogram& list_seconds_;
+    metrics::Counter& list_parts_written_;
     metrics::Counter& writes_;
     metrics::Counter& write_errors_;
     metrics::Counter& resyncs_;

@@ -42,6 +42,8 @@ class CacheSink {
     // Ok also when the key was not there.
     virtual WriteStatus remove(std::string_view key) = 0;
     virtual Lookup get(std::string_view key) = 0;
+    // Whether the key is there, without fetching its value; false also when the server is away.
+    virtual bool has(std::string_view key) { return get(key).value.has_value(); }
     // Names the running server process(es); it changes when a server restarts (and so comes back
     // empty), which nothing else reveals: the client reconnects and later writes just succeed.
     // Empty when a server does not answer or the sink cannot tell.

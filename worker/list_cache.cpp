@@ -1,6 +1,7 @@
 #include "list_cache.hpp"
 
 #include <charconv>
+#include <iterator>
 #include <optional>
 #include <unordered_set>
 
@@ -17,39 +18,6 @@ std::optional<std::int64_t> integer(const std::string& s) {
 
 }  // namespace
 
-void ListCache::replace(const std::vector<Row>& rows) {
-    rows_.clear();
-    valid_ = true;
-    for (const auto& row : rows) {
-        auto key = integer(row.pk);
-        if (!key) {
-            valid_ = false;
-            rows_.clear();
-            return;
-        }
-        rows_[*key] = row.json;
-    }
-}
-
-void ListCache::apply(const std::vector<std::string>& pks, const std::vector<Row>& found) {
-    std::unordered_set<std::string_view> present;
-    for (const auto& row : found) {
-        present.insert(row.pk);
-        auto key = integer(row.pk);
-        if (!key) {
-            valid_ = false;
-            return;
-        }
-        rows_[*key] = row.json;
-    }
-    for (const auto& pk : pks) {
-        if (present.count(pk)) continue;
-        auto key = integer(pk);
-        if (!key) continue;  // cannot be a row of an integer-keyed table
-        rows_.erase(*key);
-    }
-}
-
 std::string jsonb_array_text(const std::vector<std::string_view>& elements) {
     std::size_t bytes = 2;
     for (auto e : elements) bytes += e.size() + 2;
@@ -64,11 +32,154 @@ std::string jsonb_array_text(const std::vector<std::string_view>& elements) {
     return list;
 }
 
-std::string ListCache::render() const {
-    std::vector<std::string_view> elements;
-    elements.reserve(rows_.size());
-    for (const auto& [_, json] : rows_) elements.push_back(json);
-    return jsonb_array_text(elements);
+// Segments are filled to three quarters, so that rows can grow or arrive before one must split.
+void ListCache::replace(const std::vector<Row>& rows) {
+    segments_.clear();
+    valid_ = false;
+    std::map<std::int64_t, std::string> sorted;
+    for (const auto& row : rows) {
+        auto key = integer(row.pk);
+        if (!key) return;
+        sorted[*key] = row.json;
+    }
+    valid_ = true;
+    const std::size_t fill = segment_bytes_ / 4 * 3;
+    Segment* current = nullptr;
+    for (auto& [pk, json] : sorted) {
+        if (!current || (current->bytes + json.size() + 2 > fill && !current->rows.empty())) {
+            current = &segments_[pk];
+        }
+        current->bytes += json.size() + 2;
+        current->rows.emplace_hint(current->rows.end(), pk, std::move(json));
+    }
+}
+
+void ListCache::apply(const std::vector<std::string>& pks, const std::vector<Row>& found) {
+    std::unordered_set<std::string_view> present;
+    for (const auto& row : found) {
+        present.insert(row.pk);
+        auto key = integer(row.pk);
+        if (!key) {
+            valid_ = false;
+            segments_.clear();
+            return;
+        }
+        put(*key, row.json);
+    }
+    for (const auto& pk : pks) {
+        if (present.count(pk)) continue;
+        auto key = integer(pk);
+        if (!key) continue;  // cannot be a row of an integer-keyed table
+        erase(*key);
+    }
+}
+
+ListCache::Segments::iterator ListCache::segment_for(std::int64_t pk) {
+    if (segments_.empty()) return segments_.try_emplace(pk).first;
+    auto it = segments_.upper_bound(pk);
+    if (it != segments_.begin()) return std::prev(it);
+    // Below every segment: the first one now starts here.
+    auto node = segments_.extract(it);
+    node.key() = pk;
+    return segments_.insert(std::move(node)).position;
+}
+
+void ListCache::put(std::int64_t pk, const std::string& json) {
+    Segment& s = segment_for(pk)->second;
+    auto [row, inserted] = s.rows.try_emplace(pk);
+    if (!inserted) {
+        if (row->second == json) return;
+        s.bytes -= row->second.size() + 2;
+    }
+    row->second = json;
+    s.bytes += json.size() + 2;
+    s.dirty = true;
+}
+
+void ListCache::erase(std::int64_t pk) {
+    auto it = segments_.upper_bound(pk);
+    if (it == segments_.begin()) return;
+    Segment& s = std::prev(it)->second;
+    auto row = s.rows.find(pk);
+    if (row == s.rows.end()) return;
+    s.bytes -= row->second.size() + 2;
+    s.rows.erase(row);
+    s.dirty = true;
+}
+
+// Changed segments only: an empty one goes, a small one takes in its small neighbour, and one
+// over the limit is halved until it fits (a single row larger than the limit stays alone).
+void ListCache::rebalance() {
+    for (auto it = segments_.begin(); it != segments_.end();) {
+        Segment& s = it->second;
+        if (!s.dirty) {
+            ++it;
+            continue;
+        }
+        if (s.rows.empty()) {
+            it = segments_.erase(it);
+            continue;
+        }
+        auto next = std::next(it);
+        if (next != segments_.end() && s.bytes + next->second.bytes <= segment_bytes_ / 2) {
+            s.rows.merge(next->second.rows);
+            s.bytes += next->second.bytes;
+            segments_.erase(next);
+            continue;
+        }
+        if (s.bytes + 1 > segment_bytes_ && s.rows.size() > 1) {
+            std::size_t kept = 0;
+            auto cut = s.rows.begin();
+            do {
+                kept += cut->second.size() + 2;
+                ++cut;
+            } while (cut != s.rows.end() && kept + cut->second.size() + 2 <= s.bytes / 2);
+            Segment upper;
+            upper.bytes = s.bytes - kept;
+            upper.rows.insert(std::make_move_iterator(cut), std::make_move_iterator(s.rows.end()));
+            s.rows.erase(cut, s.rows.end());
+            s.bytes = kept;
+            segments_.emplace_hint(next, upper.rows.begin()->first, std::move(upper));
+            continue;
+        }
+        ++it;
+    }
+}
+
+void ListCache::render(Segment& s, bool first, bool last) {
+    auto text = std::make_shared<std::string>();
+    text->reserve(s.bytes + 2);
+    *text += first ? "[" : ", ";
+    bool sep = false;
+    for (const auto& [_, json] : s.rows) {
+        if (sep) *text += ", ";
+        *text += json;
+        sep = true;
+    }
+    if (last) *text += ']';
+    s.rendered = {++versions_, std::move(text)};
+    s.dirty = false;
+    s.first = first;
+    s.last = last;
+}
+
+std::vector<ListSegment> ListCache::segments() {
+    rebalance();
+    if (segments_.empty()) {
+        if (!empty_.text) empty_ = {++versions_, std::make_shared<const std::string>("[]")};
+        return {empty_};
+    }
+    empty_ = {};
+    std::vector<ListSegment> out;
+    out.reserve(segments_.size());
+    for (auto it = segments_.begin(); it != segments_.end(); ++it) {
+        const bool first = it == segments_.begin();
+        const bool last = std::next(it) == segments_.end();
+        Segment& s = it->second;
+        if (s.dirty || s.first != first || s.last != last) render(s, first, last);
+        out.push_back(s.rendered);
+    }
+    return out;
 }
 
 }  // namespace revalidator::worker

@@ -1,5 +1,9 @@
 #include "list_layout.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <unordered_set>
+
 #include <nlohmann/json.hpp>
 
 namespace revalidator::worker {
@@ -9,23 +13,70 @@ std::string part_key(std::string_view prefix, std::uint64_t generation, std::siz
            std::to_string(index);
 }
 
-ListPlan plan_list(std::string_view prefix, std::string_view list, std::size_t max_item_bytes,
-                   std::uint64_t generation) {
+ListLayout::ListLayout(std::string prefix, std::size_t max_item_bytes, std::uint64_t generation)
+    : prefix_(std::move(prefix)), max_item_bytes_(max_item_bytes), generation_(generation) {}
+
+ListPlan ListLayout::plan(const std::vector<ListSegment>& list,
+                          const std::function<bool(const std::string&)>& still_cached) {
     ListPlan plan;
-    if (max_item_bytes == 0 || list.size() <= max_item_bytes) {
-        plan.head = std::string(list);
-        return plan;
+    planned_.clear();
+    std::size_t bytes = 0;
+    for (const auto& s : list) bytes += s.text->size();
+    if (max_item_bytes_ != 0 && bytes > max_item_bytes_) {
+        nlohmann::json keys = nlohmann::json::array();
+        for (const auto& s : list) {
+            auto& parts = planned_[s.version];
+            auto had = named_.find(s.version);
+            if (had != named_.end() &&
+                std::all_of(had->second.begin(), had->second.end(),
+                            [&](const auto& k) { return still_cached(k); })) {
+                parts = had->second;
+            } else {
+                const std::string_view text = *s.text;
+                const std::uint64_t g = ++generation_;
+                for (std::size_t at = 0, i = 0; at < text.size(); at += max_item_bytes_, ++i) {
+                    parts.push_back(part_key(prefix_, g, i));
+                    plan.parts.push_back({parts.back(), text.substr(at, max_item_bytes_)});
+                }
+            }
+            for (const auto& k : parts) keys.push_back(k);
+        }
+        plan.head = nlohmann::json{{"chunked", true}, {"bytes", bytes}, {"parts", keys}}.dump();
+    } else {
+        plan.head.reserve(bytes);
+        for (const auto& s : list) plan.head += *s.text;
     }
-    std::size_t n = (list.size() + max_item_bytes - 1) / max_item_bytes;
-    for (std::size_t i = 0; i < n; ++i) {
-        plan.parts.push_back(
-            {part_key(prefix, generation, i), list.substr(i * max_item_bytes, max_item_bytes)});
+    for (const auto& [version, parts] : named_) {
+        if (planned_.count(version) && planned_[version] == parts) continue;
+        plan.obsolete.insert(plan.obsolete.end(), parts.begin(), parts.end());
     }
-    plan.head =
-        nlohmann::json{
-            {"chunked", true}, {"generation", generation}, {"parts", n}, {"bytes", list.size()}}
-            .dump();
+    // An adopted key this layout knows is one of its own parts, read back from its own manifest
+    // (the applier re-reads the cache after an outage): reused, or obsolete already above.
+    std::unordered_set<std::string_view> own;
+    for (const auto& [_, parts] : named_) own.insert(parts.begin(), parts.end());
+    for (const auto& [_, parts] : planned_) own.insert(parts.begin(), parts.end());
+    for (const auto& key : adopted_) {
+        if (!own.count(key)) plan.obsolete.push_back(key);
+    }
     return plan;
+}
+
+void ListLayout::committed() {
+    named_ = std::move(planned_);
+    planned_.clear();
+    adopted_.clear();
+}
+
+void ListLayout::adopt(const std::vector<std::string>& part_keys) {
+    const std::string stem = prefix_ + ":part:";
+    for (const auto& key : part_keys) {
+        if (key.rfind(stem, 0) != 0) continue;  // not one of ours: never delete it
+        adopted_.push_back(key);
+        std::uint64_t g = 0;
+        const char* at = key.data() + stem.size();
+        std::from_chars(at, key.data() + key.size(), g);
+        generation_ = std::max(generation_, g);
+    }
 }
 
 }  // namespace revalidator::worker

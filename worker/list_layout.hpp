@@ -1,32 +1,61 @@
 // The list's layout in Memcached. A list that fits in one item is stored as is under "{prefix}".
-// A larger one (Memcached refuses items over 1 MiB by default) is split into parts
-// "{prefix}:part:{generation}:{i}", written first, and "{prefix}" then holds a small manifest:
-//   {"chunked":true,"generation":G,"parts":N,"bytes":B}
+// A larger one (Memcached refuses items over 1 MiB by default) is stored as parts, and "{prefix}"
+// then holds a small manifest naming them in order:
+//   {"chunked":true,"bytes":B,"parts":["{prefix}:part:G:0", ...]}
 // Readers look at the first byte: '[' is the list, '{' a manifest; concatenating the parts in
-// order gives the list. Parts of a generation are never rewritten, so a reader that fetched a
-// manifest never mixes two lists. docs/cache-layout.md documents this for readers.
+// order gives the list. docs/cache-layout.md documents this for readers.
+//
+// Each list segment (row_source.hpp) becomes one part, or several if it is over the item limit.
+// A part key is never reused for other bytes, so a reader holding a manifest never mixes two lists;
+// and a segment that did not change keeps the part written for it before. A batch therefore
+// writes the segments it changed and a new manifest, not the whole list.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
+
+#include "row_source.hpp"
 
 namespace revalidator::worker {
 
 struct ListItem {
     std::string key;
-    std::string_view value;  // points into the list it was planned from
+    std::string_view value;  // points into a segment of the list it was planned from
 };
 
 struct ListPlan {
-    std::vector<ListItem> parts;  // empty when the list fits in one item
-    std::string head;             // the list itself, or the manifest
+    std::vector<ListItem> parts;        // to write before the head: only the new ones
+    std::string head;                   // the list itself, or the manifest
+    std::vector<std::string> obsolete;  // parts no longer named: delete once the head is written
 };
 
-// max_item_bytes 0 means no limit.
-ListPlan plan_list(std::string_view prefix, std::string_view list, std::size_t max_item_bytes,
-                   std::uint64_t generation);
+class ListLayout {
+  public:
+    // max_item_bytes 0 means no limit. Part keys are numbered from `generation` upwards.
+    ListLayout(std::string prefix, std::size_t max_item_bytes, std::uint64_t generation);
+
+    // What to write for `list`. A part written earlier for an unchanged segment is reused when
+    // `still_cached(key)` says it is there (Memcached may have evicted it).
+    ListPlan plan(const std::vector<ListSegment>& list,
+                  const std::function<bool(const std::string&)>& still_cached);
+    // The last plan's parts and head were written: its parts are now the ones named.
+    void committed();
+    // Parts found in the cache from an earlier process (read from its manifest): deleted after
+    // the next list is written, and their numbers are not reused.
+    void adopt(const std::vector<std::string>& part_keys);
+
+  private:
+    std::string prefix_;
+    std::size_t max_item_bytes_;
+    std::uint64_t generation_;
+    std::unordered_map<std::uint64_t, std::vector<std::string>> named_;    // segment -> its parts
+    std::unordered_map<std::uint64_t, std::vector<std::string>> planned_;  // the same, planned
+    std::vector<std::string> adopted_;
+};
 
 std::string part_key(std::string_view prefix, std::uint64_t generation, std::size_t index);
 

@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
     lp.resync_interval = std::chrono::seconds(resync_interval_s);
     lp.retry_max = std::chrono::milliseconds(retry_max_ms);
     ap.primary_key = pg.primary_key;
+    if (ap.max_item_bytes != 0) pg.list_segment_bytes = ap.max_item_bytes;
 
     log::init("worker", log_level);
     shutdown::install();

@@ -88,6 +88,12 @@ WriteStatus McSink::remove(std::string_view key) {
     return impl_->classify(memcached_delete(impl_->mc, key.data(), key.size(), 0));
 }
 
+// A touch answers found or not found without sending the value back (a list part is up to 1 MB).
+// Items are stored without expiry, and a touch to 0 keeps it so.
+bool McSink::has(std::string_view key) {
+    return memcached_touch(impl_->mc, key.data(), key.size(), 0) == MEMCACHED_SUCCESS;
+}
+
 Lookup McSink::get(std::string_view key) {
     size_t len = 0;
     uint32_t flags = 0;

@@ -26,6 +26,7 @@ class McSink final : public CacheSink {
     std::vector<WriteStatus> set_many(std::span<const CacheItem> items) override;
     WriteStatus remove(std::string_view key) override;
     Lookup get(std::string_view key) override;
+    bool has(std::string_view key) override;
     std::string instance() override;
 
   private:

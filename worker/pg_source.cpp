@@ -11,12 +11,15 @@
 namespace revalidator::worker {
 
 struct PgSource::Impl {
+    Impl(PgConfig c, std::string o) : cfg(std::move(c)), order(std::move(o)) {}
+
     PgConfig cfg;
     std::string order;
     std::unique_ptr<pqxx::connection> conn;
     sql::Queries q;
     sql::KeyKind kind = sql::KeyKind::Other;
-    ListCache list_cache;
+    std::uint64_t versions = 0;
+    ListCache list_cache{cfg.list_segment_bytes, versions};
     bool incremental = false;  // the list is ordered by an integer primary key alone
 
     using ReadTx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
@@ -45,6 +48,10 @@ struct PgSource::Impl {
                   {{"table", cfg.schema + "." + cfg.table}, {"key_type", type}});
     }
 
+    ListSegment whole(std::string text) {
+        return {++versions, std::make_shared<const std::string>(std::move(text))};
+    }
+
     static std::vector<Row> rows_of(const pqxx::result& r) {
         std::vector<Row> rows;
         rows.reserve(r.size());
@@ -64,11 +71,11 @@ struct PgSource::Impl {
                 rows_of(tx.exec_params(as_text ? q.rows_text : q.rows, sql::text_array(wanted)));
         }
         bool from_memory = incremental && list_cache.valid();
-        if (!from_memory) s.list = tx.exec(q.list)[0][0].c_str();
+        if (!from_memory) s.list = {whole(tx.exec(q.list)[0][0].c_str())};
         tx.commit();
         if (from_memory) {
             list_cache.apply(pks, s.rows);
-            s.list = list_cache.render();
+            s.list = list_cache.segments();
         }
         return s;
     }
@@ -80,20 +87,23 @@ struct PgSource::Impl {
         Snapshot s;
         s.rows = rows_of(r);
         if (incremental) list_cache.replace(s.rows);
+        if (list_cache.valid()) {
+            s.list = list_cache.segments();
+            return s;
+        }
         std::vector<std::string_view> elements;
         elements.reserve(s.rows.size());
         for (const auto& row : s.rows) elements.push_back(row.json);
-        s.list = jsonb_array_text(elements);
+        s.list = {whole(jsonb_array_text(elements))};
         return s;
     }
 };
 
-PgSource::PgSource(PgConfig cfg) : impl_(std::make_unique<Impl>()) {
+PgSource::PgSource(PgConfig cfg) {
     auto order =
         sql::order_by(cfg.order_by.empty() ? cfg.primary_key : cfg.order_by, cfg.primary_key);
     if (!order) throw std::invalid_argument("--order-by: " + order.error());
-    impl_->order = *order;
-    impl_->cfg = std::move(cfg);
+    impl_ = std::make_unique<Impl>(std::move(cfg), *order);
 }
 
 PgSource::~PgSource() = default;

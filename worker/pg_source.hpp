@@ -16,7 +16,8 @@ struct PgConfig {
     std::string schema = "public";
     std::string table = "articles";
     std::string primary_key = "id";
-    std::string order_by;  // empty: the primary key
+    std::string order_by;                        // empty: the primary key
+    std::size_t list_segment_bytes = 1'000'000;  // the cache's item limit (list_cache.hpp)
 };
 
 class PgSource final : public RowSource {

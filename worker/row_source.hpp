@@ -3,6 +3,8 @@
 // Failures to reach the source are unexpected and thrown; the worker loop retries with backoff.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,9 +15,17 @@ struct Row {
     std::string json;  // to_jsonb(row)::text
 };
 
+// A piece of the list: whole rows in list order. Concatenated in order, the segments are the
+// list's JSON text. `version` names this exact text and is never reused for another, so a writer
+// can skip a segment it has already written: the cost of a batch follows what changed.
+struct ListSegment {
+    std::uint64_t version = 0;
+    std::shared_ptr<const std::string> text;
+};
+
 struct Snapshot {
-    std::vector<Row> rows;  // the rows asked for that exist (all rows, in list order, when full)
-    std::string list;       // the whole list as a JSON array, in the configured order
+    std::vector<Row> rows;          // the rows asked for that exist (all rows, in order, when full)
+    std::vector<ListSegment> list;  // the whole list as a JSON array, in the configured order
 };
 
 class RowSource {

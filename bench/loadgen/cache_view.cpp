@@ -79,18 +79,18 @@ std::unordered_map<std::string, std::string> CacheView::get_many(
 std::optional<std::string> CacheView::list(const std::string& prefix) {
     auto head = get(prefix);
     if (!head) return std::nullopt;
-    return assemble(prefix, std::move(*head));
+    return assemble(std::move(*head));
 }
 
-std::optional<std::string> CacheView::assemble(const std::string& prefix, std::string head) {
+std::optional<std::string> CacheView::assemble(std::string head) {
     if (head.empty() || head.front() != '{') return head;
     auto manifest = nlohmann::json::parse(head, nullptr, false);
     if (!manifest.is_object() || !manifest.value("chunked", false)) return std::nullopt;
-    auto generation = manifest.value("generation", std::uint64_t{0});
-    auto parts = manifest.value("parts", std::size_t{0});
+    if (!manifest.contains("parts") || !manifest["parts"].is_array()) return std::nullopt;
     std::vector<std::string> keys;
-    for (std::size_t i = 0; i < parts; ++i) {
-        keys.push_back(prefix + ":part:" + std::to_string(generation) + ":" + std::to_string(i));
+    for (const auto& k : manifest["parts"]) {
+        if (!k.is_string()) return std::nullopt;
+        keys.push_back(k.get<std::string>());
     }
     auto got = get_many(keys);
     std::string list;

@@ -78,7 +78,7 @@ struct Plan {
 
 // Polls until every changed row and the list are correct, or `deadline`; returns when that was.
 // The list Postgres has after the last change may still be computed while this polls, so the
-// list's head ("{prefix}": the list itself, or a manifest naming a generation) is read every
+// list's head ("{prefix}": the list itself, or a manifest naming its parts) is read every
 // round, and the list counts as correct from the round its current head was first seen — late
 // by at most a round, never early.
 std::optional<Clock::time_point> converge(const Plan& plan, std::size_t changed,
@@ -110,7 +110,7 @@ std::optional<Clock::time_point> converge(const Plan& plan, std::size_t changed,
                 head_seen = now;
             }
             if (head && list.wait_for(seconds(0)) == std::future_status::ready &&
-                cache.assemble(o.table.prefix, *head) == list.get())
+                cache.assemble(*head) == list.get())
                 list_ok = head_seen;
         }
         if (rows_ok != never && list_ok != never) return std::max(rows_ok, list_ok);

@@ -12,14 +12,13 @@ namespace {
 bool write_list(CacheView& cache, const std::string& prefix, const std::string& list,
                 std::size_t max_item_bytes) {
     if (list.size() <= max_item_bytes) return cache.set(prefix, list);
-    std::size_t parts = (list.size() + max_item_bytes - 1) / max_item_bytes;
     bool ok = true;
-    for (std::size_t i = 0; i < parts; ++i) {
-        ok &= cache.set(prefix + ":part:0:" + std::to_string(i),
-                        list.substr(i * max_item_bytes, max_item_bytes));
+    nlohmann::json keys = nlohmann::json::array();
+    for (std::size_t at = 0; at < list.size(); at += max_item_bytes) {
+        keys.push_back(prefix + ":part:0:" + std::to_string(keys.size()));
+        ok &= cache.set(keys.back(), list.substr(at, max_item_bytes));
     }
-    nlohmann::json head = {
-        {"chunked", true}, {"generation", 0}, {"parts", parts}, {"bytes", list.size()}};
+    nlohmann::json head = {{"chunked", true}, {"bytes", list.size()}, {"parts", keys}};
     return ok && cache.set(prefix, head.dump());
 }
 

@@ -288,9 +288,19 @@ TEST_F(ApplierTest, UnreachableCacheAsksForAFullRetry) {
     EXPECT_EQ(sink.at("/articles"), source.list());
 }
 
+// The part keys a manifest names, in order.
+std::vector<std::string> manifest_keys(const std::string& head) {
+    std::vector<std::string> keys;
+    const auto manifest = nlohmann::json::parse(head);
+    for (const auto& k : manifest.at("parts")) keys.push_back(k.get<std::string>());
+    return keys;
+}
+
 TEST_F(ApplierTest, ListTooLargeForOneItemIsWrittenAsPartsAndAManifest) {
     cfg.max_item_bytes = 100;
-    sink.max_value_bytes = 100;  // the cache refuses anything larger, as Memcached does
+    // The cache refuses anything larger, as Memcached does; the manifest (~40 bytes a part) gets
+    // room a real limit has.
+    sink.max_value_bytes = 300;
     for (int i = 1; i <= 10; ++i) source.put(i, "title-" + std::to_string(i));
     const std::string list = source.list();
     ASSERT_GT(list.size(), 300u);
@@ -302,28 +312,25 @@ TEST_F(ApplierTest, ListTooLargeForOneItemIsWrittenAsPartsAndAManifest) {
     auto manifest = nlohmann::json::parse(head);
     EXPECT_EQ(manifest.at("chunked"), true);
     EXPECT_EQ(manifest.at("bytes"), list.size());
-    const std::size_t parts = (list.size() + 99) / 100;
-    EXPECT_EQ(manifest.at("parts"), parts);
-    const auto generation = manifest.at("generation").get<std::uint64_t>();
-    for (std::size_t i = 0; i < parts; ++i) {
-        EXPECT_TRUE(sink.has(part_key("/articles", generation, i))) << i;
+    const auto keys = manifest_keys(head);
+    EXPECT_EQ(keys.size(), (list.size() + 99) / 100);  // one segment, split at the limit
+    for (const auto& k : keys) {
+        EXPECT_EQ(k.rfind("/articles:part:", 0), 0u) << k;
+        EXPECT_LE(sink.at(k).size(), 100u) << k;
     }
-    EXPECT_EQ(sink.part_keys("/articles").size(), parts);
+    EXPECT_EQ(sink.part_keys("/articles"), sorted(keys));
     EXPECT_EQ(sink.read_list("/articles"), list);
     EXPECT_EQ(metric("revalidator_worker_cache_write_errors_total"), 0);
+    EXPECT_EQ(metric("revalidator_worker_list_parts_written_total"), keys.size());
 
-    // The next list gets a new generation; the old parts are deleted once the head moved on.
+    // The next list is written under new keys; the old ones are deleted once the head moved on.
     source.put(11, "title-11");
     ASSERT_TRUE(applier().apply(rows_batch({"11"})).done());
-    auto manifest2 = nlohmann::json::parse(sink.at("/articles"));
-    const auto generation2 = manifest2.at("generation").get<std::uint64_t>();
-    EXPECT_GT(generation2, generation);
-    const std::size_t parts2 = manifest2.at("parts").get<std::size_t>();
+    const auto keys2 = manifest_keys(sink.at("/articles"));
     EXPECT_EQ(sink.read_list("/articles"), source.list());
-    auto keys = sink.part_keys("/articles");
-    EXPECT_EQ(keys.size(), parts2);
-    for (const auto& k : keys) {
-        EXPECT_EQ(k.rfind("/articles:part:" + std::to_string(generation2) + ":", 0), 0u) << k;
+    EXPECT_EQ(sink.part_keys("/articles"), sorted(keys2));
+    for (const auto& k : keys2) {
+        EXPECT_TRUE(std::find(keys.begin(), keys.end(), k) == keys.end()) << k;
     }
 
     // Back to a list that fits: the head is the list and no parts remain.
@@ -335,27 +342,157 @@ TEST_F(ApplierTest, ListTooLargeForOneItemIsWrittenAsPartsAndAManifest) {
 
 TEST_F(ApplierTest, FreshApplierCleansUpTheChunkedListOfAnEarlierRun) {
     cfg.max_item_bytes = 100;
-    sink.max_value_bytes = 100;
+    sink.max_value_bytes = 300;
+    source.segment_rows = 2;
     for (int i = 1; i <= 10; ++i) source.put(i, "title-" + std::to_string(i));
     {
         metrics::Registry earlier_registry;
         Applier earlier(source, sink, cfg, earlier_registry);
         ASSERT_TRUE(earlier.apply(full_batch()).done());
     }
-    const auto old_generation =
-        nlohmann::json::parse(sink.at("/articles")).at("generation").get<std::uint64_t>();
+    const auto old_keys = manifest_keys(sink.at("/articles"));
+    ASSERT_EQ(old_keys.size(), 5u);
     source.table.erase("9");
+
+    // Even the segments that did not change are written anew: this process cannot know which
+    // of the earlier run's parts hold what.
+    ASSERT_TRUE(applier().apply(full_batch("start")).done());
+
+    EXPECT_FALSE(sink.has("/articles/9"));  // learned from the earlier run's chunked list
+    EXPECT_EQ(sink.read_list("/articles"), source.list());
+    const auto keys = manifest_keys(sink.at("/articles"));
+    for (const auto& k : old_keys) EXPECT_FALSE(sink.store.count(k)) << k;
+    EXPECT_EQ(sink.part_keys("/articles"), sorted(keys));
+}
+
+TEST_F(ApplierTest, FreshApplierDeletesOnlyItsOwnPartsOfAnEarlierManifest) {
+    cfg.max_item_bytes = 100;
+    source.put(1);
+    sink.store["/articles:part:5:0"] = "[" + int_row(1) + ", ";
+    sink.store["/articles:part:5:1"] = int_row(2) + "]";
+    sink.store["/shared:blob"] = "";  // named, but not under this prefix: not ours to delete
+    sink.store["/articles/2"] = int_row(2);
+    sink.store["/articles"] =
+        R"({"chunked":true,"bytes":1,"parts":["/articles:part:5:0","/shared:blob","/articles:part:5:1"]})";
 
     ASSERT_TRUE(applier().apply(full_batch("start")).done());
 
-    EXPECT_FALSE(sink.has("/articles/9"));
-    EXPECT_EQ(sink.read_list("/articles"), source.list());
-    const auto generation =
-        nlohmann::json::parse(sink.at("/articles")).at("generation").get<std::uint64_t>();
-    EXPECT_NE(generation, old_generation);
-    for (const auto& k : sink.part_keys("/articles")) {
-        EXPECT_EQ(k.rfind("/articles:part:" + std::to_string(generation) + ":", 0), 0u) << k;
+    EXPECT_EQ(sink.at("/articles"), source.list());
+    EXPECT_FALSE(sink.store.count("/articles:part:5:0"));
+    EXPECT_FALSE(sink.store.count("/articles:part:5:1"));
+    EXPECT_TRUE(sink.store.count("/shared:blob"));
+    EXPECT_FALSE(sink.store.count("/articles/2"));  // the earlier list named row 2
+}
+
+class ChunkedListTest : public ApplierTest {
+  protected:
+    // Four segments of three rows (~100 bytes each), a list of ~400 bytes over a 200-byte limit:
+    // one part per segment.
+    void SetUp() override {
+        cfg.max_item_bytes = 200;
+        sink.max_value_bytes = 300;  // room for the manifest
+        source.segment_rows = 3;
+        // Two-digit ids: the fake orders pks as text.
+        for (int i = 10; i <= 21; ++i) source.put(i, "title-" + std::to_string(100 + i));
+        ASSERT_GT(source.list().size(), 200u);
+        ASSERT_TRUE(applier().apply(full_batch()).done());
+        keys = manifest_keys(sink.at("/articles"));
+        ASSERT_EQ(keys.size(), 4u);
+        for (const auto& k : keys) ASSERT_LE(sink.at(k).size(), 200u) << k;
+        ASSERT_EQ(sink.read_list("/articles"), source.list());
+        ASSERT_EQ(parts_written(), 4);
     }
+
+    double parts_written() const { return metric("revalidator_worker_list_parts_written_total"); }
+
+    std::vector<std::string> keys;  // the first list's parts
+};
+
+TEST_F(ChunkedListTest, ABatchWritesOnlyThePartOfTheSegmentItChanged) {
+    const int sets = sink.sets, touches = sink.touches, removes = sink.removes;
+    source.put(14, "changed");
+    ASSERT_TRUE(applier().apply(rows_batch({"14"})).done());
+
+    EXPECT_EQ(parts_written(), 4 + 1);
+    EXPECT_EQ(sink.sets - sets, 3);        // row 14, the part of its segment, the manifest
+    EXPECT_EQ(sink.touches - touches, 3);  // the three parts reused were checked first
+    EXPECT_EQ(sink.removes - removes, 1);  // the part replaced
+    const auto now = manifest_keys(sink.at("/articles"));
+    ASSERT_EQ(now.size(), 4u);
+    EXPECT_EQ(now[0], keys[0]);
+    EXPECT_NE(now[1], keys[1]);
+    EXPECT_EQ(now[2], keys[2]);
+    EXPECT_EQ(now[3], keys[3]);
+    EXPECT_FALSE(sink.store.count(keys[1]));
+    EXPECT_EQ(sink.part_keys("/articles"), sorted(now));
+    EXPECT_EQ(sink.read_list("/articles"), source.list());
+    EXPECT_EQ(metric("revalidator_worker_list_rebuilds_total"), 2);
+
+    // A batch that changes no row of the list writes no part at all.
+    ASSERT_TRUE(applier().apply(rows_batch({"99"})).done());
+    EXPECT_EQ(parts_written(), 5);
+    EXPECT_EQ(manifest_keys(sink.at("/articles")), now);
+}
+
+TEST_F(ChunkedListTest, APartEvictedFromTheCacheIsWrittenAgain) {
+    sink.store.erase(keys[0]);
+    source.put(20, "changed");
+    ASSERT_TRUE(applier().apply(rows_batch({"20"})).done());
+
+    EXPECT_EQ(parts_written(), 4 + 2);  // the segment changed and the one evicted
+    auto now = manifest_keys(sink.at("/articles"));
+    ASSERT_EQ(now.size(), 4u);
+    EXPECT_NE(now[0], keys[0]);
+    EXPECT_EQ(now[1], keys[1]);
+    EXPECT_EQ(now[2], keys[2]);
+    EXPECT_NE(now[3], keys[3]);
+    EXPECT_EQ(sink.read_list("/articles"), source.list());
+    EXPECT_EQ(sink.part_keys("/articles"), sorted(now));
+
+    // Also when nothing changed: a list-only batch puts the evicted part back.
+    sink.store.erase(now[2]);
+    Batch list_only;
+    list_only.list = true;
+    ASSERT_TRUE(applier().apply(list_only).done());
+    EXPECT_EQ(parts_written(), 4 + 2 + 1);
+    EXPECT_EQ(sink.read_list("/articles"), source.list());
+    EXPECT_EQ(sink.part_keys("/articles"), sorted(manifest_keys(sink.at("/articles"))));
+}
+
+TEST_F(ChunkedListTest, AFailedListWriteKeepsThePartsForTheRetry) {
+    sink.refuse = {"/articles"};  // the manifest cannot be written
+    source.put(14, "changed");
+    Outcome out = applier().apply(rows_batch({"14"}));
+    ASSERT_TRUE(out.retry.list);
+    EXPECT_FALSE(sink.has("/articles"));  // no head pointing at an older list
+    // The new part is gone again; the parts of the last list stay, to be reused.
+    EXPECT_EQ(sink.part_keys("/articles"), sorted(keys));
+
+    sink.refuse.clear();
+    ASSERT_TRUE(applier().apply(out.retry).done());
+    EXPECT_EQ(parts_written(), 4 + 1);  // the failed write's part is not counted
+    EXPECT_EQ(sink.read_list("/articles"), source.list());
+    const auto now = manifest_keys(sink.at("/articles"));
+    EXPECT_EQ(now[0], keys[0]);
+    EXPECT_EQ(now[2], keys[2]);
+    EXPECT_EQ(sink.part_keys("/articles"), sorted(now));
+}
+
+// After a cache outage the applier reads its own manifest back (to learn which rows are cached)
+// and adopts the parts it names: the parts the next list reuses must survive that.
+TEST_F(ChunkedListTest, AResyncAfterAnOutageKeepsTheReusedPartsItAdopted) {
+    source.put(14, "changed");
+    sink.unreachable_keys = {"/articles/14"};
+    Outcome out = applier().apply(rows_batch({"14"}));
+    ASSERT_TRUE(out.retry.full);
+    const auto now = manifest_keys(sink.at("/articles"));
+
+    sink.unreachable_keys.clear();
+    ASSERT_TRUE(applier().apply(out.retry).done());
+    EXPECT_EQ(manifest_keys(sink.at("/articles")), now);
+    for (const auto& k : now) EXPECT_TRUE(sink.store.count(k)) << k;
+    EXPECT_EQ(sink.read_list("/articles"), source.list());
+    EXPECT_EQ(sink.at("/articles/14"), int_row(14, "changed"));
 }
 
 TEST_F(ApplierTest, ListThatCannotBeWrittenLeavesNoOldListBehind) {

@@ -1,6 +1,14 @@
+// The in-memory list: rows in pk order, kept in versioned segments that concatenate to the list.
 #include "list_cache.hpp"
 
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace revalidator::worker {
 namespace {
@@ -10,50 +18,387 @@ Row row(long id, const std::string& title = "t") {
             "{\"id\": " + std::to_string(id) + ", \"title\": \"" + title + "\"}"};
 }
 
+std::string text_of(const std::vector<ListSegment>& list) {
+    std::string all;
+    for (const auto& s : list) all += *s.text;
+    return all;
+}
+
+std::string list_of(const std::vector<Row>& rows) {
+    std::vector<std::string_view> elements;
+    for (const auto& r : rows) elements.push_back(r.json);
+    return jsonb_array_text(elements);
+}
+
+std::string model_list(const std::map<long, std::string>& model) {
+    std::vector<std::string_view> elements;
+    for (const auto& [_, json] : model) elements.push_back(json);
+    return jsonb_array_text(elements);
+}
+
+// The rows a segment holds: its text without the leading "[" or ", " and the trailing "]".
+std::size_t rows_in(const std::string& text) {
+    std::string inner = text;
+    if (inner.rfind("[", 0) == 0) {
+        inner.erase(0, 1);
+    } else if (inner.rfind(", ", 0) == 0) {
+        inner.erase(0, 2);
+    }
+    if (!inner.empty() && inner.back() == ']') inner.pop_back();
+    if (inner.empty()) return 0;
+    return nlohmann::json::parse("[" + inner + "]").size();
+}
+
+// Which segment (by index) holds the row with this JSON text.
+std::size_t segment_of(const std::vector<ListSegment>& list, const std::string& json) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        if (list[i].text->find(json) != std::string::npos) return i;
+    }
+    return list.size();
+}
+
+class ListCacheTest : public ::testing::Test {
+  protected:
+    std::uint64_t versions = 0;
+};
+
 TEST(JsonbArrayText, MatchesPostgresRendering) {
     EXPECT_EQ(jsonb_array_text({}), "[]");
     EXPECT_EQ(jsonb_array_text({"1"}), "[1]");
     EXPECT_EQ(jsonb_array_text({"{\"a\": 1}", "{\"a\": 2}"}), "[{\"a\": 1}, {\"a\": 2}]");
 }
 
-TEST(ListCache, InvalidUntilAFullRead) {
-    ListCache c;
+TEST_F(ListCacheTest, InvalidUntilAFullRead) {
+    ListCache c(1000, versions);
     EXPECT_FALSE(c.valid());
     c.replace({});
     EXPECT_TRUE(c.valid());
-    EXPECT_EQ(c.render(), "[]");
+    auto list = c.segments();
+    EXPECT_EQ(text_of(list), "[]");
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_NE(list[0].version, 0u);
 }
 
-TEST(ListCache, OrdersNumericallyNotTextually) {
-    ListCache c;
+TEST_F(ListCacheTest, OrdersNumericallyNotTextually) {
+    ListCache c(1000, versions);
     c.replace({row(10), row(9), row(-1), row(100)});
-    EXPECT_EQ(c.render(),
-              jsonb_array_text({row(-1).json, row(9).json, row(10).json, row(100).json}));
+    EXPECT_EQ(text_of(c.segments()), list_of({row(-1), row(9), row(10), row(100)}));
 }
 
-TEST(ListCache, AppliesUpsertsAndDeletes) {
-    ListCache c;
+TEST_F(ListCacheTest, AppliesUpsertsAndDeletes) {
+    ListCache c(1000, versions);
     c.replace({row(1), row(2), row(3)});
     // 2 changed, 3 gone, 4 new, 5 named but absent (never existed).
     c.apply({"2", "3", "4", "5"}, {row(2, "new"), row(4)});
-    EXPECT_EQ(c.render(), jsonb_array_text({row(1).json, row(2, "new").json, row(4).json}));
+    EXPECT_EQ(text_of(c.segments()), list_of({row(1), row(2, "new"), row(4)}));
 }
 
-TEST(ListCache, NonIntegerKeyInvalidates) {
-    ListCache c;
+TEST_F(ListCacheTest, NonIntegerKeyInvalidates) {
+    ListCache c(1000, versions);
     c.replace({row(1), {"abc", "{}"}});
     EXPECT_FALSE(c.valid());
     c.replace({row(1)});
+    EXPECT_TRUE(c.valid());
     c.apply({"x"}, {{"x", "{}"}});
     EXPECT_FALSE(c.valid());
+    c.replace({row(2)});  // a full read heals it
+    EXPECT_TRUE(c.valid());
+    EXPECT_EQ(text_of(c.segments()), list_of({row(2)}));
 }
 
-TEST(ListCache, IdsThatCannotBeIntegersAreIgnoredOnDelete) {
-    ListCache c;
+TEST_F(ListCacheTest, IdsThatCannotBeIntegersAreIgnoredOnDelete) {
+    ListCache c(1000, versions);
     c.replace({row(1)});
     c.apply({"not-a-number"}, {});
     EXPECT_TRUE(c.valid());
-    EXPECT_EQ(c.render(), jsonb_array_text({row(1).json}));
+    EXPECT_EQ(text_of(c.segments()), list_of({row(1)}));
+}
+
+TEST_F(ListCacheTest, SegmentsAreShapedAsPiecesOfOneArray) {
+    ListCache c(120, versions);
+    std::vector<Row> rows;
+    for (int i = 1; i <= 20; ++i) rows.push_back(row(i));
+    c.replace(rows);
+    auto list = c.segments();
+    ASSERT_GT(list.size(), 3u);
+    EXPECT_EQ(list.front().text->front(), '[');
+    for (std::size_t i = 1; i < list.size(); ++i) {
+        EXPECT_EQ(list[i].text->rfind(", ", 0), 0u) << *list[i].text;
+    }
+    EXPECT_EQ(list.back().text->back(), ']');
+    for (const auto& s : list) EXPECT_LE(s.text->size(), 120u) << *s.text;
+    EXPECT_EQ(text_of(list), list_of(rows));
+}
+
+TEST_F(ListCacheTest, UntouchedSegmentsKeepTheirVersion) {
+    ListCache c(120, versions);
+    std::vector<Row> rows;
+    for (int i = 1; i <= 20; ++i) rows.push_back(row(i));
+    c.replace(rows);
+    auto before = c.segments();
+    ASSERT_GT(before.size(), 3u);
+
+    // Asking again without a change gives the very same segments.
+    auto again = c.segments();
+    ASSERT_EQ(again.size(), before.size());
+    for (std::size_t i = 0; i < before.size(); ++i) {
+        EXPECT_EQ(again[i].version, before[i].version);
+        EXPECT_EQ(again[i].text, before[i].text);
+    }
+
+    // One row changes (same size, so nothing splits or merges): only its segment is new.
+    const std::size_t touched = segment_of(before, row(10).json);
+    ASSERT_LT(touched, before.size());
+    c.apply({"10"}, {row(10, "u")});
+    auto after = c.segments();
+    ASSERT_EQ(after.size(), before.size());
+    for (std::size_t i = 0; i < after.size(); ++i) {
+        if (i == touched) {
+            EXPECT_GT(after[i].version, before[i].version);
+            EXPECT_NE(after[i].text->find(row(10, "u").json), std::string::npos);
+        } else {
+            EXPECT_EQ(after[i].version, before[i].version) << i;
+            EXPECT_EQ(*after[i].text, *before[i].text) << i;
+        }
+    }
+
+    // Naming rows that did not change (an upsert to the same text, a delete of an absent row)
+    // touches nothing.
+    c.apply({"3", "999"}, {row(3)});
+    auto same = c.segments();
+    ASSERT_EQ(same.size(), after.size());
+    for (std::size_t i = 0; i < same.size(); ++i) EXPECT_EQ(same[i].version, after[i].version);
+
+    // A full read renews every segment, so a resync rewrites the whole list.
+    c.replace(rows);
+    std::set<std::uint64_t> old;
+    for (const auto& s : same) old.insert(s.version);
+    for (const auto& s : c.segments()) EXPECT_FALSE(old.count(s.version)) << s.version;
+}
+
+TEST_F(ListCacheTest, DeletingTheLastRowRerendersTheNewLastSegment) {
+    ListCache c(120, versions);
+    std::vector<Row> rows;
+    for (int i = 1; i <= 20; ++i) rows.push_back(row(i));
+    c.replace(rows);
+    auto before = c.segments();
+    const std::size_t last = before.size() - 1;
+    std::vector<std::string> pks;
+    for (int i = 1; i <= 20; ++i) {
+        if (segment_of(before, row(i).json) == last) pks.push_back(std::to_string(i));
+    }
+    c.apply(pks, {});  // the whole last segment goes
+    auto after = c.segments();
+    ASSERT_EQ(after.size(), before.size() - 1);
+    EXPECT_EQ(after.back().text->back(), ']');
+    EXPECT_NE(after.back().version, before[last - 1].version);
+    for (std::size_t i = 0; i + 1 < after.size(); ++i) {
+        EXPECT_EQ(after[i].version, before[i].version);
+    }
+    rows.resize(20 - pks.size());
+    EXPECT_EQ(text_of(after), list_of(rows));
+}
+
+TEST_F(ListCacheTest, ARowBelowTheLowestPkGoesFirst) {
+    ListCache c(120, versions);
+    std::vector<Row> rows;
+    for (int i = 10; i <= 30; ++i) rows.push_back(row(i));
+    c.replace(rows);
+    c.segments();
+    c.apply({"5", "-7"}, {row(5), row(-7)});
+    auto list = c.segments();
+    rows.insert(rows.begin(), {row(-7), row(5)});
+    EXPECT_EQ(text_of(list), list_of(rows));
+    EXPECT_EQ(list.front().text->rfind("[" + row(-7).json, 0), 0u);
+
+    // And again after the lowest rows went away.
+    c.apply({"-7", "5", "10", "11"}, {});
+    c.apply({"1"}, {row(1)});
+    rows.erase(rows.begin(), rows.begin() + 4);
+    rows.insert(rows.begin(), row(1));
+    EXPECT_EQ(text_of(c.segments()), list_of(rows));
+}
+
+TEST_F(ListCacheTest, DeletingEverythingGivesAnEmptyList) {
+    ListCache c(120, versions);
+    std::vector<Row> rows;
+    std::vector<std::string> pks;
+    for (int i = 1; i <= 20; ++i) {
+        rows.push_back(row(i));
+        pks.push_back(std::to_string(i));
+    }
+    c.replace(rows);
+    auto full = c.segments();
+    c.apply(pks, {});
+    auto empty = c.segments();
+    ASSERT_EQ(empty.size(), 1u);
+    EXPECT_EQ(*empty[0].text, "[]");
+    for (const auto& s : full) EXPECT_NE(empty[0].version, s.version);
+    EXPECT_EQ(c.segments()[0].version, empty[0].version);  // unchanged: the same version
+
+    c.apply({"4"}, {row(4)});
+    auto one = c.segments();
+    EXPECT_EQ(text_of(one), list_of({row(4)}));
+    ASSERT_EQ(one.size(), 1u);
+    EXPECT_NE(one[0].version, empty[0].version);
+
+    c.apply({"4"}, {});
+    auto again = c.segments();
+    EXPECT_EQ(text_of(again), "[]");
+    EXPECT_NE(again[0].version, empty[0].version);  // a version is never reused
+    EXPECT_NE(again[0].version, one[0].version);
+}
+
+TEST_F(ListCacheTest, AGrowingSegmentIsSplitAndAShrinkingOneMerged) {
+    ListCache c(200, versions);
+    std::vector<Row> rows;
+    for (int i = 1; i <= 10; ++i) rows.push_back(row(i));
+    c.replace(rows);
+    const std::size_t before = c.segments().size();
+
+    std::vector<std::string> pks;
+    std::vector<Row> grown;
+    for (int i = 1; i <= 10; ++i) {
+        pks.push_back(std::to_string(i));
+        grown.push_back(row(i, std::string(40, 'g')));
+    }
+    c.apply(pks, grown);
+    auto list = c.segments();
+    EXPECT_GT(list.size(), before);
+    for (const auto& s : list) EXPECT_LE(s.text->size(), 200u) << *s.text;
+    EXPECT_EQ(text_of(list), list_of(grown));
+
+    c.apply(pks, rows);  // back to the small rows: the list is right whatever the segments
+    list = c.segments();
+    EXPECT_EQ(text_of(list), list_of(rows));
+
+    // Most rows go, and the two left are small: they end up in one segment.
+    c.apply(pks, {row(1), row(10)});
+    list = c.segments();
+    EXPECT_EQ(text_of(list), list_of({row(1), row(10)}));
+    EXPECT_EQ(list.size(), 1u);
+}
+
+TEST_F(ListCacheTest, ARowLargerThanASegmentStaysAlone) {
+    ListCache c(100, versions);
+    std::vector<Row> rows = {row(1), row(2), row(3, std::string(300, 'L')), row(4), row(5)};
+    c.replace(rows);
+    auto list = c.segments();
+    EXPECT_EQ(text_of(list), list_of(rows));
+    for (const auto& s : list) {
+        if (rows_in(*s.text) > 1) {
+            EXPECT_LE(s.text->size(), 100u) << *s.text;
+        }
+    }
+    const std::size_t big = segment_of(list, rows[2].json);
+    ASSERT_LT(big, list.size());
+    EXPECT_EQ(rows_in(*list[big].text), 1u);
+
+    // Rows arriving next to it do not join it.
+    c.apply({"6", "0"}, {row(6), row(0)});
+    list = c.segments();
+    rows.insert(rows.begin(), row(0));
+    rows.push_back(row(6));
+    EXPECT_EQ(text_of(list), list_of(rows));
+    for (const auto& s : list) {
+        if (rows_in(*s.text) > 1) {
+            EXPECT_LE(s.text->size(), 100u) << *s.text;
+        }
+    }
+}
+
+// Random batches against a std::map model, with segments small enough that splits and merges
+// happen all the time.
+TEST_F(ListCacheTest, SegmentsAlwaysConcatenateToTheList) {
+    constexpr std::size_t segment_bytes = 150;
+    std::mt19937 rng(20240611);
+    ListCache c(segment_bytes, versions);
+    std::map<long, std::string> model;
+    std::map<std::uint64_t, std::string> text_of_version;  // every version ever seen
+    std::set<std::uint64_t> current;
+    std::size_t splits_or_merges = 0;
+
+    auto random_row = [&](long id) {
+        const std::size_t len = rng() % 8 == 0 ? 120 + rng() % 100 : rng() % 40;
+        return row(id, std::string(len, static_cast<char>('a' + rng() % 26)));
+    };
+    for (long id = 0; id < 30; ++id) {
+        Row r = random_row(id * 3);
+        model[id * 3] = r.json;
+    }
+    auto full_read = [&] {
+        std::vector<Row> rows;
+        for (const auto& [id, json] : model) rows.push_back({std::to_string(id), json});
+        std::shuffle(rows.begin(), rows.end(), rng);  // a full read may come in any order
+        c.replace(rows);
+    };
+    full_read();
+
+    for (int step = 0; step < 600; ++step) {
+        if (step % 97 == 96) {
+            full_read();
+        } else {
+            const int batches = 1 + rng() % 2;  // sometimes two batches between two lists
+            for (int b = 0; b < batches; ++b) {
+                std::vector<std::string> pks;
+                std::vector<Row> found;
+                const int n = 1 + rng() % 6;
+                for (int i = 0; i < n; ++i) {
+                    // Mostly near the existing rows, sometimes far below or above them.
+                    const long id = rng() % 10 == 0 ? static_cast<long>(rng() % 2000) - 1000
+                                                    : static_cast<long>(rng() % 120) - 10;
+                    pks.push_back(std::to_string(id));
+                    if (rng() % 3 == 0) {
+                        model.erase(id);
+                    } else {
+                        Row r = random_row(id);
+                        model[id] = r.json;
+                    }
+                }
+                // The source's answer: the rows named that exist now (each pk once).
+                std::set<long> named;
+                for (const auto& pk : pks) named.insert(std::stol(pk));
+                for (long id : named) {
+                    if (auto it = model.find(id); it != model.end()) {
+                        found.push_back({std::to_string(id), it->second});
+                    }
+                }
+                c.apply(pks, found);
+            }
+            ASSERT_TRUE(c.valid());
+        }
+
+        auto list = c.segments();
+        ASSERT_FALSE(list.empty());
+        ASSERT_EQ(text_of(list), model_list(model)) << "at step " << step;
+        EXPECT_EQ(list.front().text->front(), '[');
+        EXPECT_EQ(list.back().text->back(), ']');
+        std::set<std::uint64_t> now;
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const auto& s = list[i];
+            if (i > 0) {
+                EXPECT_EQ(s.text->rfind(", ", 0), 0u) << "at step " << step;
+            }
+            const std::size_t rows = rows_in(*s.text);
+            if (!model.empty()) {
+                EXPECT_GE(rows, 1u) << "an empty segment at step " << step;
+            }
+            if (rows > 1) {
+                EXPECT_LE(s.text->size(), segment_bytes) << "at step " << step;
+            }
+            // A version names one text, and once gone never comes back.
+            auto [seen, added] = text_of_version.try_emplace(s.version, *s.text);
+            if (!added) {
+                EXPECT_EQ(seen->second, *s.text) << "version " << s.version << " reused";
+                EXPECT_TRUE(current.count(s.version)) << "version " << s.version << " came back";
+            }
+            EXPECT_TRUE(now.insert(s.version).second) << "twice in one list at step " << step;
+        }
+        if (now.size() != current.size()) ++splits_or_merges;
+        current = std::move(now);
+    }
+    EXPECT_GT(splits_or_merges, 20u);  // the test exercised what it is about
+    EXPECT_GT(model.size(), 20u);
 }
 
 }  // namespace

@@ -3,10 +3,12 @@
 // value map with switches for refusals and outages).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -61,6 +63,31 @@ class FakeSource : public RowSource {
         return list_text(rows);
     }
 
+    // The list in segments of this many rows (0: one segment), each versioned by its text as
+    // the Postgres adapter does: an unchanged segment keeps its version.
+    std::size_t segment_rows = 0;
+
+    std::vector<ListSegment> segments() {
+        std::vector<std::string> rows;
+        for (const auto& [pk, json] : table) rows.push_back(json);
+        std::vector<std::string> texts;
+        const std::size_t per = segment_rows ? segment_rows : std::max<std::size_t>(rows.size(), 1);
+        for (std::size_t at = 0; at < rows.size() || texts.empty(); at += per) {
+            std::string t = at == 0 ? "[" : ", ";
+            for (std::size_t i = at; i < std::min(rows.size(), at + per); ++i) {
+                t += (i == at ? "" : ", ") + rows[i];
+            }
+            texts.push_back(t);
+        }
+        texts.back() += "]";
+        std::vector<ListSegment> out;
+        for (auto& t : texts) {
+            auto [it, added] = versions_.try_emplace(t, versions_.size() + 1);
+            out.push_back({it->second, std::make_shared<const std::string>(t)});
+        }
+        return out;
+    }
+
     Snapshot read(const std::vector<std::string>& pks, bool full) override {
         calls.push_back({pks, full});
         if (fail) throw std::runtime_error("connection to server was lost");
@@ -72,9 +99,12 @@ class FakeSource : public RowSource {
                 if (auto it = table.find(pk); it != table.end()) s.rows.push_back({pk, it->second});
             }
         }
-        s.list = list();
+        s.list = segments();
         return s;
     }
+
+  private:
+    std::map<std::string, std::uint64_t> versions_;
 };
 
 class FakeSink : public CacheSink {
@@ -85,7 +115,7 @@ class FakeSink : public CacheSink {
     std::size_t max_value_bytes = std::numeric_limits<std::size_t>::max();  // larger: Refused
     bool unreachable = false;                                               // everything fails
     std::string instance_id;  // what instance() names while reachable; change it for a restart
-    int sets = 0, removes = 0, gets = 0;
+    int sets = 0, removes = 0, gets = 0, touches = 0;
 
     WriteStatus set(std::string_view key, std::string_view value) override {
         ++sets;
@@ -113,7 +143,10 @@ class FakeSink : public CacheSink {
 
     std::string instance() override { return unreachable ? "" : instance_id; }
 
-    bool has(std::string_view key) const { return store.find(key) != store.end(); }
+    bool has(std::string_view key) override {
+        ++touches;
+        return !down(key) && store.find(key) != store.end();
+    }
     std::string at(std::string_view key) const {
         auto it = store.find(key);
         return it == store.end() ? "<absent>" : it->second;
@@ -125,9 +158,7 @@ class FakeSink : public CacheSink {
         if (head.empty() || head.front() != '{') return head;
         auto manifest = nlohmann::json::parse(head);
         std::string list;
-        for (std::size_t i = 0; i < manifest.at("parts").get<std::size_t>(); ++i) {
-            list += at(part_key(prefix, manifest.at("generation").get<std::uint64_t>(), i));
-        }
+        for (const auto& key : manifest.at("parts")) list += at(key.get<std::string>());
         return list;
     }
 

@@ -14,14 +14,17 @@ Event EventQueue::stamp(Op op, const std::string& schema, const std::string& tab
 
 EventQueue::Push EventQueue::push(Op op, const std::string& schema, const std::string& table,
                                   const std::string& pk, std::uint64_t received_us) {
+    bool was_empty = false;
     {
         std::lock_guard lock(mu_);
         Event e = stamp(op, schema, table, pk, received_us);
         if (closed_) return Push::Closed;
         if (q_.size() >= capacity_) return Push::Full;
+        was_empty = q_.empty();
         q_.push_back(std::move(e));
     }
-    cv_.notify_one();
+    // The consumer waits only on an empty queue: one wake per refill, not one per event.
+    if (was_empty) cv_.notify_one();
     return Push::Queued;
 }
 
@@ -32,6 +35,18 @@ std::optional<Event> EventQueue::pop(std::chrono::milliseconds timeout) {
     Event e = std::move(q_.front());
     q_.pop_front();
     return e;
+}
+
+std::vector<Event> EventQueue::take(std::size_t max, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return !q_.empty() || closed_; });
+    std::vector<Event> out;
+    out.reserve(std::min(max, q_.size()));
+    while (!q_.empty() && out.size() < max) {
+        out.push_back(std::move(q_.front()));
+        q_.pop_front();
+    }
+    return out;
 }
 
 void EventQueue::unpop(Event e) {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "event.hpp"
 
@@ -27,6 +28,8 @@ class EventQueue {
 
     // Waits up to `timeout` for an event. After close(), returns what is left, then nullopt.
     std::optional<Event> pop(std::chrono::milliseconds timeout);
+    // Like pop(), but takes every event waiting, up to `max`, under one lock.
+    std::vector<Event> take(std::size_t max, std::chrono::milliseconds timeout);
     // Puts an event that could not be sent back at the head, keeping the order.
     void unpop(Event e);
 

@@ -197,5 +197,28 @@ TEST(EventQueue, EndMarkerFollowsALostEvent) {
     EXPECT_EQ(q.last_seq(), 4u);
 }
 
+TEST(EventQueue, TakeTakesWhatIsWaitingInOrderUpToMax) {
+    EventQueue q("s", 1, 10);
+    for (const char* pk : {"a", "b", "c"}) ASSERT_EQ(push(q, pk), Push::Queued);
+    auto first = q.take(2, kNoWait);
+    ASSERT_EQ(first.size(), 2u);
+    EXPECT_EQ(first[0].pk, "a");
+    EXPECT_EQ(first[1].pk, "b");
+    auto rest = q.take(10, kNoWait);
+    ASSERT_EQ(rest.size(), 1u);
+    EXPECT_EQ(rest[0].seq, first[1].seq + 1);
+    EXPECT_TRUE(q.take(10, milliseconds(1)).empty());
+}
+
+TEST(EventQueue, TakeWakesForAPushIntoAnEmptyQueue) {
+    EventQueue q("s", 1, 10);
+    std::vector<Event> got;
+    std::thread consumer([&] { got = q.take(10, std::chrono::minutes(1)); });
+    ASSERT_EQ(push(q, "a"), Push::Queued);
+    consumer.join();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].pk, "a");
+}
+
 }  // namespace
 }  // namespace revalidator::ingress

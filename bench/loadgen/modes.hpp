@@ -10,5 +10,6 @@ void add_ack_command(CLI::App& app);     // ack_mode.cpp
 void add_e2e_command(CLI::App& app);     // e2e_mode.cpp
 void add_worker_command(CLI::App& app);  // worker_mode.cpp
 void add_report_command(CLI::App& app);  // report_mode.cpp
+void add_sink_command(CLI::App& app);    // sink_mode.cpp
 
 }  // namespace loadgen

@@ -192,6 +192,16 @@ void ack_rows(const Runs& r, std::vector<Row>& rows) {
         };
         rows.push_back({where + "errors", errors(run), errors(ng), errors(nd), "", "", "0",
                         verdict(run.value("error_total", 1) == 0)});
+        // The same load against the ingress that feeds the worker, which shares the two cores.
+        json shared = base("revalidator+worker", c);
+        if (shared.is_object()) {
+            const std::string also = ", worker on the same cores";
+            rows.push_back({where + "req/s" + also, num(at(shared, "/rps")), "", "", "",
+                            join({ratio(get(shared, "/rps"), nd_rps, "node")}), "", ""});
+            rows.push_back({where + "p99 ms" + also, num(at(shared, "/latency_ms/p99"), 2), "", "",
+                            "", "", "", ""});
+            rows.push_back({where + "errors" + also, errors(shared), "", "", "", "", "", ""});
+        }
     }
 }
 

@@ -250,8 +250,7 @@ class Server::Loop {
             int fd = accept4(server_.listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
-                if (errno == EMFILE || errno == ENFILE)
-                    server_.counters_->refused("no_descriptors");
+                if (errno == EMFILE || errno == ENFILE) shed_one();
                 return;
             }
             if (server_.open_->fetch_add(1, std::memory_order_relaxed) >=

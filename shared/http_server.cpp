@@ -32,6 +32,7 @@ constexpr std::size_t kOutputHighWater = 256 * 1024;  // stop taking pipelined r
 constexpr std::size_t kLingerBytes = 1 << 20;
 constexpr auto kLinger = std::chrono::seconds(2);
 constexpr auto kSweepEvery = std::chrono::milliseconds(250);
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr std::size_t kRequestsPerConnection = 1'000'000;  // then Connection: close
 
 struct Endpoint {
@@ -183,6 +184,7 @@ class Server::Loop {
                     on_event(fd, events[i].events);
                 }
             }
+            resume_accepting();
             if (now_ >= next_sweep) {
                 sweep();
                 next_sweep = now_ + kSweepEvery;
@@ -283,14 +285,29 @@ class Server::Loop {
         }
     }
 
-    // Out of descriptors, the pending connection would stay queued and wake the loop forever:
-    // give back the spare descriptor, take the connection and close it, then take the spare back.
+    // Out of descriptors, a pending connection stays queued and the listening socket stays
+    // readable: the loop would spin. Shed one (the spare descriptor makes room to take it and
+    // close it), and stop watching the listening socket for a moment, since another thread may
+    // take the freed descriptor first.
     void shed_one() {
         server_.counters_->refused("no_descriptors").inc();
-        if (spare_ >= 0) ::close(spare_);
-        int fd = accept4(server_.listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd >= 0) ::close(fd);
+        if (spare_ >= 0) {
+            ::close(spare_);
+            int fd = accept4(server_.listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd >= 0) ::close(fd);
+        }
         spare_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (!accept_paused_) {
+            epoll_ctl(epoll_, EPOLL_CTL_DEL, server_.listen_fd_, nullptr);
+            accept_paused_ = true;
+        }
+        accept_again_ = now_ + kAcceptPause;
+    }
+
+    void resume_accepting() {
+        if (!accept_paused_ || now_ < accept_again_) return;
+        add(server_.listen_fd_, EPOLLIN | EPOLLEXCLUSIVE);
+        accept_paused_ = false;
     }
 
     void on_event(int fd, std::uint32_t events) {
@@ -440,6 +457,8 @@ class Server::Loop {
     int epoll_ = -1;
     int wake_ = -1;
     int spare_ = -1;  // a descriptor held back for shed_one()
+    bool accept_paused_ = false;
+    Clock::time_point accept_again_{};
     Clock::time_point now_ = Clock::now();
     char read_buf_[kReadChunk];
     std::unordered_map<int, std::unique_ptr<Connection>> conns_;

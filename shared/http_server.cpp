@@ -306,8 +306,14 @@ class Server::Loop {
 
     void resume_accepting() {
         if (!accept_paused_ || now_ < accept_again_) return;
-        add(server_.listen_fd_, EPOLLIN | EPOLLEXCLUSIVE);
-        accept_paused_ = false;
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+        ev.data.fd = server_.listen_fd_;
+        if (epoll_ctl(epoll_, EPOLL_CTL_ADD, server_.listen_fd_, &ev) == 0) {
+            accept_paused_ = false;
+        } else {
+            accept_again_ = now_ + kAcceptPause;  // still short of memory or descriptors
+        }
     }
 
     void on_event(int fd, std::uint32_t events) {
@@ -416,8 +422,7 @@ class Server::Loop {
     }
 
     void linger(int fd, Connection& c) {
-        char sink[16384];
-        ssize_t n = ::recv(fd, sink, sizeof(sink), 0);
+        ssize_t n = ::recv(fd, read_buf_, sizeof(read_buf_), 0);
         if (n > 0) c.lingered += static_cast<std::size_t>(n);
         if (n == 0 || (n < 0 && errno != EAGAIN) || c.lingered > kLingerBytes) drop(fd);
     }

@@ -244,8 +244,8 @@ TEST(Hostile, SlowClientsCannotShutOthersOut) {
     auto health = c.Get("/healthz");
     ASSERT_TRUE(health) << "a probe waited behind " << kSlow << " slow clients";
     EXPECT_EQ(health->status, 200);
-    auto hook = c.Post("/revalidate", {{"Authorization", std::string("Bearer ") + kSecret}}, kUpdate,
-                       "application/json");
+    auto hook = c.Post("/revalidate", {{"Authorization", std::string("Bearer ") + kSecret}},
+                       kUpdate, "application/json");
     ASSERT_TRUE(hook);
     EXPECT_EQ(hook->status, 202) << hook->body;
 
@@ -259,6 +259,7 @@ TEST(Hostile, SlowClientsCannotShutOthersOut) {
         close(fd);
     }
     EXPECT_EQ(timed_out, kSlow);
-    EXPECT_EQ(s.ingress_metric("revalidator_http_refused_total{reason=\"request_timeout\"}"), kSlow);
+    EXPECT_EQ(s.ingress_metric("revalidator_http_refused_total{reason=\"request_timeout\"}"),
+              kSlow);
     EXPECT_TRUE(s.ingress().alive());
 }

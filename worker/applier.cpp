@@ -79,13 +79,10 @@ bool Applier::settle(const std::string& key, std::string_view value, WriteStatus
 bool Applier::write_list(const std::vector<ListSegment>& list, Outcome& out) {
     auto start = std::chrono::steady_clock::now();
     ListPlan plan = layout_.plan(list, [&](const std::string& key) { return sink_.has(key); });
-    std::vector<CacheItem> parts;
-    parts.reserve(plan.parts.size());
-    for (const auto& part : plan.parts) parts.push_back({part.key, part.value});
-    std::vector<WriteStatus> statuses = sink_.set_many(parts);
+    std::vector<WriteStatus> statuses = sink_.set_many(plan.parts);
     bool ok = true;
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-        ok = settle(parts[i].key, parts[i].value, statuses[i], out) && ok;
+    for (std::size_t i = 0; i < plan.parts.size(); ++i) {
+        ok = settle(plan.parts[i].key, plan.parts[i].value, statuses[i], out) && ok;
     }
     ok = ok && write(cfg_.prefix, plan.head, out);
     if (!ok) {

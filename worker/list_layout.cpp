@@ -52,11 +52,13 @@ ListPlan ListLayout::plan(const std::vector<ListSegment>& list,
     }
     // An adopted key this layout knows is one of its own parts, read back from its own manifest
     // (the applier re-reads the cache after an outage): reused, or obsolete already above.
-    std::unordered_set<std::string_view> own;
-    for (const auto& [_, parts] : named_) own.insert(parts.begin(), parts.end());
-    for (const auto& [_, parts] : planned_) own.insert(parts.begin(), parts.end());
-    for (const auto& key : adopted_) {
-        if (!own.count(key)) plan.obsolete.push_back(key);
+    if (!adopted_.empty()) {
+        std::unordered_set<std::string_view> own;
+        for (const auto& [_, parts] : named_) own.insert(parts.begin(), parts.end());
+        for (const auto& [_, parts] : planned_) own.insert(parts.begin(), parts.end());
+        for (const auto& key : adopted_) {
+            if (!own.count(key)) plan.obsolete.push_back(key);
+        }
     }
     return plan;
 }

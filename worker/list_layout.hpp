@@ -18,17 +18,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache_sink.hpp"
 #include "row_source.hpp"
 
 namespace revalidator::worker {
 
-struct ListItem {
-    std::string key;
-    std::string_view value;  // points into a segment of the list it was planned from
-};
-
 struct ListPlan {
-    std::vector<ListItem> parts;        // to write before the head: only the new ones
+    // To write before the head, only the new ones; values point into the segments planned from.
+    std::vector<CacheItem> parts;
     std::string head;                   // the list itself, or the manifest
     std::vector<std::string> obsolete;  // parts no longer named: delete once the head is written
 };

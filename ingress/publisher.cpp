@@ -116,27 +116,32 @@ void Publisher::run() {
     };
     auto past_deadline = [&] { return draining_ && steady_ns() >= deadline_ns_.load(); };
 
-    // Sends one frame, waiting (without busy-looping) for a connected worker with room.
+    // Waits (without busy-looping) until a connected worker may have room, or 50 ms.
+    auto wait_writable = [&] {
+        zmq::pollitem_t items[] = {{push.handle(), 0, ZMQ_POLLOUT, 0},
+                                   {monitor.handle(), 0, ZMQ_POLLIN, 0}};
+        zmq::poll(items, 2, std::chrono::milliseconds(50));
+        read_monitor();
+    };
+    // Sends one frame, waiting for a connected worker with room.
     auto send = [&](const std::string& frame) {
         while (true) {
             if (push.send(zmq::buffer(frame), zmq::send_flags::dontwait)) return true;
             if (past_deadline()) return false;
-            zmq::pollitem_t items[] = {{push.handle(), 0, ZMQ_POLLOUT, 0},
-                                       {monitor.handle(), 0, ZMQ_POLLIN, 0}};
-            zmq::poll(items, 2, std::chrono::milliseconds(50));
-            read_monitor();
+            wait_writable();
         }
     };
 
     // Events go out in rounds: everything waiting is taken at once, and after a small round the
     // publisher lets events gather for a moment. Under load that turns one thread wake-up (and
     // one ZeroMQ I/O wake-up) per event into one per round, for at most kGather more delay on
-    // the way to the worker; the ack does not wait for it.
+    // the way to the worker; the ack does not wait for it. What ZeroMQ does not take at once (no
+    // worker, or a full one) goes back to the queue, so that --queue-capacity bounds everything
+    // held here and the HTTP side answers 503 beyond it.
     constexpr std::size_t kRound = 1024;
     constexpr auto kGather = std::chrono::microseconds(500);
     auto last_sent = std::chrono::steady_clock::now();
-    bool stopped = false;
-    while (!stopped) {
+    while (true) {
         read_monitor();
         std::vector<Event> events = queue_.take(kRound, std::chrono::milliseconds(50));
         if (events.empty()) {
@@ -145,17 +150,20 @@ void Publisher::run() {
                 continue;
             events.push_back(queue_.marker(Op::Heartbeat, cfg_.schema, cfg_.table));
         }
-        last_sent = std::chrono::steady_clock::now();
-        for (std::size_t i = 0; i < events.size(); ++i) {
-            if (send(wire::encode(events[i]))) {
-                sent_.inc();
-                continue;
-            }
-            for (std::size_t j = events.size(); j-- > i;) queue_.unpop(std::move(events[j]));
-            stopped = true;
-            break;
+        std::size_t sent = 0;
+        while (sent < events.size() &&
+               push.send(zmq::buffer(wire::encode(events[sent])), zmq::send_flags::dontwait)) {
+            ++sent;
         }
-        if (!stopped && !draining_ && events.size() < kRound) std::this_thread::sleep_for(kGather);
+        sent_.inc(sent);
+        if (sent > 0) last_sent = std::chrono::steady_clock::now();
+        if (sent < events.size()) {
+            for (std::size_t j = events.size(); j-- > sent;) queue_.unpop(std::move(events[j]));
+            if (past_deadline()) break;
+            wait_writable();
+            continue;
+        }
+        if (!draining_ && events.size() < kRound) std::this_thread::sleep_for(kGather);
     }
 
     if (draining_) {

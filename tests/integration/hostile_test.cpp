@@ -19,46 +19,6 @@ namespace {
 
 const std::string kSigning = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-struct Answer {
-    int status = 0;
-    std::string body;
-};
-
-// Sends raw bytes and reads one response: what httplib's client would refuse to send.
-Answer raw(int port, const std::string& request) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    Answer a;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-        close(fd);
-        return a;
-    }
-    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    std::string in;
-    char buf[65536];
-    const std::string length_header = "Content-Length: ";
-    std::size_t head_end = std::string::npos, length = 0;
-    while (true) {
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n <= 0) break;
-        in.append(buf, static_cast<std::size_t>(n));
-        head_end = in.find("\r\n\r\n");
-        auto at = in.find(length_header);
-        if (head_end == std::string::npos || at == std::string::npos || at > head_end) continue;
-        length = std::stoul(in.substr(at + length_header.size()));
-        if (in.size() >= head_end + 4 + length) break;
-    }
-    close(fd);
-    if (in.rfind("HTTP/1.1 ", 0) == 0) a.status = std::stoi(in.substr(9, 3));
-    if (head_end != std::string::npos) a.body = in.substr(head_end + 4, length);
-    return a;
-}
-
 std::string post(const std::string& headers, const std::string& body) {
     return "POST /revalidate HTTP/1.1\r\nHost: t\r\n" + headers +
            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -191,7 +151,7 @@ TEST(Hostile, EveryAttackIsRefusedPreciselyAndChangesNothing) {
          "bad_request"},
     };
     for (const auto& c : cases) {
-        Answer a = raw(s.ingress_port(), c.request);
+        RawAnswer a = raw_http(s.ingress_port(), c.request);
         EXPECT_EQ(a.status, c.status) << c.name << ": " << a.body;
         auto body = json::parse(a.body, nullptr, false);
         ASSERT_TRUE(body.is_object()) << c.name << ": " << a.body;
@@ -201,8 +161,8 @@ TEST(Hostile, EveryAttackIsRefusedPreciselyAndChangesNothing) {
 
     // A replay: the genuine signed request passes once, its copy is refused.
     std::string genuine = post(kJson + signed_headers("msg_replayed", now, kUpdate), kUpdate);
-    EXPECT_EQ(raw(s.ingress_port(), genuine).status, 202);
-    Answer replay = raw(s.ingress_port(), genuine);
+    EXPECT_EQ(raw_http(s.ingress_port(), genuine).status, 202);
+    RawAnswer replay = raw_http(s.ingress_port(), genuine);
     EXPECT_EQ(replay.status, 401) << replay.body;
     EXPECT_NE(replay.body.find("replay"), std::string::npos) << replay.body;
 

@@ -89,6 +89,9 @@ TEST_F(Pipeline, DuplicateAndOutOfOrderWebhooksAreHarmless) {
     EXPECT_NE(stack->cache_get("/articles/4")->find("Final"), std::string::npos);
 }
 
+// How many batches a burst makes depends on how fast the sender is next to the worker, so the
+// worker is frozen while the burst is acked: all 1000 events are then waiting when it resumes,
+// whatever the machine's speed. The figure under free-running load is bench/'s to report.
 TEST_F(Pipeline, BurstCoalescesIntoFewListRebuilds) {
     stack->sql(
         "INSERT INTO public.articles (title) SELECT 'Burst ' || g FROM generate_series(1, 200) g");
@@ -97,24 +100,28 @@ TEST_F(Pipeline, BurstCoalescesIntoFewListRebuilds) {
         ASSERT_EQ(stack->webhook(stack->webhook_for("INSERT", id))->status, 202);
     ASSERT_TRUE(stack->list_converges());  // measure from a settled state
     double rebuilds_before = stack->worker_metric("revalidator_worker_list_rebuilds_total");
+    double batches_before = stack->worker_metric("revalidator_worker_batches_total");
     stack->sql("UPDATE public.articles SET version = version + 1 WHERE title LIKE 'Burst %'");
 
     std::vector<std::string> bodies;
     for (int i = 0; i < 1000; ++i)
         bodies.push_back(stack->webhook_for("UPDATE", ids[i % ids.size()]));
     std::atomic<int> accepted{0}, next{0};
-    std::vector<std::thread> senders;
-    for (int t = 0; t < 8; ++t) {
-        senders.emplace_back([&] {
-            httplib::Client c("127.0.0.1", stack->ingress_port());
-            httplib::Headers h{{"Authorization", std::string("Bearer ") + kSecret}};
-            for (int i = next++; i < 1000; i = next++) {
-                auto r = c.Post("/revalidate", h, bodies[i], "application/json");
-                if (r && r->status == 202) ++accepted;
-            }
-        });
+    {
+        Frozen frozen(stack->worker());
+        std::vector<std::thread> senders;
+        for (int t = 0; t < 8; ++t) {
+            senders.emplace_back([&] {
+                httplib::Client c("127.0.0.1", stack->ingress_port());
+                httplib::Headers h{{"Authorization", std::string("Bearer ") + kSecret}};
+                for (int i = next++; i < 1000; i = next++) {
+                    auto r = c.Post("/revalidate", h, bodies[i], "application/json");
+                    if (r && r->status == 202) ++accepted;
+                }
+            });
+        }
+        for (auto& s : senders) s.join();
     }
-    for (auto& s : senders) s.join();
     EXPECT_EQ(accepted, 1000);
 
     bool all = eventually(
@@ -129,9 +136,12 @@ TEST_F(Pipeline, BurstCoalescesIntoFewListRebuilds) {
     EXPECT_TRUE(all);
     double rebuilds =
         stack->worker_metric("revalidator_worker_list_rebuilds_total") - rebuilds_before;
-    std::cout << "[ figures  ] 1000 webhooks for 200 rows -> " << rebuilds << " list rebuilds\n";
+    double batches = stack->worker_metric("revalidator_worker_batches_total") - batches_before;
+    std::cout << "[ figures  ] 1000 webhooks for 200 rows, worker frozen during the burst -> "
+              << batches << " batches, " << rebuilds << " list rebuilds\n";
     EXPECT_GE(rebuilds, 1);
-    EXPECT_LT(rebuilds, 100) << "a burst must collapse into few list rebuilds";
+    EXPECT_LE(rebuilds, batches) << "a batch rebuilds the list at most once";
+    EXPECT_LE(rebuilds * 10, 1000) << "events waiting together must coalesce";
 }
 
 TEST_F(Pipeline, AdminResyncRemovesKeysOfVanishedRows) {
@@ -180,8 +190,6 @@ TEST_F(Pipeline, RejectionsCarryStatusCodeAndDetail) {
         {"bad type", "POST", "/revalidate", "application/json", ok_auth,
          R"({"type":"TRUNCATE","table":"articles","schema":"public","record":{"id":1}})", 400,
          "invalid_field"},
-        {"too large", "POST", "/revalidate", "application/json", ok_auth, std::string(2 << 20, ' '),
-         413, "payload_too_large"},
         {"not json", "POST", "/revalidate", "text/plain", ok_auth, good, 415,
          "unsupported_media_type"},
         {"unknown table", "POST", "/revalidate", "application/json", ok_auth,
@@ -209,6 +217,17 @@ TEST_F(Pipeline, RejectionsCarryStatusCodeAndDetail) {
         EXPECT_EQ(body.value("error", ""), k.code) << k.name;
         EXPECT_FALSE(body.value("detail", "").empty()) << k.name;
     }
+    // Too large: refused by its Content-Length, before the body, so no body is sent. (A client that
+    // sends the body anyway may see the connection closed under it, which is no answer to check.)
+    auto big = raw_http(stack->ingress_port(),
+                        "POST /revalidate HTTP/1.1\r\nHost: t\r\nAuthorization: " + ok_auth +
+                            "\r\nContent-Type: application/json\r\nContent-Length: " +
+                            std::to_string(2 << 20) + "\r\n\r\n");
+    EXPECT_EQ(big.status, 413);
+    auto body = json::parse(big.body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << big.body;
+    EXPECT_EQ(body.value("error", ""), "payload_too_large");
+    EXPECT_FALSE(body.value("detail", "").empty());
     // None of them became an event.
     EXPECT_EQ(stack->worker_metric("revalidator_worker_events_total"), events_before);
 }

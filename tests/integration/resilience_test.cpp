@@ -115,6 +115,13 @@ TEST(Resilience, IngressKeepsAckingWhileTheWorkerIsAwayAndDeliversLater) {
 TEST(Resilience, FullQueueAnswers503AndTheLossIsHealed) {
     Stack s({.ingress_args = {"--queue-capacity", "3"}});
     s.worker().stop(SIGKILL);
+    // Until the ingress has seen the connection close, ZeroMQ still takes events for the dead
+    // peer (they are lost, and healed as a gap): only then does the queue fill.
+    httplib::Client c("127.0.0.1", s.ingress_port());
+    ASSERT_TRUE(eventually([&] {
+        auto r = c.Get("/readyz");
+        return r && r->status == 503;
+    }));
     int refused = 0;
     for (int i = 0; i < 10; ++i) {
         auto r = s.webhook(bump(s, std::to_string(1 + i % 5)));

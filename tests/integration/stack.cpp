@@ -1,8 +1,12 @@
 #include "stack.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libmemcached/memcached.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <mutex>
@@ -134,7 +138,7 @@ void Stack::start_ingress(int i) {
     in.proc.reset();
     in.proc = std::make_unique<Process>(
         argv, dir_.path() + "/ingress" + std::to_string(i) + ".log",
-        std::vector<std::string>{std::string("REVALIDATOR_SECRET=") + kSecret});
+        ProcessOptions{.extra_env = {std::string("REVALIDATOR_SECRET=") + kSecret}});
     bool up = answers(in.port, "/healthz", [&] { return !in.proc->alive(); });
     if (!up || !in.proc->alive())
         throw std::runtime_error("ingress not ready:\n" + in.proc->log_tail());
@@ -257,6 +261,41 @@ bool Stack::converges(const std::string& id, std::chrono::milliseconds timeout) 
 
 bool Stack::list_converges(std::chrono::milliseconds timeout) {
     return eventually([&] { return cache_get("/articles") == expected_list(); }, timeout);
+}
+
+// Sends raw bytes and reads one response: what httplib's client would refuse to send.
+RawAnswer raw_http(int port, const std::string& request) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    RawAnswer a;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        close(fd);
+        return a;
+    }
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string in;
+    char buf[65536];
+    const std::string length_header = "Content-Length: ";
+    std::size_t head_end = std::string::npos, length = 0;
+    while (true) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+        head_end = in.find("\r\n\r\n");
+        auto at = in.find(length_header);
+        if (head_end == std::string::npos || at == std::string::npos || at > head_end) continue;
+        length = std::stoul(in.substr(at + length_header.size()));
+        if (in.size() >= head_end + 4 + length) break;
+    }
+    close(fd);
+    if (in.rfind("HTTP/1.1 ", 0) == 0) a.status = std::stoi(in.substr(9, 3));
+    if (head_end != std::string::npos) a.body = in.substr(head_end + 4, length);
+    return a;
 }
 
 std::string Stack::diagnostics() {

@@ -17,6 +17,15 @@ namespace revalidator::testing {
 
 inline constexpr const char* kSecret = "integration-secret";
 
+// One response read off a raw socket: what httplib's client would refuse to send, or a request
+// whose body the server must refuse before it is sent. status 0: no response (closed, timed out).
+struct RawAnswer {
+    int status = 0;
+    std::string body;
+};
+// Sends `request` as it is to 127.0.0.1:`port` and reads one response (10 s at most).
+RawAnswer raw_http(int port, const std::string& request);
+
 struct StackOptions {
     std::vector<std::string> worker_args = {};
     std::vector<std::string> ingress_args = {};

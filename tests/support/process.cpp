@@ -1,12 +1,19 @@
 #include "process.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -15,36 +22,76 @@ extern char** environ;
 
 namespace revalidator::testing {
 
-Process::Process(std::vector<std::string> argv, std::string log_path,
-                 std::vector<std::string> extra_env)
-    : log_(std::move(log_path)) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    // Children start with default signal handling and no blocked signals, whatever the test does.
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+namespace {
 
+// execve needs a path; the PATH search happens here, before fork, because between fork and exec
+// a multi-threaded parent's child may only make async-signal-safe calls.
+std::string resolve(const std::string& program) {
+    if (program.find('/') != std::string::npos) return program;
+    const char* path = std::getenv("PATH");
+    std::stringstream dirs(path ? path : "/usr/bin:/bin");
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+        if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    throw std::runtime_error("cannot start " + program + ": not found in PATH");
+}
+
+struct Identity {
+    uid_t uid;
+    gid_t gid;
+};
+
+Identity lookup(const std::string& user) {
+    passwd* pw = getpwnam(user.c_str());
+    if (!pw) throw std::runtime_error("user '" + user + "' missing");
+    return {pw->pw_uid, pw->pw_gid};
+}
+
+// In the child: only async-signal-safe calls, then exec or _exit(127).
+[[noreturn]] void become(const std::string& program, char* const* argv, char* const* envp,
+                         const char* log, const Identity* as, pid_t parent) {
+    int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int in = open("/dev/null", O_RDONLY);
+    if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
+    if (as && (setgroups(0, nullptr) != 0 || setgid(as->gid) != 0 || setuid(as->uid) != 0))
+        _exit(127);
+    // After the identity change, which would clear it; then make sure the parent did not die
+    // before it was set.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
+    // Default handling and no blocked signals, whatever the test does (it ignores SIGPIPE).
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execve(program.c_str(), argv, envp);
+    _exit(127);
+}
+
+}  // namespace
+
+Process::Process(std::vector<std::string> argv, std::string log_path, ProcessOptions opts)
+    : log_(std::move(log_path)) {
+    const std::string program = resolve(argv.at(0));
+    std::optional<Identity> as;
+    if (!opts.user.empty()) as = lookup(opts.user);
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) env.emplace_back(*e);
-    for (auto& e : extra_env) env.push_back(std::move(e));
+    for (auto& e : opts.extra_env) env.push_back(std::move(e));
     std::vector<char*> cargv, cenv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
     for (auto& e : env) cenv.push_back(e.data());
     cenv.push_back(nullptr);
-    int rc = posix_spawnp(&pid_, cargv[0], &fa, &attr, cargv.data(), cenv.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::to_string(rc));
+
+    const pid_t parent = getpid();
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("cannot start " + argv[0] + ": " + strerror(errno));
+    if (pid_ == 0)
+        become(program, cargv.data(), cenv.data(), log_.c_str(), as ? &*as : nullptr, parent);
 }
 
 Process::~Process() {
@@ -94,8 +141,17 @@ int Process::wait() {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int run(std::vector<std::string> argv, const std::string& log_path) {
-    return Process(std::move(argv), log_path).wait();
+Frozen::Frozen(Process& p) : pid_(p.pid()) {
+    if (pid_ <= 0 || kill(pid_, SIGSTOP) != 0)
+        throw std::runtime_error("cannot freeze: not running");
+}
+
+Frozen::~Frozen() {
+    kill(pid_, SIGCONT);
+}
+
+int run(std::vector<std::string> argv, const std::string& log_path, ProcessOptions opts) {
+    return Process(std::move(argv), log_path, std::move(opts)).wait();
 }
 
 }  // namespace revalidator::testing

@@ -1,5 +1,10 @@
-// A child process for tests: started with posix_spawn, output to a log file, stopped on
-// destruction (SIGTERM, then SIGKILL after a grace period).
+// A child process for tests: started with fork/exec, output to a log file, stopped on destruction
+// (SIGTERM, then SIGKILL after a grace period).
+//
+// A child never outlives the test that started it: it gets SIGKILL when its parent dies, however
+// the test ends (an assertion, a crash, SIGKILL from ctest's timeout). Linux ties that signal to
+// the *thread* that forked, so start processes from the test's main thread (or a thread that
+// outlives them), never from a short-lived helper thread.
 #pragma once
 
 #include <sys/types.h>
@@ -10,11 +15,17 @@
 
 namespace revalidator::testing {
 
+struct ProcessOptions {
+    std::vector<std::string> extra_env = {};
+    // Run as this user (e.g. "postgres", which refuses root); empty keeps the test's own user.
+    // Dropping privileges here, not in the child, keeps the parent-death signal in force.
+    std::string user = {};
+};
+
 class Process {
   public:
     // argv[0] is the program (searched in PATH when it has no '/').
-    Process(std::vector<std::string> argv, std::string log_path,
-            std::vector<std::string> extra_env = {});
+    Process(std::vector<std::string> argv, std::string log_path, ProcessOptions opts = {});
     ~Process();
     Process(const Process&) = delete;
     Process& operator=(const Process&) = delete;
@@ -34,7 +45,20 @@ class Process {
     std::string log_;
 };
 
+// SIGSTOP for its lifetime, SIGCONT when it ends (however the test leaves the scope): a peer that
+// is alive, holds its connections and answers nothing.
+class Frozen {
+  public:
+    explicit Frozen(Process& p);
+    ~Frozen();
+    Frozen(const Frozen&) = delete;
+    Frozen& operator=(const Frozen&) = delete;
+
+  private:
+    pid_t pid_;
+};
+
 // Runs a command to completion; returns its exit code and throws if it cannot be started.
-int run(std::vector<std::string> argv, const std::string& log_path);
+int run(std::vector<std::string> argv, const std::string& log_path, ProcessOptions opts = {});
 
 }  // namespace revalidator::testing

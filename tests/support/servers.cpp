@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -71,14 +72,13 @@ std::string pg_bin() {
     return best + "/bin/";
 }
 
-}  // namespace
-
-// Postgres refuses to run as root; as root, run it as the 'postgres' user the package creates.
-std::vector<std::string> PostgresServer::as_postgres(std::vector<std::string> argv) const {
-    if (geteuid() != 0) return argv;
-    argv.insert(argv.begin(), {"runuser", "-u", "postgres", "--"});
-    return argv;
+// Postgres refuses to run as root, and Memcached without -u does too; as root, both run as the
+// users the Debian packages create.
+std::string server_user(const char* user) {
+    return geteuid() == 0 ? user : "";
 }
+
+}  // namespace
 
 PostgresServer::PostgresServer(const std::string& dir)
     : dir_(dir + "/pg"), data_(dir_ + "/data"), port_(free_port()) {
@@ -90,9 +90,9 @@ PostgresServer::PostgresServer(const std::string& dir)
         if (chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0)
             throw std::runtime_error("chown " + dir_);
     }
-    int rc = run(as_postgres({pg_bin() + "initdb", "-D", data_, "-U", "postgres", "--auth=trust",
-                              "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"}),
-                 dir + "/initdb.log");
+    int rc = run({pg_bin() + "initdb", "-D", data_, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--locale=C.UTF-8", "--no-sync"},
+                 dir + "/initdb.log", {.user = server_user("postgres")});
     if (rc != 0) throw std::runtime_error("initdb failed, see " + dir + "/initdb.log");
     start();
 }
@@ -102,18 +102,27 @@ PostgresServer::~PostgresServer() {
 }
 
 void PostgresServer::start() {
-    std::string opts = "-p " + std::to_string(port_) +
-                       " -c listen_addresses=127.0.0.1 -c unix_socket_directories=" + dir_ +
-                       " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
-    int rc = run(as_postgres({pg_bin() + "pg_ctl", "-D", data_, "-l", dir_ + "/postgres.log", "-w",
-                              "-t", "60", "-o", opts, "start"}),
-                 dir_ + "/pg_ctl.log");
-    if (rc != 0) throw std::runtime_error("postgres did not start, see " + dir_ + "/postgres.log");
+    proc_ = std::make_unique<Process>(
+        std::vector<std::string>{pg_bin() + "postgres", "-D", data_, "-p", std::to_string(port_),
+                                 "-c", "listen_addresses=127.0.0.1", "-c",
+                                 "unix_socket_directories=" + dir_, "-c", "fsync=off", "-c",
+                                 "synchronous_commit=off", "-c", "full_page_writes=off"},
+        dir_ + "/postgres.log", ProcessOptions{.user = server_user("postgres")});
+    const std::string port = std::to_string(port_);
+    bool up = eventually(
+        [&] {
+            return !proc_->alive() ||
+                   run({pg_bin() + "pg_isready", "-q", "-h", "127.0.0.1", "-p", port, "-t", "1"},
+                       dir_ + "/pg_isready.log") == 0;
+        },
+        std::chrono::seconds(60));
+    if (!up || !proc_->alive())
+        throw std::runtime_error("postgres did not start: " + proc_->log_tail());
 }
 
 void PostgresServer::stop() {
-    run(as_postgres({pg_bin() + "pg_ctl", "-D", data_, "-m", "fast", "-w", "stop"}),
-        dir_ + "/pg_ctl.log");
+    if (proc_) proc_->stop(SIGINT, std::chrono::seconds(30));  // SIGINT: fast shutdown
+    proc_.reset();
 }
 
 std::string PostgresServer::url() const {
@@ -127,8 +136,8 @@ MemcachedServer::MemcachedServer(const std::string& dir) : dir_(dir), port_(free
 void MemcachedServer::start() {
     std::vector<std::string> argv{"memcached", "-l", "127.0.0.1", "-p", std::to_string(port_),
                                   "-U",        "0",  "-m",        "256"};
-    if (geteuid() == 0) argv.insert(argv.end(), {"-u", "nobody"});
-    proc_ = std::make_unique<Process>(argv, dir_ + "/memcached.log");
+    proc_ = std::make_unique<Process>(argv, dir_ + "/memcached.log",
+                                      ProcessOptions{.user = server_user("nobody")});
     bool up = eventually([&] {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in addr{};

@@ -29,6 +29,8 @@ class TempDir {
     std::string path_;
 };
 
+// Runs `postgres` itself as a child of the test (not daemonised by pg_ctl), so that it dies with
+// the test however the test ends.
 class PostgresServer {
   public:
     explicit PostgresServer(const std::string& dir);
@@ -41,7 +43,7 @@ class PostgresServer {
   private:
     std::string dir_, data_;
     int port_;
-    std::vector<std::string> as_postgres(std::vector<std::string> argv) const;
+    std::unique_ptr<Process> proc_;
 };
 
 class MemcachedServer {

@@ -1,8 +1,10 @@
 #include "servers.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,12 +18,23 @@ namespace revalidator::testing {
 namespace fs = std::filesystem;
 
 // Below Linux's ephemeral range (32768-60999), so that no outgoing connection takes the port
-// between this check and the server binding it.
+// between this check and the server binding it. Tests run in parallel processes and restart
+// servers on the ports they were given, so a port is also claimed with a lock file held until
+// this process exits: another test cannot be handed a port that was freed only for a restart.
 int free_port() {
     static std::mt19937 rng(std::random_device{}());
     std::uniform_int_distribution<int> pick(20000, 32767);
+    const fs::path claims = fs::temp_directory_path() / "revalidator-test-ports";
+    fs::create_directories(claims);
     for (int attempt = 0; attempt < 1000; ++attempt) {
         int port = pick(rng);
+        int claim =
+            open((claims / std::to_string(port)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (claim < 0) continue;
+        if (flock(claim, LOCK_EX | LOCK_NB) != 0) {
+            close(claim);
+            continue;
+        }
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         int yes = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
@@ -31,7 +44,8 @@ int free_port() {
         addr.sin_port = htons(static_cast<uint16_t>(port));
         bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
         close(fd);
-        if (ok) return port;
+        if (ok) return port;  // the claim stays open, and locked, until the process exits
+        close(claim);
     }
     throw std::runtime_error("no free port");
 }

@@ -3,8 +3,10 @@
 // server can be away, and the worker must then delete, count, log and retry (promise 4).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,22 @@ enum class WriteStatus {
     Ok,
     Refused,      // the server refused this value (too large, out of memory); others may work
     Unreachable,  // the server did not answer; nothing will work until it is back
+};
+
+// Thrown by a sink when its writer may no longer write (the lease is not confirmed fresh,
+// worker/lease.hpp): the batch stops where it is, and all of it stays owed. A cancellation, not
+// an error: the loop neither counts it as a failure nor backs off.
+struct Fenced : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// How a sink learns whether its process may still write (worker/lease.hpp).
+struct WriteGate {
+    // Asked before every write and delete: may one start now? Empty: always.
+    std::function<bool()> open;
+    // Called when the gate had closed by the time a write returned: a pause between the check
+    // and the send (SIGSTOP, a stall) may have let that write land after the lease ended.
+    std::function<void()> closed_during_write;
 };
 
 struct CacheItem {

@@ -1,25 +1,60 @@
-// The lease: one active worker per table. The active worker holds a Postgres session-level
-// advisory lock on its own connection; a second worker for the same table waits as a hot standby
-// and takes over when the lock frees, which happens as soon as the active worker's session ends
-// (crash, kill -9, network loss). Only the lease holder binds the PULL socket, so events flow to
-// the active worker alone (ingresses connect to every worker; ZMQ_IMMEDIATE skips unbound ones).
+// The lease: one active worker per table, and a bound on how long a worker that lost it can still
+// write (docs/operations.md, "One writer, fenced").
+//
+// The active worker holds a Postgres session-level advisory lock on a session of its own, opened
+// with idle_session_timeout = ttl: Postgres ends the session, and so frees the lock, once the
+// holder has sent nothing for `ttl`, whether the holder died, froze (SIGSTOP, a long GC-like
+// pause) or was cut off by the network. A thread renews the session every ttl/4 with a query
+// bounded by a deadline. Each renewal sent at time t that succeeds proves that the server cannot
+// free the lock before t + ttl, so writes are allowed only while now + (the longest a write can
+// take) < t + ttl: a worker whose lease may have ended stops writing before a standby can take the
+// lock. A standby polls for the lock every 500 ms.
+//
+// What no check can prevent: a process paused between its last check and the write's send (a few
+// microseconds) sends that one write when it resumes, possibly after a standby took over. The
+// sink notices (the gate closed during the write) and calls request_repair(); the next time this
+// worker reaches Postgres it sends NOTIFY revalidator_repair with the lease's name, and the active
+// worker for the same table, which LISTENs on its lease session, resyncs the table: such a write
+// is undone within about ttl/4 plus one resync.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
 namespace revalidator::worker {
 
+struct LeaseOptions {
+    std::string url;   // libpq URL or key=value string
+    std::string name;  // the lock's name: one per table
+    std::chrono::milliseconds ttl{5000};
+    std::chrono::milliseconds network{10'000};  // connect and query deadline (capped at ttl/4)
+    // Called (from the renewal thread) while this worker holds the lease, when a worker of the
+    // same table asked for a repair.
+    std::function<void()> on_repair_request = {};
+};
+
 class Lease {
   public:
-    Lease(std::string url, std::string name);
+    explicit Lease(LeaseOptions opts);
     ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
 
     // Tries once to take the lock; false when another worker holds it or Postgres is away.
+    // On success, renewal starts in the background.
     bool try_acquire();
-    // Whether the lock is still ours: a round trip on the lock's connection. A broken connection
-    // means the lock is gone (Postgres dropped the session), and the standby may have it now.
-    bool held();
+    // Whether the lock is still ours as far as renewal knows; false from the first failed renewal.
+    bool held() const;
+    // Whether a write that takes at most `duration` and starts now ends before the server could
+    // have freed the lock. Thread-safe and cheap: it reads the last renewal's time.
+    bool fresh_for(std::chrono::milliseconds duration) const;
+    // Gives the lock up (closes the session) and stops renewing.
+    void release();
+    // Thread-safe. Asks the table's active worker to resync, at this worker's next contact with
+    // Postgres; forgotten if a renewal then proves the session, and so the lock, never lapsed.
+    void request_repair();
 
   private:
     struct Impl;

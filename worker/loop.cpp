@@ -24,7 +24,9 @@ Loop::Loop(Applier& applier, LoopConfig cfg, metrics::Registry& r)
       gaps_(r.counter("revalidator_worker_stream_gaps_total",
                       "Lost events detected (gap, restart, new stream)")),
       failures_(r.counter("revalidator_worker_apply_failures_total",
-                          "Batches that failed and were retried")) {
+                          "Batches that failed and were retried")),
+      fenced_(r.counter("revalidator_worker_fenced_total",
+                        "Batches stopped because the lease was not confirmed fresh")) {
     r.gauge_fn("revalidator_worker_pending_keys", "Rows owed to the cache",
                [this] { return static_cast<double>(pending_size_.load()); });
 }
@@ -104,6 +106,13 @@ milliseconds Loop::step() {
             pending_.restore(std::move(out.retry));
             retry_later(now);
         }
+    } catch (const Fenced&) {
+        source_ok_ = true;  // writes come after the read: Postgres answered
+        fenced_.inc();
+        log::warn("writes stopped: the lease is not confirmed fresh; batch kept",
+                  {{"rows", batch.pks.size()}, {"full", batch.full}});
+        pending_.restore(std::move(batch));
+        retry_later(now);
     } catch (const std::exception& e) {
         failures_.inc();
         source_ok_ = false;

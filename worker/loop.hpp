@@ -65,6 +65,7 @@ class Loop {
     metrics::Counter& foreign_;
     metrics::Counter& gaps_;
     metrics::Counter& failures_;
+    metrics::Counter& fenced_;
 };
 
 }  // namespace revalidator::worker

@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
     int resync_interval_s = 300;
     int retry_max_ms = 5000;
     int takeover_delay_ms = 1000;
+    int lease_ttl_ms = 5000;
+    int pg_timeout_ms = 10'000;
+    int statement_timeout_ms = 30'000;
+    int cache_timeout_ms = 1000;
     int cache_connections = 4;
     std::string log_level = "info";
 
@@ -82,11 +86,36 @@ int main(int argc, char** argv) {
     cli::option(app, "--retry-max-ms", retry_max_ms,
                 "longest wait between retries after a failure");
     cli::option(app, "--takeover-delay-ms", takeover_delay_ms,
-                "after taking the lease, wait this long before writing, so a previous holder that "
-                "lost its connection has noticed and stopped (docs/operations.md)");
+                "after taking the lease, wait this long before writing: a margin for a write the "
+                "previous holder's network still delivers late (docs/operations.md)")
+        ->check(CLI::Range(0, 600'000));
+    cli::option(app, "--lease-ttl-ms", lease_ttl_ms,
+                "Postgres ends the lease's session after this long without a renewal, so a "
+                "frozen or cut-off active worker is replaced within about this time; the active "
+                "worker writes only while its last renewal is this fresh (docs/operations.md)")
+        ->check(CLI::Range(1000, 600'000));
+    cli::option(app, "--pg-timeout-ms", pg_timeout_ms,
+                "connect timeout, and the time after which a silent Postgres peer is declared "
+                "dead (TCP keepalives and user timeout on both ends)")
+        ->check(CLI::Range(1000, 600'000));
+    cli::option(app, "--statement-timeout-ms", statement_timeout_ms,
+                "Postgres statement_timeout for the worker's reads (0: none)")
+        ->check(CLI::Range(0, 3'600'000));
+    cli::option(app, "--cache-timeout-ms", cache_timeout_ms,
+                "longest wait on a Memcached socket (connecting takes at most half of it); one "
+                "operation takes at most 2.5 times this")
+        ->check(CLI::Range(50, 60'000));
     cli::option(app, "--log-level", log_level, "debug, info, warn or error");
     try {
         app.parse(argc, argv);
+        if (lease_ttl_ms < 5 * cache_timeout_ms) {
+            throw CLI::ValidationError(
+                "--lease-ttl-ms",
+                "must be at least 5 x --cache-timeout-ms, so that a write can end while the lease "
+                "is still fresh (" +
+                    std::to_string(lease_ttl_ms) + " < 5 x " + std::to_string(cache_timeout_ms) +
+                    ")");
+        }
         cli::resolve_secret("--admin-secret", admin_secret);
         cli::resolve_secret("--curve-secret-key", curve_secret);
         if (!curve_secret.value.empty()) {
@@ -116,15 +145,33 @@ int main(int argc, char** argv) {
     lp.retry_max = std::chrono::milliseconds(retry_max_ms);
     ap.primary_key = pg.primary_key;
     if (ap.max_item_bytes != 0) pg.list_segment_bytes = ap.max_item_bytes;
+    using std::chrono::milliseconds;
+    pg.timeouts = {.network = milliseconds(pg_timeout_ms),
+                   .statement = milliseconds(statement_timeout_ms)};
+    const worker::McTimeouts cache_timeouts{.connect = milliseconds(cache_timeout_ms / 2),
+                                            .io = milliseconds(cache_timeout_ms)};
+    // A write may start only if it ends, at its slowest, with a tenth of the lease to spare.
+    const auto write_window = cache_timeouts.bound() + milliseconds(lease_ttl_ms / 10);
 
     log::init("worker", log_level);
     shutdown::install();
     metrics::Registry registry;
+    std::atomic<bool> repair_asked{false};
+    std::unique_ptr<worker::Lease> lease;
     std::unique_ptr<worker::PgSource> source;
     std::unique_ptr<worker::McSink> sink;
     try {
+        lease = std::make_unique<worker::Lease>(
+            worker::LeaseOptions{.url = pg.url,
+                                 .name = "revalidator:" + pg.schema + "." + pg.table,
+                                 .ttl = milliseconds(lease_ttl_ms),
+                                 .network = milliseconds(pg_timeout_ms),
+                                 .on_repair_request = [&] { repair_asked = true; }});
         source = std::make_unique<worker::PgSource>(pg);
-        sink = std::make_unique<worker::McSink>(memcached, cache_connections);
+        sink = std::make_unique<worker::McSink>(
+            memcached, cache_connections, cache_timeouts,
+            worker::WriteGate{.open = [&] { return lease->fresh_for(write_window); },
+                              .closed_during_write = [&] { lease->request_repair(); }});
     } catch (const std::exception& e) {
         log::error("bad configuration", {{"error", e.what()}});
         return 2;
@@ -133,7 +180,6 @@ int main(int argc, char** argv) {
     worker::Loop loop(applier, lp, registry);
 
     BearerAuth admin_auth({admin_secret.value});
-    worker::Lease lease(pg.url, "revalidator:" + pg.schema + "." + pg.table);
     std::atomic<bool> active{false};
 
     http::Tuning admin_tuning;
@@ -183,11 +229,10 @@ int main(int argc, char** argv) {
                {"prefix", ap.prefix},
                {"memcached", memcached}});
 
-    using namespace std::chrono;
     int exit_code = 0;
     while (!shutdown::requested()) {
         log::info("standby: waiting for the lease", {{"table", pg.schema + "." + pg.table}});
-        while (!lease.try_acquire()) {
+        while (!lease->try_acquire()) {
             if (shutdown::wait_for(milliseconds(500))) break;
         }
         if (shutdown::requested() || shutdown::wait_for(milliseconds(takeover_delay_ms))) break;
@@ -204,19 +249,18 @@ int main(int argc, char** argv) {
         // Everything before this moment is covered by one full read.
         loop.request_resync("became active");
         auto wait = milliseconds(0);
-        auto next_check = steady_clock::now();
-        while (!shutdown::requested()) {
+        // A lost lease also closes the write gate at once (McSink throws Fenced); leaving here
+        // unbinds the PULL socket, so events flow to the new active worker.
+        while (!shutdown::requested() && lease->held()) {
             loop.ingest(consumer->receive(max_batch, std::min(wait, milliseconds(200))));
-            if (steady_clock::now() >= next_check) {
-                if (!lease.held()) break;
-                next_check = steady_clock::now() + milliseconds(200);
-            }
+            if (repair_asked.exchange(false)) loop.request_resync("repair asked by another worker");
             wait = loop.step();
         }
         active = false;
     }
     // The batch in hand was finished by step(); events not yet received are covered by the
     // next active worker's resync.
+    lease->release();  // at once, so a standby need not wait for the session to time out
     admin.stop();
     admin_thread.join();
     log::info("worker stopped");

@@ -1,5 +1,6 @@
 #include "mc_sink.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -13,6 +14,17 @@ namespace revalidator::worker {
 struct McSink::Impl {
     memcached_st* mc = nullptr;
     std::vector<memcached_st*> lanes;  // clones of mc, one connection each, for set_many
+    WriteGate gate;
+
+    bool may_write() const { return !gate.open || gate.open(); }
+    void check_gate() const {
+        if (!may_write()) throw Fenced("the lease is not confirmed fresh; writes stop");
+    }
+    // After a write: the gate closing meanwhile is reported, never ignored.
+    memcached_return_t wrote(memcached_return_t rc) const {
+        if (!may_write() && gate.closed_during_write) gate.closed_during_write();
+        return rc;
+    }
 
     static WriteStatus classify(memcached_return_t rc) {
         if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) return WriteStatus::Ok;
@@ -29,7 +41,9 @@ struct McSink::Impl {
     }
 };
 
-McSink::McSink(const std::string& servers, int connections) : impl_(std::make_unique<Impl>()) {
+McSink::McSink(const std::string& servers, int connections, McTimeouts timeouts, WriteGate gate)
+    : impl_(std::make_unique<Impl>()) {
+    impl_->gate = std::move(gate);
     impl_->mc = memcached_create(nullptr);
     if (!impl_->mc) throw std::bad_alloc();
     auto list = parse_server_list(servers, 11211);
@@ -41,9 +55,11 @@ McSink::McSink(const std::string& servers, int connections) : impl_(std::make_un
         }
     }
     memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
-    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, 500);  // ms
-    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, 1000);    // ms
-    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);      // s
+    const auto connect_ms = static_cast<uint64_t>(timeouts.connect.count());
+    const auto io_ms = static_cast<uint64_t>(timeouts.io.count());
+    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, connect_ms);
+    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, io_ms);
+    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);  // s
     for (int i = 1; i < connections; ++i) {
         memcached_st* lane = memcached_clone(nullptr, impl_->mc);
         if (!lane) throw std::bad_alloc();
@@ -57,8 +73,9 @@ McSink::~McSink() {
 }
 
 WriteStatus McSink::set(std::string_view key, std::string_view value) {
-    return impl_->classify(
-        memcached_set(impl_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0));
+    impl_->check_gate();
+    return impl_->classify(impl_->wrote(
+        memcached_set(impl_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0)));
 }
 
 std::vector<WriteStatus> McSink::set_many(std::span<const CacheItem> items) {
@@ -69,11 +86,17 @@ std::vector<WriteStatus> McSink::set_many(std::span<const CacheItem> items) {
     if (items.size() >= kParallelFrom) {
         handles.insert(handles.end(), impl_->lanes.begin(), impl_->lanes.end());
     }
+    std::atomic<bool> fenced{false};
     auto write_lane = [&](std::size_t lane) {
         for (std::size_t i = lane; i < items.size(); i += handles.size()) {
+            if (fenced || !impl_->may_write()) {
+                fenced = true;
+                return;
+            }
             const CacheItem& item = items[i];
-            out[i] = Impl::classify(memcached_set(handles[lane], item.key.data(), item.key.size(),
-                                                  item.value.data(), item.value.size(), 0, 0));
+            out[i] = Impl::classify(
+                impl_->wrote(memcached_set(handles[lane], item.key.data(), item.key.size(),
+                                           item.value.data(), item.value.size(), 0, 0)));
         }
     };
     std::vector<std::thread> threads;
@@ -81,11 +104,13 @@ std::vector<WriteStatus> McSink::set_many(std::span<const CacheItem> items) {
         threads.emplace_back(write_lane, lane);
     write_lane(0);
     for (auto& t : threads) t.join();
+    if (fenced) throw Fenced("the lease is not confirmed fresh; writes stop");
     return out;
 }
 
 WriteStatus McSink::remove(std::string_view key) {
-    return impl_->classify(memcached_delete(impl_->mc, key.data(), key.size(), 0));
+    impl_->check_gate();
+    return impl_->classify(impl_->wrote(memcached_delete(impl_->mc, key.data(), key.size(), 0)));
 }
 
 // A touch answers found or not found without sending the value back (a list part is up to 1 MB).

@@ -1,6 +1,10 @@
 // The Memcached adapter (libmemcached). TCP_NODELAY is turned on (libmemcached leaves it off, and
-// every small write would then wait on Nagle), timeouts are short so an absent server is noticed
-// in about a second, and a failed server is retried after one second.
+// every small write would then wait on Nagle), and every operation is bounded in time: connecting
+// by `connect`, each wait for the socket by `io`, so an absent or frozen server is noticed within
+// `bound()`; a failed server is retried after one second.
+//
+// Every set and delete first asks the WriteGate; when it says no, the sink throws Fenced before
+// sending anything (docs/operations.md, "One writer, fenced").
 //
 // A batch's item writes are spread over several connections written at once: each set waits a
 // full round trip for its reply, and that wait, not Memcached, bounds a batch of thousands of
@@ -8,6 +12,7 @@
 // and without it a refused value could not be deleted (promise 4).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -15,11 +20,19 @@
 
 namespace revalidator::worker {
 
+struct McTimeouts {
+    std::chrono::milliseconds connect{500};
+    std::chrono::milliseconds io{1000};
+    // The longest one operation can take: connect, send, wait for the answer.
+    std::chrono::milliseconds bound() const { return connect + 2 * io; }
+};
+
 class McSink final : public CacheSink {
   public:
     // servers: "host:port[,host:port...]"
     // `connections`: how many set_many() writes over at once.
-    McSink(const std::string& servers, int connections);
+    McSink(const std::string& servers, int connections, McTimeouts timeouts = {},
+           WriteGate gate = {});
     ~McSink() override;
 
     WriteStatus set(std::string_view key, std::string_view value) override;

@@ -27,7 +27,7 @@ struct PgSource::Impl {
     void connect() {
         if (conn && conn->is_open()) return;
         conn.reset();
-        auto c = std::make_unique<pqxx::connection>(cfg.url);
+        auto c = std::make_unique<pqxx::connection>(pg_conninfo(cfg.url, cfg.timeouts));
         pqxx::work tx(*c);
         auto r = tx.exec_params(
             "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "pg_conninfo.hpp"
 #include "row_source.hpp"
 
 namespace revalidator::worker {
@@ -18,6 +19,7 @@ struct PgConfig {
     std::string primary_key = "id";
     std::string order_by;                        // empty: the primary key
     std::size_t list_segment_bytes = 1'000'000;  // the cache's item limit (list_cache.hpp)
+    PgTimeouts timeouts;
 };
 
 class PgSource final : public RowSource {

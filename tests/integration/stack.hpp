@@ -43,6 +43,9 @@ class Stack {
     std::vector<std::string> sql_column(const std::string& query);
 
     std::optional<std::string> cache_get(const std::string& key);
+    // The list as a reader sees it: the head, or the parts its manifest names, joined
+    // (docs/cache-layout.md); nullopt when absent or a part is missing.
+    std::optional<std::string> cache_list();
     void cache_set(const std::string& key, const std::string& value);
 
     // POST /revalidate with the secret and JSON content type, to ingress `i`.

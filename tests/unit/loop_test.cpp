@@ -112,6 +112,33 @@ TEST_F(LoopTest, IngestedFramesAreAppliedByStep) {
     EXPECT_EQ(source.calls.size(), 1u);
 }
 
+// A worker whose lease is not confirmed fresh stops in the middle of a batch: nothing after the
+// fence is written, the whole batch stays owed, and it is no failure of the source.
+TEST_F(LoopTest, FencedBatchStopsWhereItIsAndStaysOwed) {
+    for (int id = 1; id <= 5; ++id) source.put(id, "new");
+    for (int id = 1; id <= 5; ++id)
+        sink.store["/articles/" + std::to_string(id)] = int_row(id, "old");
+    sink.writes_before_fence = 2;
+    loop().ingest(frames({{1, "1"}, {2, "2"}, {3, "3"}, {4, "4"}, {5, "5"}}));
+    loop().step();
+    EXPECT_EQ(sink.sets, 2);
+    EXPECT_EQ(loop().pending_keys(), 5u);
+    EXPECT_TRUE(loop().source_ok());
+    EXPECT_EQ(metric("revalidator_worker_fenced_total"), 1);
+    EXPECT_EQ(metric("revalidator_worker_apply_failures_total"), 0);
+    int old = 0;
+    for (int id = 1; id <= 5; ++id)
+        old += sink.at("/articles/" + std::to_string(id)) == int_row(id, "old");
+    EXPECT_EQ(old, 3);
+
+    // Lease fresh again: the owed batch is applied whole.
+    sink.writes_before_fence = -1;
+    ASSERT_TRUE(step_until([&] { return loop().pending_keys() == 0; }));
+    for (int id = 1; id <= 5; ++id)
+        EXPECT_EQ(sink.at("/articles/" + std::to_string(id)), int_row(id, "new")) << id;
+    EXPECT_EQ(sink.at("/articles"), source.list());
+}
+
 TEST_F(LoopTest, DeleteEventRemovesTheKey) {
     sink.store["/articles/3"] = int_row(3);
     loop().ingest(frames({{1, "3", Op::Delete}}));

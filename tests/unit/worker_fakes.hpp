@@ -114,10 +114,14 @@ class FakeSink : public CacheSink {
     std::set<std::string, std::less<>> unreachable_keys;  // every operation on these fails
     std::size_t max_value_bytes = std::numeric_limits<std::size_t>::max();  // larger: Refused
     bool unreachable = false;                                               // everything fails
+    // Writes and deletes allowed before the gate closes (Fenced), as McSink does when the lease
+    // is no longer confirmed fresh; -1: never closes.
+    int writes_before_fence = -1;
     std::string instance_id;  // what instance() names while reachable; change it for a restart
     int sets = 0, removes = 0, gets = 0, touches = 0;
 
     WriteStatus set(std::string_view key, std::string_view value) override {
+        gate();
         ++sets;
         if (down(key)) return WriteStatus::Unreachable;
         // Like Memcached, a refused value leaves what the key held in place.
@@ -127,6 +131,7 @@ class FakeSink : public CacheSink {
     }
 
     WriteStatus remove(std::string_view key) override {
+        gate();
         ++removes;
         if (down(key)) return WriteStatus::Unreachable;
         if (auto it = store.find(key); it != store.end()) store.erase(it);
@@ -173,6 +178,10 @@ class FakeSink : public CacheSink {
 
   private:
     bool down(std::string_view key) const { return unreachable || unreachable_keys.count(key); }
+    void gate() {
+        if (writes_before_fence == 0) throw Fenced("fenced");
+        if (writes_before_fence > 0) --writes_before_fence;
+    }
 };
 
 // The value of one series in a Registry::render() text, e.g. "revalidator_worker_batches_total";

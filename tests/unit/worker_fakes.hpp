@@ -1,6 +1,7 @@
 // In-memory stand-ins for the worker's adapters, shared by applier_test.cpp and loop_test.cpp:
 // FakeSource plays Postgres (an ordered pk -> row JSON table), FakeSink plays Memcached (a key ->
-// value map with switches for refusals and outages).
+// value map with switches for refusals and outages, which records every key Memcached's text
+// protocol would misread).
 #pragma once
 
 #include <algorithm>
@@ -116,9 +117,13 @@ class FakeSink : public CacheSink {
     bool unreachable = false;                                               // everything fails
     std::string instance_id;  // what instance() names while reachable; change it for a restart
     int sets = 0, removes = 0, gets = 0, touches = 0;
+    // Keys sent that Memcached's text protocol would misread: a space or "\r\n" inside ends the
+    // key and the rest is read as arguments or as the next command; over 250 bytes is an error.
+    std::vector<std::string> misread_keys;
 
     WriteStatus set(std::string_view key, std::string_view value) override {
         ++sets;
+        sent(key);
         if (down(key)) return WriteStatus::Unreachable;
         // Like Memcached, a refused value leaves what the key held in place.
         if (refuse.count(key) || value.size() > max_value_bytes) return WriteStatus::Refused;
@@ -128,6 +133,7 @@ class FakeSink : public CacheSink {
 
     WriteStatus remove(std::string_view key) override {
         ++removes;
+        sent(key);
         if (down(key)) return WriteStatus::Unreachable;
         if (auto it = store.find(key); it != store.end()) store.erase(it);
         return WriteStatus::Ok;
@@ -135,6 +141,7 @@ class FakeSink : public CacheSink {
 
     Lookup get(std::string_view key) override {
         ++gets;
+        sent(key);
         if (down(key)) return {std::nullopt, false};
         auto it = store.find(key);
         if (it == store.end()) return {};
@@ -145,6 +152,7 @@ class FakeSink : public CacheSink {
 
     bool has(std::string_view key) override {
         ++touches;
+        sent(key);
         return !down(key) && store.find(key) != store.end();
     }
     std::string at(std::string_view key) const {
@@ -173,6 +181,13 @@ class FakeSink : public CacheSink {
 
   private:
     bool down(std::string_view key) const { return unreachable || unreachable_keys.count(key); }
+    void sent(std::string_view key) {
+        bool misread =
+            key.empty() || key.size() > 250 || std::any_of(key.begin(), key.end(), [](char c) {
+                return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F;
+            });
+        if (misread) misread_keys.emplace_back(key);
+    }
 };
 
 // The value of one series in a Registry::render() text, e.g. "revalidator_worker_batches_total";

@@ -1,7 +1,9 @@
 #include "applier.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <iterator>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -194,6 +196,25 @@ std::vector<std::string> Applier::write_rows(const std::vector<Row>& rows, Outco
     return keyed;
 }
 
+// The batch's pks as the source spells them ("007" is row 7), each with its earliest receive time:
+// rows are matched, deleted and retried by these.
+std::unordered_map<std::string, std::uint64_t> Applier::spelled(const Batch& b,
+                                                                const Snapshot& snap) {
+    if (b.full) return b.received;
+    if (snap.asked.size() != b.pks.size()) {
+        throw std::logic_error("row source answered for " + std::to_string(snap.asked.size()) +
+                               " of " + std::to_string(b.pks.size()) + " ids");
+    }
+    std::unordered_map<std::string, std::uint64_t> out;
+    for (std::size_t i = 0; i < b.pks.size(); ++i) {
+        auto it = b.received.find(b.pks[i]);
+        std::uint64_t at = it == b.received.end() ? 0 : it->second;
+        auto [slot, added] = out.try_emplace(snap.asked[i], at);
+        if (!added) slot->second = std::min(slot->second, at);
+    }
+    return out;
+}
+
 Outcome Applier::apply(const Batch& b) {
     auto start = std::chrono::steady_clock::now();
     if (b.full && !cached_known_) learn_cached_rows();
@@ -202,10 +223,11 @@ Outcome Applier::apply(const Batch& b) {
     batches_.inc();
     batch_size_.observe(static_cast<double>(b.full ? snap.rows.size() : b.pks.size()));
 
+    const auto received = spelled(b, snap);
     Outcome out;
     std::function<void(const std::string&)> owe = [&](const std::string& pk) {
-        auto it = b.received.find(pk);
-        out.retry.received.emplace(pk, it == b.received.end() ? unix_micros() : it->second);
+        auto it = received.find(pk);
+        out.retry.received.emplace(pk, it == received.end() ? unix_micros() : it->second);
     };
     std::size_t deleted = 0, keyed = 0;
     if (b.full) {
@@ -234,7 +256,7 @@ Outcome Applier::apply(const Batch& b) {
         std::unordered_set<std::string_view> found;
         for (const auto& row : snap.rows) found.insert(row.pk);
         for (auto& pk : write_rows(snap.rows, out, owe)) cached_.insert(std::move(pk));
-        for (const auto& pk : b.pks) {
+        for (const auto& [pk, _] : received) {
             if (found.count(pk)) continue;
             auto key = item_key(cfg_.prefix, pk);
             if (!key) continue;  // no key can name it, so none is cached
@@ -250,9 +272,9 @@ Outcome Applier::apply(const Batch& b) {
     if (!write_list(snap.list, out)) out.retry.list = true;
 
     std::uint64_t now = unix_micros();
-    for (const auto& [pk, received] : b.received) {
-        if (received && !out.retry.received.count(pk) && now >= received) {
-            staleness_.observe(static_cast<double>(now - received) / 1e6);
+    for (const auto& [pk, at] : received) {
+        if (at && !out.retry.received.count(pk) && now >= at) {
+            staleness_.observe(static_cast<double>(now - at) / 1e6);
         }
     }
     if (out.cache_unreachable) {

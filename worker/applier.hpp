@@ -4,13 +4,15 @@
 // stale value stays behind (promise 4). A full resync rewrites every key and deletes the keys of
 // rows that no longer exist; which keys the cache holds is learned from the list it last wrote.
 // A row whose primary key cannot form a cache key (item_key) is never sent to the cache: it is
-// skipped, counted and logged, and stays in the list (docs/cache-layout.md).
+// skipped, counted and logged, and stays in the list (docs/cache-layout.md). Ids are matched to
+// rows as the source spells them (Snapshot::asked), so "007" names row 7 of an integer key.
 // Pure logic over RowSource and CacheSink: the unit tests drive it with fakes.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "cache_sink.hpp"
@@ -54,6 +56,8 @@ class Applier {
     WriteStatus remove(const std::string& key);
     bool write_list(const std::vector<ListSegment>& list, Outcome& out);
     void learn_cached_rows();
+    static std::unordered_map<std::string, std::uint64_t> spelled(const Batch& b,
+                                                                  const Snapshot& snap);
 
     RowSource& source_;
     CacheSink& sink_;

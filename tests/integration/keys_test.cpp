@@ -114,3 +114,59 @@ TEST(Keys, RowsWhoseKeyCannotBeACacheKeyAreSkippedAndTheRestIsCached) {
     EXPECT_EQ(readyz(s), 200);
     if (HasFailure()) std::cerr << s.diagnostics() << "\n";
 }
+
+// An integer key compares by value: "007" passed the id checks, Postgres matched it to row 7 and
+// answered with pk 7, and the worker then took row 7 out of its list as not found.
+TEST(Keys, IntegerIdsInAnySpellingNameTheirRowByValue) {
+    Stack s;
+    s.sql("INSERT INTO public.articles (id, title) VALUES (7, 'Seven')");
+    ASSERT_EQ(s.webhook(s.webhook_for("INSERT", "7"))->status, 202);
+    ASSERT_TRUE(s.converges("7"));
+    // Events are applied in order: once row 1's change shows, every event before it was applied.
+    auto fence = [&] {
+        s.sql("UPDATE public.articles SET version = version + 1 WHERE id = 1");
+        auto r = s.webhook(s.webhook_for("UPDATE", "1"));
+        return r && r->status == 202 && s.converges("1");
+    };
+    auto send = [&](const std::string& type, const json& id) {
+        json rec = {{"id", id}};
+        return type == "DELETE" ? s.webhook(Stack::webhook_body(type, nullptr, rec))
+                                : s.webhook(Stack::webhook_body(type, rec, nullptr));
+    };
+
+    int n = 0;
+    for (const json& id : {json("007"), json("+7"), json(7)}) {
+        SCOPED_TRACE(id.dump());
+        s.sql("UPDATE public.articles SET title = 'Seven, take " + std::to_string(++n) +
+              "' WHERE id = 7");
+        auto r = send("UPDATE", id);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 202) << r->body;
+        ASSERT_TRUE(fence()) << "the list keeps row 7";
+        EXPECT_EQ(s.cache_get("/articles/7"), s.expected_row("7")) << "read by value";
+    }
+    // Not an integer: it names no row, and changes nothing.
+    auto r = send("UPDATE", "7.0");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 202) << r->body;
+    ASSERT_TRUE(fence()) << "the list keeps row 7";
+    EXPECT_EQ(s.cache_get("/articles/7"), s.expected_row("7"));
+    // Refused at the door.
+    r = send("UPDATE", " 7");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 422);
+    EXPECT_NE(r->body.find("invalid_id"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("whitespace"), std::string::npos) << r->body;
+
+    // A delete in another spelling removes row 7 too.
+    s.sql("DELETE FROM public.articles WHERE id = 7");
+    r = send("DELETE", "007");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 202) << r->body;
+    ASSERT_TRUE(fence()) << "the list lost row 7";
+    EXPECT_FALSE(s.cache_get("/articles/7").has_value());
+    for (const char* key : {"/articles/007", "/articles/+7", "/articles/7.0"}) {
+        EXPECT_FALSE(s.cache_get(key).has_value()) << key;
+    }
+    if (HasFailure()) std::cerr << s.diagnostics() << "\n";
+}

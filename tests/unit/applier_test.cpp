@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "clock.hpp"
+#include "sql.hpp"
 #include "worker_fakes.hpp"
 
 namespace revalidator::worker {
@@ -269,6 +270,47 @@ TEST_F(ApplierTest, PartKeysReadFromACachedManifestAreCheckedBeforeUse) {
     EXPECT_EQ(sink.at("/articles"), source.list());
     EXPECT_EQ(sink.at("/articles/ok"), text_row("ok"));
     EXPECT_FALSE(sink.store.count("/articles:part:5:1")) << "a valid part of ours is still adopted";
+}
+
+// What the Postgres adapter does for an integer key: "007" and "+7" are row 7.
+std::optional<std::string> as_bigint(const std::string& pk) {
+    return sql::canonical(sql::KeyKind::Int64, pk);
+}
+
+TEST_F(ApplierTest, IntegerIdsInAnotherSpellingNameTheirRowByValue) {
+    source.canonical = as_bigint;
+    source.put(7, "seven");
+
+    Outcome out = applier().apply(rows_batch({"007", "+7", "7.0"}));
+
+    EXPECT_TRUE(out.done());
+    EXPECT_EQ(sink.at("/articles/7"), int_row(7, "seven"));
+    EXPECT_EQ(sink.at("/articles"), source.list());
+    EXPECT_EQ(sink.sets, 2) << "row 7 once, and the list";
+    for (const char* key : {"/articles/007", "/articles/+7", "/articles/7.0"}) {
+        EXPECT_FALSE(sink.store.count(key)) << key;
+    }
+
+    // Row 7 goes; a delete naming it "007" removes its key.
+    source.table.erase("7");
+    out = applier().apply(rows_batch({"007"}));
+    EXPECT_TRUE(out.done());
+    EXPECT_FALSE(sink.store.count("/articles/7"));
+    EXPECT_EQ(sink.at("/articles"), "[]");
+}
+
+TEST_F(ApplierTest, AWriteOwedForAnIdInAnotherSpellingIsRetriedAsItsRow) {
+    source.canonical = as_bigint;
+    source.put(7);
+    sink.refuse.insert("/articles/7");
+    Batch b = rows_batch({"007", "7"}, 42);
+    b.received["7"] = 40;
+
+    Outcome out = applier().apply(b);
+
+    EXPECT_EQ(keys_of(out.retry.received), std::vector<std::string>{"7"});
+    EXPECT_EQ(out.retry.received.at("7"), 40u) << "the earliest of the two";
+    EXPECT_EQ(out.retry.pks, std::vector<std::string>{"7"});
 }
 
 TEST_F(ApplierTest, ResyncDeletesRowsThatEarlierBatchesWrote) {

@@ -53,6 +53,9 @@ class FakeSource : public RowSource {
     std::map<std::string, std::string> table;  // pk -> to_jsonb(row)::text, in list order
     std::vector<Call> calls;
     bool fail = false;  // read() throws, as the Postgres adapter does when the server is away
+    // How the key type spells an id (Snapshot::asked); nullopt when no row can have it.
+    std::function<std::optional<std::string>(const std::string&)> canonical =
+        [](const std::string& pk) { return std::optional<std::string>(pk); };
 
     void put(int id, const std::string& title = "t") {
         table[std::to_string(id)] = int_row(id, title);
@@ -96,7 +99,14 @@ class FakeSource : public RowSource {
         if (full) {
             for (const auto& [pk, json] : table) s.rows.push_back({pk, json});
         } else {
+            // Like "pk = ANY(...)": each row once, however many ids name it.
+            std::set<std::string> named;
             for (const auto& pk : pks) {
+                auto spelled = canonical(pk);
+                s.asked.push_back(spelled.value_or(pk));
+                if (spelled) named.insert(*spelled);
+            }
+            for (const auto& pk : named) {
                 if (auto it = table.find(pk); it != table.end()) s.rows.push_back({pk, it->second});
             }
         }

@@ -29,20 +29,30 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
     return 0;
 }
 
+std::optional<std::string> check_bytes(std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+        auto c = static_cast<std::uint8_t>(s[i]);
+        if (c <= 0x20 || c == 0x7F) return "contains whitespace or a control character";
+        std::size_t n = utf8_sequence(s, i);
+        if (n == 0) return "is not valid UTF-8";
+        i += n;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::string> check_key_part(std::string_view id) {
     if (id.empty()) return "is empty";
     // The prefix and separator take some of the 250 bytes; keep ids to a length that leaves room.
     if (id.size() > kMaxKeyBytes - 50) return "is longer than 200 bytes";
-    for (std::size_t i = 0; i < id.size();) {
-        auto c = static_cast<std::uint8_t>(id[i]);
-        if (c <= 0x20 || c == 0x7F) return "contains whitespace or a control character";
-        std::size_t n = utf8_sequence(id, i);
-        if (n == 0) return "is not valid UTF-8";
-        i += n;
-    }
-    return std::nullopt;
+    return check_bytes(id);
+}
+
+std::optional<std::string> check_key(std::string_view key) {
+    if (key.empty()) return "is empty";
+    if (key.size() > kMaxKeyBytes) return "is longer than 250 bytes";
+    return check_bytes(key);
 }
 
 std::optional<std::string> check_prefix(std::string_view prefix) {
@@ -52,7 +62,8 @@ std::optional<std::string> check_prefix(std::string_view prefix) {
     return std::nullopt;
 }
 
-std::string item_key(std::string_view prefix, std::string_view id) {
+Result<std::string, std::string> item_key(std::string_view prefix, std::string_view id) {
+    if (auto bad = check_key_part(id)) return Err{"id " + *bad};
     std::string key;
     key.reserve(prefix.size() + 1 + id.size());
     key.append(prefix).push_back('/');

@@ -1,11 +1,15 @@
 // Cache keys: "{prefix}" for the list, "{prefix}/{id}" for a row. Memcached's text protocol allows
-// keys up to 250 bytes with no whitespace or control characters; ids that cannot form such a key
-// are refused at the door (422) rather than failing later in the worker.
+// keys up to 250 bytes with no whitespace or control characters; a key that breaks these rules is
+// misread (a space or "\r\n" inside ends it, and the rest is taken as more arguments or as the
+// next command). Ids that cannot form such a key are refused at the door (422); ids read from
+// Postgres or from the cache itself are checked here again before any key is built from them.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "result.hpp"
 
 namespace revalidator {
 
@@ -17,6 +21,12 @@ std::optional<std::string> check_key_part(std::string_view id);
 // Why `prefix` cannot prefix every key (it must start with '/' and be a valid key itself).
 std::optional<std::string> check_prefix(std::string_view prefix);
 
-std::string item_key(std::string_view prefix, std::string_view id);
+// Why `key` cannot be sent to Memcached, or nullopt when it can: the rules of check_key_part, with
+// the protocol's own limit of kMaxKeyBytes. For whole keys read back from the cache.
+std::optional<std::string> check_key(std::string_view key);
+
+// The key of row `id` under a prefix that passed check_prefix, or why the row cannot have one
+// (check_key_part). Every row key is built here, so none is sent without the check.
+Result<std::string, std::string> item_key(std::string_view prefix, std::string_view id);
 
 }  // namespace revalidator

@@ -1,6 +1,9 @@
 #include "applier.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +19,10 @@ namespace {
 double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
+
+// Each row is logged the first time it is skipped, as a resync meets it again every time; past
+// this many rows only the count grows, so a table full of such ids cannot fill the memory.
+constexpr std::size_t kMaxUnkeyableLogged = 1000;
 
 const char* status_name(WriteStatus s) {
     return s == WriteStatus::Ok ? "ok" : s == WriteStatus::Refused ? "refused" : "unreachable";
@@ -45,6 +52,8 @@ Applier::Applier(RowSource& source, CacheSink& sink, ApplierConfig cfg, metrics:
       resyncs_(r.counter("revalidator_worker_resyncs_total", "Full resyncs of the table")),
       stale_deleted_(r.counter("revalidator_worker_stale_keys_deleted_total",
                                "Keys of rows that no longer exist, deleted by a resync")),
+      unkeyable_(r.counter("revalidator_worker_rows_unkeyable_total",
+                           "Rows read whose primary key cannot form a cache key, so not cached")),
       staleness_(r.histogram("revalidator_worker_staleness_seconds",
                              "Time from the ingress receiving a webhook to the cache showing it",
                              metrics::latency_buckets())) {}
@@ -112,10 +121,20 @@ void Applier::learn_cached_rows() {
             return;
         }
         std::vector<std::string> keys;
+        bool whole = true;
         for (const auto& k : manifest["parts"]) {
-            if (k.is_string()) keys.push_back(k.get<std::string>());
+            if (!k.is_string()) continue;
+            auto key = k.get<std::string>();
+            if (auto bad = check_key(key)) {
+                log::warn("cached manifest names a part that cannot be a key; ignored",
+                          {{"key", key.substr(0, 64)}, {"bytes", key.size()}, {"reason", *bad}});
+                whole = false;
+                continue;
+            }
+            keys.push_back(std::move(key));
         }
         layout_.adopt(keys);
+        if (!whole) return;
         list.clear();
         for (const auto& key : keys) {
             Lookup part = sink_.get(key);
@@ -147,15 +166,53 @@ bool Applier::cache_restarted() {
     return changed;
 }
 
-void Applier::write_rows(const std::vector<Row>& rows, Outcome& out,
-                         const std::function<void(const std::string&)>& owe) {
+void Applier::skip_unkeyable(const Row& row, const std::string& why) {
+    unkeyable_.inc();
+    if (unkeyable_logged_.size() >= kMaxUnkeyableLogged) return;
+    if (!unkeyable_logged_.insert(row.pk).second) return;
+    log::warn("row not cached: its primary key cannot be a cache key",
+              {{"pk", row.pk.substr(0, 64)}, {"pk_bytes", row.pk.size()}, {"reason", why}});
+}
+
+std::vector<std::string> Applier::write_rows(const std::vector<Row>& rows, Outcome& out,
+                                             const std::function<void(const std::string&)>& owe) {
     std::vector<CacheItem> items;
+    std::vector<std::string> keyed;
     items.reserve(rows.size());
-    for (const auto& row : rows) items.push_back({item_key(cfg_.prefix, row.pk), row.json});
-    std::vector<WriteStatus> statuses = sink_.set_many(items);
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        if (!settle(items[i].key, items[i].value, statuses[i], out)) owe(rows[i].pk);
+    keyed.reserve(rows.size());
+    for (const auto& row : rows) {
+        auto key = item_key(cfg_.prefix, row.pk);
+        if (!key) {
+            skip_unkeyable(row, key.error());
+            continue;
+        }
+        items.push_back({std::move(*key), row.json});
+        keyed.push_back(row.pk);
     }
+    std::vector<WriteStatus> statuses = sink_.set_many(items);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (!settle(items[i].key, items[i].value, statuses[i], out)) owe(keyed[i]);
+    }
+    return keyed;
+}
+
+// The batch's pks as the source spells them ("007" is row 7), each with its earliest receive time:
+// rows are matched, deleted and retried by these.
+std::unordered_map<std::string, std::uint64_t> Applier::spelled(const Batch& b,
+                                                                const Snapshot& snap) {
+    if (b.full) return b.received;
+    if (snap.asked.size() != b.pks.size()) {
+        throw std::logic_error("row source answered for " + std::to_string(snap.asked.size()) +
+                               " of " + std::to_string(b.pks.size()) + " ids");
+    }
+    std::unordered_map<std::string, std::uint64_t> out;
+    for (std::size_t i = 0; i < b.pks.size(); ++i) {
+        auto it = b.received.find(b.pks[i]);
+        std::uint64_t at = it == b.received.end() ? 0 : it->second;
+        auto [slot, added] = out.try_emplace(snap.asked[i], at);
+        if (!added) slot->second = std::min(slot->second, at);
+    }
+    return out;
 }
 
 Outcome Applier::apply(const Batch& b) {
@@ -166,22 +223,26 @@ Outcome Applier::apply(const Batch& b) {
     batches_.inc();
     batch_size_.observe(static_cast<double>(b.full ? snap.rows.size() : b.pks.size()));
 
+    const auto received = spelled(b, snap);
     Outcome out;
     std::function<void(const std::string&)> owe = [&](const std::string& pk) {
-        auto it = b.received.find(pk);
-        out.retry.received.emplace(pk, it == b.received.end() ? unix_micros() : it->second);
+        auto it = received.find(pk);
+        out.retry.received.emplace(pk, it == received.end() ? unix_micros() : it->second);
     };
-    std::size_t deleted = 0;
+    std::size_t deleted = 0, keyed = 0;
     if (b.full) {
-        std::unordered_set<std::string> present;
-        present.reserve(snap.rows.size());
-        for (const auto& row : snap.rows) present.insert(row.pk);
-        write_rows(snap.rows, out, owe);
+        std::vector<std::string> written = write_rows(snap.rows, out, owe);
+        keyed = written.size();
+        std::unordered_set<std::string> present(std::make_move_iterator(written.begin()),
+                                                std::make_move_iterator(written.end()));
         // A key whose delete failed is still cached: keep it known so the retry deletes it.
         std::unordered_set<std::string> still_cached = present;
         for (const auto& pk : cached_) {
             if (present.count(pk)) continue;
-            if (remove(item_key(cfg_.prefix, pk)) == WriteStatus::Ok) {
+            // Learned from the cache: no key can name such a row, so there is none to delete.
+            auto key = item_key(cfg_.prefix, pk);
+            if (!key) continue;
+            if (remove(*key) == WriteStatus::Ok) {
                 ++deleted;
             } else {
                 owe(pk);
@@ -193,14 +254,13 @@ Outcome Applier::apply(const Batch& b) {
         resyncs_.inc();
     } else {
         std::unordered_set<std::string_view> found;
-        for (const auto& row : snap.rows) {
-            found.insert(row.pk);
-            cached_.insert(row.pk);
-        }
-        write_rows(snap.rows, out, owe);
-        for (const auto& pk : b.pks) {
+        for (const auto& row : snap.rows) found.insert(row.pk);
+        for (auto& pk : write_rows(snap.rows, out, owe)) cached_.insert(std::move(pk));
+        for (const auto& [pk, _] : received) {
             if (found.count(pk)) continue;
-            WriteStatus st = remove(item_key(cfg_.prefix, pk));
+            auto key = item_key(cfg_.prefix, pk);
+            if (!key) continue;  // no key can name it, so none is cached
+            WriteStatus st = remove(*key);
             out.cache_unreachable |= st == WriteStatus::Unreachable;
             if (st == WriteStatus::Ok) {
                 cached_.erase(pk);
@@ -212,9 +272,9 @@ Outcome Applier::apply(const Batch& b) {
     if (!write_list(snap.list, out)) out.retry.list = true;
 
     std::uint64_t now = unix_micros();
-    for (const auto& [pk, received] : b.received) {
-        if (received && !out.retry.received.count(pk) && now >= received) {
-            staleness_.observe(static_cast<double>(now - received) / 1e6);
+    for (const auto& [pk, at] : received) {
+        if (at && !out.retry.received.count(pk) && now >= at) {
+            staleness_.observe(static_cast<double>(now - at) / 1e6);
         }
     }
     if (out.cache_unreachable) {
@@ -228,6 +288,7 @@ Outcome Applier::apply(const Batch& b) {
     if (b.full) {
         log::info("resync done", {{"reason", b.reason},
                                   {"rows", snap.rows.size()},
+                                  {"unkeyable", snap.rows.size() - keyed},
                                   {"stale_deleted", deleted},
                                   {"list_segments", snap.list.size()},
                                   {"seconds", seconds_since(start)},

@@ -3,12 +3,16 @@
 // A value that cannot be written is deleted, counted, logged and handed back for retry, so no
 // stale value stays behind (promise 4). A full resync rewrites every key and deletes the keys of
 // rows that no longer exist; which keys the cache holds is learned from the list it last wrote.
+// A row whose primary key cannot form a cache key (item_key) is never sent to the cache: it is
+// skipped, counted and logged, and stays in the list (docs/cache-layout.md). Ids are matched to
+// rows as the source spells them (Snapshot::asked), so "007" names row 7 of an integer key.
 // Pure logic over RowSource and CacheSink: the unit tests drive it with fakes.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "cache_sink.hpp"
@@ -44,20 +48,26 @@ class Applier {
     bool write(const std::string& key, std::string_view value, Outcome& out);
     // Counts, logs, and deletes a refused key; false when the write did not land.
     bool settle(const std::string& key, std::string_view value, WriteStatus st, Outcome& out);
-    // Writes every row's key at once; calls `owe` for each that did not land.
-    void write_rows(const std::vector<Row>& rows, Outcome& out,
-                    const std::function<void(const std::string&)>& owe);
+    // Writes the key of every row that can have one, at once, and returns their pks; the other
+    // rows are skipped. Calls `owe` for each write that did not land.
+    std::vector<std::string> write_rows(const std::vector<Row>& rows, Outcome& out,
+                                        const std::function<void(const std::string&)>& owe);
+    void skip_unkeyable(const Row& row, const std::string& why);
     WriteStatus remove(const std::string& key);
     bool write_list(const std::vector<ListSegment>& list, Outcome& out);
     void learn_cached_rows();
+    static std::unordered_map<std::string, std::uint64_t> spelled(const Batch& b,
+                                                                  const Snapshot& snap);
 
     RowSource& source_;
     CacheSink& sink_;
     ApplierConfig cfg_;
-    std::unordered_set<std::string> cached_;  // pks whose keys the cache holds
+    // pks whose keys the cache holds; those learned from the cache are checked when used
+    std::unordered_set<std::string> cached_;
     bool cached_known_ = false;
     std::string cache_instance_;
     ListLayout layout_;
+    std::unordered_set<std::string> unkeyable_logged_;
 
     metrics::Counter& batches_;
     metrics::Histogram& batch_size_;
@@ -69,6 +79,7 @@ class Applier {
     metrics::Counter& write_errors_;
     metrics::Counter& resyncs_;
     metrics::Counter& stale_deleted_;
+    metrics::Counter& unkeyable_;
     metrics::Histogram& staleness_;
 };
 

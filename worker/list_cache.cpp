@@ -9,10 +9,13 @@ namespace revalidator::worker {
 
 namespace {
 
+// Only Postgres' own spelling (pk::text) of an integer: "007" is not row 7's pk, and an id
+// spelled so matched no row by text, which says nothing about row 7.
 std::optional<std::int64_t> integer(const std::string& s) {
     std::int64_t v = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    if (std::to_string(v) != s) return std::nullopt;
     return v;
 }
 

@@ -33,6 +33,7 @@ class ListCache {
     // segment is new afterwards, so a resync rewrites the whole list.
     void replace(const std::vector<Row>& rows);
     // After a batch read: `found` replace their rows; `pks` without a found row are removed.
+    // `pks` are spelled as Postgres spells the key (sql::canonical); another spelling names no row.
     void apply(const std::vector<std::string>& pks, const std::vector<Row>& found);
     // The list now; segments untouched since the last call keep their version.
     std::vector<ListSegment> segments();

@@ -7,6 +7,7 @@
 
 #include <libmemcached/memcached.h>
 
+#include "cache_key.hpp"
 #include "server_list.hpp"
 
 namespace revalidator::worker {
@@ -30,6 +31,9 @@ struct McSink::Impl {
         if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) return WriteStatus::Ok;
         switch (rc) {
             case MEMCACHED_E2BIG:
+            case MEMCACHED_BAD_KEY_PROVIDED:
+            case MEMCACHED_KEY_TOO_BIG:
+            case MEMCACHED_INVALID_ARGUMENTS:
             case MEMCACHED_SERVER_ERROR:
             case MEMCACHED_NOTSTORED:
             case MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE:
@@ -39,6 +43,10 @@ struct McSink::Impl {
                 return WriteStatus::Unreachable;
         }
     }
+
+    // libmemcached's own check (MEMCACHED_BEHAVIOR_VERIFY_KEY) is not used: it refuses every
+    // byte over 0x7F (isgraph in the C locale), so valid UTF-8 ids would lose their keys.
+    static bool sendable(std::string_view key) { return !check_key(key).has_value(); }
 };
 
 McSink::McSink(const std::string& servers, int connections, McTimeouts timeouts, WriteGate gate)
@@ -73,6 +81,7 @@ McSink::~McSink() {
 }
 
 WriteStatus McSink::set(std::string_view key, std::string_view value) {
+    if (!Impl::sendable(key)) return WriteStatus::Refused;
     impl_->check_gate();
     return impl_->classify(impl_->wrote(
         memcached_set(impl_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0)));
@@ -94,6 +103,10 @@ std::vector<WriteStatus> McSink::set_many(std::span<const CacheItem> items) {
                 return;
             }
             const CacheItem& item = items[i];
+            if (!Impl::sendable(item.key)) {
+                out[i] = WriteStatus::Refused;
+                continue;
+            }
             out[i] = Impl::classify(
                 impl_->wrote(memcached_set(handles[lane], item.key.data(), item.key.size(),
                                            item.value.data(), item.value.size(), 0, 0)));
@@ -109,6 +122,7 @@ std::vector<WriteStatus> McSink::set_many(std::span<const CacheItem> items) {
 }
 
 WriteStatus McSink::remove(std::string_view key) {
+    if (!Impl::sendable(key)) return WriteStatus::Refused;
     impl_->check_gate();
     return impl_->classify(impl_->wrote(memcached_delete(impl_->mc, key.data(), key.size(), 0)));
 }
@@ -116,10 +130,12 @@ WriteStatus McSink::remove(std::string_view key) {
 // A touch answers found or not found without sending the value back (a list part is up to 1 MB).
 // Items are stored without expiry, and a touch to 0 keeps it so.
 bool McSink::has(std::string_view key) {
+    if (!Impl::sendable(key)) return false;
     return memcached_touch(impl_->mc, key.data(), key.size(), 0) == MEMCACHED_SUCCESS;
 }
 
 Lookup McSink::get(std::string_view key) {
+    if (!Impl::sendable(key)) return {};  // no item can have this key: a miss
     size_t len = 0;
     uint32_t flags = 0;
     memcached_return_t rc{};

@@ -10,6 +10,9 @@
 // full round trip for its reply, and that wait, not Memcached, bounds a batch of thousands of
 // keys. libmemcached's NOREPLY pipelining would remove the wait but also the per-key result,
 // and without it a refused value could not be deleted (promise 4).
+//
+// Every key is checked (check_key) before it is sent, behind the applier's own check: a key the
+// text protocol would misread is refused here and never reaches the connection.
 #pragma once
 
 #include <chrono>

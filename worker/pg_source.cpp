@@ -60,12 +60,15 @@ struct PgSource::Impl {
     }
 
     Snapshot read_changed(const std::vector<std::string>& pks, bool as_text) {
+        Snapshot s;
         std::vector<std::string> wanted;
+        s.asked.reserve(pks.size());
         for (const auto& pk : pks) {
-            if (as_text || sql::fits(kind, pk)) wanted.push_back(pk);
+            auto spelled = sql::canonical(kind, pk);
+            s.asked.push_back(spelled.value_or(pk));
+            if (spelled || as_text) wanted.push_back(s.asked.back());
         }
         ReadTx tx(*conn);
-        Snapshot s;
         if (!wanted.empty()) {
             s.rows =
                 rows_of(tx.exec_params(as_text ? q.rows_text : q.rows, sql::text_array(wanted)));
@@ -74,7 +77,7 @@ struct PgSource::Impl {
         if (!from_memory) s.list = {whole(tx.exec(q.list)[0][0].c_str())};
         tx.commit();
         if (from_memory) {
-            list_cache.apply(pks, s.rows);
+            list_cache.apply(s.asked, s.rows);
             s.list = list_cache.segments();
         }
         return s;

@@ -26,12 +26,17 @@ struct ListSegment {
 struct Snapshot {
     std::vector<Row> rows;          // the rows asked for that exist (all rows, in order, when full)
     std::vector<ListSegment> list;  // the whole list as a JSON array, in the configured order
+    // Unless full: each pk asked for, in order, as the key type spells it (an integer key: "007"
+    // and "+7" are "7"), so that it equals the pk of the row it names. A pk no value of the type
+    // has is left as given; no row has it.
+    std::vector<std::string> asked;
 };
 
 class RowSource {
   public:
     virtual ~RowSource() = default;
     // `pks` may be empty (list only). With `full`, every row is returned and `pks` is ignored.
+    // Ids are compared as the key type compares them (Snapshot::asked).
     virtual Snapshot read(const std::vector<std::string>& pks, bool full) = 0;
 };
 

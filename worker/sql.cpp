@@ -40,10 +40,16 @@ bool is_column_name(std::string_view s) {
 }
 
 template <class T>
-bool parses_as(std::string_view s) {
+std::optional<std::string> integer_text(std::string_view s) {
+    // from_chars takes a '-' but not a '+'; a '+' must be followed by a digit.
+    if (!s.empty() && s.front() == '+') {
+        s.remove_prefix(1);
+        if (s.empty() || s.front() == '-') return std::nullopt;
+    }
     T v{};
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    return ec == std::errc() && end == s.data() + s.size();
+    if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return std::to_string(v);
 }
 
 }  // namespace
@@ -97,18 +103,18 @@ KeyKind key_kind(std::string_view t) {
     return KeyKind::Other;
 }
 
-bool fits(KeyKind kind, std::string_view pk) {
+std::optional<std::string> canonical(KeyKind kind, std::string_view pk) {
     switch (kind) {
         case KeyKind::Int16:
-            return parses_as<std::int16_t>(pk);
+            return integer_text<std::int16_t>(pk);
         case KeyKind::Int32:
-            return parses_as<std::int32_t>(pk);
+            return integer_text<std::int32_t>(pk);
         case KeyKind::Int64:
-            return parses_as<std::int64_t>(pk);
+            return integer_text<std::int64_t>(pk);
         case KeyKind::Other:
-            return true;
+            break;
     }
-    return true;
+    return std::string(pk);
 }
 
 Queries build(std::string_view schema, std::string_view table, std::string_view primary_key,

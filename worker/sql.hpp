@@ -2,6 +2,7 @@
 // the ORDER BY validation and the array literal are unit-tested without a server.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,7 +25,13 @@ std::string text_array(const std::vector<std::string>& items);
 // before the query (such rows cannot exist), since one bad id would fail the whole batch.
 enum class KeyKind { Int16, Int32, Int64, Other };
 KeyKind key_kind(std::string_view format_type);
-bool fits(KeyKind kind, std::string_view pk);
+
+// `pk` as Postgres spells the key value it names (pk::text), so that ids compare as the key type
+// compares them; nullopt when no value of the type has that spelling. An integer id is an
+// optional sign and decimal digits within range: "007", "+7" and "7" all name row 7, "-0" is
+// "0". Other spellings Postgres itself might accept ("0x7", "1_000", " 7") name no row here.
+// Other key types are taken as given.
+std::optional<std::string> canonical(KeyKind kind, std::string_view pk);
 
 struct Queries {
     std::string rows;       // $1 text[] of ids -> (pk::text, to_jsonb::text) of the rows that exist

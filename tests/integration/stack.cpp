@@ -55,6 +55,7 @@ Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_uni
         "published_at timestamptz NOT NULL DEFAULT now(), version integer NOT NULL DEFAULT 1)");
     sql("INSERT INTO public.articles (title, body) SELECT 'Article ' || g, 'Body of ' || g "
         "FROM generate_series(1, 5) g");
+    for (const auto& query : opts_.setup_sql) sql(query);
     for (int i = 0; i < opts_.workers; ++i) workers_.push_back({nullptr, free_port(), free_port()});
     for (int i = 0; i < opts_.ingresses; ++i) ingresses_.push_back({nullptr, free_port()});
     for (int i = 0; i < opts_.workers; ++i) start_worker(i, i == 0);

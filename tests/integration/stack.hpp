@@ -31,6 +31,8 @@ struct StackOptions {
     std::vector<std::string> ingress_args = {};
     int workers = 1;    // the first becomes active; the others wait as standbys
     int ingresses = 1;  // each connects to every worker
+    // SQL run after public.articles is filled and before any process starts (e.g. another table).
+    std::vector<std::string> setup_sql = {};
 };
 
 class Stack {

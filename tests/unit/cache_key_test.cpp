@@ -3,6 +3,7 @@
 #include "cache_key.hpp"
 
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -138,9 +139,9 @@ TEST(CheckPrefix, Rejects) {
 }
 
 TEST(ItemKey, JoinsPrefixAndIdWithASlash) {
-    EXPECT_EQ(item_key("/articles", "17"), "/articles/17");
-    EXPECT_EQ(item_key("/", "x"), "//x");
-    EXPECT_EQ(item_key("/a", "caf\xc3\xa9"), "/a/caf\xc3\xa9");
+    EXPECT_EQ(item_key("/articles", "17").value(), "/articles/17");
+    EXPECT_EQ(item_key("/", "x").value(), "//x");
+    EXPECT_EQ(item_key("/a", "caf\xc3\xa9").value(), "/a/caf\xc3\xa9");
 }
 
 TEST(ItemKey, LongestValidPartsFitInAMemcachedKey) {
@@ -148,7 +149,46 @@ TEST(ItemKey, LongestValidPartsFitInAMemcachedKey) {
     std::string id(200, 'i');
     ASSERT_FALSE(check_prefix(prefix).has_value());
     ASSERT_FALSE(check_key_part(id).has_value());
-    EXPECT_LE(item_key(prefix, id).size(), kMaxKeyBytes);
+    ASSERT_TRUE(item_key(prefix, id).ok());
+    EXPECT_LE(item_key(prefix, id)->size(), kMaxKeyBytes);
+    EXPECT_FALSE(check_key(*item_key(prefix, id)).has_value());
+}
+
+TEST(ItemKey, RefusesIdsThatCannotBePartOfAKeyAndSaysWhy) {
+    // What a text primary key read from Postgres may hold.
+    const std::pair<std::string, std::string> cases[] = {
+        {"a\r\nset x 0 0 1\r\nX", "whitespace or a control character"},
+        {"a b", "whitespace"},
+        {std::string(300, 'x'), "longer than 200 bytes"},
+        {"", "empty"},
+        {"ctl\x01char", "control character"},
+        {"bad\xff", "UTF-8"}};
+    for (const auto& [id, problem] : cases) {
+        auto key = item_key("/articles", id);
+        ASSERT_FALSE(key.ok()) << "accepted: " << id;
+        EXPECT_NE(key.error().find(problem), std::string::npos) << key.error();
+        EXPECT_EQ(key.error().rfind("id ", 0), 0u) << key.error();
+    }
+}
+
+TEST(CheckKey, AcceptsWholeKeysUpToMemcachedsLimit) {
+    EXPECT_FALSE(check_key("/articles:part:1718000000123457:0").has_value());
+    EXPECT_FALSE(check_key("/a/caf\xc3\xa9").has_value());
+    EXPECT_FALSE(check_key(std::string(kMaxKeyBytes, 'k')).has_value());
+}
+
+TEST(CheckKey, RefusesWhatMemcachedWouldMisread) {
+    auto expect_problem = [](const std::string& key, const std::string& problem) {
+        auto bad = check_key(key);
+        ASSERT_TRUE(bad.has_value()) << "accepted: " << key;
+        EXPECT_NE(bad->find(problem), std::string::npos) << *bad;
+    };
+    expect_problem("", "empty");
+    expect_problem(std::string(kMaxKeyBytes + 1, 'k'), "longer than 250 bytes");
+    expect_problem("/articles:part:1:0\r\nflush_all", "whitespace");
+    expect_problem("/articles:part:1:0 x", "whitespace");
+    expect_problem("/articles\x7f", "control character");
+    expect_problem("/caf\xc3", "UTF-8");
 }
 
 }  // namespace

@@ -114,6 +114,20 @@ TEST_F(ListCacheTest, IdsThatCannotBeIntegersAreIgnoredOnDelete) {
     EXPECT_EQ(text_of(c.segments()), list_of({row(1)}));
 }
 
+// Postgres matches "007" to row 7 and answers with pk "7"; the row is then present, not gone.
+// An id in any spelling but the one Postgres gives rows names no row of the list.
+TEST_F(ListCacheTest, AnIdSpelledOtherwiseThanItsRowNeverRemovesIt) {
+    ListCache c(1000, versions);
+    c.replace({row(0), row(7)});
+    c.apply({"007"}, {row(7, "new")});
+    EXPECT_EQ(text_of(c.segments()), list_of({row(0), row(7, "new")}));
+    c.apply({"007", "+7", "-0", "00", "7.0"}, {});
+    EXPECT_TRUE(c.valid());
+    EXPECT_EQ(text_of(c.segments()), list_of({row(0), row(7, "new")}));
+    c.apply({"7", "0"}, {});
+    EXPECT_EQ(text_of(c.segments()), "[]");
+}
+
 TEST_F(ListCacheTest, SegmentsAreShapedAsPiecesOfOneArray) {
     ListCache c(120, versions);
     std::vector<Row> rows;

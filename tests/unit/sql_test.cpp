@@ -1,6 +1,7 @@
 // SQL text: identifier quoting, ORDER BY validation, text[] literals, key types, the queries.
 #include "sql.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -152,51 +153,63 @@ TEST(KeyKind, FromFormatType) {
     EXPECT_EQ(key_kind("INTEGER"), KeyKind::Other);  // format_type() answers in lower case
 }
 
-struct FitsCase {
+struct CanonicalCase {
     KeyKind kind;
     const char* pk;
-    bool fits;
+    std::optional<std::string> spelled;  // nullopt: no value of the type has this spelling
 };
 
-class Fits : public ::testing::TestWithParam<FitsCase> {};
+class Canonical : public ::testing::TestWithParam<CanonicalCase> {};
 
-TEST_P(Fits, Range) {
+TEST_P(Canonical, SpelledAsPostgresSpellsTheValue) {
     const auto& c = GetParam();
-    EXPECT_EQ(fits(c.kind, c.pk), c.fits)
+    EXPECT_EQ(canonical(c.kind, c.pk), c.spelled)
         << "kind " << static_cast<int>(c.kind) << " pk \"" << c.pk << "\"";
 }
 
+const std::optional<std::string> kNone;
+
 INSTANTIATE_TEST_SUITE_P(
-    Boundaries, Fits,
+    Boundaries, Canonical,
     ::testing::Values(
         // smallint
-        FitsCase{KeyKind::Int16, "0", true}, FitsCase{KeyKind::Int16, "32767", true},
-        FitsCase{KeyKind::Int16, "32768", false}, FitsCase{KeyKind::Int16, "-32768", true},
-        FitsCase{KeyKind::Int16, "-32769", false}, FitsCase{KeyKind::Int16, "-0", true},
-        FitsCase{KeyKind::Int16, "+1", false}, FitsCase{KeyKind::Int16, "1.0", false},
-        FitsCase{KeyKind::Int16, "", false}, FitsCase{KeyKind::Int16, "abc", false},
-        FitsCase{KeyKind::Int16, "99999999999999999999", false},
+        CanonicalCase{KeyKind::Int16, "0", "0"}, CanonicalCase{KeyKind::Int16, "32767", "32767"},
+        CanonicalCase{KeyKind::Int16, "32768", kNone},
+        CanonicalCase{KeyKind::Int16, "-32768", "-32768"},
+        CanonicalCase{KeyKind::Int16, "-32769", kNone}, CanonicalCase{KeyKind::Int16, "-0", "0"},
+        CanonicalCase{KeyKind::Int16, "+1", "1"}, CanonicalCase{KeyKind::Int16, "1.0", kNone},
+        CanonicalCase{KeyKind::Int16, "", kNone}, CanonicalCase{KeyKind::Int16, "abc", kNone},
+        CanonicalCase{KeyKind::Int16, "99999999999999999999", kNone},
         // integer
-        FitsCase{KeyKind::Int32, "2147483647", true}, FitsCase{KeyKind::Int32, "2147483648", false},
-        FitsCase{KeyKind::Int32, "-2147483648", true},
-        FitsCase{KeyKind::Int32, "-2147483649", false}, FitsCase{KeyKind::Int32, "-0", true},
-        FitsCase{KeyKind::Int32, "+1", false}, FitsCase{KeyKind::Int32, "1.0", false},
-        FitsCase{KeyKind::Int32, "", false}, FitsCase{KeyKind::Int32, "abc", false},
-        FitsCase{KeyKind::Int32, "12abc", false}, FitsCase{KeyKind::Int32, "-", false},
-        FitsCase{KeyKind::Int32, "0x10", false}, FitsCase{KeyKind::Int32, "1e3", false},
-        FitsCase{KeyKind::Int32, "007", true},
+        CanonicalCase{KeyKind::Int32, "2147483647", "2147483647"},
+        CanonicalCase{KeyKind::Int32, "2147483648", kNone},
+        CanonicalCase{KeyKind::Int32, "-2147483648", "-2147483648"},
+        CanonicalCase{KeyKind::Int32, "-2147483649", kNone},
+        CanonicalCase{KeyKind::Int32, "-0", "0"}, CanonicalCase{KeyKind::Int32, "+1", "1"},
+        CanonicalCase{KeyKind::Int32, "1.0", kNone}, CanonicalCase{KeyKind::Int32, "", kNone},
+        CanonicalCase{KeyKind::Int32, "abc", kNone}, CanonicalCase{KeyKind::Int32, "12abc", kNone},
+        CanonicalCase{KeyKind::Int32, "-", kNone}, CanonicalCase{KeyKind::Int32, "0x10", kNone},
+        CanonicalCase{KeyKind::Int32, "1e3", kNone}, CanonicalCase{KeyKind::Int32, "1_000", kNone},
+        // the spellings of issue 9
+        CanonicalCase{KeyKind::Int32, "007", "7"}, CanonicalCase{KeyKind::Int32, "+7", "7"},
+        CanonicalCase{KeyKind::Int32, "7.0", kNone}, CanonicalCase{KeyKind::Int32, " 7", kNone},
+        CanonicalCase{KeyKind::Int32, "7 ", kNone}, CanonicalCase{KeyKind::Int32, "7", "7"},
+        CanonicalCase{KeyKind::Int32, "-007", "-7"}, CanonicalCase{KeyKind::Int32, "+", kNone},
+        CanonicalCase{KeyKind::Int32, "+-7", kNone}, CanonicalCase{KeyKind::Int32, "++7", kNone},
+        CanonicalCase{KeyKind::Int32, "-+7", kNone},
         // bigint
-        FitsCase{KeyKind::Int64, "9223372036854775807", true},
-        FitsCase{KeyKind::Int64, "9223372036854775808", false},
-        FitsCase{KeyKind::Int64, "-9223372036854775808", true},
-        FitsCase{KeyKind::Int64, "-9223372036854775809", false},
-        FitsCase{KeyKind::Int64, "18446744073709551615", false},
-        FitsCase{KeyKind::Int64, "-0", true}, FitsCase{KeyKind::Int64, "+1", false},
-        FitsCase{KeyKind::Int64, "1.0", false}, FitsCase{KeyKind::Int64, "", false},
-        FitsCase{KeyKind::Int64, "abc", false},
-        // other types take any id
-        FitsCase{KeyKind::Other, "abc", true}, FitsCase{KeyKind::Other, "", true},
-        FitsCase{KeyKind::Other, "1.0", true}));
+        CanonicalCase{KeyKind::Int64, "9223372036854775807", "9223372036854775807"},
+        CanonicalCase{KeyKind::Int64, "9223372036854775808", kNone},
+        CanonicalCase{KeyKind::Int64, "-9223372036854775808", "-9223372036854775808"},
+        CanonicalCase{KeyKind::Int64, "-9223372036854775809", kNone},
+        CanonicalCase{KeyKind::Int64, "18446744073709551615", kNone},
+        CanonicalCase{KeyKind::Int64, "-0", "0"}, CanonicalCase{KeyKind::Int64, "+1", "1"},
+        CanonicalCase{KeyKind::Int64, "0000000000000000000000000042", "42"},
+        CanonicalCase{KeyKind::Int64, "1.0", kNone}, CanonicalCase{KeyKind::Int64, "", kNone},
+        CanonicalCase{KeyKind::Int64, "abc", kNone},
+        // other types take any id as given
+        CanonicalCase{KeyKind::Other, "abc", "abc"}, CanonicalCase{KeyKind::Other, "", ""},
+        CanonicalCase{KeyKind::Other, "007", "007"}, CanonicalCase{KeyKind::Other, "1.0", "1.0"}));
 
 TEST(Build, QueriesUseQuotedNames) {
     Queries q = build("public", "articles", "id", "integer", "t.\"title\" DESC, t.\"id\"");

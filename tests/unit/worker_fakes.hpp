@@ -1,6 +1,7 @@
 // In-memory stand-ins for the worker's adapters, shared by applier_test.cpp and loop_test.cpp:
 // FakeSource plays Postgres (an ordered pk -> row JSON table), FakeSink plays Memcached (a key ->
-// value map with switches for refusals and outages).
+// value map with switches for refusals and outages, which records every key Memcached's text
+// protocol would misread).
 #pragma once
 
 #include <algorithm>
@@ -52,6 +53,9 @@ class FakeSource : public RowSource {
     std::map<std::string, std::string> table;  // pk -> to_jsonb(row)::text, in list order
     std::vector<Call> calls;
     bool fail = false;  // read() throws, as the Postgres adapter does when the server is away
+    // How the key type spells an id (Snapshot::asked); nullopt when no row can have it.
+    std::function<std::optional<std::string>(const std::string&)> canonical =
+        [](const std::string& pk) { return std::optional<std::string>(pk); };
 
     void put(int id, const std::string& title = "t") {
         table[std::to_string(id)] = int_row(id, title);
@@ -95,7 +99,14 @@ class FakeSource : public RowSource {
         if (full) {
             for (const auto& [pk, json] : table) s.rows.push_back({pk, json});
         } else {
+            // Like "pk = ANY(...)": each row once, however many ids name it.
+            std::set<std::string> named;
             for (const auto& pk : pks) {
+                auto spelled = canonical(pk);
+                s.asked.push_back(spelled.value_or(pk));
+                if (spelled) named.insert(*spelled);
+            }
+            for (const auto& pk : named) {
                 if (auto it = table.find(pk); it != table.end()) s.rows.push_back({pk, it->second});
             }
         }
@@ -119,10 +130,14 @@ class FakeSink : public CacheSink {
     int writes_before_fence = -1;
     std::string instance_id;  // what instance() names while reachable; change it for a restart
     int sets = 0, removes = 0, gets = 0, touches = 0;
+    // Keys sent that Memcached's text protocol would misread: a space or "\r\n" inside ends the
+    // key and the rest is read as arguments or as the next command; over 250 bytes is an error.
+    std::vector<std::string> misread_keys;
 
     WriteStatus set(std::string_view key, std::string_view value) override {
         gate();
         ++sets;
+        sent(key);
         if (down(key)) return WriteStatus::Unreachable;
         // Like Memcached, a refused value leaves what the key held in place.
         if (refuse.count(key) || value.size() > max_value_bytes) return WriteStatus::Refused;
@@ -133,6 +148,7 @@ class FakeSink : public CacheSink {
     WriteStatus remove(std::string_view key) override {
         gate();
         ++removes;
+        sent(key);
         if (down(key)) return WriteStatus::Unreachable;
         if (auto it = store.find(key); it != store.end()) store.erase(it);
         return WriteStatus::Ok;
@@ -140,6 +156,7 @@ class FakeSink : public CacheSink {
 
     Lookup get(std::string_view key) override {
         ++gets;
+        sent(key);
         if (down(key)) return {std::nullopt, false};
         auto it = store.find(key);
         if (it == store.end()) return {};
@@ -150,6 +167,7 @@ class FakeSink : public CacheSink {
 
     bool has(std::string_view key) override {
         ++touches;
+        sent(key);
         return !down(key) && store.find(key) != store.end();
     }
     std::string at(std::string_view key) const {
@@ -181,6 +199,13 @@ class FakeSink : public CacheSink {
     void gate() {
         if (writes_before_fence == 0) throw Fenced("fenced");
         if (writes_before_fence > 0) --writes_before_fence;
+    }
+    void sent(std::string_view key) {
+        bool misread =
+            key.empty() || key.size() > 250 || std::any_of(key.begin(), key.end(), [](char c) {
+                return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F;
+            });
+        if (misread) misread_keys.emplace_back(key);
     }
 };
 

@@ -1,0 +1,75 @@
+// The Memcached adapter against a real server: a key the text protocol would misread (an injected
+// command, a space, over 250 bytes) is refused before it is sent, whichever call carries it, and
+// the connection stays in step for the keys that follow.
+#include "mc_sink.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "servers.hpp"
+
+using namespace revalidator::testing;
+using revalidator::worker::CacheItem;
+using revalidator::worker::McSink;
+using revalidator::worker::WriteStatus;
+
+namespace {
+
+const std::vector<std::string> kMisread = {"a\r\nset injected 0 0 1\r\nI\r\nget a",
+                                           "a b",
+                                           std::string(300, 'k'),
+                                           "",
+                                           "ctl\x01key",
+                                           "bad\xff"};
+
+}  // namespace
+
+TEST(McSink, KeysTheTextProtocolWouldMisreadAreRefusedAndNeverSent) {
+    TempDir dir;
+    MemcachedServer server(dir.path());
+    McSink sink(server.address(), 2);
+    ASSERT_EQ(sink.set("/t/ok", "before"), WriteStatus::Ok);
+
+    for (const auto& key : kMisread) {
+        SCOPED_TRACE(testing::PrintToString(key));
+        EXPECT_EQ(sink.set(key, "v"), WriteStatus::Refused);
+        EXPECT_EQ(sink.remove(key), WriteStatus::Refused);
+        auto found = sink.get(key);
+        EXPECT_FALSE(found.value.has_value());
+        EXPECT_TRUE(found.reachable) << "a bad key says nothing about the server";
+        EXPECT_FALSE(sink.has(key));
+    }
+    // Enough items for set_many to spread them over both connections.
+    std::vector<std::string> good;
+    std::vector<CacheItem> items;
+    for (int i = 0; i < 40; ++i) good.push_back("/t/" + std::to_string(i));
+    for (std::size_t i = 0; i < good.size(); ++i) {
+        items.push_back({good[i], "g"});
+        items.push_back({kMisread[i % kMisread.size()], "b"});
+    }
+    auto statuses = sink.set_many(items);
+    ASSERT_EQ(statuses.size(), items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        EXPECT_EQ(statuses[i], i % 2 == 0 ? WriteStatus::Ok : WriteStatus::Refused) << i;
+    }
+
+    EXPECT_FALSE(sink.get("injected").value.has_value());
+    EXPECT_EQ(sink.get("/t/ok").value, "before");
+    for (const auto& key : good) EXPECT_EQ(sink.get(key).value, "g") << key;
+    ASSERT_EQ(sink.set("/t/ok", "after"), WriteStatus::Ok);
+    EXPECT_EQ(sink.get("/t/ok").value, "after");
+}
+
+TEST(McSink, Utf8KeysAreKeys) {
+    TempDir dir;
+    MemcachedServer server(dir.path());
+    McSink sink(server.address(), 1);
+    const std::string key = "/t/caf\xc3\xa9-\xe2\x82\xac";
+    ASSERT_EQ(sink.set(key, "v"), WriteStatus::Ok);
+    EXPECT_EQ(sink.get(key).value, "v");
+    EXPECT_TRUE(sink.has(key));
+    EXPECT_EQ(sink.remove(key), WriteStatus::Ok);
+    EXPECT_FALSE(sink.get(key).value.has_value());
+}

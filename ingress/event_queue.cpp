@@ -62,8 +62,10 @@ void EventQueue::close() {
     cv_.notify_all();
 }
 
-Event EventQueue::marker(Op op, const std::string& schema, const std::string& table) {
+std::optional<Event> EventQueue::marker(Op op, const std::string& schema,
+                                        const std::string& table) {
     std::lock_guard lock(mu_);
+    if (!q_.empty()) return std::nullopt;
     return stamp(op, schema, table, "", unix_micros());
 }
 

@@ -35,8 +35,11 @@ class EventQueue {
 
     // Stops accepting. The END marker that a clean shutdown sends takes the next number.
     void close();
-    // A stream marker (END, HEARTBEAT) stamped with the next number.
-    Event marker(Op op, const std::string& schema, const std::string& table);
+    // A stream marker (END, HEARTBEAT) stamped with the next number, but only while nothing is
+    // queued: every number before it then belongs to an event the (one) consumer has already
+    // taken, so the marker cannot overtake an event on the way to the worker (which would see a
+    // gap). nullopt while events wait; they go first.
+    std::optional<Event> marker(Op op, const std::string& schema, const std::string& table);
 
     std::size_t depth() const;
     std::uint64_t last_seq() const;

@@ -171,13 +171,17 @@ void Publisher::run() {
     }
 
     if (draining_) {
-        std::size_t left = queue_.depth();
+        // What the deadline left unsent is dropped; the END still goes out if it can, and its
+        // number, after theirs, shows the worker the gap (no END: it sees the restart).
+        const std::size_t unsent = queue_.discard();
         std::optional<Event> end = queue_.marker(Op::End, cfg_.schema, cfg_.table);
-        bool clean = end && send(wire::encode(*end));
-        if (left > 0) {
-            lost_.inc(left);
-            log::error("drain deadline passed with events unsent; the worker will resync",
-                       {{"stream", queue_.stream()}, {"epoch", queue_.epoch()}, {"unsent", left}});
+        const bool end_sent = end && send(wire::encode(*end));
+        const bool clean = unsent == 0 && end_sent;
+        if (unsent > 0) {
+            lost_.inc(unsent);
+            log::error(
+                "drain deadline passed with events unsent; the worker will resync",
+                {{"stream", queue_.stream()}, {"epoch", queue_.epoch()}, {"unsent", unsent}});
         }
         // Give ZeroMQ the rest of the linger bound to put the last frames on the wire.
         auto rest = std::max<std::int64_t>(0, deadline_ns_.load() - steady_ns()) / 1'000'000;
@@ -185,6 +189,8 @@ void Publisher::run() {
         log::info("publisher drained", {{"stream", queue_.stream()},
                                         {"epoch", queue_.epoch()},
                                         {"last_seq", queue_.last_seq()},
+                                        {"unsent", unsent},
+                                        {"end_sent", end_sent},
                                         {"clean", clean}});
     }
     zmq_socket_monitor(push.handle(), nullptr, 0);

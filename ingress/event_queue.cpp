@@ -30,7 +30,7 @@ EventQueue::Push EventQueue::push(Op op, const std::string& schema, const std::s
 
 std::optional<Event> EventQueue::pop(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return !q_.empty() || closed_; });
+    cv_.wait_for(lock, timeout, [&] { return !q_.empty(); });
     if (q_.empty()) return std::nullopt;
     Event e = std::move(q_.front());
     q_.pop_front();
@@ -39,7 +39,7 @@ std::optional<Event> EventQueue::pop(std::chrono::milliseconds timeout) {
 
 std::vector<Event> EventQueue::take(std::size_t max, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return !q_.empty() || closed_; });
+    cv_.wait_for(lock, timeout, [&] { return !q_.empty(); });
     std::vector<Event> out;
     out.reserve(std::min(max, q_.size()));
     while (!q_.empty() && out.size() < max) {
@@ -55,15 +55,21 @@ void EventQueue::unpop(Event e) {
 }
 
 void EventQueue::close() {
-    {
-        std::lock_guard lock(mu_);
-        closed_ = true;
-    }
-    cv_.notify_all();
+    std::lock_guard lock(mu_);
+    closed_ = true;
 }
 
-Event EventQueue::marker(Op op, const std::string& schema, const std::string& table) {
+std::size_t EventQueue::discard() {
     std::lock_guard lock(mu_);
+    const std::size_t n = q_.size();
+    q_.clear();
+    return n;
+}
+
+std::optional<Event> EventQueue::marker(Op op, const std::string& schema,
+                                        const std::string& table) {
+    std::lock_guard lock(mu_);
+    if (!q_.empty()) return std::nullopt;
     return stamp(op, schema, table, "", unix_micros());
 }
 

@@ -26,17 +26,25 @@ class EventQueue {
     Push push(Op op, const std::string& schema, const std::string& table, const std::string& pk,
               std::uint64_t received_us);
 
-    // Waits up to `timeout` for an event. After close(), returns what is left, then nullopt.
+    // Waits up to `timeout` for an event, closed or not: the publisher keeps sending while the
+    // HTTP side drains, and decides itself when to stop.
     std::optional<Event> pop(std::chrono::milliseconds timeout);
     // Like pop(), but takes every event waiting, up to `max`, under one lock.
     std::vector<Event> take(std::size_t max, std::chrono::milliseconds timeout);
     // Puts an event that could not be sent back at the head, keeping the order.
     void unpop(Event e);
 
-    // Stops accepting. The END marker that a clean shutdown sends takes the next number.
+    // Stops accepting (the drain: push() answers Closed). The END marker that a clean shutdown
+    // sends takes the next number.
     void close();
-    // A stream marker (END, HEARTBEAT) stamped with the next number.
-    Event marker(Op op, const std::string& schema, const std::string& table);
+    // Drops what is still queued, for a drain that ran out of time, and returns how many. Their
+    // numbers stay used, so the END stamped after them shows the worker the gap.
+    std::size_t discard();
+    // A stream marker (END, HEARTBEAT) stamped with the next number, but only while nothing is
+    // queued: every number before it then belongs to an event the (one) consumer has already
+    // taken, so the marker cannot overtake an event on the way to the worker (which would see a
+    // gap). nullopt while events wait; they go first.
+    std::optional<Event> marker(Op op, const std::string& schema, const std::string& table);
 
     std::size_t depth() const;
     std::uint64_t last_seq() const;

@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
     cli::option(app, "--send-hwm", send_hwm,
                 "ZeroMQ high-water mark toward each worker, in events");
     cli::option(app, "--drain-timeout-ms", drain_ms,
-                "on SIGTERM, how long to keep sending queued events");
+                "on SIGTERM, how long the drain may take: open connections are answered for at "
+                "most half of it, queued events are sent within all of it");
     cli::option(app, "--log-level", log_level, "debug, info, warn or error");
     try {
         app.parse(argc, argv);
@@ -190,9 +191,19 @@ int main(int argc, char** argv) {
         return 1;
     }
     publisher.start();
+    // The drain (docs/operations.md): webhooks are refused from the first moment (503 draining,
+    // each taking a number that the END will show missing); the connections already open are
+    // answered until they close or half the bound has passed; then the publisher, which sent all
+    // along, sends what is left and END within the rest.
+    using Clock = std::chrono::steady_clock;
+    const auto drain_bound = std::chrono::milliseconds(drain_ms);
+    std::atomic<Clock::time_point> drain_deadline{Clock::time_point::max()};
     shutdown::on_request([&] {
+        const auto now = Clock::now();
+        drain_deadline = now + drain_bound;
         draining = true;
-        svr.stop();
+        queue.close();
+        svr.drain(now + drain_bound / 2);
     });
     log::info("ingress listening", {{"host", host},
                                     {"port", bound},
@@ -207,7 +218,12 @@ int main(int argc, char** argv) {
 
     draining = true;
     queue.close();
-    publisher.drain(std::chrono::milliseconds(drain_ms));
+    const auto deadline = drain_deadline.load();
+    publisher.drain(deadline == Clock::time_point::max()
+                        ? drain_bound
+                        : std::max(std::chrono::milliseconds(0),
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       deadline - Clock::now())));
     log::info("ingress stopped", {{"stream", instance_id}, {"epoch", epoch}});
     return 0;
 }

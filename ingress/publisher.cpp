@@ -1,6 +1,7 @@
 #include "publisher.hpp"
 
 #include <cstring>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -148,7 +149,10 @@ void Publisher::run() {
             if (draining_) break;
             if (std::chrono::steady_clock::now() - last_sent < cfg_.heartbeat || peers_ == 0)
                 continue;
-            events.push_back(queue_.marker(Op::Heartbeat, cfg_.schema, cfg_.table));
+            // None when an event was queued since the take: that event goes first.
+            auto heartbeat = queue_.marker(Op::Heartbeat, cfg_.schema, cfg_.table);
+            if (!heartbeat) continue;
+            events.push_back(std::move(*heartbeat));
         }
         std::size_t sent = 0;
         while (sent < events.size() &&
@@ -167,20 +171,26 @@ void Publisher::run() {
     }
 
     if (draining_) {
-        std::size_t left = queue_.depth();
-        Event end = queue_.marker(Op::End, cfg_.schema, cfg_.table);
-        bool clean = left == 0 && send(wire::encode(end));
-        if (left > 0) {
-            lost_.inc(left);
-            log::error("drain deadline passed with events unsent; the worker will resync",
-                       {{"stream", queue_.stream()}, {"epoch", queue_.epoch()}, {"unsent", left}});
+        // What the deadline left unsent is dropped; the END still goes out if it can, and its
+        // number, after theirs, shows the worker the gap (no END: it sees the restart).
+        const std::size_t unsent = queue_.discard();
+        std::optional<Event> end = queue_.marker(Op::End, cfg_.schema, cfg_.table);
+        const bool end_sent = end && send(wire::encode(*end));
+        const bool clean = unsent == 0 && end_sent;
+        if (unsent > 0) {
+            lost_.inc(unsent);
+            log::error(
+                "drain deadline passed with events unsent; the worker will resync",
+                {{"stream", queue_.stream()}, {"epoch", queue_.epoch()}, {"unsent", unsent}});
         }
         // Give ZeroMQ the rest of the linger bound to put the last frames on the wire.
         auto rest = std::max<std::int64_t>(0, deadline_ns_.load() - steady_ns()) / 1'000'000;
         push.set(zmq::sockopt::linger, static_cast<int>(rest));
         log::info("publisher drained", {{"stream", queue_.stream()},
                                         {"epoch", queue_.epoch()},
-                                        {"last_seq", end.seq},
+                                        {"last_seq", queue_.last_seq()},
+                                        {"unsent", unsent},
+                                        {"end_sent", end_sent},
                                         {"clean", clean}});
     }
     zmq_socket_monitor(push.handle(), nullptr, 0);

@@ -39,9 +39,10 @@ class Publisher {
     ~Publisher();
 
     void start();
-    // The queue must be closed first. Sends what is left and the END marker, giving up after
-    // `linger`; whatever is not sent by then is counted and logged (the worker resyncs on seeing
-    // the new epoch without an END).
+    // Call once nothing pushes any more (the queue closed and the HTTP side stopped), so that no
+    // refusal takes a number after END. Sends what is left and the END marker, giving up after
+    // `linger`; what is not sent by then is dropped, counted and logged, and the END (if it still
+    // goes out) shows the worker the gap. Clean only when every queued event and END were sent.
     void drain(std::chrono::milliseconds linger);
 
     int connected_peers() const { return peers_.load(); }

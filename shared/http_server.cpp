@@ -34,6 +34,11 @@ constexpr auto kLinger = std::chrono::seconds(2);
 constexpr auto kSweepEvery = std::chrono::milliseconds(250);
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr std::size_t kRequestsPerConnection = 1'000'000;  // then Connection: close
+// Draining: a connection idle this long between requests is closed. Longer than a busy sender's
+// turn-around, so that its next request is answered (with Connection: close) instead of meeting a
+// closed connection.
+constexpr auto kDrainIdle = std::chrono::milliseconds(250);
+constexpr auto kDrainTick = std::chrono::milliseconds(50);  // wait and sweep period while draining
 
 struct Endpoint {
     std::string ip;
@@ -129,9 +134,9 @@ std::string error_body(const std::string& code, const std::string& detail) {
 // Registered up front, so that every series exists (at 0) from the start.
 struct Server::Counters {
     explicit Counters(metrics::Registry& r) {
-        for (const char* reason :
-             {"bad_request", "uri_too_long", "headers_too_large", "payload_too_large",
-              "request_timeout", "write_timeout", "too_many_connections", "no_descriptors"}) {
+        for (const char* reason : {"bad_request", "uri_too_long", "headers_too_large",
+                                   "payload_too_large", "request_timeout", "write_timeout",
+                                   "too_many_connections", "no_descriptors", "draining"}) {
             by_reason.emplace(reason, &r.counter("revalidator_http_refused_total",
                                                  "Requests or connections refused before "
                                                  "reaching a route",
@@ -174,22 +179,32 @@ class Server::Loop {
         epoll_event events[256];
         auto next_sweep = Clock::now() + kSweepEvery;
         while (!server_.stopping_) {
-            int n = epoll_wait(epoll_, events, 256, 250);
+            const auto wait = draining_ ? kDrainTick : kSweepEvery;
+            int n = epoll_wait(epoll_, events, 256, static_cast<int>(wait.count()));
             now_ = Clock::now();
+            if (!draining_ && server_.draining_) {
+                begin_drain();
+                next_sweep = now_;
+            }
             for (int i = 0; i < n && !server_.stopping_; ++i) {
                 const int fd = events[i].data.fd;
                 if (fd == server_.listen_fd_) {
-                    accept_some();
-                } else if (fd != wake_) {
+                    if (!draining_) accept_some();
+                } else if (fd == wake_) {
+                    std::uint64_t count = 0;
+                    [[maybe_unused]] auto r = ::read(wake_, &count, sizeof(count));
+                } else {
                     on_event(fd, events[i].events);
                 }
             }
             resume_accepting();
             if (now_ >= next_sweep) {
                 sweep();
-                next_sweep = now_ + kSweepEvery;
+                next_sweep = now_ + (draining_ ? kDrainTick : kSweepEvery);
             }
+            if (draining_ && (conns_.empty() || now_ >= drain_deadline_)) break;
         }
+        if (draining_) refuse_unfinished();
         for (auto& [fd, c] : conns_) write_some(*c);  // answers already made, best effort
     }
 
@@ -245,7 +260,8 @@ class Server::Loop {
     }
 
     // A few at a time, so that under a connection storm one loop does not take them all.
-    void accept_some() {
+    // Returns whether more may be waiting.
+    bool accept_some() {
         for (int i = 0; i < 16; ++i) {
             sockaddr_storage addr{};
             socklen_t len = sizeof(addr);
@@ -253,7 +269,7 @@ class Server::Loop {
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
                 if (errno == EMFILE || errno == ENFILE) shed_one();
-                return;
+                return false;
             }
             if (server_.open_->fetch_add(1, std::memory_order_relaxed) >=
                 server_.tuning_.max_connections) {
@@ -283,6 +299,37 @@ class Server::Loop {
             }
             conns_.emplace(fd, std::move(c));
         }
+        return true;
+    }
+
+    // Connections the kernel completed before the drain may already hold a request: the first
+    // loop to drain takes them all, then shuts the listening socket, so that a connection is
+    // either served here or refused, not reset unanswered. Answers say Connection: close only
+    // from here on, once a sender that reconnects is refused.
+    void begin_drain() {
+        draining_ = true;
+        drain_deadline_ = server_.drain_deadline_.load();
+        {
+            std::lock_guard lock(server_.listener_mu_);
+            if (!server_.listener_shut_) {
+                const int rounds = server_.tuning_.backlog / 16 + 1;
+                for (int i = 0; i < rounds && accept_some(); ++i) {
+                }
+                ::shutdown(server_.listen_fd_, SHUT_RDWR);
+                server_.listener_shut_ = true;
+            }
+        }
+        if (!accept_paused_) epoll_ctl(epoll_, EPOLL_CTL_DEL, server_.listen_fd_, nullptr);
+    }
+
+    // The drain's deadline: a request still arriving is refused rather than cut off unanswered.
+    void refuse_unfinished() {
+        for (auto& [fd, c] : conns_) {
+            if (c->phase != Phase::Open || c->in.empty() || !c->out.empty()) continue;
+            Refusal r{503, "draining", "this server is shutting down; retry on another instance"};
+            server_.counters_->refused(r.code).inc();
+            c->out = refusal_response(r);
+        }
     }
 
     // Out of descriptors, a pending connection stays queued and the listening socket stays
@@ -305,7 +352,7 @@ class Server::Loop {
     }
 
     void resume_accepting() {
-        if (!accept_paused_ || now_ < accept_again_) return;
+        if (draining_ || !accept_paused_ || now_ < accept_again_) return;
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLEXCLUSIVE;
         ev.data.fd = server_.listen_fd_;
@@ -378,7 +425,8 @@ class Server::Loop {
                     break;
             }
             bool client_closes = false;
-            const bool last = server_.stopping_ || ++c.served >= kRequestsPerConnection;
+            const bool last =
+                server_.stopping_ || draining_ || ++c.served >= kRequestsPerConnection;
             {
                 MemoryStream s(c.framer.request(c.in), c.out, c.remote, c.local, c.fd);
                 server_.process_request(s, last, client_closes, nullptr);
@@ -434,6 +482,11 @@ class Server::Loop {
         }
         for (int fd : expired) {
             Connection& c = *conns_.at(fd);
+            if (draining_ && idle(c)) {
+                // A request may have arrived since the last wait: it is answered, not cut off.
+                read_some(fd, c);
+                if (conns_.count(fd) == 0 || !idle(c)) continue;
+            }
             if (c.phase == Phase::Open && c.out_at == c.out.size() && !c.in.empty()) {
                 Refusal r{408, "request_timeout",
                           "the request did not arrive in full within " +
@@ -451,11 +504,19 @@ class Server::Loop {
         }
     }
 
-    static Clock::time_point deadline_of(const Connection& c) {
+    Clock::time_point deadline_of(const Connection& c) const {
         if (c.phase == Phase::Lingering) return c.idle_deadline;
         if (c.out_at < c.out.size()) return c.write_deadline;
         if (!c.in.empty()) return c.request_deadline;
-        return c.idle_deadline;
+        if (!draining_) return c.idle_deadline;
+        // The idle deadline is keep_alive_s after the connection went idle.
+        const auto idle_since =
+            c.idle_deadline - std::chrono::seconds(server_.tuning_.keep_alive_s);
+        return std::min(c.idle_deadline, idle_since + kDrainIdle);
+    }
+
+    static bool idle(const Connection& c) {
+        return c.phase == Phase::Open && c.in.empty() && c.out_at == c.out.size();
     }
 
     Server& server_;
@@ -464,6 +525,8 @@ class Server::Loop {
     int spare_ = -1;  // a descriptor held back for shed_one()
     bool accept_paused_ = false;
     Clock::time_point accept_again_{};
+    bool draining_ = false;
+    Clock::time_point drain_deadline_{};
     Clock::time_point now_ = Clock::now();
     char read_buf_[kReadChunk];
     std::unordered_map<int, std::unique_ptr<Connection>> conns_;
@@ -555,6 +618,13 @@ void Server::stop() {
     std::lock_guard lock(loops_mu_);
     stopping_ = true;
     if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
+    for (auto& loop : loops_) loop->wake();
+}
+
+void Server::drain(std::chrono::steady_clock::time_point deadline) {
+    std::lock_guard lock(loops_mu_);
+    drain_deadline_ = deadline;
+    draining_ = true;
     for (auto& loop : loops_) loop->wake();
 }
 

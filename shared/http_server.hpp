@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,10 +55,16 @@ class Server : private httplib::Server {
 
     // Binds and listens on host:port (0 picks a free port); returns the port, or -1.
     int bind(const std::string& host, int port);
-    // Serves until stop(); returns once every loop has closed its connections.
+    // Serves until stop() or the end of drain(); returns once every loop has closed its
+    // connections.
     void serve();
     // Safe from any thread, before or during serve().
     void stop();
+    // A graceful stop, safe from any thread: connections the kernel has already completed are
+    // taken, then new ones are refused. The open ones are still served, every answer now with
+    // Connection: close, and one idle between requests is closed; serve() returns once none is
+    // left, or at `deadline`, when a request not yet whole gets 503 `draining`.
+    void drain(std::chrono::steady_clock::time_point deadline);
 
   private:
     class Loop;
@@ -66,6 +73,10 @@ class Server : private httplib::Server {
     Tuning tuning_;
     int listen_fd_ = -1;
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> draining_{false};
+    std::atomic<std::chrono::steady_clock::time_point> drain_deadline_{};
+    std::mutex listener_mu_;  // the first loop to drain empties the backlog, then shuts it
+    bool listener_shut_ = false;
     // Shared with the registry's gauge, which may outlive the server.
     std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);
     std::unique_ptr<Counters> counters_;

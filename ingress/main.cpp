@@ -1,8 +1,10 @@
 // revalidator-ingress: receives database webhooks over HTTP, acknowledges them at once and hands
 // a small event to the worker over ZeroMQ. Holds no database connection; run as many as needed.
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <iostream>
 #include <thread>
 
@@ -24,6 +26,33 @@ namespace {
 std::string hostname() {
     char buf[256] = {};
     return gethostname(buf, sizeof(buf) - 1) == 0 && buf[0] ? std::string(buf) : "ingress";
+}
+
+// libzmq refuses a malformed endpoint only when the publisher connects, once the ingress is
+// serving, and the process aborts; so each entry is checked before anything starts:
+// tcp://host:port with a numeric port, or ipc://path. Empty when `ep` is usable.
+std::string endpoint_error(const std::string& ep) {
+    constexpr std::string_view tcp = "tcp://", ipc = "ipc://";
+    const std::string_view s = ep;
+    if (s.substr(0, ipc.size()) == ipc) {
+        return s.size() > ipc.size() ? "" : "\"" + ep + "\" names no path (ipc://PATH)";
+    }
+    if (s.substr(0, tcp.size()) != tcp) {
+        return "\"" + ep + "\" is neither tcp://HOST:PORT nor ipc://PATH";
+    }
+    const std::string_view rest = s.substr(tcp.size());
+    const std::size_t colon = rest.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+        return "\"" + ep + "\" needs a host and a port (tcp://HOST:PORT)";
+    }
+    const std::string_view port = rest.substr(colon + 1);
+    int n = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || n < 1 ||
+        n > 65535) {
+        return "\"" + ep + "\": the port must be a number from 1 to 65535";
+    }
+    return "";
 }
 
 }  // namespace
@@ -51,11 +80,14 @@ int main(int argc, char** argv) {
     std::string curve_public;  // derived from --curve-secret-key
 
     cli::option(app, "--host", host, "address to listen on");
-    cli::option(app, "--port", port, "HTTP port to listen on (0 picks a free port)");
+    cli::option(app, "--port", port, "HTTP port to listen on (0 picks a free port)")
+        ->check(CLI::Range(0, 65535));
     cli::option(
         app, "--worker-endpoint", endpoints,
-        "ZeroMQ endpoint(s) of the worker's PULL socket; several for active + standby workers")
-        ->delimiter(',');
+        "ZeroMQ endpoint(s) of the worker's PULL socket, tcp://HOST:PORT or ipc://PATH; several "
+        "for active + standby workers")
+        ->delimiter(',')
+        ->check(CLI::Validator([](std::string& ep) { return endpoint_error(ep); }, "ENDPOINT"));
     cli::option(app, "--curve-server-key", curve_server_key,
                 "the worker's ZeroMQ CURVE public key (Z85, 40 characters); with "
                 "--curve-secret-key, the link to the worker is encrypted and the worker "
@@ -92,7 +124,8 @@ int main(int argc, char** argv) {
                 "largest request line plus headers accepted (431 above)")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 20));
     cli::option(app, "--http-threads", tuning.loops,
-                "HTTP event-loop threads (0: one per core); connections are not threads");
+                "HTTP event-loop threads (0: one per core); connections are not threads")
+        ->check(CLI::Range(0, 1024));
     cli::option(app, "--max-connections", tuning.max_connections,
                 "HTTP connections open at once; a further one gets 503 and is closed")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
@@ -103,15 +136,23 @@ int main(int argc, char** argv) {
                 "close a keep-alive connection idle this long")
         ->check(CLI::Range(1, 3600));
     cli::option(app, "--queue-capacity", queue_capacity,
-                "events held while the worker is slow or away (503 above)");
-    cli::option(app, "--send-hwm", send_hwm,
-                "ZeroMQ high-water mark toward each worker, in events");
+                "events held while the worker is slow or away (503 above)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+    cli::option(app, "--send-hwm", send_hwm, "ZeroMQ high-water mark toward each worker, in events")
+        ->check(CLI::Range(1, 1'000'000));
     cli::option(app, "--drain-timeout-ms", drain_ms,
                 "on SIGTERM, how long the drain may take: open connections are answered for at "
-                "most half of it, queued events are sent within all of it");
-    cli::option(app, "--log-level", log_level, "debug, info, warn or error");
+                "most half of it, queued events are sent within all of it")
+        ->check(CLI::Range(0, 3'600'000));
+    cli::option(app, "--log-level", log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
     try {
         app.parse(argc, argv);
+        if (instance_id.empty()) {
+            throw CLI::ValidationError("--instance-id",
+                                       "must not be empty: the worker drops events of an unnamed "
+                                       "stream");
+        }
         cli::resolve_secret("--secret", secret);
         cli::resolve_secret("--secret-previous", secret_previous);
         cli::resolve_secret("--signing-secret", signing_secret);
@@ -151,7 +192,9 @@ int main(int argc, char** argv) {
                 "signatures, or pass --insecure-no-auth for local tests");
         }
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help is a ParseError that exits 0; every other is a usage error (CLI11 would exit
+        // 100-127), one code for scripts and orchestrators (docs/configuration.md).
+        return app.exit(e) == 0 ? 0 : EX_USAGE;
     }
 
     log::init("ingress", log_level);

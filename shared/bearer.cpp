@@ -3,6 +3,9 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace revalidator {
 
 namespace {
@@ -24,8 +27,12 @@ BearerAuth::BearerAuth(const std::vector<std::string>& secrets) {
 
 std::optional<std::string> BearerAuth::check(std::string_view authorization) const {
     if (authorization.empty()) return "missing Authorization header (want: Bearer <secret>)";
-    constexpr std::string_view scheme = "Bearer ";
-    if (authorization.size() <= scheme.size() || authorization.substr(0, scheme.size()) != scheme) {
+    // RFC 7235 §2.1: the scheme is case-insensitive ("bearer" too); the secret is not.
+    constexpr std::string_view scheme = "bearer ";
+    if (authorization.size() <= scheme.size() ||
+        !std::equal(scheme.begin(), scheme.end(), authorization.begin(), [](char want, char got) {
+            return want == std::tolower(static_cast<unsigned char>(got));
+        })) {
         return "Authorization header must use the Bearer scheme";
     }
     std::string presented = sha256(authorization.substr(scheme.size()));

@@ -1,5 +1,6 @@
-// Bearer-secret authentication: `Authorization: Bearer <secret>`, checked against one or more
-// accepted secrets (several at once, so a secret can be rotated without refusing requests).
+// Bearer-secret authentication: `Authorization: Bearer <secret>` (the scheme in any case),
+// checked against one or more accepted secrets (several at once, so a secret can be rotated
+// without refusing requests).
 // Both sides are hashed before a constant-time compare, so neither the content nor the length of
 // a secret leaks through timing.
 #pragma once

@@ -1,6 +1,7 @@
 #include "http_framer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 
@@ -25,6 +26,20 @@ bool is_token_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) ||
            std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
+
+// RFC 9110 §5.5: no field holds a NUL or a CR other than its line end's. httplib would cut a
+// value at a NUL ("Bearer <secret>\0junk" would pass as the secret), and some parsers take a bare
+// CR for a line end, so another header would hide in the value.
+const char* forbidden_byte(std::string_view line) {
+    if (line.find('\0') != std::string_view::npos) return "a NUL byte";
+    if (line.find('\r') != std::string_view::npos) return "a CR that does not end the line";
+    return nullptr;
+}
+
+// The methods httplib 0.11 parses. It answers any other with a 400 of its own, after which the
+// connection would stay open.
+constexpr std::array<std::string_view, 9> kMethods = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
 
 std::string bytes(std::size_t n) {
     return std::to_string(n) + " bytes";
@@ -93,7 +108,7 @@ RequestFramer::State RequestFramer::parse_head(std::string_view in) {
         const std::size_t line_start = scanned_;
         scanned_ = nl + 1;
         if (first) {
-            if (line.empty()) return refuse(400, "bad_request", "the request line is empty");
+            if (parse_request_line(line) == State::Refused) return State::Refused;
             continue;
         }
         if (line.empty()) {
@@ -106,8 +121,15 @@ RequestFramer::State RequestFramer::parse_head(std::string_view in) {
         }
         const std::size_t colon = line.find(':');
         const std::string_view name = line.substr(0, colon);
-        if (colon == std::string_view::npos || name.empty() ||
-            !std::all_of(name.begin(), name.end(), is_token_char)) {
+        const bool named = colon != std::string_view::npos && !name.empty() &&
+                           std::all_of(name.begin(), name.end(), is_token_char);
+        if (const char* bad = forbidden_byte(line)) {
+            return refuse(400, "bad_request",
+                          (named ? "the header " + std::string(name.substr(0, 64))
+                                 : std::string("a header line")) +
+                              " contains " + bad);
+        }
+        if (!named) {
             return refuse(400, "bad_request",
                           "a header line is not \"Name: value\" (line folding is not accepted)");
         }
@@ -135,6 +157,15 @@ RequestFramer::State RequestFramer::parse_head(std::string_view in) {
         } else if (iequals(name, "expect")) {
             // Any one of them: httplib would answer the first itself were it passed on.
             expect_continue_ = expect_continue_ || iequals(value, "100-continue");
+        } else if (iequals(name, "host")) {
+            // RFC 9112 §3.2; httplib and the routes read only the first of each.
+            if (have_host_) return refuse(400, "bad_request", "more than one Host header");
+            have_host_ = true;
+        } else if (iequals(name, "authorization")) {
+            if (have_authorization_) {
+                return refuse(400, "bad_request", "more than one Authorization header");
+            }
+            have_authorization_ = true;
         }
     }
     if (chunked_ && have_length_) {
@@ -146,8 +177,47 @@ RequestFramer::State RequestFramer::parse_head(std::string_view in) {
                       "the request body is " + bytes(content_length_) + "; the limit is " +
                           bytes(limits_.max_body_bytes));
     }
+    if (http11_ && !have_host_) {
+        return refuse(400, "bad_request", "an HTTP/1.1 request must carry a Host header");
+    }
     chunk_at_ = head_end_;
     return State::Complete;
+}
+
+// RFC 9112 §3: `method SP request-target SP HTTP-version`, one space each. Returns NeedMore when
+// the line is acceptable (the head goes on).
+RequestFramer::State RequestFramer::parse_request_line(std::string_view line) {
+    if (line.empty()) return refuse(400, "bad_request", "the request line is empty");
+    if (const char* bad = forbidden_byte(line)) {
+        return refuse(400, "bad_request", std::string("the request line contains ") + bad);
+    }
+    const std::size_t sp1 = line.find(' ');
+    const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    const std::string_view method = line.substr(0, sp1);
+    const std::string_view target =
+        sp2 == std::string_view::npos ? std::string_view() : line.substr(sp1 + 1, sp2 - sp1 - 1);
+    const bool shaped = sp2 != std::string_view::npos &&
+                        line.find(' ', sp2 + 1) == std::string_view::npos && !method.empty() &&
+                        std::all_of(method.begin(), method.end(), is_token_char) &&
+                        !target.empty() && std::none_of(target.begin(), target.end(), [](char c) {
+                            return static_cast<unsigned char>(c) <= ' ' || c == '\x7f';
+                        });
+    if (!shaped) {
+        return refuse(400, "bad_request",
+                      "the request line is not \"METHOD target HTTP/1.1\" with single spaces");
+    }
+    const std::string_view version = line.substr(sp2 + 1);
+    if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+        return refuse(400, "bad_request",
+                      "only HTTP/1.1 and HTTP/1.0 are served, not \"" +
+                          std::string(version.substr(0, 32)) + "\"");
+    }
+    if (std::find(kMethods.begin(), kMethods.end(), method) == kMethods.end()) {
+        return refuse(501, "not_implemented",
+                      "the method \"" + std::string(method.substr(0, 32)) + "\" is not served");
+    }
+    http11_ = version == "HTTP/1.1";
+    return State::NeedMore;
 }
 
 // Chunks are `<hex size>[;extension]\r\n<data>\r\n`, ended by a zero size, optional trailer lines

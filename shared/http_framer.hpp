@@ -6,6 +6,11 @@
 // the limits (request line, header bytes and count, body size) are enforced on the bytes as they
 // come, so a hostile client costs a bounded buffer and never a thread.
 //
+// It also refuses what httplib would misread, so that every refusal happens here and ends the
+// connection (docs/security.md): a request line other than `METHOD target HTTP/1.0|1.1` with a
+// method httplib knows (501 for another method), NUL or a bare CR anywhere in the head (httplib
+// cuts a value at a NUL), a repeated Host or Authorization, and an HTTP/1.1 request without Host.
+//
 // A request with a Content-Length is passed on as received. A chunked one is decoded and
 // rewritten with a Content-Length, and `Expect: 100-continue` is dropped (the loop answers it), so
 // that what httplib parses is always the simple form.
@@ -58,6 +63,7 @@ class RequestFramer {
   private:
     State refuse(int status, std::string code, std::string detail);
     State parse_head(std::string_view in);
+    State parse_request_line(std::string_view line);
     State feed_chunked(std::string_view in);
     void rewrite(std::string_view in, std::string_view body);
 
@@ -70,6 +76,9 @@ class RequestFramer {
     bool have_length_ = false;  // a Content-Length line was seen (in this or an earlier feed)
     bool chunked_ = false;
     bool expect_continue_ = false;
+    bool http11_ = false;
+    bool have_host_ = false;
+    bool have_authorization_ = false;
     std::size_t chunk_at_ = 0;  // chunked: offset of the next chunk-size line
     bool in_trailers_ = false;  // chunked: past the zero-size chunk
     std::size_t trailers_at_ = 0;

@@ -72,6 +72,8 @@ const char* reason_phrase(int status) {
             return "URI Too Long";
         case 431:
             return "Request Header Fields Too Large";
+        case 501:
+            return "Not Implemented";
         default:
             return "Service Unavailable";
     }
@@ -134,9 +136,10 @@ std::string error_body(const std::string& code, const std::string& detail) {
 // Registered up front, so that every series exists (at 0) from the start.
 struct Server::Counters {
     explicit Counters(metrics::Registry& r) {
-        for (const char* reason : {"bad_request", "uri_too_long", "headers_too_large",
-                                   "payload_too_large", "request_timeout", "write_timeout",
-                                   "too_many_connections", "no_descriptors", "draining"}) {
+        for (const char* reason :
+             {"bad_request", "not_implemented", "uri_too_long", "headers_too_large",
+              "payload_too_large", "request_timeout", "write_timeout", "too_many_connections",
+              "no_descriptors", "draining"}) {
             by_reason.emplace(reason, &r.counter("revalidator_http_refused_total",
                                                  "Requests or connections refused before "
                                                  "reaching a route",

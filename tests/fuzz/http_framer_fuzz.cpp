@@ -47,7 +47,8 @@ Result result(const RequestFramer& f, State s, std::string_view in) {
         r.request = std::string(f.request(in));
     } else if (s == State::Refused) {
         const Refusal& x = f.refusal();
-        check(x.status == 400 || x.status == 413 || x.status == 414 || x.status == 431);
+        check(x.status == 400 || x.status == 413 || x.status == 414 || x.status == 431 ||
+              x.status == 501);
         check(!x.code.empty() && !x.detail.empty());
         r.status = x.status;
         r.code = x.code;

@@ -223,7 +223,8 @@ TEST(Drain, SigtermAnswersEveryRequestOnBusyKeepAliveConnections) {
     Process ingress({INGRESS_BIN, "--port", std::to_string(http_port), "--worker-endpoint",
                      "tcp://127.0.0.1:" + std::to_string(zmq_port), "--instance-id", "drain",
                      "--http-threads", "2"},
-                    dir.path() + "/ingress.log", {std::string("REVALIDATOR_SECRET=") + kSecret});
+                    dir.path() + "/ingress.log",
+                    {.extra_env = {std::string("REVALIDATOR_SECRET=") + kSecret}});
     httplib::Client probe("127.0.0.1", http_port);
     ASSERT_TRUE(eventually([&] {
         auto r = probe.Get("/readyz");

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <ctime>
 
 #include "stack.hpp"
@@ -18,6 +19,47 @@ using revalidator::ingress::testing::sign;
 namespace {
 
 const std::string kSigning = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+// Sends raw bytes and reads until the server closes (or 10 s pass without a byte).
+struct Exchange {
+    std::string received;
+    bool closed = false;  // the server ended the connection
+    int responses = 0;    // status lines received
+};
+
+Exchange exchange(int port, const std::string& request) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    Exchange e;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+        send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+        char buf[65536];
+        for (int reads = 0; reads < 1000; ++reads) {
+            ssize_t n = recv(fd, buf, sizeof(buf), 0);
+            if (n <= 0) {
+                e.closed = n == 0;
+                break;
+            }
+            e.received.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    close(fd);
+    // A status line: "HTTP/1.1 " and three digits (details may mention HTTP/1.1 too).
+    for (std::size_t at = 0; (at = e.received.find("HTTP/1.1 ", at)) != std::string::npos; ++at) {
+        const std::string code = e.received.substr(at + 9, 4);
+        if (code.size() == 4 && std::isdigit(static_cast<unsigned char>(code[0])) &&
+            std::isdigit(static_cast<unsigned char>(code[1])) &&
+            std::isdigit(static_cast<unsigned char>(code[2])) && code[3] == ' ') {
+            ++e.responses;
+        }
+    }
+    return e;
+}
 
 std::string post(const std::string& headers, const std::string& body) {
     return "POST /revalidate HTTP/1.1\r\nHost: t\r\n" + headers +
@@ -149,6 +191,22 @@ TEST(Hostile, EveryAttackIsRefusedPreciselyAndChangesNothing) {
          "uri_too_long"},
         {"not HTTP at all", std::string("\x16\x03\x01\x02\x00garbage\r\n\r\n", 17), 400,
          "bad_request"},
+        {"NUL after the right bearer secret",
+         post(kJson + "Authorization: Bearer " + kSecret + std::string(1, '\0') + "junk\r\n",
+              kUpdate),
+         400, "bad_request"},
+        {"bare CR after the right bearer secret",
+         post(kJson + "Authorization: Bearer " + kSecret + "\rjunk\r\n", kUpdate), 400,
+         "bad_request"},
+        {"two Authorization headers, the first right",
+         post(kJson + kBearer + "Authorization: Bearer guess\r\n", kUpdate), 400, "bad_request"},
+        {"HTTP/1.1 without Host",
+         "POST /revalidate HTTP/1.1\r\n" + kJson + kBearer +
+             "Content-Length: " + std::to_string(kUpdate.size()) + "\r\n\r\n" + kUpdate,
+         400, "bad_request"},
+        {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "bad_request"},
+        {"HTTP/0.9 request", "GET /healthz\r\n", 400, "bad_request"},
+        {"unknown method", "BREW /revalidate HTTP/1.1\r\nHost: t\r\n\r\n", 501, "not_implemented"},
     };
     for (const auto& c : cases) {
         RawAnswer a = raw_http(s.ingress_port(), c.request);
@@ -176,6 +234,34 @@ TEST(Hostile, EveryAttackIsRefusedPreciselyAndChangesNothing) {
     for (std::size_t i = 2; i < after.size(); ++i)
         EXPECT_EQ(after[i], before[i]) << "/articles/" << i;
     if (HasFailure()) std::cerr << s.diagnostics() << "\n";
+}
+
+// A refusal of what cannot be framed safely ends the connection: a genuine webhook sent after it
+// on the same connection is never read as a request.
+TEST(Hostile, MalformedFramingEndsTheConnection) {
+    Stack s;
+    const std::string genuine = post(kJson + kBearer, kUpdate);
+    const std::vector<std::pair<const char*, std::string>> heads = {
+        {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
+        {"HTTP/0.9 request", "GET /healthz\r\n"},
+        {"unknown method", "BREW /revalidate HTTP/1.1\r\nHost: t\r\n\r\n"},
+        {"NUL in a header",
+         "GET /healthz HTTP/1.1\r\nHost: t\r\nX: a" + std::string(1, '\0') + "\r\n\r\n"},
+        {"two Authorization headers",
+         "GET /healthz HTTP/1.1\r\nHost: t\r\n" + kBearer + kBearer + "\r\n"},
+        {"HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\n\r\n"},
+        {"two Content-Lengths",
+         "POST /revalidate HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"},
+    };
+    for (const auto& [what, head] : heads) {
+        Exchange e = exchange(s.ingress_port(), head + genuine);
+        EXPECT_TRUE(e.closed) << what << ": the connection stayed open\n" << e.received;
+        EXPECT_EQ(e.responses, 1) << what << ":\n" << e.received;
+        EXPECT_NE(e.received.find("\r\nConnection: close\r\n"), std::string::npos) << what << ":\n"
+                                                                                   << e.received;
+    }
+    EXPECT_EQ(s.ingress_metric("revalidator_ingress_requests_total{status=\"202\"}"), 0);
+    EXPECT_TRUE(s.ingress().alive());
 }
 
 // Slowloris: hundreds of clients that trickle a request and never finish it hold no thread, so the

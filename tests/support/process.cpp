@@ -150,6 +150,18 @@ Frozen::~Frozen() {
     kill(pid_, SIGCONT);
 }
 
+std::optional<int> Process::wait_for(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return std::nullopt;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (waitpid(pid_, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int run(std::vector<std::string> argv, const std::string& log_path, ProcessOptions opts) {
     return Process(std::move(argv), log_path, std::move(opts)).wait();
 }

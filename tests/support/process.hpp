@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,8 @@ class Process {
     int stop(int sig, std::chrono::milliseconds grace = std::chrono::seconds(10));
     // Waits for the exit; returns the exit code (128 + signal when killed).
     int wait();
+    // The same, but gives up after `timeout`: nullopt while the process still runs.
+    std::optional<int> wait_for(std::chrono::milliseconds timeout);
     const std::string& log_path() const { return log_; }
     std::string log_tail(std::size_t bytes = 4000) const;
 

@@ -49,6 +49,26 @@ TEST(Authenticator, OtherSchemesFail) {
     expect_unauthorized(auth, "Bearers3cret", "Bearer scheme");
 }
 
+// RFC 7235 §2.1: the scheme is case-insensitive; the secret is not.
+TEST(Authenticator, SchemeIsCaseInsensitive) {
+    Authenticator auth({"s3cret"}, false);
+    for (const char* header : {"bearer s3cret", "BEARER s3cret", "bEaReR s3cret"}) {
+        EXPECT_FALSE(auth.check(header).has_value()) << header;
+    }
+    expect_unauthorized(auth, "bearer S3CRET", "does not match");
+    expect_unauthorized(auth, "bearer", "Bearer scheme");
+    expect_unauthorized(auth, "bearers3cret", "Bearer scheme");
+}
+
+// The worker's admin /resync uses BearerAuth alone.
+TEST(BearerAuth, SchemeIsCaseInsensitive) {
+    BearerAuth bearer({"admin"});
+    EXPECT_FALSE(bearer.check("bearer admin").has_value());
+    EXPECT_FALSE(bearer.check("BEARER admin").has_value());
+    EXPECT_TRUE(bearer.check("bearer Admin").has_value());
+    EXPECT_TRUE(bearer.check("Basic admin").has_value());
+}
+
 TEST(Authenticator, AnyOfSeveralSecretsPasses) {
     // Rotation: the old and the new secret are both accepted for a while.
     Authenticator auth({"old-secret", "new-secret"}, false);

@@ -152,16 +152,20 @@ INSTANTIATE_TEST_SUITE_P(
     RequestFramer, Complete,
     ::testing::Values(
         CompleteCase{"get", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", ""},
-        CompleteCase{"no_headers", "GET /x HTTP/1.1\r\n\r\n", ""},
-        CompleteCase{"content_length", "POST /r HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", ""},
-        CompleteCase{"content_length_zero", "POST /r HTTP/1.1\r\nContent-Length: 0\r\n\r\n", ""},
+        CompleteCase{"no_headers", "GET /x HTTP/1.1\r\nHost: a\r\n\r\n", ""},
+        CompleteCase{"content_length",
+                     "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", ""},
+        CompleteCase{"content_length_zero",
+                     "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", ""},
         CompleteCase{"content_length_spaces_and_case",
-                     "POST /r HTTP/1.1\r\ncontent-LENGTH: \t 3 \t\r\n\r\nabc", ""},
-        CompleteCase{"content_length_repeated_same",
-                     "POST /r HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", ""},
+                     "POST /r HTTP/1.1\r\nHost: a\r\ncontent-LENGTH: \t 3 \t\r\n\r\nabc", ""},
+        CompleteCase{
+            "content_length_repeated_same",
+            "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", ""},
         CompleteCase{"body_with_crlfs",
-                     "POST /r HTTP/1.1\r\nContent-Length: 8\r\n\r\n\r\n\r\n\r\n\r\n", ""},
-        CompleteCase{"empty_header_value", "GET / HTTP/1.1\r\nX-Empty:\r\n\r\n", ""},
+                     "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\n\r\n\r\n\r\n\r\n\r\n",
+                     ""},
+        CompleteCase{"empty_header_value", "GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n", ""},
         CompleteCase{
             "chunked",
             "POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nX-After: b\r\n\r\n"
@@ -169,53 +173,67 @@ INSTANTIATE_TEST_SUITE_P(
             "POST /r HTTP/1.1\r\nHost: a\r\nX-After: b\r\nContent-Length: 11\r\n\r\n"
             "hello world"},
         CompleteCase{"chunked_last_header",
-                     "POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-                     "POST /r HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"},
+                     "POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+                     "chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                     "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"},
         CompleteCase{"chunked_empty_body",
-                     "POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-                     "POST /r HTTP/1.1\r\nContent-Length: 0\r\n\r\n"},
-        CompleteCase{"chunked_hex_sizes_both_cases",
-                     "POST /r HTTP/1.1\r\ntransfer-encoding: Chunked\r\n\r\n"
-                     "a\r\n0123456789\r\nB\r\nabcdefghijk\r\n00\r\n\r\n",
-                     "POST /r HTTP/1.1\r\nContent-Length: 21\r\n\r\n0123456789abcdefghijk"},
+                     "POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                     "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"},
+        CompleteCase{
+            "chunked_hex_sizes_both_cases",
+            "POST /r HTTP/1.1\r\nHost: a\r\ntransfer-encoding: Chunked\r\n\r\n"
+            "a\r\n0123456789\r\nB\r\nabcdefghijk\r\n00\r\n\r\n",
+            "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 21\r\n\r\n0123456789abcdefghijk"},
         CompleteCase{"chunked_extensions",
-                     "POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                      "4;name=value\r\nwiki\r\n5 ; quoted=\"a;b\"\r\npedia\r\n0;last\r\n\r\n",
-                     "POST /r HTTP/1.1\r\nContent-Length: 9\r\n\r\nwikipedia"},
+                     "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nwikipedia"},
         CompleteCase{"chunked_trailers",
-                     "POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                      "2\r\nhi\r\n0\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n",
-                     "POST /r HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"},
+                     "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi"},
         CompleteCase{"chunked_data_looks_like_chunks",
-                     "POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                      "5\r\n0\r\n\r\n\r\n0\r\n\r\n",
-                     "POST /r HTTP/1.1\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"},
-        CompleteCase{
-            "expect_with_content_length",
-            "POST /r HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\nX: y\r\n\r\nok",
-            "POST /r HTTP/1.1\r\nX: y\r\nContent-Length: 2\r\n\r\nok"},
-        CompleteCase{
-            "expect_with_chunked",
-            "POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
-            "2\r\nok\r\n0\r\n\r\n",
-            "POST /r HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"},
+                     "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"},
+        CompleteCase{"expect_with_content_length",
+                     "POST /r HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: "
+                     "2\r\nX: y\r\n\r\nok",
+                     "POST /r HTTP/1.1\r\nHost: a\r\nX: y\r\nContent-Length: 2\r\n\r\nok"},
+        CompleteCase{"expect_with_chunked",
+                     "POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: "
+                     "100-continue\r\n\r\n"
+                     "2\r\nok\r\n0\r\n\r\n",
+                     "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok"},
         CompleteCase{"expect_twice",
-                     "POST /r HTTP/1.1\r\nExpect: 100-continue\r\nExpect: other\r\n"
+                     "POST /r HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nExpect: other\r\n"
                      "Content-Length: 2\r\n\r\nok",
-                     "POST /r HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"},
+                     "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok"},
         CompleteCase{"chunk_size_line_of_1024_bytes",
-                     "POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;" +
+                     "POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2;" +
                          std::string(1022, 'e') + "\r\nok\r\n0\r\n\r\n",
-                     "POST /r HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"},
-        CompleteCase{"expect_without_body", "GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
-                     "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"}),
+                     "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok"},
+        CompleteCase{"expect_without_body",
+                     "GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
+                     "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"},
+        // RFC 9112 §3.2 asks for Host in HTTP/1.1 only; it may be empty.
+        CompleteCase{"http10_without_host", "GET / HTTP/1.0\r\n\r\n", ""},
+        CompleteCase{"host_empty", "GET / HTTP/1.1\r\nHost:\r\n\r\n", ""},
+        CompleteCase{"asterisk_form", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", ""},
+        CompleteCase{"absolute_form", "GET http://a/b?c HTTP/1.1\r\nHost: a\r\n\r\n", ""},
+        // Other control bytes and obs-text are let through: only NUL and a bare CR are refused.
+        CompleteCase{"value_with_tab_and_obs_text",
+                     "GET / HTTP/1.1\r\nHost: a\r\nX: a\tb\x7f\xff\r\n\r\n", ""},
+        CompleteCase{"one_authorization_and_one_host",
+                     "GET / HTTP/1.1\r\nhost: a\r\nAuthorization: Bearer x\r\n\r\n", ""}),
     [](const auto& info) { return std::string(info.param.what); });
 
 TEST(RequestFramer, NeedsMoreAtEveryProperPrefix) {
     const std::vector<std::string> requests = {
         "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
-        "POST /r HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
-        "POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n",
+        "POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+        "POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n",
     };
     for (const auto& in : requests) {
         for (std::size_t n = 0; n < in.size(); ++n) {
@@ -229,10 +247,10 @@ TEST(RequestFramer, NeedsMoreAtEveryProperPrefix) {
 TEST(RequestFramer, PipelinedRequestsAreFramedOneAtATime) {
     const std::vector<std::string> requests = {
         "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n",
-        "POST /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
-        "POST /3 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
-        "POST /4 HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nz",
-        "GET /5 HTTP/1.1\r\n\r\n",
+        "POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+        "POST /3 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+        "POST /4 HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nz",
+        "GET /5 HTTP/1.1\r\nHost: a\r\n\r\n",
     };
     std::string all;
     for (const auto& r : requests) all += r;
@@ -260,7 +278,7 @@ TEST(RequestFramer, PipelinedRequestsAreFramedOneAtATime) {
 }
 
 TEST(RequestFramer, ChunkedBodyOfManySmallChunks) {
-    std::string in = "POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    std::string in = "POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
     std::string body;
     for (int i = 0; i < 200; ++i) {
         std::string piece(static_cast<std::size_t>(i % 17 + 1), static_cast<char>('a' + i % 26));
@@ -281,10 +299,11 @@ TEST(RequestFramer, ChunkedBodyOfManySmallChunks) {
 
 TEST(RequestFramer, ExpectContinueIsWantedOnlyWhileTheBodyIsMissing) {
     for (std::string in : {
+             std::string("POST /r HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: "
+                         "4\r\n\r\nbody"),
              std::string(
-                 "POST /r HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody"),
-             std::string("POST /r HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: "
-                         "chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n"),
+                 "POST /r HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nTransfer-Encoding: "
+                 "chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n"),
          }) {
         const std::size_t head = in.find("\r\n\r\n") + 4;
         RequestFramer f(Limits{});
@@ -302,15 +321,15 @@ TEST(RequestFramer, ExpectContinueIsWantedOnlyWhileTheBodyIsMissing) {
     }
     // Without the header, or with another expectation, nothing is wanted.
     for (std::string in :
-         {std::string("POST /r HTTP/1.1\r\nContent-Length: 4\r\n\r\n"),
-          std::string("POST /r HTTP/1.1\r\nExpect: x\r\nContent-Length: 4\r\n\r\n")}) {
+         {std::string("POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n"),
+          std::string("POST /r HTTP/1.1\r\nHost: a\r\nExpect: x\r\nContent-Length: 4\r\n\r\n")}) {
         RequestFramer f(Limits{});
         EXPECT_EQ(name(f.feed(in)), std::string("NeedMore"));
         EXPECT_FALSE(f.wants_continue()) << in;
     }
     // The header alone, before the blank line, is not enough: the head may still be refused.
     RequestFramer f(Limits{});
-    EXPECT_EQ(name(f.feed("POST /r HTTP/1.1\r\nExpect: 100-continue\r\n")),
+    EXPECT_EQ(name(f.feed("POST /r HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n")),
               std::string("NeedMore"));
     EXPECT_FALSE(f.wants_continue());
 }
@@ -320,7 +339,8 @@ TEST(RequestFramer, ExpectContinueOverTheLimitIsRefusedNotContinued) {
     l.max_body_bytes = 10;
     RequestFramer f(l);
     EXPECT_EQ(
-        name(f.feed("POST /r HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n")),
+        name(f.feed(
+            "POST /r HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n")),
         std::string("Refused"));
     EXPECT_EQ(f.refusal().status, 413);
 }
@@ -333,21 +353,21 @@ TEST(RequestFramer, LimitsAreInclusive) {
     l.max_body_bytes = 10;
 
     // A request line of exactly the limit (without its CRLF) passes; one byte more is refused.
-    const std::string line32 = "GET /" + std::string(32 - 14, 'a') + " HTTP/1.1";
+    const std::string line32 = "GET /" + std::string(32 - 14, 'a') + " HTTP/1.0";
     ASSERT_EQ(line32.size(), 32u);
     EXPECT_EQ(name(frame(l, line32 + "\r\n\r\n").state), std::string("Complete"));
     EXPECT_EQ(frame(l, "GET /a" + line32.substr(5) + "\r\n\r\n").refusal.status, 414);
 
     // The same for a header line.
     const std::string header32 = "X: " + std::string(29, 'v');
-    EXPECT_EQ(name(frame(l, "GET / HTTP/1.1\r\n" + header32 + "\r\n\r\n").state),
+    EXPECT_EQ(name(frame(l, "GET / HTTP/1.0\r\n" + header32 + "\r\n\r\n").state),
               std::string("Complete"));
-    EXPECT_EQ(frame(l, "GET / HTTP/1.1\r\n" + header32 + "v\r\n\r\n").refusal.status, 431);
+    EXPECT_EQ(frame(l, "GET / HTTP/1.0\r\n" + header32 + "v\r\n\r\n").refusal.status, 431);
 
     // Head bytes (request line, header lines and the blank line, CRLFs included).
     Limits wide = l;
     wide.max_request_line = 64;
-    std::string head = "GET / HTTP/1.1\r\nA: " + std::string(20, 'a') +
+    std::string head = "GET / HTTP/1.0\r\nA: " + std::string(20, 'a') +
                        "\r\nB: " + std::string(20, 'b') + "\r\nC: ";
     head += std::string(128 - head.size() - 4, 'c') + "\r\n\r\n";
     ASSERT_EQ(head.size(), 128u);
@@ -355,12 +375,12 @@ TEST(RequestFramer, LimitsAreInclusive) {
     head.insert(head.size() - 4, "c");
     EXPECT_EQ(frame(wide, head).refusal.status, 431);
 
-    EXPECT_EQ(name(frame(l, "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n").state),
+    EXPECT_EQ(name(frame(l, "GET / HTTP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n").state),
               std::string("Complete"));
-    EXPECT_EQ(name(frame(l, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789").state),
+    EXPECT_EQ(name(frame(l, "POST / HTTP/1.0\r\nContent-Length: 10\r\n\r\n0123456789").state),
               std::string("Complete"));
     EXPECT_EQ(name(frame(l,
-                         "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
                          "5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n")
                        .state),
               std::string("Complete"));
@@ -401,38 +421,42 @@ TEST_P(Refused, IsRefusedAtEverySplit) {
     // Once refused, always refused: more bytes change nothing.
     RequestFramer f(small_limits());
     ASSERT_EQ(name(f.feed(c.in)), std::string("Refused"));
-    EXPECT_EQ(name(f.feed(c.in + "GET / HTTP/1.1\r\n\r\n")), std::string("Refused"));
+    EXPECT_EQ(name(f.feed(c.in + "GET / HTTP/1.1\r\nHost: a\r\n\r\n")), std::string("Refused"));
     EXPECT_EQ(f.refusal().status, c.status);
 }
 
-const std::string kPost = "POST /r HTTP/1.1\r\n";
+const std::string kPost = "POST /r HTTP/1.1\r\nHost: a\r\n";
 const std::string kChunked = kPost + "Transfer-Encoding: chunked\r\n\r\n";
+const std::string kNul(1, '\0');
 
 INSTANTIATE_TEST_SUITE_P(
     RequestFramer, Refused,
     ::testing::Values(
         // Limits. The partial line is refused as soon as it is too long, before its CRLF.
-        RefusalCase{"long_request_line", "GET /" + std::string(100, 'a') + " HTTP/1.1\r\n\r\n", 414,
+        RefusalCase{"long_request_line",
+                    "GET /" + std::string(100, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", 414,
                     "uri_too_long"},
         RefusalCase{"long_request_line_unterminated", "GET /" + std::string(100, 'a'), 414,
                     "uri_too_long"},
-        RefusalCase{"long_header_line", "GET / HTTP/1.1\r\nX: " + std::string(70, 'v') + "\r\n\r\n",
-                    431, "headers_too_large"},
-        RefusalCase{"long_header_line_unterminated", "GET / HTTP/1.1\r\nX: " + std::string(70, 'v'),
-                    431, "headers_too_large"},
+        RefusalCase{"long_header_line",
+                    "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(70, 'v') + "\r\n\r\n", 431,
+                    "headers_too_large"},
+        RefusalCase{"long_header_line_unterminated",
+                    "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(70, 'v'), 431,
+                    "headers_too_large"},
         RefusalCase{"header_bytes",
-                    "GET / HTTP/1.1\r\nA: " + std::string(58, 'a') +
+                    "GET / HTTP/1.1\r\nHost: a\r\nA: " + std::string(58, 'a') +
                         "\r\nB: " + std::string(58, 'b') + "\r\nC: " + std::string(58, 'c') +
                         "\r\nD: " + std::string(58, 'd') + "\r\n\r\n",
                     431, "headers_too_large"},
         RefusalCase{"header_bytes_unterminated",
-                    "GET / HTTP/1.1\r\nA: " + std::string(58, 'a') +
+                    "GET / HTTP/1.1\r\nHost: a\r\nA: " + std::string(58, 'a') +
                         "\r\nB: " + std::string(58, 'b') + "\r\nC: " + std::string(58, 'c') +
                         "\r\nD: " + std::string(58, 'd'),
                     431, "headers_too_large"},
         RefusalCase{"too_many_headers",
-                    "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", 431,
-                    "headers_too_large"},
+                    "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n",
+                    431, "headers_too_large"},
         RefusalCase{"content_length_over_limit", kPost + "Content-Length: 101\r\n\r\n", 413,
                     "payload_too_large"},
         RefusalCase{"content_length_huge", kPost + "Content-Length: 18446744073709551615\r\n\r\n",
@@ -494,8 +518,9 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"header_empty_name", "GET / HTTP/1.1\r\n: a\r\n\r\n", 400, "bad_request"},
         RefusalCase{"header_space_before_colon", kPost + "Content-Length : 5\r\n\r\nhello", 400,
                     "bad_request"},
-        RefusalCase{"header_obs_fold", "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 400, "bad_request"},
-        RefusalCase{"header_obs_fold_tab", "GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n", 400,
+        RefusalCase{"header_obs_fold", "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400,
+                    "bad_request"},
+        RefusalCase{"header_obs_fold_tab", "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n", 400,
                     "bad_request"},
         RefusalCase{"header_first_line_folded", "GET / HTTP/1.1\r\n Host: a\r\n\r\n", 400,
                     "bad_request"},
@@ -531,7 +556,57 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"trailers_too_large_before_a_bare_lf",
                     kChunked + "0\r\nT: " + std::string(300, 't') + "\nX: y\r\n\r\n", 431,
                     "headers_too_large"},
-        RefusalCase{"last_chunk_bare_lf", kChunked + "0\n\r\n", 400, "bad_request"}),
+        RefusalCase{"last_chunk_bare_lf", kChunked + "0\n\r\n", 400, "bad_request"},
+
+        // Bytes no field may hold (RFC 9110 §5.5): httplib would cut a value at a NUL, so
+        // "Bearer <secret>\0junk" would pass as "Bearer <secret>".
+        RefusalCase{"header_value_nul",
+                    "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer s" + kNul + "junk\r\n\r\n",
+                    400, "bad_request"},
+        RefusalCase{"header_value_ends_in_nul",
+                    "GET / HTTP/1.1\r\nHost: a\r\nX: a" + kNul + "\r\n\r\n", 400, "bad_request"},
+        RefusalCase{"header_name_nul", "GET / HTTP/1.1\r\nHost: a\r\nX" + kNul + ": a\r\n\r\n", 400,
+                    "bad_request"},
+        RefusalCase{"header_value_bare_cr", "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400,
+                    "bad_request"},
+        RefusalCase{"header_value_cr_before_crlf", "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\r\n\r\n",
+                    400, "bad_request"},
+        RefusalCase{"request_line_nul", "GET /a" + kNul + " HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+                    "bad_request"},
+        RefusalCase{"request_line_bare_cr", "GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+                    "bad_request"},
+
+        // Fields that must appear once: which one counts would be a guess.
+        RefusalCase{"two_authorizations",
+                    "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer a\r\n"
+                    "authorization: Bearer b\r\n\r\n",
+                    400, "bad_request"},
+        RefusalCase{"two_same_authorizations",
+                    "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer a\r\n"
+                    "AUTHORIZATION: Bearer a\r\n\r\n",
+                    400, "bad_request"},
+        RefusalCase{"two_hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400,
+                    "bad_request"},
+        RefusalCase{"http11_without_host", "GET / HTTP/1.1\r\n\r\n", 400, "bad_request"},
+        RefusalCase{"http11_without_host_with_body",
+                    "POST /r HTTP/1.1\r\nContent-Length: 2\r\n\r\nok", 400, "bad_request"},
+
+        // Request lines httplib cannot parse: refused here, so that the connection ends.
+        RefusalCase{"http2_preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "bad_request"},
+        RefusalCase{"http09", "GET /\r\n", 400, "bad_request"},
+        RefusalCase{"version_lower_case", "GET / http/1.1\r\nHost: a\r\n\r\n", 400, "bad_request"},
+        RefusalCase{"version_1_2", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", 400, "bad_request"},
+        RefusalCase{"request_line_two_spaces", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+                    "bad_request"},
+        RefusalCase{"request_line_tab", "GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_request"},
+        RefusalCase{"request_line_trailing_space", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400,
+                    "bad_request"},
+        RefusalCase{"request_line_four_parts", "GET / x HTTP/1.1\r\nHost: a\r\n\r\n", 400,
+                    "bad_request"},
+        RefusalCase{"method_not_a_token", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_request"},
+        RefusalCase{"method_unknown", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501, "not_implemented"},
+        RefusalCase{"method_lower_case", "get / HTTP/1.1\r\nHost: a\r\n\r\n", 501,
+                    "not_implemented"}),
     [](const auto& info) { return std::string(info.param.what); });
 
 // Each refusal says what was wrong, with the limit it broke.
@@ -543,6 +618,38 @@ TEST(RequestFramer, RefusalDetailNamesTheLimit) {
     EXPECT_NE(o.refusal.detail.find("64"), std::string::npos) << o.refusal.detail;
     o = feed_whole(small_limits(), kPost + "Transfer-Encoding: br\r\n\r\n");
     EXPECT_NE(o.refusal.detail.find("br"), std::string::npos) << o.refusal.detail;
+}
+
+// Each refusal names what was wrong, and never echoes a header's value (it may be a secret).
+TEST(RequestFramer, RefusalDetailNamesWhatWasWrong) {
+    struct Expect {
+        std::string in;
+        std::vector<std::string> named;
+    };
+    const std::vector<Expect> cases = {
+        {"GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer s3cret" + kNul + "junk\r\n\r\n",
+         {"Authorization", "NUL"}},
+        {"GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer s3cret\rjunk\r\n\r\n",
+         {"Authorization", "CR"}},
+        {"GET /a" + kNul + " HTTP/1.1\r\n", {"request line", "NUL"}},
+        {"GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer s3cret\r\n"
+         "Authorization: Bearer s3cret\r\n\r\n",
+         {"Authorization"}},
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", {"Host"}},
+        {"GET / HTTP/1.1\r\n\r\n", {"Host", "HTTP/1.1"}},
+        {"PRI * HTTP/2.0\r\n\r\n", {"HTTP/2.0"}},
+        {"GET /\r\n", {"request line"}},
+        {"FOO / HTTP/1.1\r\n", {"FOO"}},
+    };
+    for (const auto& c : cases) {
+        Outcome o = feed_whole(Limits{}, c.in);
+        ASSERT_EQ(name(o.state), std::string("Refused")) << c.in;
+        for (const auto& word : c.named) {
+            EXPECT_NE(o.refusal.detail.find(word), std::string::npos)
+                << o.refusal.detail << " should name " << word;
+        }
+        EXPECT_EQ(o.refusal.detail.find("s3cret"), std::string::npos) << o.refusal.detail;
+    }
 }
 
 // --- reset() ------------------------------------------------------------------------------------
@@ -570,7 +677,7 @@ TEST(RequestFramer, ResetForgetsTheRequestButKeepsTheLimits) {
     // After reset a plain request is passed through as received, not the old rewrite.
     f.reset();
     EXPECT_FALSE(f.wants_continue());
-    const std::string plain = "GET / HTTP/1.1\r\n\r\n";
+    const std::string plain = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
     ASSERT_EQ(name(f.feed(plain)), std::string("Complete"));
     EXPECT_EQ(f.consumed(), plain.size());
     EXPECT_EQ(f.request(plain), plain);
@@ -589,9 +696,10 @@ TEST(RequestFramer, ResetForgetsTheRequestButKeepsTheLimits) {
 
     // Half a head, then reset: the next request starts from scratch (no header count carried).
     f.reset();
-    ASSERT_EQ(name(f.feed("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n")), std::string("NeedMore"));
+    ASSERT_EQ(name(f.feed("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n")),
+              std::string("NeedMore"));
     f.reset();
-    ASSERT_EQ(name(f.feed("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n")),
+    ASSERT_EQ(name(f.feed("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")),
               std::string("Complete"));
 }
 

@@ -496,6 +496,51 @@ TEST(HttpServer, AmbiguousFramingIsRefusedAndEndsTheConnection) {
     EXPECT_TRUE(eventually([&] { return s.refused("bad_request") == 1; }));
 }
 
+// What httplib could not read, or would read wrongly, is refused before it and ends the
+// connection: the bytes after it are never taken for another request.
+TEST(HttpServer, UnreadableOrForbiddenHeadsAreRefusedAndEndTheConnection) {
+    struct Case {
+        const char* what;
+        std::string head;
+        int status;
+        const char* code;
+    };
+    const std::vector<Case> cases = {
+        {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "bad_request"},
+        {"HTTP/0.9", "GET /hello\r\n", 400, "bad_request"},
+        {"unknown method", "FOO /hello HTTP/1.1\r\nHost: test\r\n\r\n", 501, "not_implemented"},
+        {"NUL in a value",
+         "GET /hello HTTP/1.1\r\nHost: test\r\nX: a" + std::string(1, '\0') + "b\r\n\r\n", 400,
+         "bad_request"},
+        {"bare CR in a value", "GET /hello HTTP/1.1\r\nHost: test\r\nX: a\rb\r\n\r\n", 400,
+         "bad_request"},
+        {"two Authorization headers",
+         "GET /hello HTTP/1.1\r\nHost: test\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n", 400,
+         "bad_request"},
+        {"HTTP/1.1 without Host", "GET /hello HTTP/1.1\r\n\r\n", 400, "bad_request"},
+    };
+    Running s;
+    for (const auto& c : cases) {
+        Client client(s.port());
+        ASSERT_TRUE(client.send(c.head + get("/hello"))) << c.what;
+        auto r = client.response();
+        ASSERT_TRUE(r) << c.what;
+        SCOPED_TRACE(c.what);
+        expect_refusal(*r, c.status, c.code);
+        EXPECT_TRUE(client.closed_within(2s));
+        EXPECT_TRUE(client.unread().empty()) << "answered after a refusal: " << client.unread();
+    }
+    EXPECT_TRUE(eventually(
+        [&] { return s.refused("bad_request") == 6 && s.refused("not_implemented") == 1; }));
+
+    // HTTP/1.0 needs no Host.
+    Client old(s.port());
+    ASSERT_TRUE(old.send("GET /hello HTTP/1.0\r\n\r\n"));
+    auto r = old.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+}
+
 TEST(HttpServer, IncompleteRequestTimesOutWith408) {
     Running s;
     Client c(s.port());

@@ -1,0 +1,108 @@
+// Every ingress option is checked before the process serves (issue 9): a bad value, from a flag or
+// from its environment variable, stops the real binary with exit code 64 (EX_USAGE) and a message
+// naming the option, before "ingress listening" is ever logged. Good values still start it.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "stack.hpp"
+
+using namespace revalidator::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+struct BadOption {
+    std::vector<std::string> args;  // after the binary
+    std::string named;              // the option the message must name
+    std::vector<std::string> env = {};
+};
+
+// Auth and a free port, so that only the option under test can be wrong.
+std::vector<std::string> with_defaults(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--insecure-no-auth", "--port", "0"});
+    return args;
+}
+
+}  // namespace
+
+TEST(IngressOptions, BadValuesExit64BeforeServing) {
+    TempDir dir;
+    const std::vector<BadOption> cases = {
+        {with_defaults({"--worker-endpoint", "tcp://x:notaport"}), "--worker-endpoint"},
+        {with_defaults({"--worker-endpoint", "tcp://127.0.0.1:5555,tcp://x:notaport"}),
+         "--worker-endpoint"},
+        {with_defaults({"--worker-endpoint", "tcp://127.0.0.1:0"}), "--worker-endpoint"},
+        {with_defaults({"--worker-endpoint", "tcp://127.0.0.1:65536"}), "--worker-endpoint"},
+        {with_defaults({"--worker-endpoint", "tcp://127.0.0.1:+5555"}), "--worker-endpoint"},
+        {with_defaults({"--worker-endpoint", "tcp://:5555"}), "--worker-endpoint"},
+        {with_defaults({"--worker-endpoint", "tcp://127.0.0.1"}), "--worker-endpoint"},
+        {with_defaults({"--worker-endpoint", "127.0.0.1:5555"}), "--worker-endpoint"},
+        {with_defaults({"--worker-endpoint", "inproc://worker"}), "--worker-endpoint"},
+        {with_defaults({"--worker-endpoint", "ipc://"}), "--worker-endpoint"},
+        {with_defaults({}), "--worker-endpoint", {"REVALIDATOR_WORKER_ENDPOINT=tcp://x:notaport"}},
+        {with_defaults({"--send-hwm", "-1"}), "--send-hwm"},
+        {with_defaults({"--send-hwm", "0"}), "--send-hwm"},
+        {with_defaults({}), "--send-hwm", {"REVALIDATOR_SEND_HWM=-1"}},
+        {with_defaults({"--queue-capacity", "0"}), "--queue-capacity"},
+        {with_defaults({"--queue-capacity", "-5"}), "--queue-capacity"},
+        {with_defaults({"--http-threads", "-1"}), "--http-threads"},
+        {with_defaults({"--http-threads", "100000"}), "--http-threads"},
+        {with_defaults({"--drain-timeout-ms", "-1"}), "--drain-timeout-ms"},
+        {{"--insecure-no-auth", "--port", "70000"}, "--port"},
+        {{"--insecure-no-auth", "--port", "-1"}, "--port"},
+        {with_defaults({"--log-level", "loud"}), "--log-level"},
+        {with_defaults({"--instance-id", ""}), "--instance-id"},
+        // Options checked before this issue keep their checks, now with the same exit code.
+        {with_defaults({"--max-connections", "0"}), "--max-connections"},
+        {with_defaults({"--signature-tolerance-s", "0"}), "--signature-tolerance-s"},
+        {with_defaults({"--no-such-option"}), "--no-such-option"},
+        {{"--port", "0"}, "--secret"},
+    };
+    int n = 0;
+    for (const auto& c : cases) {
+        const std::string log = dir.path() + "/ingress" + std::to_string(++n) + ".log";
+        std::vector<std::string> argv{INGRESS_BIN};
+        argv.insert(argv.end(), c.args.begin(), c.args.end());
+        std::string what;
+        for (const auto& a : argv) what += " " + a;
+        for (const auto& e : c.env) what = e + what;
+        Process p(argv, log, {.extra_env = c.env});
+        const auto code = p.wait_for(10s);
+        const std::string out = read_file(log);
+        if (!code) {
+            ADD_FAILURE() << what << ": still running after 10 s\n" << out;
+            continue;
+        }
+        EXPECT_EQ(*code, 64) << what << "\n" << out;
+        EXPECT_NE(out.find(c.named), std::string::npos) << what << ": names no " << c.named << "\n"
+                                                        << out;
+        EXPECT_EQ(out.find("listening"), std::string::npos) << what << "\n" << out;
+    }
+}
+
+TEST(IngressOptions, GoodValuesStillServe) {
+    TempDir dir;
+    EXPECT_EQ(run({INGRESS_BIN, "--help"}, dir.path() + "/help.log"), 0);
+
+    const std::string log = dir.path() + "/ingress.log";
+    Process p({INGRESS_BIN, "--insecure-no-auth", "--port", "0", "--worker-endpoint",
+               "tcp://127.0.0.1:5555,tcp://localhost:65535,tcp://[::1]:1,ipc://" + dir.path() +
+                   "/worker.ipc",
+               "--send-hwm", "1", "--queue-capacity", "1", "--http-threads", "0",
+               "--drain-timeout-ms", "0", "--log-level", "info", "--instance-id", "a"},
+              log);
+    EXPECT_TRUE(eventually([&] {
+        return read_file(log).find("ingress listening") != std::string::npos;
+    })) << read_file(log);
+    EXPECT_EQ(p.stop(SIGTERM), 0) << read_file(log);
+}

@@ -91,16 +91,16 @@ TEST(Fencing, AWriterPausedMidBatchWritesNothingOldAfterTakeover) {
                 resyncs = s.worker_metric("revalidator_worker_resyncs_total", 0);
                 return writes > writes0 + 500 || resyncs > resyncs0;
             },
-            30s));
+            120s));
         writing = resyncs == resyncs0;  // else it ended before it was seen: start another
     }
     ASSERT_TRUE(writing) << "never caught worker 0 in the middle of its resync";
     {
         Frozen frozen(s.worker(0));
         s.sql("UPDATE public.articles SET version = version + 1");
-        ASSERT_TRUE(eventually([&] { return role(s, 1) == "active"; }, 30s)) << s.diagnostics();
+        ASSERT_TRUE(eventually([&] { return role(s, 1) == "active"; }, 120s)) << s.diagnostics();
         ASSERT_TRUE(eventually(
-            [&] { return s.worker_metric("revalidator_worker_resyncs_total", 1) >= 1; }, 60s));
+            [&] { return s.worker_metric("revalidator_worker_resyncs_total", 1) >= 1; }, 120s));
     }  // worker 0 resumes in the middle of its batch, with its snapshot from before the UPDATE
     ASSERT_TRUE(eventually([&] { return role(s, 0) == "standby"; }, 15s)) << s.diagnostics();
     double fenced = s.worker_metric("revalidator_worker_fenced_total", 0);

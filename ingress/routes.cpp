@@ -4,6 +4,7 @@
 #include <map>
 
 #include "clock.hpp"
+#include "intake.hpp"
 #include "log.hpp"
 
 namespace revalidator::ingress {
@@ -56,54 +57,29 @@ void add_routes(http::Server& svr, RouteContext ctx) {
 
     svr.Post("/revalidate", [ctx, &ack, &full, &drain](const httplib::Request& req,
                                                        httplib::Response& res) {
-        const std::string& body = req.body;
-        auto start = std::chrono::steady_clock::now();
-        std::uint64_t received = unix_micros();
+        const auto start = std::chrono::steady_clock::now();
+        const std::string authorization = req.get_header_value("Authorization");
+        const std::string content_type = req.get_header_value("Content-Type");
         const std::string id = req.get_header_value("webhook-id");
         const std::string timestamp = req.get_header_value("webhook-timestamp");
         const std::string signature = req.get_header_value("webhook-signature");
-        const std::string authorization = req.get_header_value("Authorization");
-        auto admitted = ctx.auth.admit({authorization, {id, timestamp, signature}, body});
-        if (!admitted) {
-            if (admitted.error().status == 503) res.set_header("Retry-After", "1");
-            return http::reject(res, admitted.error().status, admitted.error().code,
-                                admitted.error().detail);
+        const auto answer = intake(
+            {authorization, content_type, {id, timestamp, signature}, req.body, unix_micros()},
+            ctx.auth, ctx.table, ctx.queue);
+        if (answer.status == 202) {
+            res.status = 202;
+            res.set_content(R"({"received":true})", "application/json");
+            ack.observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            return;
         }
-        // A webhook-id is remembered only once its event is queued: a sender retrying a message
-        // that was refused below (503, say) must not be taken for a replay.
-        auto fail = [&](const Rejection& r) {
-            ctx.auth.release(*admitted);
-            http::reject(res, r.status, r.code, r.detail);
-        };
-
-        if (!is_json_content_type(req.get_header_value("Content-Type"))) {
-            std::string got = req.get_header_value("Content-Type");
-            return fail({415, "unsupported_media_type",
-                         "Content-Type must be application/json, got \"" +
-                             (got.empty() ? "(none)" : got) + "\""});
-        }
-        auto changes = parse_webhook(body, ctx.table);
-        if (!changes) return fail(changes.error());
-        // While draining, requests still being served are queued: the queue is flushed before
-        // exit. Only a closed queue refuses, and the refusal takes a number like a full queue.
-        for (const auto& c : *changes) {
-            auto pushed = ctx.queue.push(c.op, ctx.table.schema, ctx.table.table, c.pk, received);
-            if (pushed == EventQueue::Push::Queued) continue;
-            res.set_header("Retry-After", "1");
-            if (pushed == EventQueue::Push::Closed) {
-                drain.inc();
-                return fail(
-                    {503, "draining", "this ingress is shutting down; send to another instance"});
-            }
+        if (answer.status == 503) res.set_header("Retry-After", "1");
+        if (answer.code == "draining") drain.inc();
+        if (answer.code == "queue_full") {
             full.inc();
-            log::warn("queue full, webhook refused",
-                      {{"stream", ctx.queue.stream()}, {"pk", c.pk}});
-            return fail({503, "queue_full", "the event queue is full; retry later"});
+            log::warn("queue full, webhook refused", {{"stream", ctx.queue.stream()}});
         }
-        res.status = 202;
-        res.set_content(R"({"received":true})", "application/json");
-        ack.observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        http::reject(res, answer.status, answer.code, answer.detail);
     });
 }
 

@@ -106,3 +106,33 @@ TEST(IngressOptions, GoodValuesStillServe) {
     })) << read_file(log);
     EXPECT_EQ(p.stop(SIGTERM), 0) << read_file(log);
 }
+
+TEST(IngressOptions, CheckConfigPrintsTheEffectiveConfigurationWithoutSecrets) {
+    TempDir dir;
+    const std::string file = dir.path() + "/ingress.toml";
+    std::ofstream(file) << "instance-id = \"from-file\"\nqueue-capacity = 7\nport = 1\n";
+    const std::string log = dir.path() + "/check.log";
+    EXPECT_EQ(
+        run({INGRESS_BIN, "--config", file, "--check-config", "--port", "9", "--secret", "hunter2"},
+            log),
+        0)
+        << read_file(log);
+    const std::string out = read_file(log);
+    EXPECT_NE(out.find("port = 9  # flag"), std::string::npos) << out;
+    EXPECT_NE(out.find("instance-id = 'from-file'  # file"), std::string::npos) << out;
+    EXPECT_NE(out.find("queue-capacity = 7  # file"), std::string::npos) << out;
+    EXPECT_NE(out.find("secret = '********'  # flag"), std::string::npos) << out;
+    EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
+    EXPECT_EQ(out.find("listening"), std::string::npos) << out;
+}
+
+TEST(IngressOptions, ABadConfigFileExits64NamingTheSettingAndLine) {
+    TempDir dir;
+    const std::string file = dir.path() + "/ingress.toml";
+    std::ofstream(file) << "insecure-no-auth = true\n\nsend-hwm = 0\n";
+    const std::string log = dir.path() + "/bad.log";
+    EXPECT_EQ(run({INGRESS_BIN, "--config", file, "--port", "0"}, log), 64) << read_file(log);
+    const std::string out = read_file(log);
+    EXPECT_NE(out.find("--send-hwm: " + file + ":3:"), std::string::npos) << out;
+    EXPECT_EQ(out.find("listening"), std::string::npos) << out;
+}

@@ -1,0 +1,132 @@
+#include "ingress_config.hpp"
+
+#include <unistd.h>
+
+#include "curve_keys.hpp"
+#include "endpoint.hpp"
+
+namespace revalidator::ingress {
+
+namespace {
+
+std::string hostname() {
+    char buf[256] = {};
+    return gethostname(buf, sizeof(buf) - 1) == 0 && buf[0] ? std::string(buf) : "ingress";
+}
+
+}  // namespace
+
+void declare(config::Parser& p, Config& c) {
+    c.instance_id = hostname();
+    p.option("--host", c.host, "address to listen on");
+    p.option("--port", c.port, "HTTP port to listen on (0 picks a free port)")
+        ->check(CLI::Range(0, 65535));
+    p.option("--worker-endpoint", c.worker_endpoints,
+             "ZeroMQ endpoint(s) of the worker's PULL socket, tcp://HOST:PORT or ipc://PATH; "
+             "several for active + standby workers")
+        ->delimiter(',')
+        ->check(CLI::Validator([](std::string& ep) { return endpoint_error(ep).value_or(""); },
+                               "ENDPOINT"));
+    p.option("--curve-server-key", c.curve_server_key,
+             "the worker's ZeroMQ CURVE public key (Z85, 40 characters); with --curve-secret-key, "
+             "the link to the worker is encrypted and the worker authenticated (empty: "
+             "plaintext)");
+    p.secret("--curve-secret-key", c.curve_secret_key,
+             "this ingress's own CURVE secret key (Z85, 40 characters; revalidator-worker "
+             "--generate-curve-keypair makes one)");
+    p.option("--instance-id", c.instance_id,
+             "stable name of this instance; the worker tracks one event stream per instance");
+    p.secret("--secret", c.secret, "shared secret expected as 'Authorization: Bearer <secret>'");
+    p.secret("--secret-previous", c.secret_previous,
+             "a second bearer secret accepted during rotation");
+    p.secret("--signing-secret", c.signing_secret,
+             "Standard Webhooks signing secret(s), whsec_<base64>, separated by commas (several "
+             "during rotation)");
+    p.option("--signature-tolerance-s", c.signing.options.tolerance_s,
+             "accept a signed webhook whose timestamp is at most this far from our clock; its "
+             "webhook-id is remembered this long against replays")
+        ->check(CLI::Range(1, 86'400));
+    p.option("--replay-cache-entries", c.signing.options.replay_capacity,
+             "most webhook-ids remembered against replays (503 while full)")
+        ->check(CLI::Range(1, 10'000'000));
+    p.flag("--insecure-no-auth", c.insecure_no_auth,
+           "accept webhooks without any authentication (local tests only)");
+    p.option("--schema", c.table.schema, "schema of the watched table");
+    p.option("--table", c.table.table, "name of the watched table");
+    p.option("--primary-key", c.table.primary_key, "primary key column of the watched table");
+    p.option("--max-body-bytes", c.http.limits.max_body_bytes,
+             "largest webhook body accepted, chunked or not (413 above)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
+    p.option("--max-header-bytes", c.http.limits.max_header_bytes,
+             "largest request line plus headers accepted (431 above)")
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 20));
+    p.option("--http-threads", c.http.loops,
+             "HTTP event-loop threads (0: one per core); connections are not threads")
+        ->check(CLI::Range(0, 1024));
+    p.option("--max-connections", c.http.max_connections,
+             "HTTP connections open at once; a further one gets 503 and is closed")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+    p.option("--request-timeout-s", c.http.request_timeout_s,
+             "a request must arrive in full this long after its first byte (408 after)")
+        ->check(CLI::Range(1, 3600));
+    p.option("--keep-alive-s", c.http.keep_alive_s, "close a keep-alive connection idle this long")
+        ->check(CLI::Range(1, 3600));
+    p.option("--queue-capacity", c.queue_capacity,
+             "events held while the worker is slow or away (503 above)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+    p.option("--send-hwm", c.send_hwm, "ZeroMQ high-water mark toward each worker, in events")
+        ->check(CLI::Range(1, 1'000'000));
+    p.option("--drain-timeout-ms", c.drain_timeout_ms,
+             "on SIGTERM, how long the drain may take: open connections are answered for at most "
+             "half of it, queued events are sent within all of it")
+        ->check(CLI::Range(0, 3'600'000));
+    p.option("--log-level", c.log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+}
+
+std::vector<config::Problem> validate(Config& c) {
+    std::vector<config::Problem> problems;
+    auto problem = [&](std::string option, std::string message) {
+        problems.push_back({std::move(option), std::move(message)});
+    };
+    if (c.instance_id.empty()) {
+        problem("--instance-id", "must not be empty: the worker drops events of an unnamed stream");
+    }
+    for (const auto& [flag, value] :
+         {std::pair{"--schema", &c.table.schema}, std::pair{"--table", &c.table.table},
+          std::pair{"--primary-key", &c.table.primary_key}}) {
+        if (value->empty()) problem(flag, "must not be empty");
+    }
+    const bool server_key = !c.curve_server_key.empty();
+    const bool secret_key = !c.curve_secret_key.value.empty();
+    if (server_key && !secret_key) {
+        problem("--curve-secret-key",
+                "--curve-server-key is set but --curve-secret-key (or --curve-secret-key-file) is "
+                "missing: CURVE needs both");
+    } else if (secret_key && !server_key) {
+        problem("--curve-server-key",
+                "--curve-secret-key is set but --curve-server-key (the worker's public key) is "
+                "missing: CURVE needs both");
+    } else if (server_key) {
+        if (auto bad = curve::key_error(c.curve_server_key)) problem("--curve-server-key", *bad);
+        if (auto bad = curve::key_error(c.curve_secret_key.value)) {
+            problem("--curve-secret-key", *bad);
+        }
+    }
+    auto keys = parse_signing_secrets(c.signing_secret.value);
+    if (keys) {
+        c.signing.keys = std::move(*keys);
+    } else {
+        problem("--signing-secret", keys.error());
+    }
+    if (c.secret.value.empty() && c.secret_previous.value.empty() &&
+        c.signing_secret.value.empty() && !c.insecure_no_auth) {
+        problem("--secret",
+                "no secret configured: set --secret (REVALIDATOR_SECRET) or --secret-file for "
+                "bearer auth, --signing-secret or --signing-secret-file for Standard Webhooks "
+                "signatures, or pass --insecure-no-auth for local tests");
+    }
+    return problems;
+}
+
+}  // namespace revalidator::ingress

@@ -1,0 +1,40 @@
+// The ingress's configuration: every setting, its default (the initialiser below) and its checks,
+// in one place. declare() binds each field to its flag, environment variable and config-file key
+// (shared/config.hpp); validate() checks what one setting cannot check alone and derives what the
+// process needs from the settings (the signing keys). docs/configuration.md lists them for users.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "auth.hpp"
+#include "config.hpp"
+#include "http_server.hpp"
+#include "webhook.hpp"
+
+namespace revalidator::ingress {
+
+struct Config {
+    std::string host = "127.0.0.1";
+    int port = 8080;
+    std::vector<std::string> worker_endpoints{"tcp://127.0.0.1:5555"};
+    std::string instance_id;  // the hostname unless given
+    std::string curve_server_key;
+    config::Secret curve_secret_key;
+    config::Secret secret;
+    config::Secret secret_previous;
+    config::Secret signing_secret;
+    SigningConfig signing;  // keys derived from signing_secret by validate()
+    bool insecure_no_auth = false;
+    TableConfig table;
+    http::Tuning http;
+    std::size_t queue_capacity = 100'000;
+    int send_hwm = 1000;
+    int drain_timeout_ms = 5000;
+    std::string log_level = "info";
+};
+
+void declare(config::Parser& parser, Config& cfg);
+std::vector<config::Problem> validate(Config& cfg);
+
+}  // namespace revalidator::ingress

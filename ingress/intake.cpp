@@ -1,0 +1,39 @@
+#include "intake.hpp"
+
+namespace revalidator::ingress {
+
+Answer intake(const Delivery& d, const Authenticator& auth, const TableConfig& table,
+              EventQueue& queue) {
+    auto admitted = auth.admit({d.authorization, d.webhook, d.body});
+    if (!admitted) {
+        return {admitted.error().status, admitted.error().code, admitted.error().detail};
+    }
+    auto refuse = [&](int status, std::string code, std::string detail) {
+        auth.release(*admitted);
+        return Answer{status, std::move(code), std::move(detail)};
+    };
+    if (!is_json_content_type(d.content_type)) {
+        return refuse(415, "unsupported_media_type",
+                      "Content-Type must be application/json, got \"" +
+                          (d.content_type.empty() ? "(none)" : std::string(d.content_type)) + "\"");
+    }
+    auto changes = parse_webhook(d.body, table);
+    if (!changes)
+        return refuse(changes.error().status, changes.error().code, changes.error().detail);
+    // While draining, requests still being served are queued: the queue is flushed before exit.
+    // Only a closed queue refuses, and the refusal takes a number like a full queue.
+    for (const auto& c : *changes) {
+        switch (queue.push(c.op, table.schema, table.table, c.pk, d.received_us)) {
+            case EventQueue::Push::Queued:
+                continue;
+            case EventQueue::Push::Closed:
+                return refuse(503, "draining",
+                              "this ingress is shutting down; send to another instance");
+            case EventQueue::Push::Full:
+                return refuse(503, "queue_full", "the event queue is full; retry later");
+        }
+    }
+    return {};
+}
+
+}  // namespace revalidator::ingress

@@ -1,0 +1,37 @@
+// What POST /revalidate answers, as logic without HTTP: authenticate, check the Content-Type,
+// validate the body, queue one event per row. The answer comes once the events are queued, never
+// after the worker: the sender gives up after about a second and never retries. A webhook-id
+// claimed against replays is given back when the webhook is refused after all (a sender retrying
+// a message refused with 503 must not be taken for a replay). docs/architecture.md, "The ack".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "auth.hpp"
+#include "event_queue.hpp"
+#include "webhook.hpp"
+
+namespace revalidator::ingress {
+
+// A webhook as received: the headers that matter and the raw body.
+struct Delivery {
+    std::string_view authorization;
+    std::string_view content_type;
+    WebhookHeaders webhook;
+    std::string_view body;
+    std::uint64_t received_us = 0;
+};
+
+// 202 with an empty code, or the refusal. A 503 asks the sender to retry (Retry-After).
+struct Answer {
+    int status = 202;
+    std::string code;
+    std::string detail;
+};
+
+Answer intake(const Delivery& delivery, const Authenticator& auth, const TableConfig& table,
+              EventQueue& queue);
+
+}  // namespace revalidator::ingress

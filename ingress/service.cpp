@@ -1,0 +1,99 @@
+#include "service.hpp"
+
+#include <atomic>
+#include <iostream>
+
+#include "clock.hpp"
+#include "event_queue.hpp"
+#include "http_front.hpp"
+#include "log.hpp"
+#include "publisher.hpp"
+#include "routes.hpp"
+#include "shutdown.hpp"
+
+namespace revalidator::ingress {
+
+int run(const Config& cfg) {
+    std::string curve_public;
+    if (!cfg.curve_secret_key.value.empty()) {
+        curve_public = curve_public_key(cfg.curve_secret_key.value);
+        if (curve_public.empty()) {
+            std::cerr << "revalidator-ingress: bad configuration: --curve-secret-key: this libzmq "
+                         "was built without CURVE support\n";
+            return config::kUsage;
+        }
+    }
+    log::init("ingress", cfg.log_level);
+    shutdown::install();
+    metrics::Registry registry;
+    const std::uint64_t epoch = unix_micros();
+    EventQueue queue(cfg.instance_id, epoch, cfg.queue_capacity);
+    Publisher publisher(queue,
+                        {.endpoints = cfg.worker_endpoints,
+                         .send_hwm = cfg.send_hwm,
+                         .schema = cfg.table.schema,
+                         .table = cfg.table.table,
+                         .curve_server_key = cfg.curve_server_key,
+                         .curve_public_key = curve_public,
+                         .curve_secret_key = cfg.curve_secret_key.value},
+                        registry);
+    const bool bearer = !cfg.secret.value.empty() || !cfg.secret_previous.value.empty();
+    const bool signatures = !cfg.signing.keys.empty();
+    Authenticator auth({cfg.secret.value, cfg.secret_previous.value}, cfg.insecure_no_auth,
+                       cfg.signing);
+    std::atomic<bool> draining{false};
+
+    http::Server svr(cfg.http, registry);
+    auto readiness = [&] {
+        int peers = publisher.connected_peers();
+        return http::Readiness{peers > 0 && !draining,
+                               {{"worker_peers", peers},
+                                {"draining", draining.load()},
+                                {"queue_depth", queue.depth()}}};
+    };
+    add_routes(svr, {auth, cfg.table, queue, registry, readiness});
+
+    int bound = svr.bind(cfg.host, cfg.port);
+    if (bound < 0) {
+        log::error("cannot listen", {{"host", cfg.host}, {"port", cfg.port}});
+        return 1;
+    }
+    publisher.start();
+    // The drain (docs/operations.md): webhooks are refused from the first moment (503 draining,
+    // each taking a number that the END will show missing); the connections already open are
+    // answered until they close or half the bound has passed; then the publisher, which sent all
+    // along, sends what is left and END within the rest.
+    using Clock = std::chrono::steady_clock;
+    const auto drain_bound = std::chrono::milliseconds(cfg.drain_timeout_ms);
+    std::atomic<Clock::time_point> drain_deadline{Clock::time_point::max()};
+    shutdown::on_request([&] {
+        const auto now = Clock::now();
+        drain_deadline = now + drain_bound;
+        draining = true;
+        queue.close();
+        svr.drain(now + drain_bound / 2);
+    });
+    log::info("ingress listening", {{"host", cfg.host},
+                                    {"port", bound},
+                                    {"stream", cfg.instance_id},
+                                    {"epoch", epoch},
+                                    {"workers", cfg.worker_endpoints},
+                                    {"curve", !cfg.curve_server_key.empty()},
+                                    {"insecure", cfg.insecure_no_auth},
+                                    {"bearer_auth", bearer},
+                                    {"signature_auth", signatures}});
+    svr.serve();
+
+    draining = true;
+    queue.close();
+    const auto deadline = drain_deadline.load();
+    publisher.drain(deadline == Clock::time_point::max()
+                        ? drain_bound
+                        : std::max(std::chrono::milliseconds(0),
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       deadline - Clock::now())));
+    log::info("ingress stopped", {{"stream", cfg.instance_id}, {"epoch", epoch}});
+    return 0;
+}
+
+}  // namespace revalidator::ingress

@@ -1,0 +1,115 @@
+#include "worker_config.hpp"
+
+#include "cache_key.hpp"
+#include "curve_keys.hpp"
+#include "endpoint.hpp"
+#include "pg_conninfo.hpp"
+#include "server_list.hpp"
+#include "sql.hpp"
+
+namespace revalidator::worker {
+
+void declare(config::Parser& p, Config& c) {
+    p.option("--postgres-url", c.postgres_url,
+             "libpq connection string or URL of the source database");
+    p.option("--memcached", c.memcached, "Memcached server(s), host:port[,host:port...]");
+    p.option("--bind", c.bind,
+             "ZeroMQ endpoint to bind the PULL socket on (ingresses connect here), "
+             "tcp://HOST:PORT or ipc://PATH")
+        ->check(CLI::Validator([](std::string& ep) { return endpoint_error(ep).value_or(""); },
+                               "ENDPOINT"));
+    p.secret("--curve-secret-key", c.curve_secret_key,
+             "this worker's ZeroMQ CURVE secret key (Z85, 40 characters); when set, the PULL "
+             "socket only accepts encrypted CURVE connections from ingresses given the matching "
+             "public key (--generate-curve-keypair makes a pair)");
+    p.option("--schema", c.schema, "schema of the watched table");
+    p.option("--table", c.table, "name of the watched table");
+    p.option("--primary-key", c.primary_key, "primary key column of the watched table");
+    p.option("--order-by", c.order_by,
+             "list order, e.g. \"published_at DESC, id\" (default: the primary key)");
+    p.option("--prefix", c.prefix, "cache key prefix: the list at {prefix}, rows at {prefix}/{id}")
+        ->check([](const std::string& prefix) { return check_prefix(prefix).value_or(""); });
+    p.option("--max-item-bytes", c.max_item_bytes,
+             "largest value written as one item; longer lists are split (docs/cache-layout.md)")
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
+    p.option("--admin-host", c.admin_host, "address for /healthz, /readyz, /metrics, /resync");
+    p.option("--admin-port", c.admin_port, "port for the admin endpoints (0 picks a free port)")
+        ->check(CLI::Range(0, 65535));
+    p.secret("--admin-secret", c.admin_secret,
+             "bearer secret for POST /resync (the endpoint is off without one)");
+    p.option("--cache-connections", c.cache_connections,
+             "Memcached connections a batch's keys are written over at once")
+        ->check(CLI::Range(1, 64));
+    p.option("--max-batch", c.max_batch, "most events taken into one batch")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+    p.option("--max-pending", c.max_pending, "rows owed before falling back to a full resync")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
+    p.option("--receive-hwm", c.receive_hwm, "ZeroMQ high-water mark of the PULL socket, in events")
+        ->check(CLI::Range(1, 10'000'000));
+    p.option("--resync-interval-s", c.resync_interval_s,
+             "full resync period, a safety net (0: off)")
+        ->check(CLI::Range(0, 7 * 86'400));
+    p.option("--retry-max-ms", c.retry_max_ms, "longest wait between retries after a failure")
+        ->check(CLI::Range(100, 3'600'000));
+    p.option("--takeover-delay-ms", c.takeover_delay_ms,
+             "after taking the lease, wait this long before writing: a margin for a write the "
+             "previous holder's network still delivers late (docs/operations.md)")
+        ->check(CLI::Range(0, 600'000));
+    p.option("--lease-ttl-ms", c.lease_ttl_ms,
+             "Postgres ends the lease's session after this long without a renewal, so a frozen "
+             "or cut-off active worker is replaced within about this time; the active worker "
+             "writes only while its last renewal is this fresh (docs/operations.md)")
+        ->check(CLI::Range(1000, 600'000));
+    p.option("--pg-timeout-ms", c.pg_timeout_ms,
+             "connect timeout, and the time after which a silent Postgres peer is declared dead "
+             "(TCP keepalives and user timeout on both ends)")
+        ->check(CLI::Range(1000, 600'000));
+    p.option("--statement-timeout-ms", c.statement_timeout_ms,
+             "Postgres statement_timeout for the worker's reads (0: none)")
+        ->check(CLI::Range(0, 3'600'000));
+    p.option("--cache-timeout-ms", c.cache_timeout_ms,
+             "longest wait on a Memcached socket (connecting takes at most half of it); one "
+             "operation takes at most 2.5 times this")
+        ->check(CLI::Range(50, 60'000));
+    p.option("--log-level", c.log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+}
+
+std::vector<config::Problem> validate(const Config& c) {
+    std::vector<config::Problem> problems;
+    auto problem = [&](std::string option, std::string message) {
+        problems.push_back({std::move(option), std::move(message)});
+    };
+    for (const auto& [flag, value] :
+         {std::pair{"--schema", &c.schema}, std::pair{"--table", &c.table},
+          std::pair{"--primary-key", &c.primary_key}}) {
+        if (value->empty()) problem(flag, "must not be empty");
+    }
+    try {
+        pg_conninfo(c.postgres_url, {});
+    } catch (const std::invalid_argument& e) {
+        problem("--postgres-url", e.what());
+    }
+    if (auto servers = parse_server_list(c.memcached, 11211); !servers) {
+        problem("--memcached", servers.error());
+    }
+    if (!c.primary_key.empty()) {
+        auto order = sql::order_by(c.order_by.empty() ? c.primary_key : c.order_by, c.primary_key);
+        if (!order) problem("--order-by", order.error());
+    }
+    if (c.lease_ttl_ms < 5 * c.cache_timeout_ms) {
+        problem("--lease-ttl-ms",
+                "must be at least 5 x --cache-timeout-ms, so that a write can end while the lease "
+                "is still fresh (" +
+                    std::to_string(c.lease_ttl_ms) + " < 5 x " +
+                    std::to_string(c.cache_timeout_ms) + ")");
+    }
+    if (!c.curve_secret_key.value.empty()) {
+        if (auto bad = curve::key_error(c.curve_secret_key.value)) {
+            problem("--curve-secret-key", *bad);
+        }
+    }
+    return problems;
+}
+
+}  // namespace revalidator::worker

@@ -1,0 +1,48 @@
+// The worker's configuration: every setting, its default (the initialiser below) and its checks,
+// in one place. declare() binds each field to its flag, environment variable and config-file key
+// (shared/config.hpp); validate() checks what one setting cannot check alone: the Postgres URL and
+// the list order as libpq and the SQL builder read them, the Memcached servers, and the lease's
+// time against the cache's (docs/operations.md, "One writer, fenced"). docs/configuration.md
+// lists the settings for users.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace revalidator::worker {
+
+struct Config {
+    std::string postgres_url = "postgresql://postgres@127.0.0.1:5432/postgres";
+    std::string memcached = "127.0.0.1:11211";
+    std::string bind = "tcp://127.0.0.1:5555";
+    config::Secret curve_secret_key;
+    std::string schema = "public";
+    std::string table = "articles";
+    std::string primary_key = "id";
+    std::string order_by;  // empty: the primary key
+    std::string prefix = "/articles";
+    std::size_t max_item_bytes = 1'000'000;
+    std::string admin_host = "127.0.0.1";
+    int admin_port = 8081;
+    config::Secret admin_secret;
+    int cache_connections = 4;
+    std::size_t max_batch = 10'000;
+    std::size_t max_pending = 100'000;
+    int receive_hwm = 100'000;
+    int resync_interval_s = 300;
+    int retry_max_ms = 5000;
+    int takeover_delay_ms = 1000;
+    int lease_ttl_ms = 5000;
+    int pg_timeout_ms = 10'000;
+    int statement_timeout_ms = 30'000;
+    int cache_timeout_ms = 1000;
+    std::string log_level = "info";
+};
+
+void declare(config::Parser& parser, Config& cfg);
+std::vector<config::Problem> validate(const Config& cfg);
+
+}  // namespace revalidator::worker

@@ -8,7 +8,6 @@
 #include "applier.hpp"
 #include "bearer.hpp"
 #include "cache_key.hpp"
-#include "cli.hpp"
 #include "consumer.hpp"
 #include "curve_keys.hpp"
 #include "http_front.hpp"
@@ -18,116 +17,18 @@
 #include "mc_sink.hpp"
 #include "pg_source.hpp"
 #include "shutdown.hpp"
+#include "worker_config.hpp"
 
 using namespace revalidator;
 
 int main(int argc, char** argv) {
-    CLI::App app{"revalidator-worker: keeps Memcached equal to Postgres for one table"};
-    worker::PgConfig pg;
-    std::string memcached = "127.0.0.1:11211";
-    std::string endpoint = "tcp://127.0.0.1:5555";
-    worker::ApplierConfig ap;
-    worker::LoopConfig lp;
-    std::string admin_host = "127.0.0.1";
-    int admin_port = 8081;
-    cli::Secret admin_secret;
-    cli::Secret curve_secret;
+    worker::Config cfg;
     bool generate_keypair = false;
-    std::size_t max_batch = 10'000;
-    int receive_hwm = 100'000;
-    int resync_interval_s = 300;
-    int retry_max_ms = 5000;
-    int takeover_delay_ms = 1000;
-    int lease_ttl_ms = 5000;
-    int pg_timeout_ms = 10'000;
-    int statement_timeout_ms = 30'000;
-    int cache_timeout_ms = 1000;
-    int cache_connections = 4;
-    std::string log_level = "info";
-
-    cli::option(app, "--postgres-url", pg.url,
-                "libpq connection string or URL of the source database");
-    cli::option(app, "--memcached", memcached, "Memcached server(s), host:port[,host:port...]");
-    cli::option(app, "--bind", endpoint,
-                "ZeroMQ endpoint to bind the PULL socket on (ingresses connect here)");
-    cli::secret_option(app, "--curve-secret-key", curve_secret,
-                       "this worker's ZeroMQ CURVE secret key (Z85, 40 characters); when set, the "
-                       "PULL socket only accepts encrypted CURVE connections from ingresses "
-                       "given the matching public key (--generate-curve-keypair makes a pair)");
-    app.add_flag("--generate-curve-keypair", generate_keypair,
-                 "print a new CURVE key pair as public=<Z85> and secret=<Z85> lines, and exit");
-    cli::option(app, "--schema", pg.schema, "schema of the watched table");
-    cli::option(app, "--table", pg.table, "name of the watched table");
-    cli::option(app, "--primary-key", pg.primary_key, "primary key column of the watched table");
-    cli::option(app, "--order-by", pg.order_by,
-                "list order, e.g. \"published_at DESC, id\" (default: the primary key)");
-    cli::option(app, "--prefix", ap.prefix,
-                "cache key prefix: the list at {prefix}, rows at {prefix}/{id}")
-        ->check([](const std::string& p) { return check_prefix(p).value_or(""); });
-    cli::option(app, "--max-item-bytes", ap.max_item_bytes,
-                "largest value written as one item; longer lists are split (docs/cache-layout.md)")
-        ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
-    cli::option(app, "--admin-host", admin_host,
-                "address for /healthz, /readyz, /metrics, /resync");
-    cli::option(app, "--admin-port", admin_port,
-                "port for the admin endpoints (0 picks a free port)");
-    cli::secret_option(app, "--admin-secret", admin_secret,
-                       "bearer secret for POST /resync (the endpoint is off without one)");
-    cli::option(app, "--cache-connections", cache_connections,
-                "Memcached connections a batch's keys are written over at once")
-        ->check(CLI::Range(1, 64));
-    cli::option(app, "--max-batch", max_batch, "most events taken into one batch");
-    cli::option(app, "--max-pending", lp.max_pending,
-                "rows owed before falling back to a full resync");
-    cli::option(app, "--receive-hwm", receive_hwm,
-                "ZeroMQ high-water mark of the PULL socket, in events");
-    cli::option(app, "--resync-interval-s", resync_interval_s,
-                "full resync period, a safety net (0: off)");
-    cli::option(app, "--retry-max-ms", retry_max_ms,
-                "longest wait between retries after a failure");
-    cli::option(app, "--takeover-delay-ms", takeover_delay_ms,
-                "after taking the lease, wait this long before writing: a margin for a write the "
-                "previous holder's network still delivers late (docs/operations.md)")
-        ->check(CLI::Range(0, 600'000));
-    cli::option(app, "--lease-ttl-ms", lease_ttl_ms,
-                "Postgres ends the lease's session after this long without a renewal, so a "
-                "frozen or cut-off active worker is replaced within about this time; the active "
-                "worker writes only while its last renewal is this fresh (docs/operations.md)")
-        ->check(CLI::Range(1000, 600'000));
-    cli::option(app, "--pg-timeout-ms", pg_timeout_ms,
-                "connect timeout, and the time after which a silent Postgres peer is declared "
-                "dead (TCP keepalives and user timeout on both ends)")
-        ->check(CLI::Range(1000, 600'000));
-    cli::option(app, "--statement-timeout-ms", statement_timeout_ms,
-                "Postgres statement_timeout for the worker's reads (0: none)")
-        ->check(CLI::Range(0, 3'600'000));
-    cli::option(app, "--cache-timeout-ms", cache_timeout_ms,
-                "longest wait on a Memcached socket (connecting takes at most half of it); one "
-                "operation takes at most 2.5 times this")
-        ->check(CLI::Range(50, 60'000));
-    cli::option(app, "--log-level", log_level, "debug, info, warn or error");
-    try {
-        app.parse(argc, argv);
-        if (lease_ttl_ms < 5 * cache_timeout_ms) {
-            throw CLI::ValidationError(
-                "--lease-ttl-ms",
-                "must be at least 5 x --cache-timeout-ms, so that a write can end while the lease "
-                "is still fresh (" +
-                    std::to_string(lease_ttl_ms) + " < 5 x " + std::to_string(cache_timeout_ms) +
-                    ")");
-        }
-        cli::resolve_secret("--admin-secret", admin_secret);
-        cli::resolve_secret("--curve-secret-key", curve_secret);
-        if (!curve_secret.value.empty()) {
-            if (auto bad = curve::key_error(curve_secret.value))
-                throw CLI::ValidationError("--curve-secret-key", *bad);
-            if (worker::curve_public_key(curve_secret.value).empty())
-                throw CLI::ValidationError("--curve-secret-key",
-                                           "this libzmq was built without CURVE support");
-        }
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    }
+    config::Parser parser("revalidator-worker: keeps Memcached equal to Postgres for one table");
+    worker::declare(parser, cfg);
+    parser.action("--generate-curve-keypair", generate_keypair,
+                  "print a new CURVE key pair as public=<Z85> and secret=<Z85> lines, and exit");
+    if (auto exit = parser.parse(argc, argv, [&] { return worker::validate(cfg); })) return *exit;
     if (generate_keypair) {
         auto pair = worker::generate_curve_keypair();
         if (pair.public_key.empty()) {
@@ -138,22 +39,35 @@ int main(int argc, char** argv) {
         std::cout << "public=" << pair.public_key << "\nsecret=" << pair.secret_key << "\n";
         return 0;
     }
+    const auto& curve_secret = cfg.curve_secret_key;
     const bool curve_on = !curve_secret.value.empty();
-    lp.schema = pg.schema;
-    lp.table = pg.table;
-    lp.resync_interval = std::chrono::seconds(resync_interval_s);
-    lp.retry_max = std::chrono::milliseconds(retry_max_ms);
-    ap.primary_key = pg.primary_key;
-    if (ap.max_item_bytes != 0) pg.list_segment_bytes = ap.max_item_bytes;
+    if (curve_on && worker::curve_public_key(curve_secret.value).empty()) {
+        std::cerr << "revalidator-worker: bad configuration: --curve-secret-key: this libzmq was "
+                     "built without CURVE support\n";
+        return config::kUsage;
+    }
     using std::chrono::milliseconds;
-    pg.timeouts = {.network = milliseconds(pg_timeout_ms),
-                   .statement = milliseconds(statement_timeout_ms)};
-    const worker::McTimeouts cache_timeouts{.connect = milliseconds(cache_timeout_ms / 2),
-                                            .io = milliseconds(cache_timeout_ms)};
+    const worker::PgConfig pg{.url = cfg.postgres_url,
+                              .schema = cfg.schema,
+                              .table = cfg.table,
+                              .primary_key = cfg.primary_key,
+                              .order_by = cfg.order_by,
+                              .list_segment_bytes = cfg.max_item_bytes,
+                              .timeouts = {.network = milliseconds(cfg.pg_timeout_ms),
+                                           .statement = milliseconds(cfg.statement_timeout_ms)}};
+    const worker::ApplierConfig ap{
+        .prefix = cfg.prefix, .primary_key = cfg.primary_key, .max_item_bytes = cfg.max_item_bytes};
+    const worker::LoopConfig lp{.schema = cfg.schema,
+                                .table = cfg.table,
+                                .max_pending = cfg.max_pending,
+                                .resync_interval = std::chrono::seconds(cfg.resync_interval_s),
+                                .retry_max = milliseconds(cfg.retry_max_ms)};
+    const worker::McTimeouts cache_timeouts{.connect = milliseconds(cfg.cache_timeout_ms / 2),
+                                            .io = milliseconds(cfg.cache_timeout_ms)};
     // A write may start only if it ends, at its slowest, with a tenth of the lease to spare.
-    const auto write_window = cache_timeouts.bound() + milliseconds(lease_ttl_ms / 10);
+    const auto write_window = cache_timeouts.bound() + milliseconds(cfg.lease_ttl_ms / 10);
 
-    log::init("worker", log_level);
+    log::init("worker", cfg.log_level);
     shutdown::install();
     metrics::Registry registry;
     std::atomic<bool> repair_asked{false};
@@ -162,24 +76,24 @@ int main(int argc, char** argv) {
     std::unique_ptr<worker::McSink> sink;
     try {
         lease = std::make_unique<worker::Lease>(
-            worker::LeaseOptions{.url = pg.url,
+            worker::LeaseOptions{.url = cfg.postgres_url,
                                  .name = "revalidator:" + pg.schema + "." + pg.table,
-                                 .ttl = milliseconds(lease_ttl_ms),
-                                 .network = milliseconds(pg_timeout_ms),
+                                 .ttl = milliseconds(cfg.lease_ttl_ms),
+                                 .network = milliseconds(cfg.pg_timeout_ms),
                                  .on_repair_request = [&] { repair_asked = true; }});
         source = std::make_unique<worker::PgSource>(pg);
         sink = std::make_unique<worker::McSink>(
-            memcached, cache_connections, cache_timeouts,
+            cfg.memcached, cfg.cache_connections, cache_timeouts,
             worker::WriteGate{.open = [&] { return lease->fresh_for(write_window); },
                               .closed_during_write = [&] { lease->request_repair(); }});
     } catch (const std::exception& e) {
-        log::error("bad configuration", {{"error", e.what()}});
-        return 2;
+        log::error("cannot start", {{"error", e.what()}});
+        return 1;
     }
     worker::Applier applier(*source, *sink, ap, registry);
     worker::Loop loop(applier, lp, registry);
 
-    BearerAuth admin_auth({admin_secret.value});
+    BearerAuth admin_auth({cfg.admin_secret.value});
     std::atomic<bool> active{false};
 
     http::Tuning admin_tuning;
@@ -213,21 +127,21 @@ int main(int argc, char** argv) {
         res.status = 202;
         res.set_content(R"({"resync":"scheduled"})", "application/json");
     });
-    int bound = admin.bind(admin_host, admin_port);
+    int bound = admin.bind(cfg.admin_host, cfg.admin_port);
     if (bound < 0) {
-        log::error("cannot listen", {{"host", admin_host}, {"port", admin_port}});
+        log::error("cannot listen", {{"host", cfg.admin_host}, {"port", cfg.admin_port}});
         return 1;
     }
     std::thread admin_thread([&] { admin.serve(); });
     shutdown::on_request([&] { admin.stop(); });
     log::info("worker started",
-              {{"bind", endpoint},
+              {{"bind", cfg.bind},
                {"curve", curve_on},
                {"curve_public_key", curve_on ? worker::curve_public_key(curve_secret.value) : ""},
                {"admin_port", bound},
                {"table", pg.schema + "." + pg.table},
                {"prefix", ap.prefix},
-               {"memcached", memcached}});
+               {"memcached", cfg.memcached}});
 
     int exit_code = 0;
     while (!shutdown::requested()) {
@@ -235,24 +149,24 @@ int main(int argc, char** argv) {
         while (!lease->try_acquire()) {
             if (shutdown::wait_for(milliseconds(500))) break;
         }
-        if (shutdown::requested() || shutdown::wait_for(milliseconds(takeover_delay_ms))) break;
+        if (shutdown::requested() || shutdown::wait_for(milliseconds(cfg.takeover_delay_ms))) break;
         std::optional<worker::Consumer> consumer;
         try {
-            consumer.emplace(endpoint, receive_hwm, curve_secret.value);
+            consumer.emplace(cfg.bind, cfg.receive_hwm, curve_secret.value);
         } catch (const std::exception& e) {
-            log::error("cannot bind", {{"bind", endpoint}, {"error", e.what()}});
+            log::error("cannot bind", {{"bind", cfg.bind}, {"error", e.what()}});
             exit_code = 1;
             break;
         }
         active = true;
-        log::info("active: lease taken, consuming", {{"bind", endpoint}});
+        log::info("active: lease taken, consuming", {{"bind", cfg.bind}});
         // Everything before this moment is covered by one full read.
         loop.request_resync("became active");
         auto wait = milliseconds(0);
         // A lost lease also closes the write gate at once (McSink throws Fenced); leaving here
         // unbinds the PULL socket, so events flow to the new active worker.
         while (!shutdown::requested() && lease->held()) {
-            loop.ingest(consumer->receive(max_batch, std::min(wait, milliseconds(200))));
+            loop.ingest(consumer->receive(cfg.max_batch, std::min(wait, milliseconds(200))));
             if (repair_asked.exchange(false)) loop.request_resync("repair asked by another worker");
             wait = loop.step();
         }

@@ -1,0 +1,96 @@
+// Every worker setting is checked before the process starts (issue 10): a bad value, from a flag,
+// the environment or the config file, stops the real binary with exit code 64 (EX_USAGE) and a
+// message naming the setting, before it connects to anything or logs "worker started".
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "stack.hpp"
+
+using namespace revalidator::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+struct BadSetting {
+    std::vector<std::string> args;  // after the binary
+    std::string named;              // the setting the message must name
+    std::vector<std::string> env = {};
+};
+
+}  // namespace
+
+TEST(WorkerOptions, BadValuesExit64BeforeStarting) {
+    TempDir dir;
+    const std::string file = dir.path() + "/worker.toml";
+    std::ofstream(file) << "max-batch = 10\nno-such-setting = 1\n";
+    const std::vector<BadSetting> cases = {
+        {{"--bind", "tcp://x:notaport"}, "--bind"},
+        {{"--bind", "inproc://w"}, "--bind"},
+        {{"--memcached", "127.0.0.1:notaport"}, "--memcached"},
+        {{"--postgres-url", "host=127.0.0.1 port"}, "--postgres-url"},
+        {{"--order-by", "id; DROP TABLE articles"}, "--order-by"},
+        {{"--prefix", "articles"}, "--prefix"},
+        {{"--table", ""}, "--table"},
+        {{"--max-batch", "0"}, "--max-batch"},
+        {{"--max-pending", "0"}, "--max-pending"},
+        {{"--receive-hwm", "0"}, "--receive-hwm"},
+        {{"--resync-interval-s", "-1"}, "--resync-interval-s"},
+        {{"--retry-max-ms", "5"}, "--retry-max-ms"},
+        {{"--admin-port", "70000"}, "--admin-port"},
+        {{"--cache-connections", "0"}, "--cache-connections"},
+        {{"--log-level", "loud"}, "--log-level"},
+        {{"--lease-ttl-ms", "2000", "--cache-timeout-ms", "1000"}, "--lease-ttl-ms"},
+        {{"--curve-secret-key", "short"}, "--curve-secret-key"},
+        {{}, "--max-batch", {"REVALIDATOR_MAX_BATCH=0"}},
+        {{"--config", file}, "--no-such-setting"},
+        {{"--no-such-option"}, "--no-such-option"},
+    };
+    int n = 0;
+    for (const auto& c : cases) {
+        const std::string log = dir.path() + "/worker" + std::to_string(++n) + ".log";
+        std::vector<std::string> argv{WORKER_BIN, "--admin-port", "0"};
+        argv.insert(argv.end(), c.args.begin(), c.args.end());
+        std::string what;
+        for (const auto& a : argv) what += " " + a;
+        for (const auto& e : c.env) what = e + what;
+        Process p(argv, log, {.extra_env = c.env});
+        const auto code = p.wait_for(10s);
+        const std::string out = read_file(log);
+        if (!code) {
+            ADD_FAILURE() << what << ": still running after 10 s\n" << out;
+            continue;
+        }
+        EXPECT_EQ(*code, 64) << what << "\n" << out;
+        EXPECT_NE(out.find(c.named), std::string::npos) << what << ": names no " << c.named << "\n"
+                                                        << out;
+        EXPECT_EQ(out.find("worker started"), std::string::npos) << what << "\n" << out;
+    }
+}
+
+TEST(WorkerOptions, CheckConfigPrintsTheEffectiveConfigurationWithoutSecrets) {
+    TempDir dir;
+    const std::string file = dir.path() + "/worker.toml";
+    std::ofstream(file) << "table = \"authors\"\nmax-batch = 500\n";
+    const std::string log = dir.path() + "/check.log";
+    EXPECT_EQ(run({WORKER_BIN, "--config", file, "--check-config", "--admin-secret", "hunter2",
+                   "--prefix", "/authors"},
+                  log),
+              0)
+        << read_file(log);
+    const std::string out = read_file(log);
+    EXPECT_NE(out.find("table = 'authors'  # file"), std::string::npos) << out;
+    EXPECT_NE(out.find("max-batch = 500  # file"), std::string::npos) << out;
+    EXPECT_NE(out.find("prefix = '/authors'  # flag"), std::string::npos) << out;
+    EXPECT_NE(out.find("admin-secret = '********'  # flag"), std::string::npos) << out;
+    EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
+    EXPECT_EQ(out.find("worker started"), std::string::npos) << out;
+}

@@ -27,13 +27,6 @@ Keypair keypair() {
     return {pub, sec};
 }
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 // Runs a binary to completion; its exit code and everything it printed.
 std::pair<int, std::string> run_logged(const TempDir& dir, std::vector<std::string> argv) {
     static int n = 0;

@@ -329,4 +329,22 @@ std::string Stack::diagnostics() {
     return out;
 }
 
+void expect_refused(const BadConfiguration& bad, const std::string& log,
+                    const std::string& started) {
+    std::string what;
+    for (const auto& e : bad.env) what += e + " ";
+    for (const auto& a : bad.argv) what += a + " ";
+    Process p(bad.argv, log, {.extra_env = bad.env});
+    const auto code = p.wait_for(std::chrono::seconds(10));
+    const std::string out = read_file(log);
+    if (!code) {
+        ADD_FAILURE() << what << ": still running after 10 s\n" << out;
+        return;
+    }
+    EXPECT_EQ(*code, 64) << what << "\n" << out;
+    EXPECT_NE(out.find(bad.named), std::string::npos) << what << ": names no " << bad.named << "\n"
+                                                      << out;
+    EXPECT_EQ(out.find(started), std::string::npos) << what << "\n" << out;
+}
+
 }  // namespace revalidator::testing

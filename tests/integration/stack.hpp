@@ -104,4 +104,14 @@ class Stack {
     std::unique_ptr<Clients> clients_;
 };
 
+// Runs a binary whose configuration is bad: it must exit 64 (EX_USAGE) within 10 s, name `named`
+// in its message, and never log `started` (the line it logs once it serves). `log` is its output.
+struct BadConfiguration {
+    std::vector<std::string> argv;  // the binary and its arguments
+    std::string named;
+    std::vector<std::string> env = {};
+};
+void expect_refused(const BadConfiguration& bad, const std::string& log,
+                    const std::string& started);
+
 }  // namespace revalidator::testing

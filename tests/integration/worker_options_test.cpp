@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <sstream>
 
 #include "stack.hpp"
 
@@ -12,13 +11,6 @@ using namespace revalidator::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 struct BadSetting {
     std::vector<std::string> args;  // after the binary
@@ -56,23 +48,10 @@ TEST(WorkerOptions, BadValuesExit64BeforeStarting) {
     };
     int n = 0;
     for (const auto& c : cases) {
-        const std::string log = dir.path() + "/worker" + std::to_string(++n) + ".log";
         std::vector<std::string> argv{WORKER_BIN, "--admin-port", "0"};
         argv.insert(argv.end(), c.args.begin(), c.args.end());
-        std::string what;
-        for (const auto& a : argv) what += " " + a;
-        for (const auto& e : c.env) what = e + what;
-        Process p(argv, log, {.extra_env = c.env});
-        const auto code = p.wait_for(10s);
-        const std::string out = read_file(log);
-        if (!code) {
-            ADD_FAILURE() << what << ": still running after 10 s\n" << out;
-            continue;
-        }
-        EXPECT_EQ(*code, 64) << what << "\n" << out;
-        EXPECT_NE(out.find(c.named), std::string::npos) << what << ": names no " << c.named << "\n"
-                                                        << out;
-        EXPECT_EQ(out.find("worker started"), std::string::npos) << what << "\n" << out;
+        expect_refused({argv, c.named, c.env},
+                       dir.path() + "/worker" + std::to_string(++n) + ".log", "worker started");
     }
 }
 

@@ -166,4 +166,11 @@ int run(std::vector<std::string> argv, const std::string& log_path, ProcessOptio
     return Process(std::move(argv), log_path, std::move(opts)).wait();
 }
 
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
 }  // namespace revalidator::testing

@@ -64,4 +64,7 @@ class Frozen {
 // Runs a command to completion; returns its exit code and throws if it cannot be started.
 int run(std::vector<std::string> argv, const std::string& log_path, ProcessOptions opts = {});
 
+// The whole text of a file (a process's log); empty when it cannot be read.
+std::string read_file(const std::string& path);
+
 }  // namespace revalidator::testing

@@ -70,44 +70,52 @@ TEST(Fencing, AFrozenActiveWorkerIsReplacedWithinTheLeaseTtl) {
     if (HasFailure()) std::cerr << s.diagnostics();
 }
 
-// Promise 2 (never backwards) when the writer pauses mid-batch: worker 0 is frozen while it
-// writes a large resync from its snapshot, the rows then change, worker 1 takes over and writes
-// them, and worker 0 is resumed. Whatever worker 0 still had to write must not land.
+// Promise 2 (never backwards) when the writer pauses mid-batch: the active worker is frozen while
+// it writes a large resync from its snapshot, the rows then change, the standby takes over and
+// writes them, and the frozen one is resumed. Whatever it still had to write must not land.
 TEST(Fencing, AWriterPausedMidBatchWritesNothingOldAfterTakeover) {
     Stack s({.worker_args = kFast, .workers = 2});
     s.sql(
         "INSERT INTO public.articles (title, body) SELECT 'Row ' || g, repeat('x', 400) "
         "FROM generate_series(1, 30000) g");
-    // Start a resync on worker 0 and catch it writing: 500 keys written, the resync not done.
+    // Start a resync on the active worker and catch it writing: 500 keys written, the resync not
+    // done. Which worker is active is asked each time: with a 2 s lease, a loaded machine can
+    // move the lease before the freeze, and a standby would never start the resync.
+    int a = -1;
     bool writing = false;
-    for (int attempt = 0; attempt < 3 && !writing; ++attempt) {
-        double writes0 = s.worker_metric("revalidator_worker_cache_writes_total", 0);
-        double resyncs0 = s.worker_metric("revalidator_worker_resyncs_total", 0);
-        resync(s, 0);
+    for (int attempt = 0; attempt < 5 && !writing; ++attempt) {
+        ASSERT_TRUE(eventually([&] { return (a = s.active_worker()) >= 0; }, 30s))
+            << s.diagnostics();
+        double writes0 = s.worker_metric("revalidator_worker_cache_writes_total", a);
+        double resyncs0 = s.worker_metric("revalidator_worker_resyncs_total", a);
+        resync(s, a);
         double writes = 0, resyncs = 0;
         ASSERT_TRUE(eventually(
             [&] {
-                writes = s.worker_metric("revalidator_worker_cache_writes_total", 0);
-                resyncs = s.worker_metric("revalidator_worker_resyncs_total", 0);
-                return writes > writes0 + 500 || resyncs > resyncs0;
+                writes = s.worker_metric("revalidator_worker_cache_writes_total", a);
+                resyncs = s.worker_metric("revalidator_worker_resyncs_total", a);
+                return writes > writes0 + 500 || resyncs > resyncs0 || role(s, a) != "active";
             },
-            120s));
-        writing = resyncs == resyncs0;  // else it ended before it was seen: start another
+            120s))
+            << s.diagnostics();
+        // Else it ended before it was seen, or the lease moved: start another.
+        writing = resyncs == resyncs0 && writes > writes0 + 500;
     }
-    ASSERT_TRUE(writing) << "never caught worker 0 in the middle of its resync";
+    ASSERT_TRUE(writing) << "never caught the active worker in the middle of its resync";
+    const int b = 1 - a;
     {
-        Frozen frozen(s.worker(0));
+        Frozen frozen(s.worker(a));
         s.sql("UPDATE public.articles SET version = version + 1");
-        ASSERT_TRUE(eventually([&] { return role(s, 1) == "active"; }, 120s)) << s.diagnostics();
+        ASSERT_TRUE(eventually([&] { return role(s, b) == "active"; }, 120s)) << s.diagnostics();
         ASSERT_TRUE(eventually(
-            [&] { return s.worker_metric("revalidator_worker_resyncs_total", 1) >= 1; }, 120s));
-    }  // worker 0 resumes in the middle of its batch, with its snapshot from before the UPDATE
-    ASSERT_TRUE(eventually([&] { return role(s, 0) == "standby"; }, 15s)) << s.diagnostics();
-    double fenced = s.worker_metric("revalidator_worker_fenced_total", 0);
-    std::cout << "[ figures  ] worker 0 batches stopped by the fence: " << fenced << "\n";
+            [&] { return s.worker_metric("revalidator_worker_resyncs_total", b) >= 1; }, 120s));
+    }  // the frozen worker resumes in the middle of its batch, with its snapshot from before
+    ASSERT_TRUE(eventually([&] { return role(s, a) == "standby"; }, 15s)) << s.diagnostics();
+    double fenced = s.worker_metric("revalidator_worker_fenced_total", a);
+    std::cout << "[ figures  ] worker " << a << " batches stopped by the fence: " << fenced << "\n";
 
-    // Every key equals Postgres: nothing of worker 0's older snapshot stayed. (A write it sent
-    // in the instant of the freeze is repaired by worker 1 within a renewal and a resync.)
+    // Every key equals Postgres: nothing of the frozen worker's older snapshot stayed. (A write it
+    // sent in the instant of the freeze is repaired by the other within a renewal and a resync.)
     std::map<std::string, std::string> truth;
     for (const auto& row : s.sql_column("SELECT id::text || ' ' || to_jsonb(t)::text FROM "
                                         "public.articles t")) {
@@ -129,7 +137,8 @@ TEST(Fencing, AWriterPausedMidBatchWritesNothingOldAfterTakeover) {
         << wrong.size() << " keys differ from Postgres, e.g. /articles/"
         << (wrong.empty() ? "" : wrong[0]) << ": "
         << s.cache_get("/articles/" + (wrong.empty() ? "" : wrong[0])).value_or("(absent)");
-    EXPECT_GE(fenced, 1) << "worker 0 was frozen mid-batch, so its batch must meet the fence";
+    EXPECT_GE(fenced, 1) << "worker " << a
+                         << " was frozen mid-batch, so its batch must meet the fence";
     EXPECT_TRUE(s.list_converges());
     if (HasFailure()) std::cerr << s.diagnostics();
 }

@@ -67,12 +67,19 @@ bool running(pid_t pid) {
 TEST(Orphans, AKilledTestLeavesNoServerRunning) {
     TempDir dir;
     const std::string ready = dir.path() + "/ready";
-    Process held({HOLD_STACK_BIN, "--gtest_filter=Hold.StackUntilKilled"}, dir.path() + "/held.log",
-                 {.extra_env = {"HOLD_STACK_READY=" + ready}});
+    Process held(
+        {HOLD_STACK_BIN, "--gtest_filter=Hold.StackUntilKilled"}, dir.path() + "/held.log",
+        {.extra_env = {"HOLD_STACK_READY=" + ready, "REVALIDATOR_TEST_TMPDIR=" + dir.path()}});
     ASSERT_TRUE(eventually([&] { return std::filesystem::exists(ready) || !held.alive(); },
                            std::chrono::seconds(60)))
         << held.log_tail();
     ASSERT_TRUE(held.alive()) << held.log_tail();
+    // Its files are inside our directory, so they go with ours although it cannot remove them.
+    bool nested = false;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+        nested = nested || e.path().filename().string().rfind("revalidator-test.", 0) == 0;
+    }
+    EXPECT_TRUE(nested) << "the held stack's directory is not inside " << dir.path();
 
     std::set<pid_t> servers = descendants(held.pid());
     std::set<std::string> names;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <stdexcept>
@@ -60,7 +61,12 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 }
 
 TempDir::TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "revalidator-test.XXXXXX").string();
+    // A test that kills a test process on purpose has it make its directories inside its own, so
+    // that they go when its own does (tests/integration/orphans_test.cpp).
+    const char* parent = std::getenv("REVALIDATOR_TEST_TMPDIR");
+    std::string tmpl = ((parent && *parent ? fs::path(parent) : fs::temp_directory_path()) /
+                        "revalidator-test.XXXXXX")
+                           .string();
     if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
     fs::permissions(path_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);

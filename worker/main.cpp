@@ -3,12 +3,12 @@
 #include <iostream>
 #include <thread>
 
+#include "admin.hpp"
 #include "applier.hpp"
 #include "bearer.hpp"
 #include "cache_key.hpp"
 #include "consumer.hpp"
 #include "curve_keys.hpp"
-#include "http_front.hpp"
 #include "lease.hpp"
 #include "log.hpp"
 #include "loop.hpp"
@@ -103,36 +103,9 @@ int main(int argc, char** argv) {
          .takeover_delay = milliseconds(cfg.takeover_delay_ms)},
         registry);
 
-    BearerAuth admin_auth({cfg.admin_secret.value});
-
-    http::Tuning admin_tuning;
-    admin_tuning.loops = 1;
-    admin_tuning.max_connections = 256;
-    http::Server admin(admin_tuning, registry);
-    http::route_errors(admin, {{"/healthz", {"GET"}},
-                               {"/readyz", {"GET"}},
-                               {"/metrics", {"GET"}},
-                               {"/resync", {"POST"}}});
-    http::add_probes(admin, registry, [&] {
-        bool ready = role.active() && loop.source_ok() && loop.cache_ok();
-        return http::Readiness{ready,
-                               {{"role", role.active() ? "active" : "standby"},
-                                {"postgres", loop.source_ok()},
-                                {"memcached", loop.cache_ok()},
-                                {"pending_keys", loop.pending_keys()}}};
-    });
-    admin.Post("/resync", [&](const httplib::Request& req, httplib::Response& res) {
-        if (admin_auth.empty()) {
-            return http::reject(res, 403, "forbidden",
-                                "POST /resync is off: no --admin-secret configured");
-        }
-        if (auto denied = admin_auth.check(req.get_header_value("Authorization"))) {
-            return http::reject(res, 401, "unauthorized", *denied);
-        }
-        loop.request_resync("admin request");
-        res.status = 202;
-        res.set_content(R"({"resync":"scheduled"})", "application/json");
-    });
+    const BearerAuth admin_auth({cfg.admin_secret.value});
+    http::Server admin(worker::admin_tuning(), registry);
+    worker::add_admin_routes(admin, {registry, admin_auth, loop, [&] { return role.active(); }});
     int bound = admin.bind(cfg.admin_host, cfg.admin_port);
     if (bound < 0) {
         log::error("cannot listen", {{"host", cfg.admin_host}, {"port", cfg.admin_port}});

@@ -12,16 +12,18 @@
 #include <string>
 #include <vector>
 
+#include "role_ports.hpp"
+
 namespace revalidator::worker {
 
-class Consumer {
+class Consumer : public Inbox {
   public:
     // `curve_secret_key`: Z85, validated by the caller; empty for plaintext (the default).
     Consumer(const std::string& endpoint, int receive_hwm,
              const std::string& curve_secret_key = {});
-    ~Consumer();
+    ~Consumer() override;
 
-    std::vector<std::string> receive(std::size_t max, std::chrono::milliseconds timeout);
+    std::vector<std::string> receive(std::size_t max, std::chrono::milliseconds timeout) override;
 
   private:
     struct Impl;

@@ -103,7 +103,8 @@ struct Lease::Impl {
     milliseconds deadline;  // for one connect or query
     PGconn* conn = nullptr;
     std::atomic<bool> held{false};
-    std::atomic<bool> repair_wanted{false};
+    std::atomic<bool> repair_wanted{false};  // by this worker, of the active one
+    std::atomic<bool> repair_asked{false};   // of this worker, by another one
     std::atomic<Clock::rep> fresh_until{0};  // Clock ticks: last renewal sent + ttl
 
     std::mutex mu;
@@ -151,10 +152,10 @@ struct Lease::Impl {
             asked |= opts.name == n->extra;
             PQfreemem(n);
         }
-        if (asked && opts.on_repair_request) {
+        if (asked) {
             log::warn("a worker that lost the lease may have written late; resyncing",
                       {{"lease", opts.name}});
-            opts.on_repair_request();
+            repair_asked = true;
         }
     }
 
@@ -231,6 +232,10 @@ bool Lease::fresh_for(milliseconds duration) const {
 
 void Lease::request_repair() {
     impl_->repair_wanted = true;
+}
+
+bool Lease::take_repair_request() {
+    return impl_->repair_asked.exchange(false);
 }
 
 void Lease::release() {

@@ -19,9 +19,10 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
+
+#include "role_ports.hpp"
 
 namespace revalidator::worker {
 
@@ -30,31 +31,31 @@ struct LeaseOptions {
     std::string name;  // the lock's name: one per table
     std::chrono::milliseconds ttl{5000};
     std::chrono::milliseconds network{10'000};  // connect and query deadline (capped at ttl/4)
-    // Called (from the renewal thread) while this worker holds the lease, when a worker of the
-    // same table asked for a repair.
-    std::function<void()> on_repair_request = {};
 };
 
-class Lease {
+class Lease : public TableLease {
   public:
     explicit Lease(LeaseOptions opts);
-    ~Lease();
+    ~Lease() override;
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
 
     // Tries once to take the lock; false when another worker holds it or Postgres is away.
     // On success, renewal starts in the background.
-    bool try_acquire();
+    bool try_acquire() override;
     // Whether the lock is still ours as far as renewal knows; false from the first failed renewal.
-    bool held() const;
+    bool held() const override;
     // Whether a write that takes at most `duration` and starts now ends before the server could
     // have freed the lock. Thread-safe and cheap: it reads the last renewal's time.
     bool fresh_for(std::chrono::milliseconds duration) const;
     // Gives the lock up (closes the session) and stops renewing.
-    void release();
+    void release() override;
     // Thread-safe. Asks the table's active worker to resync, at this worker's next contact with
     // Postgres; forgotten if a renewal then proves the session, and so the lock, never lapsed.
     void request_repair();
+    // Thread-safe. Whether, since the last call, a worker of the same table asked this one (while
+    // it held the lease) for a repair.
+    bool take_repair_request() override;
 
   private:
     struct Impl;

@@ -1,21 +1,20 @@
 // revalidator-worker: consumes events from every ingress, coalesces them, reads the truth from
 // Postgres and writes Memcached. Run one active worker per table (see docs/operations.md).
-#include <atomic>
 #include <iostream>
-#include <optional>
 #include <thread>
 
+#include "admin.hpp"
 #include "applier.hpp"
 #include "bearer.hpp"
 #include "cache_key.hpp"
 #include "consumer.hpp"
 #include "curve_keys.hpp"
-#include "http_front.hpp"
 #include "lease.hpp"
 #include "log.hpp"
 #include "loop.hpp"
 #include "mc_sink.hpp"
 #include "pg_source.hpp"
+#include "role.hpp"
 #include "shutdown.hpp"
 #include "worker_config.hpp"
 
@@ -70,7 +69,6 @@ int main(int argc, char** argv) {
     log::init("worker", cfg.log_level);
     shutdown::install();
     metrics::Registry registry;
-    std::atomic<bool> repair_asked{false};
     std::unique_ptr<worker::Lease> lease;
     std::unique_ptr<worker::PgSource> source;
     std::unique_ptr<worker::McSink> sink;
@@ -79,8 +77,7 @@ int main(int argc, char** argv) {
             worker::LeaseOptions{.url = cfg.postgres_url,
                                  .name = "revalidator:" + pg.schema + "." + pg.table,
                                  .ttl = milliseconds(cfg.lease_ttl_ms),
-                                 .network = milliseconds(cfg.pg_timeout_ms),
-                                 .on_repair_request = [&] { repair_asked = true; }});
+                                 .network = milliseconds(cfg.pg_timeout_ms)});
         source = std::make_unique<worker::PgSource>(pg);
         sink = std::make_unique<worker::McSink>(
             cfg.memcached, cfg.cache_connections, cache_timeouts,
@@ -92,41 +89,23 @@ int main(int argc, char** argv) {
     }
     worker::Applier applier(*source, *sink, ap, registry);
     worker::Loop loop(applier, lp, registry);
+    worker::ProcessStop stop;
+    worker::Role role(
+        *lease,
+        [&] {
+            return std::make_unique<worker::Consumer>(cfg.bind, cfg.receive_hwm,
+                                                      curve_secret.value);
+        },
+        loop, stop,
+        {.table = pg.schema + "." + pg.table,
+         .bind = cfg.bind,
+         .max_batch = cfg.max_batch,
+         .takeover_delay = milliseconds(cfg.takeover_delay_ms)},
+        registry);
 
-    BearerAuth admin_auth({cfg.admin_secret.value});
-    std::atomic<bool> active{false};
-
-    http::Tuning admin_tuning;
-    admin_tuning.loops = 1;
-    admin_tuning.max_connections = 256;
-    http::Server admin(admin_tuning, registry);
-    http::route_errors(admin, {{"/healthz", {"GET"}},
-                               {"/readyz", {"GET"}},
-                               {"/metrics", {"GET"}},
-                               {"/resync", {"POST"}}});
-    registry.gauge_fn("revalidator_worker_active",
-                      "1 while this worker holds the table's lease, 0 as standby",
-                      [&] { return active ? 1.0 : 0.0; });
-    http::add_probes(admin, registry, [&] {
-        bool ready = active && loop.source_ok() && loop.cache_ok();
-        return http::Readiness{ready,
-                               {{"role", active ? "active" : "standby"},
-                                {"postgres", loop.source_ok()},
-                                {"memcached", loop.cache_ok()},
-                                {"pending_keys", loop.pending_keys()}}};
-    });
-    admin.Post("/resync", [&](const httplib::Request& req, httplib::Response& res) {
-        if (admin_auth.empty()) {
-            return http::reject(res, 403, "forbidden",
-                                "POST /resync is off: no --admin-secret configured");
-        }
-        if (auto denied = admin_auth.check(req.get_header_value("Authorization"))) {
-            return http::reject(res, 401, "unauthorized", *denied);
-        }
-        loop.request_resync("admin request");
-        res.status = 202;
-        res.set_content(R"({"resync":"scheduled"})", "application/json");
-    });
+    const BearerAuth admin_auth({cfg.admin_secret.value});
+    http::Server admin(worker::admin_tuning(), registry);
+    worker::add_admin_routes(admin, {registry, admin_auth, loop, [&] { return role.active(); }});
     int bound = admin.bind(cfg.admin_host, cfg.admin_port);
     if (bound < 0) {
         log::error("cannot listen", {{"host", cfg.admin_host}, {"port", cfg.admin_port}});
@@ -143,38 +122,7 @@ int main(int argc, char** argv) {
                {"prefix", ap.prefix},
                {"memcached", cfg.memcached}});
 
-    int exit_code = 0;
-    while (!shutdown::requested()) {
-        log::info("standby: waiting for the lease", {{"table", pg.schema + "." + pg.table}});
-        while (!lease->try_acquire()) {
-            if (shutdown::wait_for(milliseconds(500))) break;
-        }
-        if (shutdown::requested() || shutdown::wait_for(milliseconds(cfg.takeover_delay_ms))) break;
-        std::optional<worker::Consumer> consumer;
-        try {
-            consumer.emplace(cfg.bind, cfg.receive_hwm, curve_secret.value);
-        } catch (const std::exception& e) {
-            log::error("cannot bind", {{"bind", cfg.bind}, {"error", e.what()}});
-            exit_code = 1;
-            break;
-        }
-        active = true;
-        log::info("active: lease taken, consuming", {{"bind", cfg.bind}});
-        // Everything before this moment is covered by one full read.
-        loop.request_resync("became active");
-        auto wait = milliseconds(0);
-        // A lost lease also closes the write gate at once (McSink throws Fenced); leaving here
-        // unbinds the PULL socket, so events flow to the new active worker.
-        while (!shutdown::requested() && lease->held()) {
-            loop.ingest(consumer->receive(cfg.max_batch, std::min(wait, milliseconds(200))));
-            if (repair_asked.exchange(false)) loop.request_resync("repair asked by another worker");
-            wait = loop.step();
-        }
-        active = false;
-    }
-    // The batch in hand was finished by step(); events not yet received are covered by the
-    // next active worker's resync.
-    lease->release();  // at once, so a standby need not wait for the session to time out
+    const int exit_code = role.run();
     admin.stop();
     admin_thread.join();
     log::info("worker stopped");

@@ -18,6 +18,7 @@
 #include "publisher.hpp"
 #include "routes.hpp"
 #include "shutdown.hpp"
+#include "zmq_curve.hpp"
 
 using namespace revalidator;
 
@@ -174,7 +175,7 @@ int main(int argc, char** argv) {
                 throw CLI::ValidationError("--curve-server-key", *bad);
             if (auto bad = curve::key_error(curve_secret.value))
                 throw CLI::ValidationError("--curve-secret-key", *bad);
-            curve_public = ingress::curve_public_key(curve_secret.value);
+            curve_public = curve::public_key(curve_secret.value);
             if (curve_public.empty()) {
                 throw CLI::ValidationError("--curve-secret-key",
                                            "this libzmq was built without CURVE support");

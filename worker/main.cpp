@@ -18,6 +18,7 @@
 #include "mc_sink.hpp"
 #include "pg_source.hpp"
 #include "shutdown.hpp"
+#include "zmq_curve.hpp"
 
 using namespace revalidator;
 
@@ -121,7 +122,7 @@ int main(int argc, char** argv) {
         if (!curve_secret.value.empty()) {
             if (auto bad = curve::key_error(curve_secret.value))
                 throw CLI::ValidationError("--curve-secret-key", *bad);
-            if (worker::curve_public_key(curve_secret.value).empty())
+            if (curve::public_key(curve_secret.value).empty())
                 throw CLI::ValidationError("--curve-secret-key",
                                            "this libzmq was built without CURVE support");
         }
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
         return app.exit(e);
     }
     if (generate_keypair) {
-        auto pair = worker::generate_curve_keypair();
+        auto pair = curve::generate_keypair();
         if (pair.public_key.empty()) {
             std::cerr << "cannot generate a CURVE key pair: this libzmq was built without CURVE "
                          "support\n";
@@ -223,7 +224,7 @@ int main(int argc, char** argv) {
     log::info("worker started",
               {{"bind", endpoint},
                {"curve", curve_on},
-               {"curve_public_key", curve_on ? worker::curve_public_key(curve_secret.value) : ""},
+               {"curve_public_key", curve_on ? curve::public_key(curve_secret.value) : ""},
                {"admin_port", bound},
                {"table", pg.schema + "." + pg.table},
                {"prefix", ap.prefix},

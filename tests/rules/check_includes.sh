@@ -23,6 +23,7 @@ declare -A adapters=(
   [worker/lease.cpp]="holds the advisory-lock session through libpq"
   [worker/pg_conninfo.cpp]="parses the connection string with libpq's own parser"
   [worker/mc_sink.cpp]="writes the cache through libmemcached"
+  [worker/mc_client.cpp]="sets up the libmemcached handle the sink and the bench's reader share"
   [shared/http_server.hpp]="the HTTP server hands routes httplib's Request and Response"
 )
 

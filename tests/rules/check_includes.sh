@@ -96,7 +96,7 @@ for part in ingress worker shared; do
     while IFS=: read -r line text; do
       violation "$cmake_file" "$line" parts \
         "names $other/'s target or folder in \"$(echo "$text" | sed -E 's/^[[:space:]]+//')\"; $part/ must not depend on $other/"
-    done < <(grep -nE "revalidator[_-]$other|(^|[/}\"[:space:]])\.\./$other/|/$other/" "$root/$cmake_file" |
+    done < <(grep -nE "revalidator[_-]$other|/$other([/\")[:space:]]|\$)" "$root/$cmake_file" |
       grep -vE '^[0-9]+:[[:space:]]*#' || true)
   done
 done

@@ -22,12 +22,6 @@ std::int64_t steady_ns() {
 
 }  // namespace
 
-std::string curve_public_key(const std::string& secret_key) {
-    char pub[41] = {};
-    if (!zmq_has("curve") || zmq_curve_public(pub, secret_key.c_str()) != 0) return {};
-    return pub;
-}
-
 Publisher::Publisher(EventQueue& queue, PublisherConfig cfg, metrics::Registry& registry)
     : queue_(queue),
       cfg_(std::move(cfg)),

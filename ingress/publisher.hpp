@@ -25,13 +25,9 @@ struct PublisherConfig {
     std::chrono::milliseconds heartbeat{1000};  // idle time after which a HEARTBEAT is sent
     // CURVE (all Z85, validated by the caller). Empty server key: plaintext (the default).
     std::string curve_server_key;  // the worker's public key
-    std::string curve_public_key;  // ours, from curve_public_key(curve_secret_key)
+    std::string curve_public_key;  // ours, from curve::public_key (zmq_curve.hpp)
     std::string curve_secret_key;  // ours
 };
-
-// The Z85 public key of a Z85 CURVE secret key; empty when the key is invalid or this libzmq has
-// no CURVE support.
-std::string curve_public_key(const std::string& secret_key);
 
 class Publisher {
   public:

@@ -10,13 +10,14 @@
 #include "publisher.hpp"
 #include "routes.hpp"
 #include "shutdown.hpp"
+#include "zmq_curve.hpp"
 
 namespace revalidator::ingress {
 
 int run(const Config& cfg) {
     std::string curve_public;
     if (!cfg.curve_secret_key.value.empty()) {
-        curve_public = curve_public_key(cfg.curve_secret_key.value);
+        curve_public = curve::public_key(cfg.curve_secret_key.value);
         if (curve_public.empty()) {
             std::cerr << "revalidator-ingress: bad configuration: --curve-secret-key: this libzmq "
                          "was built without CURVE support\n";

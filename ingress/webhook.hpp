@@ -1,6 +1,7 @@
 // The webhook: parses and validates a Supabase Database Webhook body and names the rows it touches.
 // Pure logic, no I/O. Every rejection carries the HTTP status, a stable error code and a detail
-// that names exactly what was wrong (ARCHITECTURE.md, "The webhook").
+// that names exactly what was wrong (docs/architecture.md, "The webhook" and "What bad input
+// gets").
 #pragma once
 
 #include <string>

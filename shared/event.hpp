@@ -1,6 +1,7 @@
 // Event: what the ingress tells the worker about one webhook. It names a row to look at; it never
-// carries the row's content, because the worker reads the truth from Postgres (ARCHITECTURE.md,
-// promise 1). Stream fields (stream, epoch, seq) let the worker notice lost events and resync.
+// carries the row's content, because the worker reads the truth from Postgres
+// (docs/architecture.md, promise 1). Stream fields (stream, epoch, seq) let the worker notice lost
+// events and resync.
 #pragma once
 
 #include <cstdint>

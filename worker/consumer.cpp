@@ -34,16 +34,4 @@ std::vector<std::string> Consumer::receive(std::size_t max, std::chrono::millise
     return frames;
 }
 
-CurveKeypair generate_curve_keypair() {
-    char pub[41] = {}, sec[41] = {};
-    if (!zmq_has("curve") || zmq_curve_keypair(pub, sec) != 0) return {};
-    return {pub, sec};
-}
-
-std::string curve_public_key(const std::string& secret_key) {
-    char pub[41] = {};
-    if (!zmq_has("curve") || zmq_curve_public(pub, secret_key.c_str()) != 0) return {};
-    return pub;
-}
-
 }  // namespace revalidator::worker

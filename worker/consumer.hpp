@@ -30,11 +30,4 @@ class Consumer : public Inbox {
     std::unique_ptr<Impl> impl_;
 };
 
-// CURVE key helpers (Z85). Empty strings when this libzmq has no CURVE support.
-struct CurveKeypair {
-    std::string public_key, secret_key;
-};
-CurveKeypair generate_curve_keypair();
-std::string curve_public_key(const std::string& secret_key);
-
 }  // namespace revalidator::worker

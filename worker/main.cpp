@@ -6,9 +6,7 @@
 #include "admin.hpp"
 #include "applier.hpp"
 #include "bearer.hpp"
-#include "cache_key.hpp"
 #include "consumer.hpp"
-#include "curve_keys.hpp"
 #include "lease.hpp"
 #include "log.hpp"
 #include "loop.hpp"
@@ -17,6 +15,7 @@
 #include "role.hpp"
 #include "shutdown.hpp"
 #include "worker_config.hpp"
+#include "zmq_curve.hpp"
 
 using namespace revalidator;
 
@@ -29,7 +28,7 @@ int main(int argc, char** argv) {
                   "print a new CURVE key pair as public=<Z85> and secret=<Z85> lines, and exit");
     if (auto exit = parser.parse(argc, argv, [&] { return worker::validate(cfg); })) return *exit;
     if (generate_keypair) {
-        auto pair = worker::generate_curve_keypair();
+        auto pair = curve::generate_keypair();
         if (pair.public_key.empty()) {
             std::cerr << "cannot generate a CURVE key pair: this libzmq was built without CURVE "
                          "support\n";
@@ -40,7 +39,7 @@ int main(int argc, char** argv) {
     }
     const auto& curve_secret = cfg.curve_secret_key;
     const bool curve_on = !curve_secret.value.empty();
-    if (curve_on && worker::curve_public_key(curve_secret.value).empty()) {
+    if (curve_on && curve::public_key(curve_secret.value).empty()) {
         std::cerr << "revalidator-worker: bad configuration: --curve-secret-key: this libzmq was "
                      "built without CURVE support\n";
         return config::kUsage;
@@ -116,7 +115,7 @@ int main(int argc, char** argv) {
     log::info("worker started",
               {{"bind", cfg.bind},
                {"curve", curve_on},
-               {"curve_public_key", curve_on ? worker::curve_public_key(curve_secret.value) : ""},
+               {"curve_public_key", curve_on ? curve::public_key(curve_secret.value) : ""},
                {"admin_port", bound},
                {"table", pg.schema + "." + pg.table},
                {"prefix", ap.prefix},

@@ -8,7 +8,7 @@
 #include <libmemcached/memcached.h>
 
 #include "cache_key.hpp"
-#include "server_list.hpp"
+#include "mc_client.hpp"
 
 namespace revalidator::worker {
 
@@ -52,17 +52,7 @@ struct McSink::Impl {
 McSink::McSink(const std::string& servers, int connections, McTimeouts timeouts, WriteGate gate)
     : impl_(std::make_unique<Impl>()) {
     impl_->gate = std::move(gate);
-    impl_->mc = memcached_create(nullptr);
-    if (!impl_->mc) throw std::bad_alloc();
-    auto list = parse_server_list(servers, 11211);
-    if (!list) throw std::invalid_argument("--memcached " + list.error());
-    for (const auto& s : *list) {
-        if (memcached_server_add(impl_->mc, s.host.c_str(), static_cast<in_port_t>(s.port)) !=
-            MEMCACHED_SUCCESS) {
-            throw std::invalid_argument("--memcached: cannot add '" + s.host + "'");
-        }
-    }
-    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+    impl_->mc = connect_memcached(servers);
     const auto connect_ms = static_cast<uint64_t>(timeouts.connect.count());
     const auto io_ms = static_cast<uint64_t>(timeouts.io.count());
     memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, connect_ms);

@@ -1,12 +1,11 @@
 #include "cache_view.hpp"
 
 #include <cstdlib>
-#include <stdexcept>
 
 #include <libmemcached/memcached.h>
 
 #include <nlohmann/json.hpp>
-#include "server_list.hpp"
+#include "mc_client.hpp"
 
 namespace loadgen {
 
@@ -21,17 +20,7 @@ struct CacheView::Impl {
 };
 
 CacheView::CacheView(const std::string& servers) : impl_(std::make_unique<Impl>()) {
-    impl_->mc = memcached_create(nullptr);
-    if (!impl_->mc) throw std::bad_alloc();
-    auto list = revalidator::parse_server_list(servers, 11211);
-    if (!list) throw std::invalid_argument("--memcached " + list.error());
-    for (const auto& s : *list) {
-        if (memcached_server_add(impl_->mc, s.host.c_str(), static_cast<in_port_t>(s.port)) !=
-            MEMCACHED_SUCCESS) {
-            throw std::invalid_argument("--memcached: cannot add '" + s.host + "'");
-        }
-    }
-    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+    impl_->mc = revalidator::worker::connect_memcached(servers);
     memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, 5000);  // ms: 60 MB lists
 }
 

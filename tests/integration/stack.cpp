@@ -9,12 +9,26 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <stdexcept>
 
 namespace revalidator::testing {
+
+namespace {
+
+// The schema every user loads (schema/articles.sql), read at run time so that there is one copy.
+std::string read_file(const char* path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error(std::string("cannot read ") + path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace
 
 // Tests read and write from several threads; neither client handle is thread-safe.
 struct Stack::Clients {
@@ -51,8 +65,7 @@ Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_uni
     clients_->url = pg_->url();
     clients_->mc = memcached_create(nullptr);
     memcached_server_add(clients_->mc, "127.0.0.1", static_cast<in_port_t>(mc_->port()));
-    sql("CREATE TABLE public.articles (id bigserial PRIMARY KEY, title text NOT NULL, body text, "
-        "published_at timestamptz NOT NULL DEFAULT now(), version integer NOT NULL DEFAULT 1)");
+    sql(read_file(REVALIDATOR_SCHEMA_SQL));
     sql("INSERT INTO public.articles (title, body) SELECT 'Article ' || g, 'Body of ' || g "
         "FROM generate_series(1, 5) g");
     for (const auto& query : opts_.setup_sql) sql(query);

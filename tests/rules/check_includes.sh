@@ -1,69 +1,108 @@
 #!/usr/bin/env bash
-# The dependency rules, checked (docs/architecture.md, "Parts and rules"):
-#   1. a third-party client library's header (ZeroMQ, libpqxx, libpq, libmemcached, cpp-httplib)
-#      is included only by that library's adapter files, listed below with why, so that the logic
-#      around them is testable without servers and a library change touches one file;
-#   2. ingress/ and worker/ never include each other's headers nor link each other's targets:
-#      they share code only through shared/.
-# Usage: check_includes.sh [ROOT]   (ROOT: the tree to check, the repository by default)
-# Prints one line per violation (file:line: what, and the rule) and exits 1 if there is any.
-set -uo pipefail
-root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
-cd "$root" || exit 2
+# Checks the two dependency rules of the source tree (docs/architecture.md, "The parts and their
+# files"):
+#   adapter   only the adapter files listed below include a third-party client header (ZeroMQ,
+#             libpqxx, libpq, libmemcached, cpp-httplib) in ingress/, worker/ or shared/; the logic
+#             around them stays plain C++ that unit tests drive without servers;
+#   parts     ingress/ and worker/ never depend on each other, and shared/ on neither: no
+#             #include "..." that resolves to the other folder's header, no CMake reference to
+#             the other folder's targets or sources.
+# Every violation is printed as FILE:LINE: rule: what; the exit status is 1 when there is one.
+# Usage: check_includes.sh [ROOT]   (ROOT: the tree to check, default the repository)
+set -euo pipefail
 
-# library pattern (an extended regex on the included name) -> the files that may include it
+root=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
+
+# The adapter files, relative to ROOT, each with why it may include a third-party header. Add a
+# file here only when it is the one place that talks to that library.
 declare -A adapters=(
-  # ZeroMQ: the ingress's PUSH socket, the worker's PULL socket
-  ['zmq\.h|zmq\.hpp|zmq_addon\.hpp']="ingress/publisher.cpp worker/consumer.cpp"
-  # libpqxx: the worker's reads of rows and lists
-  ['pqxx/.*']="worker/pg_source.cpp"
-  # libpq: the lease (raw libpq for its timeouts) and the connection string parser
-  ['libpq-fe\.h']="worker/lease.cpp worker/pg_conninfo.cpp"
-  # libmemcached: the worker's writes
-  ['libmemcached/.*']="worker/mc_sink.cpp"
-  # cpp-httplib: the HTTP front, pinned to the version it was written against
-  ['httplib\.h']="shared/http_server.hpp"
+  [ingress/publisher.cpp]="owns the ingress's ZeroMQ PUSH socket"
+  [worker/consumer.cpp]="owns the worker's ZeroMQ PULL socket"
+  [shared/zmq_curve.cpp]="CURVE key pair and public key through libzmq, for both binaries"
+  [worker/pg_source.cpp]="reads rows and the list through libpqxx"
+  [worker/lease.cpp]="holds the advisory-lock session through libpq"
+  [worker/pg_conninfo.cpp]="parses the connection string with libpq's own parser"
+  [worker/mc_sink.cpp]="writes the cache through libmemcached"
+  [worker/mc_client.cpp]="sets up the libmemcached handle the sink and the bench's reader share"
+  [shared/http_server.hpp]="the HTTP server hands routes httplib's Request and Response"
 )
 
-violations=0
-report() {
-  echo "$1"
-  violations=$((violations + 1))
+third_party='(zmq\.h|zmq\.hpp|zmq_addon\.hpp|pqxx/[^">]*|libpq-fe\.h|libmemcached/[^">]*|httplib\.h)'
+failures=0
+violation() {  # FILE LINE RULE WHAT
+  echo "$1:$2: $3: $4"
+  failures=$((failures + 1))
 }
 
-sources=$(find ingress worker shared -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' \) 2>/dev/null | sort)
-for pattern in "${!adapters[@]}"; do
-  allowed=" ${adapters[$pattern]} "
-  while IFS=: read -r file line text; do
+sources() {  # FOLDER: its C++ files, relative to ROOT
+  [ -d "$root/$1" ] || return 0
+  (cd "$root" && find "$1" -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' \) | sort)
+}
+
+# adapter
+for part in ingress worker shared; do
+  while read -r file; do
     [ -n "$file" ] || continue
-    case "$allowed" in *" $file "*) continue ;; esac
-    header=$(sed -E 's/.*#include[[:space:]]*[<"]([^>"]+)[>"].*/\1/' <<<"$text")
-    report "$file:$line: includes <$header>, which only its adapter files may (${adapters[$pattern]}): rule 1"
-  done < <(grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]($pattern)[>\"]" $sources /dev/null)
+    [ -n "${adapters[$file]:-}" ] && continue
+    while IFS=: read -r line header; do
+      violation "$file" "$line" adapter \
+        "includes the third-party header $header; only the adapter files listed in tests/rules/check_includes.sh may"
+    done < <(grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]$third_party[>\"]" "$root/$file" |
+      sed -E 's|^([0-9]+):[^<"]*[<"]([^>"]+)[>"].*|\1:\2|')
+  done < <(sources "$part")
 done
 
-# Rule 2: a quoted include that names a header found only in the other process's folder.
-check_side() {
-  local self=$1 other=$2
-  while IFS=: read -r file line text; do
-    [ -n "$file" ] || continue
-    header=$(sed -E 's/.*#include[[:space:]]*"([^"]+)".*/\1/' <<<"$text")
-    name=${header##*/}
-    [ -e "$other/$header" ] || [ -n "$(find "$other" -name "$name" -print -quit)" ] || continue
-    [ -e "$self/$header" ] || [ -e "shared/$header" ] && continue
-    [ -n "$(find "$self" shared -name "$name" -print -quit)" ] && continue
-    report "$file:$line: includes \"$header\" from $other/: ingress/ and worker/ share code only through shared/: rule 2"
-  done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$self" --include='*.cpp' --include='*.hpp' --include='*.h')
-  while IFS=: read -r file line text; do
-    [ -n "$file" ] || continue
-    report "$file:$line: links or names $other/ (${text//[[:space:]]/ }): rule 2"
-  done < <(grep -rnE "revalidator_${other}_|\\\$\\{PROJECT_SOURCE_DIR\\}/${other}|\\.\\./${other}" "$self" --include='CMakeLists.txt')
+# parts: includes. A quoted name is looked up as the compiler would: next to the file, in the
+# part's own folder, then in shared/ (each part's include path). A name that resolves into a
+# forbidden folder, or is found only there (that folder's include path was added), is a violation.
+forbidden_for() {
+  case $1 in
+    ingress) echo worker ;;
+    worker) echo ingress ;;
+    shared) echo "ingress worker" ;;
+  esac
 }
-check_side ingress worker
-check_side worker ingress
+resolve() {  # PART DIR NAME -> the header's path relative to ROOT, or nothing
+  local candidate
+  for candidate in "$2/$3" "$1/$3" "shared/$3"; do
+    if [ -f "$root/$candidate" ]; then
+      realpath -m --relative-to="$root" "$root/$candidate"
+      return
+    fi
+  done
+}
+for part in ingress worker shared; do
+  while read -r file; do
+    [ -n "$file" ] || continue
+    while IFS=: read -r line name; do
+      found=$(resolve "$part" "$(dirname "$file")" "$name")
+      for other in $(forbidden_for "$part"); do
+        if [ "${found%%/*}" = "$other" ] || { [ -z "$found" ] && [ -f "$root/$other/$name" ]; }; then
+          violation "$file" "$line" parts \
+            "includes \"$name\", a header of $other/; $part/ must not depend on $other/"
+        fi
+      done
+    done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]+"' "$root/$file" |
+      sed -E 's/^([0-9]+):[^"]*"([^"]+)".*/\1:\2/')
+  done < <(sources "$part")
+done
 
-if [ "$violations" -gt 0 ]; then
-  echo "check_includes: $violations violation(s) in $root"
+# parts: CMake. The other part's targets (revalidator_worker_core, revalidator-worker, ...) or
+# its folder named in this part's CMakeLists.txt.
+for part in ingress worker shared; do
+  cmake_file=$part/CMakeLists.txt
+  [ -f "$root/$cmake_file" ] || continue
+  for other in $(forbidden_for "$part"); do
+    while IFS=: read -r line text; do
+      violation "$cmake_file" "$line" parts \
+        "names $other/'s target or folder in \"$(echo "$text" | sed -E 's/^[[:space:]]+//')\"; $part/ must not depend on $other/"
+    done < <(grep -nE "revalidator[_-]$other|/$other([/\")[:space:]]|\$)" "$root/$cmake_file" |
+      grep -vE '^[0-9]+:[[:space:]]*#' || true)
+  done
+done
+
+if [ "$failures" -gt 0 ]; then
+  echo "check_includes: $failures violation(s) in $root" >&2
   exit 1
 fi
-echo "check_includes: the include and dependency rules hold in $root"
+echo "check_includes: ingress/, worker/ and shared/ keep the adapter and parts rules"

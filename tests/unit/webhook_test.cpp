@@ -1,5 +1,5 @@
-// parse_webhook and is_json_content_type: the ingress's input contract (ARCHITECTURE.md, "The
-// webhook"). One table of bodies, each with the exact outcome it must produce.
+// parse_webhook and is_json_content_type: the ingress's input contract (docs/architecture.md,
+// "The webhook"). One table of bodies, each with the exact outcome it must produce.
 #include "webhook.hpp"
 
 #include <string>

@@ -1,0 +1,28 @@
+#include "mc_client.hpp"
+
+#include <new>
+#include <stdexcept>
+
+#include <libmemcached/memcached.h>
+
+#include "server_list.hpp"
+
+namespace revalidator::worker {
+
+memcached_st* connect_memcached(const std::string& servers) {
+    auto list = parse_server_list(servers, 11211);
+    if (!list) throw std::invalid_argument("--memcached " + list.error());
+    memcached_st* mc = memcached_create(nullptr);
+    if (!mc) throw std::bad_alloc();
+    for (const auto& s : *list) {
+        if (memcached_server_add(mc, s.host.c_str(), static_cast<in_port_t>(s.port)) !=
+            MEMCACHED_SUCCESS) {
+            memcached_free(mc);
+            throw std::invalid_argument("--memcached: cannot add '" + s.host + "'");
+        }
+    }
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+    return mc;
+}
+
+}  // namespace revalidator::worker

@@ -303,6 +303,28 @@ TEST(HttpServer, PipelinedRequestsAreAnsweredInOrder) {
     EXPECT_TRUE(c.unread().empty());
 }
 
+// Many small requests in one write span several reads, and requests straddle read boundaries:
+// each is answered once, in order (the buffer keeps a read offset instead of moving its rest).
+TEST(HttpServer, ThousandsOfPipelinedRequestsInOneWriteAreAllAnsweredInOrder) {
+    Running s;
+    Client c(s.port());
+    std::string all;
+    for (int i = 0; i < 2000; ++i) all += get("/n/" + std::to_string(i));
+    all += get("/hello", "Connection: close\r\n");
+    ASSERT_TRUE(c.send(all));
+    for (int i = 0; i < 2000; ++i) {
+        auto r = c.response();
+        ASSERT_TRUE(r) << i;
+        ASSERT_EQ(r->status, 200) << i;
+        ASSERT_EQ(r->body, std::to_string(i));
+    }
+    auto last = c.response();
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->body, "hello");
+    EXPECT_TRUE(c.closed_within(2s));
+    EXPECT_TRUE(c.unread().empty());
+}
+
 // Answers far beyond the output high-water mark: the server stops taking pipelined requests
 // while the client is slow to read, and resumes as it drains, in order.
 TEST(HttpServer, PipelinedLargeAnswersAreAnsweredInOrder) {

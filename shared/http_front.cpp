@@ -17,10 +17,10 @@ std::string code_for(int status) {
     }
 }
 
-std::string detail_for(int status, const httplib::Request& req) {
+std::string detail_for(int status, const Request& req) {
     switch (status) {
         case 404:
-            return "no route for " + req.method + " " + req.path;
+            return "no route for " + std::string(req.method()) + " " + std::string(req.path());
         case 400:
             // httplib answers 400 itself only when it cannot parse the request line.
             return "the request line could not be parsed (expected \"METHOD /path HTTP/1.1\")";
@@ -31,47 +31,42 @@ std::string detail_for(int status, const httplib::Request& req) {
 
 }  // namespace
 
-void reject(httplib::Response& res, int status, const std::string& code,
-            const std::string& detail) {
-    res.status = status;
+void reject(Response& res, int status, const std::string& code, const std::string& detail) {
+    res.set_status(status);
     res.set_content(error_body(code, detail), "application/json");
 }
 
 void route_errors(Server& svr, std::map<std::string, std::set<std::string>> routes) {
-    svr.set_pre_routing_handler(
-        [routes = std::move(routes)](const httplib::Request& req, httplib::Response& res) {
-            auto it = routes.find(req.path);
-            if (it == routes.end() || it->second.count(req.method)) {
-                return httplib::Server::HandlerResponse::Unhandled;
-            }
-            std::string allow;
-            for (const auto& m : it->second) allow += (allow.empty() ? "" : ", ") + m;
-            res.set_header("Allow", allow);
-            reject(res, 405, "method_not_allowed",
-                   req.method + " is not allowed on " + req.path + " (allowed: " + allow + ")");
-            return httplib::Server::HandlerResponse::Handled;
-        });
-    httplib::Server::HandlerWithResponse on_error = [](const httplib::Request& req,
-                                                       httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        reject(res, res.status, code_for(res.status), detail_for(res.status, req));
-        return httplib::Server::HandlerResponse::Handled;
-    };
-    svr.set_error_handler(on_error);
+    svr.set_pre_routing([routes = std::move(routes)](const Request& req, Response& res) {
+        auto it = routes.find(std::string(req.path()));
+        if (it == routes.end() || it->second.count(std::string(req.method()))) return false;
+        std::string allow;
+        for (const auto& m : it->second) allow += (allow.empty() ? "" : ", ") + m;
+        res.set_header("Allow", allow);
+        reject(res, 405, "method_not_allowed",
+               std::string(req.method()) + " is not allowed on " + std::string(req.path()) +
+                   " (allowed: " + allow + ")");
+        return true;
+    });
+    svr.set_error_handler([](const Request& req, Response& res) {
+        if (!res.body().empty()) return false;
+        reject(res, res.status(), code_for(res.status()), detail_for(res.status(), req));
+        return true;
+    });
 }
 
 void add_probes(Server& svr, const metrics::Registry& registry,
                 std::function<Readiness()> readiness) {
-    svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    svr.get("/healthz", [](const Request&, Response& res) {
         res.set_content(R"({"status":"ok"})", "application/json");
     });
-    svr.Get("/readyz", [readiness](const httplib::Request&, httplib::Response& res) {
+    svr.get("/readyz", [readiness](const Request&, Response& res) {
         Readiness r = readiness();
         nlohmann::json body = {{"ready", r.ready}, {"detail", r.detail}};
-        res.status = r.ready ? 200 : 503;
+        res.set_status(r.ready ? 200 : 503);
         res.set_content(body.dump(), "application/json");
     });
-    svr.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
+    svr.get("/metrics", [&registry](const Request&, Response& res) {
         res.set_content(registry.render(), "text/plain; version=0.0.4");
     });
 }

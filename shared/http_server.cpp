@@ -1,5 +1,7 @@
 #include "http_server.hpp"
 
+#include <httplib.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -133,6 +135,91 @@ class MemoryStream final : public httplib::Stream {
     const Endpoint& local_;
     int fd_;
 };
+
+}  // namespace
+
+// Request and Response are views of httplib's own objects: no header, body or match is copied.
+struct Request::Parsed {
+    const httplib::Request& req;
+};
+
+std::string_view Request::method() const {
+    return parsed_.req.method;
+}
+std::string_view Request::path() const {
+    return parsed_.req.path;
+}
+std::string_view Request::body() const {
+    return parsed_.req.body;
+}
+
+std::string_view Request::header(std::string_view name) const {
+    // httplib's header map compares names without case; the first of a repeated name is read.
+    auto [first, end] = parsed_.req.headers.equal_range(std::string(name));
+    return first == end ? std::string_view() : std::string_view(first->second);
+}
+
+std::string_view Request::match(std::size_t i) const {
+    const auto& m = parsed_.req.matches;
+    if (i >= m.size() || !m[i].matched) return {};
+    return std::string_view(parsed_.req.path)
+        .substr(static_cast<std::size_t>(m[i].first - parsed_.req.path.begin()),
+                static_cast<std::size_t>(m[i].length()));
+}
+
+struct Response::Building {
+    httplib::Response& res;
+};
+
+int Response::status() const {
+    return building_.res.status;
+}
+void Response::set_status(int status) {
+    building_.res.status = status;
+}
+std::string_view Response::body() const {
+    return building_.res.body;
+}
+
+void Response::set_content(std::string body, std::string_view content_type) {
+    building_.res.body = std::move(body);
+    building_.res.headers.erase("Content-Type");
+    building_.res.set_header("Content-Type", std::string(content_type));
+}
+
+void Response::set_header(std::string_view name, std::string_view value) {
+    building_.res.set_header(std::string(name), std::string(value));
+}
+
+// httplib's router and parser, driven one framed request at a time.
+class Server::Router : public httplib::Server {
+  public:
+    // Parses the request in `s`, routes it and writes the answer into `s`.
+    void answer(httplib::Stream& s, bool last, bool& client_closes) {
+        process_request(s, last, client_closes, nullptr);
+    }
+};
+
+namespace {
+
+httplib::Server::Handler adapt(Server::Handler handler) {
+    return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+        Request::Parsed parsed{req};
+        Response::Building building{res};
+        Response response(building);
+        handler(Request(parsed), response);
+    };
+}
+
+httplib::Server::HandlerWithResponse adapt(Server::Hook hook) {
+    return [hook = std::move(hook)](const httplib::Request& req, httplib::Response& res) {
+        Request::Parsed parsed{req};
+        Response::Building building{res};
+        Response response(building);
+        return hook(Request(parsed), response) ? httplib::Server::HandlerResponse::Handled
+                                               : httplib::Server::HandlerResponse::Unhandled;
+    };
+}
 
 }  // namespace
 
@@ -454,7 +541,7 @@ class Server::Loop {
                 server_.stopping_ || draining_ || ++c.served >= kRequestsPerConnection;
             {
                 MemoryStream s(c.framer.request(c.input()), c.out, c.remote, c.local, c.fd);
-                server_.process_request(s, last, client_closes, nullptr);
+                server_.router_->answer(s, last, client_closes);
             }
             c.in_at += c.framer.consumed();
             if (!c.has_input()) c.clear_input();
@@ -559,19 +646,47 @@ class Server::Loop {
 };
 
 Server::Server(const Tuning& t, metrics::Registry& registry)
-    : tuning_(t), counters_(std::make_unique<Counters>(registry)) {
+    : tuning_(t),
+      router_(std::make_unique<Router>()),
+      counters_(std::make_unique<Counters>(registry)) {
     if (tuning_.loops <= 0) {
         tuning_.loops = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     }
-    set_keep_alive_max_count(kRequestsPerConnection);
-    set_keep_alive_timeout(tuning_.keep_alive_s);
-    set_payload_max_length(tuning_.limits.max_body_bytes);
+    router_->set_keep_alive_max_count(kRequestsPerConnection);
+    router_->set_keep_alive_timeout(tuning_.keep_alive_s);
+    router_->set_payload_max_length(tuning_.limits.max_body_bytes);
     registry.gauge_fn("revalidator_http_connections", "Open HTTP connections",
                       [open = open_] { return static_cast<double>(open->load()); });
 }
 
 Server::~Server() {
     if (listen_fd_ >= 0) ::close(listen_fd_);
+}
+
+void Server::get(const std::string& pattern, Handler handler) {
+    router_->Get(pattern, adapt(std::move(handler)));
+}
+
+void Server::post(const std::string& pattern, Handler handler) {
+    router_->Post(pattern, adapt(std::move(handler)));
+}
+
+void Server::set_pre_routing(Hook hook) {
+    router_->set_pre_routing_handler(adapt(std::move(hook)));
+}
+
+void Server::set_error_handler(Hook hook) {
+    router_->set_error_handler(adapt(std::move(hook)));
+}
+
+void Server::set_logger(Logger logger) {
+    router_->set_logger(
+        [logger = std::move(logger)](const httplib::Request& req, const httplib::Response& res) {
+            Request::Parsed parsed{req};
+            // The logger only reads: the answer is already written.
+            Response::Building building{const_cast<httplib::Response&>(res)};
+            logger(Request(parsed), Response(building));
+        });
 }
 
 int Server::bind(const std::string& host, int port) {

@@ -115,16 +115,16 @@ int main(int argc, char** argv) {
                                 {"memcached", loop.cache_ok()},
                                 {"pending_keys", loop.pending_keys()}}};
     });
-    admin.Post("/resync", [&](const httplib::Request& req, httplib::Response& res) {
+    admin.post("/resync", [&](const http::Request& req, http::Response& res) {
         if (admin_auth.empty()) {
             return http::reject(res, 403, "forbidden",
                                 "POST /resync is off: no --admin-secret configured");
         }
-        if (auto denied = admin_auth.check(req.get_header_value("Authorization"))) {
+        if (auto denied = admin_auth.check(req.header("Authorization"))) {
             return http::reject(res, 401, "unauthorized", *denied);
         }
         loop.request_resync("admin request");
-        res.status = 202;
+        res.set_status(202);
         res.set_content(R"({"resync":"scheduled"})", "application/json");
     });
     int bound = admin.bind(cfg.admin_host, cfg.admin_port);

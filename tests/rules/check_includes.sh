@@ -22,7 +22,7 @@ declare -A adapters=(
   # libmemcached: the worker's writes
   ['libmemcached/.*']="worker/mc_sink.cpp"
   # cpp-httplib: the HTTP front, pinned to the version it was written against
-  ['httplib\.h']="shared/http_server.cpp"
+  ['httplib\.h']="shared/http/http_server.cpp"
 )
 
 violations=0

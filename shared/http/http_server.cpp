@@ -26,10 +26,11 @@
 
 // The loop hands each framed request to httplib::Server::process_request, an internal of 0.11.4
 // that later versions changed (CMakeLists.txt checks the same at configure time).
-static_assert(std::string_view(CPPHTTPLIB_VERSION) == "0.11.4",
-              "cpp-httplib 0.11.4 required: shared/http_server.cpp calls "
-              "httplib::Server::process_request, an 0.11.4 internal that later versions changed; "
-              "adapt shared/http_server.cpp (MemoryStream, process_request) to the new version");
+static_assert(
+    std::string_view(CPPHTTPLIB_VERSION) == "0.11.4",
+    "cpp-httplib 0.11.4 required: shared/http/http_server.cpp calls "
+    "httplib::Server::process_request, an 0.11.4 internal that later versions changed; "
+    "adapt shared/http/http_server.cpp (MemoryStream, process_request) to the new version");
 
 namespace revalidator::http {
 

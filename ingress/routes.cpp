@@ -46,8 +46,8 @@ void add_routes(http::Server& svr, RouteContext ctx) {
     ctx.registry.gauge_fn("revalidator_ingress_queue_depth", "Events waiting for the publisher",
                           [&q = ctx.queue] { return static_cast<double>(q.depth()); });
 
-    svr.set_logger([statuses](const httplib::Request&, const httplib::Response& res) {
-        statuses->count(res.status);
+    svr.set_logger([statuses](const http::Request&, const http::Response& res) {
+        statuses->count(res.status());
     });
     http::route_errors(svr, {{"/revalidate", {"POST"}},
                              {"/healthz", {"GET"}},
@@ -55,19 +55,18 @@ void add_routes(http::Server& svr, RouteContext ctx) {
                              {"/metrics", {"GET"}}});
     http::add_probes(svr, ctx.registry, ctx.readiness);
 
-    svr.Post("/revalidate", [ctx, &ack, &full, &drain](const httplib::Request& req,
-                                                       httplib::Response& res) {
+    svr.post("/revalidate", [ctx, &ack, &full, &drain](const http::Request& req,
+                                                       http::Response& res) {
         const auto start = std::chrono::steady_clock::now();
-        const std::string authorization = req.get_header_value("Authorization");
-        const std::string content_type = req.get_header_value("Content-Type");
-        const std::string id = req.get_header_value("webhook-id");
-        const std::string timestamp = req.get_header_value("webhook-timestamp");
-        const std::string signature = req.get_header_value("webhook-signature");
-        const auto answer = intake(
-            {authorization, content_type, {id, timestamp, signature}, req.body, unix_micros()},
-            ctx.auth, ctx.table, ctx.queue);
+        const auto answer = intake({req.header("Authorization"),
+                                    req.header("Content-Type"),
+                                    {req.header("webhook-id"), req.header("webhook-timestamp"),
+                                     req.header("webhook-signature")},
+                                    req.body(),
+                                    unix_micros()},
+                                   ctx.auth, ctx.table, ctx.queue);
         if (answer.status == 202) {
-            res.status = 202;
+            res.set_status(202);
             res.set_content(R"({"received":true})", "application/json");
             ack.observe(
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -22,19 +22,19 @@ void add_admin_routes(http::Server& svr, AdminContext ctx) {
                                 {"memcached", loop.cache_ok()},
                                 {"pending_keys", loop.pending_keys()}}};
     });
-    svr.Post("/resync", [&auth = ctx.auth, &loop = ctx.loop](const httplib::Request& req,
-                                                             httplib::Response& res) {
-        if (auth.empty()) {
-            return http::reject(res, 403, "forbidden",
-                                "POST /resync is off: no --admin-secret configured");
-        }
-        if (auto denied = auth.check(req.get_header_value("Authorization"))) {
-            return http::reject(res, 401, "unauthorized", *denied);
-        }
-        loop.request_resync("admin request");
-        res.status = 202;
-        res.set_content(R"({"resync":"scheduled"})", "application/json");
-    });
+    svr.post("/resync",
+             [&auth = ctx.auth, &loop = ctx.loop](const http::Request& req, http::Response& res) {
+                 if (auth.empty()) {
+                     return http::reject(res, 403, "forbidden",
+                                         "POST /resync is off: no --admin-secret configured");
+                 }
+                 if (auto denied = auth.check(req.header("Authorization"))) {
+                     return http::reject(res, 401, "unauthorized", *denied);
+                 }
+                 loop.request_resync("admin request");
+                 res.set_status(202);
+                 res.set_content(R"({"resync":"scheduled"})", "application/json");
+             });
 }
 
 }  // namespace revalidator::worker

@@ -24,7 +24,7 @@ declare -A adapters=(
   [worker/pg_conninfo.cpp]="parses the connection string with libpq's own parser"
   [worker/mc_sink.cpp]="writes the cache through libmemcached"
   [worker/mc_client.cpp]="sets up the libmemcached handle the sink and the bench's reader share"
-  [shared/http_server.hpp]="the HTTP server hands routes httplib's Request and Response"
+  [shared/http/http_server.cpp]="the HTTP front: httplib parses, routes and writes, pinned to 0.11.4"
 )
 
 third_party='(zmq\.h|zmq\.hpp|zmq_addon\.hpp|pqxx/[^">]*|libpq-fe\.h|libmemcached/[^">]*|httplib\.h)'

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <httplib.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 

@@ -124,10 +124,9 @@ bool says_close(const std::string& answer) {
 class Draining : public ::testing::Test {
   protected:
     Draining() : server_(tuning(), registry_) {
-        server_.Get("/hello", [](const httplib::Request&, httplib::Response& res) {
-            res.set_content("hello", "text/plain");
-        });
-        server_.Get("/block", [this](const httplib::Request&, httplib::Response& res) {
+        server_.get("/hello",
+                    [](const Request&, Response& res) { res.set_content("hello", "text/plain"); });
+        server_.get("/block", [this](const Request&, Response& res) {
             entered_.set_value();
             release_.wait_for(10s);
             res.set_content("unblocked", "text/plain");

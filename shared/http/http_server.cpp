@@ -1,5 +1,7 @@
 #include "http_server.hpp"
 
+#include <httplib.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -14,12 +16,21 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
 #include "log.hpp"
+
+// The loop hands each framed request to httplib::Server::process_request, an internal of 0.11.4
+// that later versions changed (CMakeLists.txt checks the same at configure time).
+static_assert(
+    std::string_view(CPPHTTPLIB_VERSION) == "0.11.4",
+    "cpp-httplib 0.11.4 required: shared/http/http_server.cpp calls "
+    "httplib::Server::process_request, an 0.11.4 internal that later versions changed; "
+    "adapt shared/http/http_server.cpp (MemoryStream, process_request) to the new version");
 
 namespace revalidator::http {
 
@@ -128,6 +139,91 @@ class MemoryStream final : public httplib::Stream {
 
 }  // namespace
 
+// Request and Response are views of httplib's own objects: no header, body or match is copied.
+struct Request::Parsed {
+    const httplib::Request& req;
+};
+
+std::string_view Request::method() const {
+    return parsed_.req.method;
+}
+std::string_view Request::path() const {
+    return parsed_.req.path;
+}
+std::string_view Request::body() const {
+    return parsed_.req.body;
+}
+
+std::string_view Request::header(std::string_view name) const {
+    // httplib's header map compares names without case; the first of a repeated name is read.
+    auto [first, end] = parsed_.req.headers.equal_range(std::string(name));
+    return first == end ? std::string_view() : std::string_view(first->second);
+}
+
+std::string_view Request::match(std::size_t i) const {
+    const auto& m = parsed_.req.matches;
+    if (i >= m.size() || !m[i].matched) return {};
+    return std::string_view(parsed_.req.path)
+        .substr(static_cast<std::size_t>(m[i].first - parsed_.req.path.begin()),
+                static_cast<std::size_t>(m[i].length()));
+}
+
+struct Response::Building {
+    httplib::Response& res;
+};
+
+int Response::status() const {
+    return building_.res.status;
+}
+void Response::set_status(int status) {
+    building_.res.status = status;
+}
+std::string_view Response::body() const {
+    return building_.res.body;
+}
+
+void Response::set_content(std::string body, std::string_view content_type) {
+    building_.res.body = std::move(body);
+    building_.res.headers.erase("Content-Type");
+    building_.res.set_header("Content-Type", std::string(content_type));
+}
+
+void Response::set_header(std::string_view name, std::string_view value) {
+    building_.res.set_header(std::string(name), std::string(value));
+}
+
+// httplib's router and parser, driven one framed request at a time.
+class Server::Router : public httplib::Server {
+  public:
+    // Parses the request in `s`, routes it and writes the answer into `s`.
+    void answer(httplib::Stream& s, bool last, bool& client_closes) {
+        process_request(s, last, client_closes, nullptr);
+    }
+};
+
+namespace {
+
+httplib::Server::Handler adapt(Server::Handler handler) {
+    return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+        Request::Parsed parsed{req};
+        Response::Building building{res};
+        Response response(building);
+        handler(Request(parsed), response);
+    };
+}
+
+httplib::Server::HandlerWithResponse adapt(Server::Hook hook) {
+    return [hook = std::move(hook)](const httplib::Request& req, httplib::Response& res) {
+        Request::Parsed parsed{req};
+        Response::Building building{res};
+        Response response(building);
+        return hook(Request(parsed), response) ? httplib::Server::HandlerResponse::Handled
+                                               : httplib::Server::HandlerResponse::Unhandled;
+    };
+}
+
+}  // namespace
+
 std::string error_body(const std::string& code, const std::string& detail) {
     nlohmann::json body = {{"error", code}, {"detail", detail}};
     return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -216,8 +312,19 @@ class Server::Loop {
 
     struct Connection {
         Connection(int f, const Limits& l) : fd(f), framer(l) {}
+        bool has_input() const { return in_at < in.size(); }
+        // The bytes not yet answered: the framer sees the current request start at its [0].
+        std::string_view input() const { return std::string_view(in).substr(in_at); }
+        void clear_input() {
+            in.clear();
+            in_at = 0;
+        }
         int fd;
+        // Received bytes; those before `in_at` are answered. Pipelined requests are answered by
+        // moving `in_at`, and the answered prefix is dropped only before the next read, so that N
+        // requests in one read cost O(bytes), not N moves of the rest of the buffer.
         std::string in;
+        std::size_t in_at = 0;
         std::string out;
         std::size_t out_at = 0;
         RequestFramer framer;
@@ -328,7 +435,7 @@ class Server::Loop {
     // The drain's deadline: a request still arriving is refused rather than cut off unanswered.
     void refuse_unfinished() {
         for (auto& [fd, c] : conns_) {
-            if (c->phase != Phase::Open || c->in.empty() || !c->out.empty()) continue;
+            if (c->phase != Phase::Open || !c->has_input() || !c->out.empty()) continue;
             Refusal r{503, "draining", "this server is shutting down; retry on another instance"};
             server_.counters_->refused(r.code).inc();
             c->out = refusal_response(r);
@@ -379,9 +486,12 @@ class Server::Loop {
         ssize_t n = ::recv(fd, read_buf_, sizeof(read_buf_), 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return drop(fd);
         if (n < 0) return;
-        if (c.in.empty()) {
+        if (!c.has_input()) {
             c.request_deadline = now_ + std::chrono::seconds(server_.tuning_.request_timeout_s);
         }
+        // The framer's offsets are relative to input(), which this keeps as it is.
+        c.in.erase(0, c.in_at);
+        c.in_at = 0;
         c.in.append(read_buf_, static_cast<std::size_t>(n));
         process(fd, c);
     }
@@ -403,16 +513,16 @@ class Server::Loop {
             want(fd, c, EPOLLIN);
             if (!more) break;
         }
-        if (c.in.empty()) {
+        if (!c.has_input()) {
             c.idle_deadline = now_ + std::chrono::seconds(server_.tuning_.keep_alive_s);
         }
     }
 
     // Returns true when it stopped only because enough output is waiting.
     bool answer_some(Connection& c) {
-        while (!c.close_when_written && !c.in.empty()) {
+        while (!c.close_when_written && c.has_input()) {
             if (c.out.size() - c.out_at > kOutputHighWater) return true;
-            switch (c.framer.feed(c.in)) {
+            switch (c.framer.feed(c.input())) {
                 case RequestFramer::State::NeedMore:
                     if (c.framer.wants_continue() && !c.continue_sent) {
                         c.out += "HTTP/1.1 100 Continue\r\n\r\n";
@@ -431,14 +541,15 @@ class Server::Loop {
             const bool last =
                 server_.stopping_ || draining_ || ++c.served >= kRequestsPerConnection;
             {
-                MemoryStream s(c.framer.request(c.in), c.out, c.remote, c.local, c.fd);
-                server_.process_request(s, last, client_closes, nullptr);
+                MemoryStream s(c.framer.request(c.input()), c.out, c.remote, c.local, c.fd);
+                server_.router_->answer(s, last, client_closes);
             }
-            c.in.erase(0, c.framer.consumed());
+            c.in_at += c.framer.consumed();
+            if (!c.has_input()) c.clear_input();
             c.framer.reset();
             c.continue_sent = false;
             c.close_when_written = client_closes || last;
-            if (!c.in.empty()) {
+            if (c.has_input()) {
                 c.request_deadline = now_ + std::chrono::seconds(server_.tuning_.request_timeout_s);
             }
         }
@@ -490,12 +601,12 @@ class Server::Loop {
                 read_some(fd, c);
                 if (conns_.count(fd) == 0 || !idle(c)) continue;
             }
-            if (c.phase == Phase::Open && c.out_at == c.out.size() && !c.in.empty()) {
+            if (c.phase == Phase::Open && c.out_at == c.out.size() && c.has_input()) {
                 Refusal r{408, "request_timeout",
                           "the request did not arrive in full within " +
                               std::to_string(server_.tuning_.request_timeout_s) + " s"};
                 server_.counters_->refused(r.code).inc();
-                c.in.clear();
+                c.clear_input();
                 c.out = refusal_response(r);
                 c.close_when_written = true;
                 c.write_deadline = now_ + std::chrono::seconds(server_.tuning_.write_timeout_s);
@@ -510,7 +621,7 @@ class Server::Loop {
     Clock::time_point deadline_of(const Connection& c) const {
         if (c.phase == Phase::Lingering) return c.idle_deadline;
         if (c.out_at < c.out.size()) return c.write_deadline;
-        if (!c.in.empty()) return c.request_deadline;
+        if (c.has_input()) return c.request_deadline;
         if (!draining_) return c.idle_deadline;
         // The idle deadline is keep_alive_s after the connection went idle.
         const auto idle_since =
@@ -519,7 +630,7 @@ class Server::Loop {
     }
 
     static bool idle(const Connection& c) {
-        return c.phase == Phase::Open && c.in.empty() && c.out_at == c.out.size();
+        return c.phase == Phase::Open && !c.has_input() && c.out_at == c.out.size();
     }
 
     Server& server_;
@@ -536,19 +647,47 @@ class Server::Loop {
 };
 
 Server::Server(const Tuning& t, metrics::Registry& registry)
-    : tuning_(t), counters_(std::make_unique<Counters>(registry)) {
+    : tuning_(t),
+      router_(std::make_unique<Router>()),
+      counters_(std::make_unique<Counters>(registry)) {
     if (tuning_.loops <= 0) {
         tuning_.loops = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     }
-    set_keep_alive_max_count(kRequestsPerConnection);
-    set_keep_alive_timeout(tuning_.keep_alive_s);
-    set_payload_max_length(tuning_.limits.max_body_bytes);
+    router_->set_keep_alive_max_count(kRequestsPerConnection);
+    router_->set_keep_alive_timeout(tuning_.keep_alive_s);
+    router_->set_payload_max_length(tuning_.limits.max_body_bytes);
     registry.gauge_fn("revalidator_http_connections", "Open HTTP connections",
                       [open = open_] { return static_cast<double>(open->load()); });
 }
 
 Server::~Server() {
     if (listen_fd_ >= 0) ::close(listen_fd_);
+}
+
+void Server::get(const std::string& pattern, Handler handler) {
+    router_->Get(pattern, adapt(std::move(handler)));
+}
+
+void Server::post(const std::string& pattern, Handler handler) {
+    router_->Post(pattern, adapt(std::move(handler)));
+}
+
+void Server::set_pre_routing(Hook hook) {
+    router_->set_pre_routing_handler(adapt(std::move(hook)));
+}
+
+void Server::set_error_handler(Hook hook) {
+    router_->set_error_handler(adapt(std::move(hook)));
+}
+
+void Server::set_logger(Logger logger) {
+    router_->set_logger(
+        [logger = std::move(logger)](const httplib::Request& req, const httplib::Response& res) {
+            Request::Parsed parsed{req};
+            // The logger only reads: the answer is already written.
+            Response::Building building{const_cast<httplib::Response&>(res)};
+            logger(Request(parsed), Response(building));
+        });
 }
 
 int Server::bind(const std::string& host, int port) {

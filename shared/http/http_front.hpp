@@ -1,5 +1,5 @@
 // What every revalidator process serves the same way: JSON bodies for every rejection (405 with
-// Allow, and the errors httplib produces itself), and the probes /healthz, /readyz, /metrics.
+// Allow, and the errors the router produces itself), and the probes /healthz, /readyz, /metrics.
 #pragma once
 
 #include <functional>
@@ -15,10 +15,10 @@
 namespace revalidator::http {
 
 // Sets a JSON rejection: {"error": code, "detail": detail}.
-void reject(httplib::Response& res, int status, const std::string& code, const std::string& detail);
+void reject(Response& res, int status, const std::string& code, const std::string& detail);
 
 // 405 (with Allow) for a known path with the wrong method, and JSON bodies for every error that
-// httplib produces itself (404, 400 on an unparsable request line).
+// the router produces itself (404, 400 on an unparsable request line).
 // `routes` maps each path to the methods it accepts.
 void route_errors(Server& svr, std::map<std::string, std::set<std::string>> routes);
 

@@ -1,5 +1,6 @@
 // The HTTP server every revalidator process runs: a few epoll event loops own the sockets, and
-// cpp-httplib parses each complete request, routes it and writes the answer into memory.
+// cpp-httplib parses each complete request, routes it and writes the answer into memory. httplib
+// stays inside http_server.cpp: routes see only the Request and Response below.
 //
 // Why not httplib's own server: it holds a thread per keep-alive connection and polls before every
 // read. A client that sends a byte a second holds a thread, so a few hundred of them shut everyone
@@ -16,12 +17,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
-
-#include <httplib.h>
 
 #include "http_framer.hpp"
 #include "metrics.hpp"
@@ -41,17 +43,65 @@ struct Tuning {
 // {"error": code, "detail": detail}, the body of every rejection.
 std::string error_body(const std::string& code, const std::string& detail);
 
-class Server : private httplib::Server {
+// A parsed request, as a handler sees it: views into the server's copy, valid during the call.
+class Request {
   public:
-    Server(const Tuning& t, metrics::Registry& registry);
-    ~Server() override;
+    struct Parsed;  // what the server parsed; only it makes one
+    explicit Request(const Parsed& parsed) : parsed_(parsed) {}
 
-    // Routes and hooks, as httplib declares them. Handlers run on an event-loop thread.
-    using httplib::Server::Get;
-    using httplib::Server::Post;
-    using httplib::Server::set_error_handler;
-    using httplib::Server::set_logger;
-    using httplib::Server::set_pre_routing_handler;
+    std::string_view method() const;
+    std::string_view path() const;
+    // The first field of that name (compared without case), or "" when there is none.
+    std::string_view header(std::string_view name) const;
+    std::string_view body() const;
+    // Capture group `i` of the route's pattern that matched the path ("" when there is none).
+    std::string_view match(std::size_t i) const;
+
+  private:
+    const Parsed& parsed_;
+};
+
+// The answer a handler writes; sent as 200 unless it sets a status.
+class Response {
+  public:
+    struct Building;  // the server's answer in the making; only it makes one
+    explicit Response(Building& building) : building_(building) {}
+
+    // As set so far: -1 in a handler that has set none.
+    int status() const;
+    void set_status(int status);
+    std::string_view body() const;
+    // The body (taken, not copied) and its Content-Type.
+    void set_content(std::string body, std::string_view content_type);
+    void set_header(std::string_view name, std::string_view value);
+
+  private:
+    Building& building_;
+};
+
+class Server {
+  public:
+    using Handler = std::function<void(const Request&, Response&)>;
+    // Returns true when it answered (or rewrote the answer) itself.
+    using Hook = std::function<bool(const Request&, Response&)>;
+    using Logger = std::function<void(const Request&, const Response&)>;
+
+    Server(const Tuning& t, metrics::Registry& registry);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Routes: `pattern` is a regular expression the whole path must match; its groups are
+    // Request::match(). Handlers and hooks run on an event-loop thread, so must not block.
+    void get(const std::string& pattern, Handler handler);
+    void post(const std::string& pattern, Handler handler);
+    // Before routing: answering stops it.
+    void set_pre_routing(Hook hook);
+    // On every answer of status 400 or more, the router's own (404, 400) and handlers' alike,
+    // before it is written.
+    void set_error_handler(Hook hook);
+    // After each answer is written.
+    void set_logger(Logger logger);
 
     // Binds and listens on host:port (0 picks a free port); returns the port, or -1.
     int bind(const std::string& host, int port);
@@ -68,9 +118,11 @@ class Server : private httplib::Server {
 
   private:
     class Loop;
+    class Router;
     struct Counters;
 
     Tuning tuning_;
+    std::unique_ptr<Router> router_;
     int listen_fd_ = -1;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> draining_{false};

@@ -1,0 +1,74 @@
+#include "http_front.hpp"
+
+namespace revalidator::http {
+
+namespace {
+
+std::string code_for(int status) {
+    switch (status) {
+        case 400:
+            return "bad_request";
+        case 404:
+            return "not_found";
+        case 405:
+            return "method_not_allowed";
+        default:
+            return status >= 500 ? "internal_error" : "bad_request";
+    }
+}
+
+std::string detail_for(int status, const Request& req) {
+    switch (status) {
+        case 404:
+            return "no route for " + std::string(req.method()) + " " + std::string(req.path());
+        case 400:
+            // httplib answers 400 itself only when it cannot parse the request line.
+            return "the request line could not be parsed (expected \"METHOD /path HTTP/1.1\")";
+        default:
+            return "the request could not be processed (HTTP " + std::to_string(status) + ")";
+    }
+}
+
+}  // namespace
+
+void reject(Response& res, int status, const std::string& code, const std::string& detail) {
+    res.set_status(status);
+    res.set_content(error_body(code, detail), "application/json");
+}
+
+void route_errors(Server& svr, std::map<std::string, std::set<std::string>> routes) {
+    svr.set_pre_routing([routes = std::move(routes)](const Request& req, Response& res) {
+        auto it = routes.find(std::string(req.path()));
+        if (it == routes.end() || it->second.count(std::string(req.method()))) return false;
+        std::string allow;
+        for (const auto& m : it->second) allow += (allow.empty() ? "" : ", ") + m;
+        res.set_header("Allow", allow);
+        reject(res, 405, "method_not_allowed",
+               std::string(req.method()) + " is not allowed on " + std::string(req.path()) +
+                   " (allowed: " + allow + ")");
+        return true;
+    });
+    svr.set_error_handler([](const Request& req, Response& res) {
+        if (!res.body().empty()) return false;
+        reject(res, res.status(), code_for(res.status()), detail_for(res.status(), req));
+        return true;
+    });
+}
+
+void add_probes(Server& svr, const metrics::Registry& registry,
+                std::function<Readiness()> readiness) {
+    svr.get("/healthz", [](const Request&, Response& res) {
+        res.set_content(R"({"status":"ok"})", "application/json");
+    });
+    svr.get("/readyz", [readiness](const Request&, Response& res) {
+        Readiness r = readiness();
+        nlohmann::json body = {{"ready", r.ready}, {"detail", r.detail}};
+        res.set_status(r.ready ? 200 : 503);
+        res.set_content(body.dump(), "application/json");
+    });
+    svr.get("/metrics", [&registry](const Request&, Response& res) {
+        res.set_content(registry.render(), "text/plain; version=0.0.4");
+    });
+}
+
+}  // namespace revalidator::http

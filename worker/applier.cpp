@@ -9,6 +9,7 @@
 
 #include "cache_key.hpp"
 #include "clock.hpp"
+#include "list/manifest.hpp"
 #include "list_layout.hpp"
 #include "log.hpp"
 
@@ -115,28 +116,19 @@ void Applier::learn_cached_rows() {
     cached_known_ = head.reachable;
     if (!head.value) return;
     std::string list = std::move(*head.value);
-    if (!list.empty() && list.front() == '{') {
-        auto manifest = nlohmann::json::parse(list, nullptr, false);
-        if (!manifest.is_object() || !manifest.contains("parts") || !manifest["parts"].is_array()) {
-            return;
+    if (manifest::is_manifest(list)) {
+        auto decoded = manifest::decode(list);
+        if (!decoded) return;
+        for (const auto& bad : decoded->rejected) {
+            log::warn("cached manifest names a part that cannot be a key; ignored",
+                      {{"key", bad.key.substr(0, 64)},
+                       {"bytes", bad.key.size()},
+                       {"reason", bad.reason}});
         }
-        std::vector<std::string> keys;
-        bool whole = true;
-        for (const auto& k : manifest["parts"]) {
-            if (!k.is_string()) continue;
-            auto key = k.get<std::string>();
-            if (auto bad = check_key(key)) {
-                log::warn("cached manifest names a part that cannot be a key; ignored",
-                          {{"key", key.substr(0, 64)}, {"bytes", key.size()}, {"reason", *bad}});
-                whole = false;
-                continue;
-            }
-            keys.push_back(std::move(key));
-        }
-        layout_.adopt(keys);
-        if (!whole) return;
+        layout_.adopt(decoded->parts);
+        if (!decoded->rejected.empty()) return;
         list.clear();
-        for (const auto& key : keys) {
+        for (const auto& key : decoded->parts) {
             Lookup part = sink_.get(key);
             if (!part.value) {
                 cached_known_ = part.reachable && cached_known_;

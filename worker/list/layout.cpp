@@ -1,4 +1,4 @@
-#include "list_layout.hpp"
+#include "list/layout.hpp"
 
 #include <algorithm>
 #include <charconv>

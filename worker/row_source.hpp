@@ -1,6 +1,6 @@
 // Where the truth comes from. The worker asks for rows by primary key, and for what the list needs
 // (list/list.hpp), both from one consistent snapshot; the Postgres adapter (pg_source) is the real
-// one, tests use fakes. A source returns rows only: the list is kept and rendered by the list.
+// one, tests use fakes. A source returns rows only: the list module keeps and renders the list.
 // Failures to reach the source are unexpected and thrown; the worker loop retries with backoff.
 #pragma once
 

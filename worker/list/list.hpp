@@ -8,7 +8,8 @@
 //   re-renders only the segments they fall in;
 // - any other order: the list asks the source for every row, in list order, on every batch, and
 //   is one segment rendered from them.
-// A full read starts over, so the list heals with every resync, like the item keys.
+// Which way is decided at each full read (Snapshot::integer_key_order), which starts over, so the
+// list heals with every resync, like the item keys.
 #pragma once
 
 #include <cstdint>

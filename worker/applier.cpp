@@ -9,7 +9,6 @@
 
 #include "cache_key.hpp"
 #include "clock.hpp"
-#include "list_layout.hpp"
 #include "log.hpp"
 
 namespace revalidator::worker {
@@ -34,7 +33,7 @@ Applier::Applier(RowSource& source, CacheSink& sink, ApplierConfig cfg, metrics:
     : source_(source),
       sink_(sink),
       cfg_(std::move(cfg)),
-      layout_(cfg_.prefix, cfg_.max_item_bytes, unix_micros()),
+      list_(cfg_.prefix, cfg_.max_item_bytes, unix_micros()),
       batches_(r.counter("revalidator_worker_batches_total", "Batches applied")),
       batch_size_(r.histogram("revalidator_worker_batch_rows", "Distinct rows per batch",
                               metrics::size_buckets())),
@@ -85,9 +84,9 @@ bool Applier::settle(const std::string& key, std::string_view value, WriteStatus
     return false;
 }
 
-bool Applier::write_list(const std::vector<ListSegment>& list, Outcome& out) {
+bool Applier::write_list(Outcome& out) {
     auto start = std::chrono::steady_clock::now();
-    ListPlan plan = layout_.plan(list, [&](const std::string& key) { return sink_.has(key); });
+    ListPlan plan = list_.plan([&](const std::string& key) { return sink_.has(key); });
     std::vector<WriteStatus> statuses = sink_.set_many(plan.parts);
     bool ok = true;
     for (std::size_t i = 0; i < plan.parts.size(); ++i) {
@@ -101,7 +100,7 @@ bool Applier::write_list(const std::vector<ListSegment>& list, Outcome& out) {
         for (const auto& part : plan.parts) remove(part.key);
         return false;
     }
-    layout_.committed();
+    list_.committed();
     for (const auto& key : plan.obsolete) remove(key);
     list_parts_written_.inc(plan.parts.size());
     list_rebuilds_.inc();
@@ -110,42 +109,11 @@ bool Applier::write_list(const std::vector<ListSegment>& list, Outcome& out) {
 }
 
 void Applier::learn_cached_rows() {
-    Lookup head = sink_.get(cfg_.prefix);
+    Lookup cached = list_.read_back(sink_);
     // Unreachable: try again on the next resync rather than believe the cache is empty.
-    cached_known_ = head.reachable;
-    if (!head.value) return;
-    std::string list = std::move(*head.value);
-    if (!list.empty() && list.front() == '{') {
-        auto manifest = nlohmann::json::parse(list, nullptr, false);
-        if (!manifest.is_object() || !manifest.contains("parts") || !manifest["parts"].is_array()) {
-            return;
-        }
-        std::vector<std::string> keys;
-        bool whole = true;
-        for (const auto& k : manifest["parts"]) {
-            if (!k.is_string()) continue;
-            auto key = k.get<std::string>();
-            if (auto bad = check_key(key)) {
-                log::warn("cached manifest names a part that cannot be a key; ignored",
-                          {{"key", key.substr(0, 64)}, {"bytes", key.size()}, {"reason", *bad}});
-                whole = false;
-                continue;
-            }
-            keys.push_back(std::move(key));
-        }
-        layout_.adopt(keys);
-        if (!whole) return;
-        list.clear();
-        for (const auto& key : keys) {
-            Lookup part = sink_.get(key);
-            if (!part.value) {
-                cached_known_ = part.reachable && cached_known_;
-                return;
-            }
-            list += *part.value;
-        }
-    }
-    auto rows = nlohmann::json::parse(list, nullptr, false);
+    cached_known_ = cached.reachable;
+    if (!cached.value) return;
+    auto rows = nlohmann::json::parse(*cached.value, nullptr, false);
     if (!rows.is_array()) return;
     for (const auto& row : rows) {
         if (!row.is_object()) continue;
@@ -218,7 +186,8 @@ std::unordered_map<std::string, std::uint64_t> Applier::spelled(const Batch& b,
 Outcome Applier::apply(const Batch& b) {
     auto start = std::chrono::steady_clock::now();
     if (b.full && !cached_known_) learn_cached_rows();
-    Snapshot snap = source_.read(b.pks, b.full);
+    Snapshot snap = source_.read(b.pks, b.full, list_.wants());
+    list_.follow(snap, b.full);
     rows_read_.inc(snap.rows.size());
     batches_.inc();
     batch_size_.observe(static_cast<double>(b.full ? snap.rows.size() : b.pks.size()));
@@ -269,7 +238,7 @@ Outcome Applier::apply(const Batch& b) {
             }
         }
     }
-    if (!write_list(snap.list, out)) out.retry.list = true;
+    if (!write_list(out)) out.retry.list = true;
 
     std::uint64_t now = unix_micros();
     for (const auto& [pk, at] : received) {
@@ -290,7 +259,7 @@ Outcome Applier::apply(const Batch& b) {
                                   {"rows", snap.rows.size()},
                                   {"unkeyable", snap.rows.size() - keyed},
                                   {"stale_deleted", deleted},
-                                  {"list_segments", snap.list.size()},
+                                  {"list_segments", list_.segment_count()},
                                   {"seconds", seconds_since(start)},
                                   {"complete", out.done()}});
     }

@@ -1,5 +1,6 @@
-// The applier: turns one coalesced batch into cache writes. It reads the batch's rows and the list
-// from one snapshot, writes each row's key (or deletes it when the row is gone), then the list.
+// The applier: turns one coalesced batch into cache writes. It reads the batch's rows and what the
+// list needs from one snapshot, writes each row's key (or deletes it when the row is gone), then
+// the list (list/list.hpp).
 // A value that cannot be written is deleted, counted, logged and handed back for retry, so no
 // stale value stays behind (promise 4). A full resync rewrites every key and deletes the keys of
 // rows that no longer exist; which keys the cache holds is learned from the list it last wrote.
@@ -16,7 +17,7 @@
 #include <unordered_set>
 
 #include "cache_sink.hpp"
-#include "list_layout.hpp"
+#include "list/list.hpp"
 #include "metrics.hpp"
 #include "pending.hpp"
 #include "row_source.hpp"
@@ -54,7 +55,7 @@ class Applier {
                                         const std::function<void(const std::string&)>& owe);
     void skip_unkeyable(const Row& row, const std::string& why);
     WriteStatus remove(const std::string& key);
-    bool write_list(const std::vector<ListSegment>& list, Outcome& out);
+    bool write_list(Outcome& out);
     void learn_cached_rows();
     static std::unordered_map<std::string, std::uint64_t> spelled(const Batch& b,
                                                                   const Snapshot& snap);
@@ -66,7 +67,7 @@ class Applier {
     std::unordered_set<std::string> cached_;
     bool cached_known_ = false;
     std::string cache_instance_;
-    ListLayout layout_;
+    List list_;
     std::unordered_set<std::string> unkeyable_logged_;
 
     metrics::Counter& batches_;

@@ -50,7 +50,6 @@ int main(int argc, char** argv) {
                               .table = cfg.table,
                               .primary_key = cfg.primary_key,
                               .order_by = cfg.order_by,
-                              .list_segment_bytes = cfg.max_item_bytes,
                               .timeouts = {.network = milliseconds(cfg.pg_timeout_ms),
                                            .statement = milliseconds(cfg.statement_timeout_ms)}};
     const worker::ApplierConfig ap{

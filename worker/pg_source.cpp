@@ -4,7 +4,6 @@
 
 #include <pqxx/pqxx>
 
-#include "list_cache.hpp"
 #include "log.hpp"
 #include "sql.hpp"
 
@@ -18,9 +17,7 @@ struct PgSource::Impl {
     std::unique_ptr<pqxx::connection> conn;
     sql::Queries q;
     sql::KeyKind kind = sql::KeyKind::Other;
-    std::uint64_t versions = 0;
-    ListCache list_cache{cfg.list_segment_bytes, versions};
-    bool incremental = false;  // the list is ordered by an integer primary key alone
+    bool integer_key_order = false;  // Snapshot::integer_key_order
 
     using ReadTx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
 
@@ -40,16 +37,12 @@ struct PgSource::Impl {
         }
         std::string type = r[0][0].as<std::string>();
         kind = sql::key_kind(type);
-        incremental =
+        integer_key_order =
             kind != sql::KeyKind::Other && order == "t." + sql::quote_ident(cfg.primary_key);
         q = sql::build(cfg.schema, cfg.table, cfg.primary_key, type, order);
         conn = std::move(c);
         log::info("postgres connected",
                   {{"table", cfg.schema + "." + cfg.table}, {"key_type", type}});
-    }
-
-    ListSegment whole(std::string text) {
-        return {++versions, std::make_shared<const std::string>(std::move(text))};
     }
 
     static std::vector<Row> rows_of(const pqxx::result& r) {
@@ -59,8 +52,9 @@ struct PgSource::Impl {
         return rows;
     }
 
-    Snapshot read_changed(const std::vector<std::string>& pks, bool as_text) {
+    Snapshot read_changed(const std::vector<std::string>& pks, ListRows list, bool as_text) {
         Snapshot s;
+        s.integer_key_order = integer_key_order;
         std::vector<std::string> wanted;
         s.asked.reserve(pks.size());
         for (const auto& pk : pks) {
@@ -73,13 +67,8 @@ struct PgSource::Impl {
             s.rows =
                 rows_of(tx.exec_params(as_text ? q.rows_text : q.rows, sql::text_array(wanted)));
         }
-        bool from_memory = incremental && list_cache.valid();
-        if (!from_memory) s.list = {whole(tx.exec(q.list)[0][0].c_str())};
+        if (list == ListRows::All) s.listed = rows_of(tx.exec(q.all));
         tx.commit();
-        if (from_memory) {
-            list_cache.apply(s.asked, s.rows);
-            s.list = list_cache.segments();
-        }
         return s;
     }
 
@@ -88,16 +77,8 @@ struct PgSource::Impl {
         auto r = tx.exec(q.all);
         tx.commit();
         Snapshot s;
+        s.integer_key_order = integer_key_order;
         s.rows = rows_of(r);
-        if (incremental) list_cache.replace(s.rows);
-        if (list_cache.valid()) {
-            s.list = list_cache.segments();
-            return s;
-        }
-        std::vector<std::string_view> elements;
-        elements.reserve(s.rows.size());
-        for (const auto& row : s.rows) elements.push_back(row.json);
-        s.list = {whole(jsonb_array_text(elements))};
         return s;
     }
 };
@@ -111,16 +92,16 @@ PgSource::PgSource(PgConfig cfg) {
 
 PgSource::~PgSource() = default;
 
-Snapshot PgSource::read(const std::vector<std::string>& pks, bool full) {
+Snapshot PgSource::read(const std::vector<std::string>& pks, bool full, ListRows list) {
     try {
         impl_->connect();
         if (full) return impl_->read_all();
         try {
-            return impl_->read_changed(pks, false);
+            return impl_->read_changed(pks, list, false);
         } catch (const pqxx::data_exception& e) {
             // An id the key type cannot hold (e.g. a malformed uuid): compare as text instead.
             log::warn("id cast failed, reading by text comparison", {{"error", e.what()}});
-            return impl_->read_changed(pks, true);
+            return impl_->read_changed(pks, list, true);
         }
     } catch (const pqxx::broken_connection&) {
         impl_->conn.reset();

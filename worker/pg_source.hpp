@@ -1,5 +1,6 @@
-// The Postgres adapter: reads rows and the list in one read-only REPEATABLE READ transaction, so
-// the items and the list written from one batch agree with each other. Postgres renders the JSON
+// The Postgres adapter: reads the rows a batch asks for, and every row when the list needs them,
+// in one read-only REPEATABLE READ transaction, so that the items and the list written from one
+// batch agree with each other. It keeps no list (list/list.hpp). Postgres renders the JSON
 // (to_jsonb), so the cache holds exactly what the webhook's `record` would have held.
 // It connects lazily and again after a broken connection; errors are thrown to the caller.
 #pragma once
@@ -17,8 +18,7 @@ struct PgConfig {
     std::string schema = "public";
     std::string table = "articles";
     std::string primary_key = "id";
-    std::string order_by;                        // empty: the primary key
-    std::size_t list_segment_bytes = 1'000'000;  // the cache's item limit (list_cache.hpp)
+    std::string order_by;  // empty: the primary key
     PgTimeouts timeouts;
 };
 
@@ -27,7 +27,7 @@ class PgSource final : public RowSource {
     explicit PgSource(PgConfig cfg);
     ~PgSource() override;
 
-    Snapshot read(const std::vector<std::string>& pks, bool full) override;
+    Snapshot read(const std::vector<std::string>& pks, bool full, ListRows list) override;
 
   private:
     struct Impl;

@@ -1,10 +1,9 @@
-// Where the truth comes from. The worker asks for rows by primary key and for the list, both from
-// one consistent snapshot; the Postgres adapter (pg_source) is the real one, tests use fakes.
+// Where the truth comes from. The worker asks for rows by primary key, and for what the list needs
+// (list/list.hpp), both from one consistent snapshot; the Postgres adapter (pg_source) is the real
+// one, tests use fakes. A source returns rows only: the list module keeps and renders the list.
 // Failures to reach the source are unexpected and thrown; the worker loop retries with backoff.
 #pragma once
 
-#include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,29 +14,32 @@ struct Row {
     std::string json;  // to_jsonb(row)::text
 };
 
-// A piece of the list: whole rows in list order. Concatenated in order, the segments are the
-// list's JSON text. `version` names this exact text and is never reused for another, so a writer
-// can skip a segment it has already written: the cost of a batch follows what changed.
-struct ListSegment {
-    std::uint64_t version = 0;
-    std::shared_ptr<const std::string> text;
+// What a read that is not full returns for the list besides the rows asked for.
+enum class ListRows {
+    Changes,  // nothing more: the list follows the rows asked for
+    All,      // every row, in list order (Snapshot::listed)
 };
 
 struct Snapshot {
-    std::vector<Row> rows;          // the rows asked for that exist (all rows, in order, when full)
-    std::vector<ListSegment> list;  // the whole list as a JSON array, in the configured order
+    std::vector<Row> rows;  // the rows asked for that exist (all rows, in list order, when full)
     // Unless full: each pk asked for, in order, as the key type spells it (an integer key: "007"
     // and "+7" are "7"), so that it equals the pk of the row it names. A pk no value of the type
     // has is left as given; no row has it.
     std::vector<std::string> asked;
+    // With ListRows::All, unless full: every row, in list order.
+    std::vector<Row> listed;
+    // The list is ordered by an integer primary key alone, so that a row's key is its position
+    // in the list and the list can follow the rows a batch names (list/list.hpp).
+    bool integer_key_order = false;
 };
 
 class RowSource {
   public:
     virtual ~RowSource() = default;
-    // `pks` may be empty (list only). With `full`, every row is returned and `pks` is ignored.
-    // Ids are compared as the key type compares them (Snapshot::asked).
-    virtual Snapshot read(const std::vector<std::string>& pks, bool full) = 0;
+    // `pks` may be empty (list only). With `full`, every row is returned, in list order, and
+    // `pks` and `list` are ignored. Ids are compared as the key type compares them
+    // (Snapshot::asked).
+    virtual Snapshot read(const std::vector<std::string>& pks, bool full, ListRows list) = 0;
 };
 
 }  // namespace revalidator::worker

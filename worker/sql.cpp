@@ -125,8 +125,6 @@ Queries build(std::string_view schema, std::string_view table, std::string_view 
     Queries q;
     q.rows = select + " WHERE " + pk + " = ANY($1::text[]::" + std::string(key_type) + "[])";
     q.rows_text = select + " WHERE " + pk + "::text = ANY($1::text[])";
-    q.list = "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY " + std::string(order_clause) +
-             ")::text, '[]') FROM " + rel;
     q.all = select + " ORDER BY " + std::string(order_clause);
     return q;
 }

@@ -36,7 +36,6 @@ std::optional<std::string> canonical(KeyKind kind, std::string_view pk);
 struct Queries {
     std::string rows;       // $1 text[] of ids -> (pk::text, to_jsonb::text) of the rows that exist
     std::string rows_text;  // the same, comparing as text: the fallback when a cast fails
-    std::string list;       // -> one text: the list as a JSON array
     std::string all;        // -> (pk::text, to_jsonb::text) of every row, in list order
 };
 

@@ -462,10 +462,11 @@ TEST_F(ApplierTest, ListTooLargeForOneItemIsWrittenAsPartsAndAManifest) {
 }
 
 TEST_F(ApplierTest, FreshApplierCleansUpTheChunkedListOfAnEarlierRun) {
+    // Rows of 33 bytes in segments filled to 75: two rows a segment, one part each.
     cfg.max_item_bytes = 100;
     sink.max_value_bytes = 300;
-    source.segment_rows = 2;
-    for (int i = 1; i <= 10; ++i) source.put(i, "title-" + std::to_string(i));
+    source.integer_key_order = true;
+    for (int i = 10; i <= 19; ++i) source.put(i, "title-" + std::to_string(i));
     {
         metrics::Registry earlier_registry;
         Applier earlier(source, sink, cfg, earlier_registry);
@@ -473,13 +474,13 @@ TEST_F(ApplierTest, FreshApplierCleansUpTheChunkedListOfAnEarlierRun) {
     }
     const auto old_keys = manifest_keys(sink.at("/articles"));
     ASSERT_EQ(old_keys.size(), 5u);
-    source.table.erase("9");
+    source.table.erase("18");
 
     // Even the segments that did not change are written anew: this process cannot know which
     // of the earlier run's parts hold what.
     ASSERT_TRUE(applier().apply(full_batch("start")).done());
 
-    EXPECT_FALSE(sink.has("/articles/9"));  // learned from the earlier run's chunked list
+    EXPECT_FALSE(sink.has("/articles/18"));  // learned from the earlier run's chunked list
     EXPECT_EQ(sink.read_list("/articles"), source.list());
     const auto keys = manifest_keys(sink.at("/articles"));
     for (const auto& k : old_keys) EXPECT_FALSE(sink.store.count(k)) << k;
@@ -507,15 +508,15 @@ TEST_F(ApplierTest, FreshApplierDeletesOnlyItsOwnPartsOfAnEarlierManifest) {
 
 class ChunkedListTest : public ApplierTest {
   protected:
-    // Four segments of three rows (~100 bytes each), a list of ~400 bytes over a 200-byte limit:
-    // one part per segment.
+    // Four segments of three rows (~100 bytes each: segments are filled to 120 bytes), a list of
+    // ~400 bytes over a 160-byte limit: one part per segment.
     void SetUp() override {
-        cfg.max_item_bytes = 200;
+        cfg.max_item_bytes = 160;
         sink.max_value_bytes = 300;  // room for the manifest
-        source.segment_rows = 3;
+        source.integer_key_order = true;
         // Two-digit ids: the fake orders pks as text.
         for (int i = 10; i <= 21; ++i) source.put(i, "title-" + std::to_string(100 + i));
-        ASSERT_GT(source.list().size(), 200u);
+        ASSERT_GT(source.list().size(), 160u);
         ASSERT_TRUE(applier().apply(full_batch()).done());
         keys = manifest_keys(sink.at("/articles"));
         ASSERT_EQ(keys.size(), 4u);
@@ -600,8 +601,9 @@ TEST_F(ChunkedListTest, AFailedListWriteKeepsThePartsForTheRetry) {
 }
 
 // After a cache outage the applier reads its own manifest back (to learn which rows are cached)
-// and adopts the parts it names: the parts the next list reuses must survive that.
-TEST_F(ChunkedListTest, AResyncAfterAnOutageKeepsTheReusedPartsItAdopted) {
+// and adopts the parts it names. The resync re-renders every segment (list/segments.hpp), so it
+// writes every part anew; the adopted ones, its own, go once the new list is written.
+TEST_F(ChunkedListTest, AResyncAfterAnOutageReplacesThePartsItAdopted) {
     source.put(14, "changed");
     sink.unreachable_keys = {"/articles/14"};
     Outcome out = applier().apply(rows_batch({"14"}));
@@ -610,8 +612,10 @@ TEST_F(ChunkedListTest, AResyncAfterAnOutageKeepsTheReusedPartsItAdopted) {
 
     sink.unreachable_keys.clear();
     ASSERT_TRUE(applier().apply(out.retry).done());
-    EXPECT_EQ(manifest_keys(sink.at("/articles")), now);
-    for (const auto& k : now) EXPECT_TRUE(sink.store.count(k)) << k;
+    const auto after = manifest_keys(sink.at("/articles"));
+    for (const auto& k : after) EXPECT_TRUE(sink.store.count(k)) << k;
+    for (const auto& k : now) EXPECT_FALSE(sink.store.count(k)) << k;
+    EXPECT_EQ(sink.part_keys("/articles"), sorted(after));
     EXPECT_EQ(sink.read_list("/articles"), source.list());
     EXPECT_EQ(sink.at("/articles/14"), int_row(14, "changed"));
 }

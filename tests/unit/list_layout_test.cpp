@@ -1,6 +1,6 @@
 // The list's layout: one item when it fits, otherwise one part per segment (several for a segment
 // over the limit) plus a JSON manifest naming them; unchanged segments keep their parts.
-#include "list_layout.hpp"
+#include "list/layout.hpp"
 
 #include <algorithm>
 #include <iterator>

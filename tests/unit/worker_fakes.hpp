@@ -20,7 +20,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cache_sink.hpp"
-#include "list_layout.hpp"
 #include "row_source.hpp"
 
 namespace revalidator::worker::fakes {
@@ -48,11 +47,15 @@ class FakeSource : public RowSource {
     struct Call {
         std::vector<std::string> pks;
         bool full;
+        ListRows list;
     };
 
     std::map<std::string, std::string> table;  // pk -> to_jsonb(row)::text, in list order
     std::vector<Call> calls;
     bool fail = false;  // read() throws, as the Postgres adapter does when the server is away
+    // The list is ordered by an integer key (Snapshot::integer_key_order). The table is ordered
+    // as text: use ids of one length then.
+    bool integer_key_order = false;
     // How the key type spells an id (Snapshot::asked); nullopt when no row can have it.
     std::function<std::optional<std::string>(const std::string&)> canonical =
         [](const std::string& pk) { return std::optional<std::string>(pk); };
@@ -67,37 +70,13 @@ class FakeSource : public RowSource {
         return list_text(rows);
     }
 
-    // The list in segments of this many rows (0: one segment), each versioned by its text as
-    // the Postgres adapter does: an unchanged segment keeps its version.
-    std::size_t segment_rows = 0;
-
-    std::vector<ListSegment> segments() {
-        std::vector<std::string> rows;
-        for (const auto& [pk, json] : table) rows.push_back(json);
-        std::vector<std::string> texts;
-        const std::size_t per = segment_rows ? segment_rows : std::max<std::size_t>(rows.size(), 1);
-        for (std::size_t at = 0; at < rows.size() || texts.empty(); at += per) {
-            std::string t = at == 0 ? "[" : ", ";
-            for (std::size_t i = at; i < std::min(rows.size(), at + per); ++i) {
-                t += (i == at ? "" : ", ") + rows[i];
-            }
-            texts.push_back(t);
-        }
-        texts.back() += "]";
-        std::vector<ListSegment> out;
-        for (auto& t : texts) {
-            auto [it, added] = versions_.try_emplace(t, versions_.size() + 1);
-            out.push_back({it->second, std::make_shared<const std::string>(t)});
-        }
-        return out;
-    }
-
-    Snapshot read(const std::vector<std::string>& pks, bool full) override {
-        calls.push_back({pks, full});
+    Snapshot read(const std::vector<std::string>& pks, bool full, ListRows list) override {
+        calls.push_back({pks, full, list});
         if (fail) throw std::runtime_error("connection to server was lost");
         Snapshot s;
+        s.integer_key_order = integer_key_order;
         if (full) {
-            for (const auto& [pk, json] : table) s.rows.push_back({pk, json});
+            s.rows = all();
         } else {
             // Like "pk = ANY(...)": each row once, however many ids name it.
             std::set<std::string> named;
@@ -110,12 +89,16 @@ class FakeSource : public RowSource {
                 if (auto it = table.find(pk); it != table.end()) s.rows.push_back({pk, it->second});
             }
         }
-        s.list = segments();
+        if (!full && list == ListRows::All) s.listed = all();
         return s;
     }
 
   private:
-    std::map<std::string, std::uint64_t> versions_;
+    std::vector<Row> all() const {
+        std::vector<Row> rows;
+        for (const auto& [pk, json] : table) rows.push_back({pk, json});
+        return rows;
+    }
 };
 
 class FakeSink : public CacheSink {

@@ -1,15 +1,15 @@
-// The list, kept in the worker's memory in list order and in segments, so that a batch re-reads
-// only the rows it names and re-renders only the segments they fall in. At 100k rows (60 MB) the
-// aggregate query costs more than a second and rendering the whole text tens of milliseconds; here
+// The list in the worker's memory, in list order and in segments, so that a batch re-reads only
+// the rows it names and re-renders only the segments they fall in. At 100k rows (60 MB) reading
+// the whole list costs more than a second and rendering the whole text tens of milliseconds; here
 // a batch costs what changed. A segment holds whole rows and stays under `segment_bytes` (the
-// cache's item limit), so that each one is one cache item (list_layout.hpp).
-// Works when the list is ordered by an integer primary key alone (the default); for any other
-// order the Postgres adapter reads the list from Postgres each batch. A full read replaces it, so
-// it heals with every resync, like the item keys.
+// cache's item limit), so that each one is one cache item (layout.hpp).
+// Rows are placed by their integer primary key: only for a list ordered by that key alone
+// (list.hpp decides when).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,17 +18,30 @@
 
 namespace revalidator::worker {
 
+// A piece of the list: whole rows in list order. Concatenated in order, the segments are the
+// list's JSON text. `version` names this exact text and is never reused for another, so a writer
+// can skip a segment it has already written: the cost of a batch follows what changed.
+struct ListSegment {
+    std::uint64_t version = 0;
+    std::shared_ptr<const std::string> text;
+};
+
 // Postgres' text form of a jsonb array: the elements joined by ", " in brackets (what
 // jsonb_agg(...)::text returns for the same rows).
 std::string jsonb_array_text(const std::vector<std::string_view>& elements);
 
-class ListCache {
+class ListSegments {
   public:
     // `versions` is shared with the other producers of segments, so versions never repeat.
-    ListCache(std::size_t segment_bytes, std::uint64_t& versions)
+    ListSegments(std::size_t segment_bytes, std::uint64_t& versions)
         : segment_bytes_(segment_bytes), versions_(versions) {}
 
     bool valid() const { return valid_; }
+    // Holds nothing and is invalid until the next replace().
+    void clear() {
+        segments_.clear();
+        valid_ = false;
+    }
     // After a full read: every row, in any order. Invalid if a key is not an integer. Every
     // segment is new afterwards, so a resync rewrites the whole list.
     void replace(const std::vector<Row>& rows);

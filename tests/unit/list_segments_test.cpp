@@ -1,5 +1,5 @@
 // The in-memory list: rows in pk order, kept in versioned segments that concatenate to the list.
-#include "list_cache.hpp"
+#include "list/segments.hpp"
 
 #include <map>
 #include <random>
@@ -57,7 +57,7 @@ std::size_t segment_of(const std::vector<ListSegment>& list, const std::string& 
     return list.size();
 }
 
-class ListCacheTest : public ::testing::Test {
+class ListSegmentsTest : public ::testing::Test {
   protected:
     std::uint64_t versions = 0;
 };
@@ -68,8 +68,8 @@ TEST(JsonbArrayText, MatchesPostgresRendering) {
     EXPECT_EQ(jsonb_array_text({"{\"a\": 1}", "{\"a\": 2}"}), "[{\"a\": 1}, {\"a\": 2}]");
 }
 
-TEST_F(ListCacheTest, InvalidUntilAFullRead) {
-    ListCache c(1000, versions);
+TEST_F(ListSegmentsTest, InvalidUntilAFullRead) {
+    ListSegments c(1000, versions);
     EXPECT_FALSE(c.valid());
     c.replace({});
     EXPECT_TRUE(c.valid());
@@ -79,22 +79,22 @@ TEST_F(ListCacheTest, InvalidUntilAFullRead) {
     EXPECT_NE(list[0].version, 0u);
 }
 
-TEST_F(ListCacheTest, OrdersNumericallyNotTextually) {
-    ListCache c(1000, versions);
+TEST_F(ListSegmentsTest, OrdersNumericallyNotTextually) {
+    ListSegments c(1000, versions);
     c.replace({row(10), row(9), row(-1), row(100)});
     EXPECT_EQ(text_of(c.segments()), list_of({row(-1), row(9), row(10), row(100)}));
 }
 
-TEST_F(ListCacheTest, AppliesUpsertsAndDeletes) {
-    ListCache c(1000, versions);
+TEST_F(ListSegmentsTest, AppliesUpsertsAndDeletes) {
+    ListSegments c(1000, versions);
     c.replace({row(1), row(2), row(3)});
     // 2 changed, 3 gone, 4 new, 5 named but absent (never existed).
     c.apply({"2", "3", "4", "5"}, {row(2, "new"), row(4)});
     EXPECT_EQ(text_of(c.segments()), list_of({row(1), row(2, "new"), row(4)}));
 }
 
-TEST_F(ListCacheTest, NonIntegerKeyInvalidates) {
-    ListCache c(1000, versions);
+TEST_F(ListSegmentsTest, NonIntegerKeyInvalidates) {
+    ListSegments c(1000, versions);
     c.replace({row(1), {"abc", "{}"}});
     EXPECT_FALSE(c.valid());
     c.replace({row(1)});
@@ -106,8 +106,8 @@ TEST_F(ListCacheTest, NonIntegerKeyInvalidates) {
     EXPECT_EQ(text_of(c.segments()), list_of({row(2)}));
 }
 
-TEST_F(ListCacheTest, IdsThatCannotBeIntegersAreIgnoredOnDelete) {
-    ListCache c(1000, versions);
+TEST_F(ListSegmentsTest, IdsThatCannotBeIntegersAreIgnoredOnDelete) {
+    ListSegments c(1000, versions);
     c.replace({row(1)});
     c.apply({"not-a-number"}, {});
     EXPECT_TRUE(c.valid());
@@ -116,8 +116,8 @@ TEST_F(ListCacheTest, IdsThatCannotBeIntegersAreIgnoredOnDelete) {
 
 // Postgres matches "007" to row 7 and answers with pk "7"; the row is then present, not gone.
 // An id in any spelling but the one Postgres gives rows names no row of the list.
-TEST_F(ListCacheTest, AnIdSpelledOtherwiseThanItsRowNeverRemovesIt) {
-    ListCache c(1000, versions);
+TEST_F(ListSegmentsTest, AnIdSpelledOtherwiseThanItsRowNeverRemovesIt) {
+    ListSegments c(1000, versions);
     c.replace({row(0), row(7)});
     c.apply({"007"}, {row(7, "new")});
     EXPECT_EQ(text_of(c.segments()), list_of({row(0), row(7, "new")}));
@@ -128,8 +128,8 @@ TEST_F(ListCacheTest, AnIdSpelledOtherwiseThanItsRowNeverRemovesIt) {
     EXPECT_EQ(text_of(c.segments()), "[]");
 }
 
-TEST_F(ListCacheTest, SegmentsAreShapedAsPiecesOfOneArray) {
-    ListCache c(120, versions);
+TEST_F(ListSegmentsTest, SegmentsAreShapedAsPiecesOfOneArray) {
+    ListSegments c(120, versions);
     std::vector<Row> rows;
     for (int i = 1; i <= 20; ++i) rows.push_back(row(i));
     c.replace(rows);
@@ -144,8 +144,8 @@ TEST_F(ListCacheTest, SegmentsAreShapedAsPiecesOfOneArray) {
     EXPECT_EQ(text_of(list), list_of(rows));
 }
 
-TEST_F(ListCacheTest, UntouchedSegmentsKeepTheirVersion) {
-    ListCache c(120, versions);
+TEST_F(ListSegmentsTest, UntouchedSegmentsKeepTheirVersion) {
+    ListSegments c(120, versions);
     std::vector<Row> rows;
     for (int i = 1; i <= 20; ++i) rows.push_back(row(i));
     c.replace(rows);
@@ -190,8 +190,8 @@ TEST_F(ListCacheTest, UntouchedSegmentsKeepTheirVersion) {
     for (const auto& s : c.segments()) EXPECT_FALSE(old.count(s.version)) << s.version;
 }
 
-TEST_F(ListCacheTest, DeletingTheLastRowRerendersTheNewLastSegment) {
-    ListCache c(120, versions);
+TEST_F(ListSegmentsTest, DeletingTheLastRowRerendersTheNewLastSegment) {
+    ListSegments c(120, versions);
     std::vector<Row> rows;
     for (int i = 1; i <= 20; ++i) rows.push_back(row(i));
     c.replace(rows);
@@ -213,8 +213,8 @@ TEST_F(ListCacheTest, DeletingTheLastRowRerendersTheNewLastSegment) {
     EXPECT_EQ(text_of(after), list_of(rows));
 }
 
-TEST_F(ListCacheTest, ARowBelowTheLowestPkGoesFirst) {
-    ListCache c(120, versions);
+TEST_F(ListSegmentsTest, ARowBelowTheLowestPkGoesFirst) {
+    ListSegments c(120, versions);
     std::vector<Row> rows;
     for (int i = 10; i <= 30; ++i) rows.push_back(row(i));
     c.replace(rows);
@@ -233,8 +233,8 @@ TEST_F(ListCacheTest, ARowBelowTheLowestPkGoesFirst) {
     EXPECT_EQ(text_of(c.segments()), list_of(rows));
 }
 
-TEST_F(ListCacheTest, DeletingEverythingGivesAnEmptyList) {
-    ListCache c(120, versions);
+TEST_F(ListSegmentsTest, DeletingEverythingGivesAnEmptyList) {
+    ListSegments c(120, versions);
     std::vector<Row> rows;
     std::vector<std::string> pks;
     for (int i = 1; i <= 20; ++i) {
@@ -263,8 +263,8 @@ TEST_F(ListCacheTest, DeletingEverythingGivesAnEmptyList) {
     EXPECT_NE(again[0].version, one[0].version);
 }
 
-TEST_F(ListCacheTest, AGrowingSegmentIsSplitAndAShrinkingOneMerged) {
-    ListCache c(200, versions);
+TEST_F(ListSegmentsTest, AGrowingSegmentIsSplitAndAShrinkingOneMerged) {
+    ListSegments c(200, versions);
     std::vector<Row> rows;
     for (int i = 1; i <= 10; ++i) rows.push_back(row(i));
     c.replace(rows);
@@ -293,8 +293,8 @@ TEST_F(ListCacheTest, AGrowingSegmentIsSplitAndAShrinkingOneMerged) {
     EXPECT_EQ(list.size(), 1u);
 }
 
-TEST_F(ListCacheTest, ARowLargerThanASegmentStaysAlone) {
-    ListCache c(100, versions);
+TEST_F(ListSegmentsTest, ARowLargerThanASegmentStaysAlone) {
+    ListSegments c(100, versions);
     std::vector<Row> rows = {row(1), row(2), row(3, std::string(300, 'L')), row(4), row(5)};
     c.replace(rows);
     auto list = c.segments();
@@ -323,10 +323,10 @@ TEST_F(ListCacheTest, ARowLargerThanASegmentStaysAlone) {
 
 // Random batches against a std::map model, with segments small enough that splits and merges
 // happen all the time.
-TEST_F(ListCacheTest, SegmentsAlwaysConcatenateToTheList) {
+TEST_F(ListSegmentsTest, SegmentsAlwaysConcatenateToTheList) {
     constexpr std::size_t segment_bytes = 150;
     std::mt19937 rng(20240611);
-    ListCache c(segment_bytes, versions);
+    ListSegments c(segment_bytes, versions);
     std::map<long, std::string> model;
     std::map<std::uint64_t, std::string> text_of_version;  // every version ever seen
     std::set<std::uint64_t> current;

@@ -1,10 +1,10 @@
-#include "list_layout.hpp"
+#include "list/layout.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <unordered_set>
 
-#include <nlohmann/json.hpp>
+#include "list/manifest.hpp"
 
 namespace revalidator::worker {
 
@@ -23,7 +23,7 @@ ListPlan ListLayout::plan(const std::vector<ListSegment>& list,
     std::size_t bytes = 0;
     for (const auto& s : list) bytes += s.text->size();
     if (max_item_bytes_ != 0 && bytes > max_item_bytes_) {
-        nlohmann::json keys = nlohmann::json::array();
+        std::vector<std::string> keys;
         for (const auto& s : list) {
             auto& parts = planned_[s.version];
             auto had = named_.find(s.version);
@@ -41,7 +41,7 @@ ListPlan ListLayout::plan(const std::vector<ListSegment>& list,
             }
             for (const auto& k : parts) keys.push_back(k);
         }
-        plan.head = nlohmann::json{{"chunked", true}, {"bytes", bytes}, {"parts", keys}}.dump();
+        plan.head = manifest::encode(bytes, keys);
     } else {
         plan.head.reserve(bytes);
         for (const auto& s : list) plan.head += *s.text;

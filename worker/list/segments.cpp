@@ -1,4 +1,4 @@
-#include "list_cache.hpp"
+#include "list/segments.hpp"
 
 #include <charconv>
 #include <iterator>
@@ -36,7 +36,7 @@ std::string jsonb_array_text(const std::vector<std::string_view>& elements) {
 }
 
 // Segments are filled to three quarters, so that rows can grow or arrive before one must split.
-void ListCache::replace(const std::vector<Row>& rows) {
+void ListSegments::replace(const std::vector<Row>& rows) {
     segments_.clear();
     valid_ = false;
     std::map<std::int64_t, std::string> sorted;
@@ -57,7 +57,7 @@ void ListCache::replace(const std::vector<Row>& rows) {
     }
 }
 
-void ListCache::apply(const std::vector<std::string>& pks, const std::vector<Row>& found) {
+void ListSegments::apply(const std::vector<std::string>& pks, const std::vector<Row>& found) {
     std::unordered_set<std::string_view> present;
     for (const auto& row : found) {
         present.insert(row.pk);
@@ -77,7 +77,7 @@ void ListCache::apply(const std::vector<std::string>& pks, const std::vector<Row
     }
 }
 
-ListCache::Segments::iterator ListCache::segment_for(std::int64_t pk) {
+ListSegments::Segments::iterator ListSegments::segment_for(std::int64_t pk) {
     if (segments_.empty()) return segments_.try_emplace(pk).first;
     auto it = segments_.upper_bound(pk);
     if (it != segments_.begin()) return std::prev(it);
@@ -87,7 +87,7 @@ ListCache::Segments::iterator ListCache::segment_for(std::int64_t pk) {
     return segments_.insert(std::move(node)).position;
 }
 
-void ListCache::put(std::int64_t pk, const std::string& json) {
+void ListSegments::put(std::int64_t pk, const std::string& json) {
     Segment& s = segment_for(pk)->second;
     auto [row, inserted] = s.rows.try_emplace(pk);
     if (!inserted) {
@@ -99,7 +99,7 @@ void ListCache::put(std::int64_t pk, const std::string& json) {
     s.dirty = true;
 }
 
-void ListCache::erase(std::int64_t pk) {
+void ListSegments::erase(std::int64_t pk) {
     auto it = segments_.upper_bound(pk);
     if (it == segments_.begin()) return;
     Segment& s = std::prev(it)->second;
@@ -112,7 +112,7 @@ void ListCache::erase(std::int64_t pk) {
 
 // Changed segments only: an empty one goes, a small one takes in its small neighbour, and one
 // over the limit is halved until it fits (a single row larger than the limit stays alone).
-void ListCache::rebalance() {
+void ListSegments::rebalance() {
     for (auto it = segments_.begin(); it != segments_.end();) {
         Segment& s = it->second;
         if (!s.dirty) {
@@ -149,7 +149,7 @@ void ListCache::rebalance() {
     }
 }
 
-void ListCache::render(Segment& s, bool first, bool last) {
+void ListSegments::render(Segment& s, bool first, bool last) {
     auto text = std::make_shared<std::string>();
     text->reserve(s.bytes + 2);
     *text += first ? "[" : ", ";
@@ -166,7 +166,7 @@ void ListCache::render(Segment& s, bool first, bool last) {
     s.last = last;
 }
 
-std::vector<ListSegment> ListCache::segments() {
+std::vector<ListSegment> ListSegments::segments() {
     rebalance();
     if (segments_.empty()) {
         if (!empty_.text) empty_ = {++versions_, std::make_shared<const std::string>("[]")};

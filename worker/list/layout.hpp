@@ -1,11 +1,10 @@
 // The list's layout in Memcached. A list that fits in one item is stored as is under "{prefix}".
 // A larger one (Memcached refuses items over 1 MiB by default) is stored as parts, and "{prefix}"
-// then holds a small manifest naming them in order:
-//   {"chunked":true,"bytes":B,"parts":["{prefix}:part:G:0", ...]}
-// Readers look at the first byte: '[' is the list, '{' a manifest; concatenating the parts in
-// order gives the list. docs/cache-layout.md documents this for readers.
+// then holds a small manifest naming them in order (manifest.hpp); parts are named
+// "{prefix}:part:G:i". Concatenating the parts in order gives the list. docs/cache-layout.md
+// documents this for readers.
 //
-// Each list segment (row_source.hpp) becomes one part, or several if it is over the item limit.
+// Each list segment (segments.hpp) becomes one part, or several if it is over the item limit.
 // A part key is never reused for other bytes, so a reader holding a manifest never mixes two lists;
 // and a segment that did not change keeps the part written for it before. A batch therefore
 // writes the segments it changed and a new manifest, not the whole list.
@@ -19,7 +18,7 @@
 #include <vector>
 
 #include "cache_sink.hpp"
-#include "row_source.hpp"
+#include "list/segments.hpp"
 
 namespace revalidator::worker {
 

@@ -1,0 +1,67 @@
+#include "list/list.hpp"
+
+#include "list/manifest.hpp"
+#include "log.hpp"
+
+namespace revalidator::worker {
+
+List::List(std::string prefix, std::size_t max_item_bytes, std::uint64_t generation)
+    : prefix_(prefix),
+      segments_(max_item_bytes, versions_),
+      layout_(std::move(prefix), max_item_bytes, generation) {}
+
+ListRows List::wants() const {
+    return segments_.valid() ? ListRows::Changes : ListRows::All;
+}
+
+void List::follow(const Snapshot& snap, bool full) {
+    if (full) {
+        if (snap.integer_key_order) {
+            segments_.replace(snap.rows);
+        } else {
+            segments_.clear();
+        }
+    } else if (segments_.valid()) {
+        segments_.apply(snap.asked, snap.rows);
+    }
+    if (segments_.valid()) {
+        list_ = segments_.segments();
+        return;
+    }
+    const auto& rows = full ? snap.rows : snap.listed;
+    std::vector<std::string_view> elements;
+    elements.reserve(rows.size());
+    for (const auto& row : rows) elements.push_back(row.json);
+    list_ = {{++versions_, std::make_shared<const std::string>(jsonb_array_text(elements))}};
+}
+
+ListPlan List::plan(const std::function<bool(const std::string&)>& still_cached) {
+    return layout_.plan(list_, still_cached);
+}
+
+void List::committed() {
+    layout_.committed();
+}
+
+Lookup List::read_back(CacheSink& sink) {
+    Lookup head = sink.get(prefix_);
+    if (!head.value || !manifest::is_manifest(*head.value)) return head;
+    auto decoded = manifest::decode(*head.value);
+    if (!decoded) return {};
+    for (const auto& bad : decoded->rejected) {
+        log::warn(
+            "cached manifest names a part that cannot be a key; ignored",
+            {{"key", bad.key.substr(0, 64)}, {"bytes", bad.key.size()}, {"reason", bad.reason}});
+    }
+    layout_.adopt(decoded->parts);
+    if (!decoded->rejected.empty()) return {};
+    std::string list;
+    for (const auto& key : decoded->parts) {
+        Lookup part = sink.get(key);
+        if (!part.value) return {std::nullopt, part.reachable};
+        list += *part.value;
+    }
+    return {std::move(list)};
+}
+
+}  // namespace revalidator::worker

@@ -1,0 +1,58 @@
+// The list: the one owner of the list's life in the worker. Fed the rows of each snapshot, it
+// keeps the list in memory (segments.hpp), lays it out in the cache (layout.hpp) and reads its
+// own manifest back (manifest.hpp); the row source only returns rows, the applier writes the plan.
+//
+// How it follows the table is the seam between the two ways of keeping the list:
+// - the list is ordered by an integer primary key alone (the default order on such a key): a
+//   row's key is its position, so after a full read a batch needs only the rows it names, and
+//   re-renders only the segments they fall in;
+// - any other order: the list asks the source for every row, in list order, on every batch, and
+//   is one segment rendered from them.
+// Which way is decided at each full read (Snapshot::integer_key_order), which starts over, so the
+// list heals with every resync, like the item keys.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cache_sink.hpp"
+#include "list/layout.hpp"
+#include "list/segments.hpp"
+#include "row_source.hpp"
+
+namespace revalidator::worker {
+
+class List {
+  public:
+    // `max_item_bytes` is the cache's item limit, and so the size of a segment (0: no limit).
+    // Part keys are numbered from `generation` upwards (layout.hpp).
+    List(std::string prefix, std::size_t max_item_bytes, std::uint64_t generation);
+
+    // What a read that is not full must return besides the rows asked for.
+    ListRows wants() const;
+    // The table as `snap` shows it: read in full, or with wants().
+    void follow(const Snapshot& snap, bool full);
+    std::size_t segment_count() const { return list_.size(); }
+
+    // What to write for the list now. A part written earlier for an unchanged segment is reused
+    // when `still_cached(key)` says it is there (Memcached may have evicted it).
+    ListPlan plan(const std::function<bool(const std::string&)>& still_cached);
+    // The last plan's parts and head were written.
+    void committed();
+
+    // The list under the head as the cache holds it (an earlier process may have written it):
+    // nullopt, and `reachable` as the cache answered, when it is not there whole. The parts its
+    // manifest names are adopted: deleted after the next list is written.
+    Lookup read_back(CacheSink& sink);
+
+  private:
+    std::string prefix_;
+    std::uint64_t versions_ = 0;  // one counter for every segment, so versions never repeat
+    ListSegments segments_;
+    ListLayout layout_;
+    std::vector<ListSegment> list_;
+};
+
+}  // namespace revalidator::worker

@@ -1,7 +1,8 @@
-// The worker's admin endpoints (docs/configuration.md, "Admin endpoints"): GET /healthz, GET
-// /readyz (ready while active and Postgres and Memcached answered; the detail has role, postgres,
-// memcached and pending_keys), GET /metrics, and POST /resync, which schedules a full resync for
-// a caller with the bearer secret: 403 when no secret is configured, 401 on a wrong one, else 202.
+// The worker's admin endpoints (docs/configuration.md, "revalidator-worker" and "Probes"): GET
+// /healthz, GET /readyz (ready while active and Postgres and Memcached answered; the detail has
+// role, postgres, memcached and pending_keys), GET /metrics, and POST /resync, which schedules a
+// full resync for a caller with the bearer secret: 403 when no secret is configured, 401 on a wrong
+// one, else 202.
 #pragma once
 
 #include <functional>

@@ -1,6 +1,7 @@
 // Every Postgres connection the worker opens has bounded waits, so that a network partition or a
 // frozen peer ends in an error within a known time rather than in minutes of TCP retransmits or
-// hours of a dead session holding the table's lease (docs/operations.md, "Time bounds").
+// hours of a dead session holding the table's lease (docs/operations.md, "One writer, fenced:
+// takeover and its time bounds").
 // - connect: libpq's connect_timeout;
 // - client side: TCP keepalives and tcp_user_timeout, so a silent peer is noticed;
 // - server side (sent as `options`): the same keepalives and user timeout for the server's end of

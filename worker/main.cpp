@@ -1,19 +1,8 @@
 // revalidator-worker: consumes events from every ingress, coalesces them, reads the truth from
 // Postgres and writes Memcached. Run one active worker per table (see docs/operations.md).
 #include <iostream>
-#include <thread>
 
-#include "admin.hpp"
-#include "applier.hpp"
-#include "bearer.hpp"
-#include "consumer.hpp"
-#include "lease.hpp"
-#include "log.hpp"
-#include "loop.hpp"
-#include "mc_sink.hpp"
-#include "pg_source.hpp"
-#include "role.hpp"
-#include "shutdown.hpp"
+#include "service.hpp"
 #include "worker_config.hpp"
 #include "zmq_curve.hpp"
 
@@ -37,92 +26,5 @@ int main(int argc, char** argv) {
         std::cout << "public=" << pair.public_key << "\nsecret=" << pair.secret_key << "\n";
         return 0;
     }
-    const auto& curve_secret = cfg.curve_secret_key;
-    const bool curve_on = !curve_secret.value.empty();
-    if (curve_on && curve::public_key(curve_secret.value).empty()) {
-        std::cerr << "revalidator-worker: bad configuration: --curve-secret-key: this libzmq was "
-                     "built without CURVE support\n";
-        return config::kUsage;
-    }
-    using std::chrono::milliseconds;
-    const worker::PgConfig pg{.url = cfg.postgres_url,
-                              .schema = cfg.schema,
-                              .table = cfg.table,
-                              .primary_key = cfg.primary_key,
-                              .order_by = cfg.order_by,
-                              .timeouts = {.network = milliseconds(cfg.pg_timeout_ms),
-                                           .statement = milliseconds(cfg.statement_timeout_ms)}};
-    const worker::ApplierConfig ap{
-        .prefix = cfg.prefix, .primary_key = cfg.primary_key, .max_item_bytes = cfg.max_item_bytes};
-    const worker::LoopConfig lp{.schema = cfg.schema,
-                                .table = cfg.table,
-                                .max_pending = cfg.max_pending,
-                                .resync_interval = std::chrono::seconds(cfg.resync_interval_s),
-                                .retry_max = milliseconds(cfg.retry_max_ms)};
-    const worker::McTimeouts cache_timeouts{.connect = milliseconds(cfg.cache_timeout_ms / 2),
-                                            .io = milliseconds(cfg.cache_timeout_ms)};
-    // A write may start only if it ends, at its slowest, with a tenth of the lease to spare.
-    const auto write_window = cache_timeouts.bound() + milliseconds(cfg.lease_ttl_ms / 10);
-
-    log::init("worker", cfg.log_level);
-    shutdown::install();
-    metrics::Registry registry;
-    std::unique_ptr<worker::Lease> lease;
-    std::unique_ptr<worker::PgSource> source;
-    std::unique_ptr<worker::McSink> sink;
-    try {
-        lease = std::make_unique<worker::Lease>(
-            worker::LeaseOptions{.url = cfg.postgres_url,
-                                 .name = "revalidator:" + pg.schema + "." + pg.table,
-                                 .ttl = milliseconds(cfg.lease_ttl_ms),
-                                 .network = milliseconds(cfg.pg_timeout_ms)});
-        source = std::make_unique<worker::PgSource>(pg);
-        sink = std::make_unique<worker::McSink>(
-            cfg.memcached, cfg.cache_connections, cache_timeouts,
-            worker::WriteGate{.open = [&] { return lease->fresh_for(write_window); },
-                              .closed_during_write = [&] { lease->request_repair(); }});
-    } catch (const std::exception& e) {
-        log::error("cannot start", {{"error", e.what()}});
-        return 1;
-    }
-    worker::Applier applier(*source, *sink, ap, registry);
-    worker::Loop loop(applier, lp, registry);
-    worker::ProcessStop stop;
-    worker::Role role(
-        *lease,
-        [&] {
-            return std::make_unique<worker::Consumer>(cfg.bind, cfg.receive_hwm,
-                                                      curve_secret.value);
-        },
-        loop, stop,
-        {.table = pg.schema + "." + pg.table,
-         .bind = cfg.bind,
-         .max_batch = cfg.max_batch,
-         .takeover_delay = milliseconds(cfg.takeover_delay_ms)},
-        registry);
-
-    const BearerAuth admin_auth({cfg.admin_secret.value});
-    http::Server admin(worker::admin_tuning(), registry);
-    worker::add_admin_routes(admin, {registry, admin_auth, loop, [&] { return role.active(); }});
-    int bound = admin.bind(cfg.admin_host, cfg.admin_port);
-    if (bound < 0) {
-        log::error("cannot listen", {{"host", cfg.admin_host}, {"port", cfg.admin_port}});
-        return 1;
-    }
-    std::thread admin_thread([&] { admin.serve(); });
-    shutdown::on_request([&] { admin.stop(); });
-    log::info("worker started",
-              {{"bind", cfg.bind},
-               {"curve", curve_on},
-               {"curve_public_key", curve_on ? curve::public_key(curve_secret.value) : ""},
-               {"admin_port", bound},
-               {"table", pg.schema + "." + pg.table},
-               {"prefix", ap.prefix},
-               {"memcached", cfg.memcached}});
-
-    const int exit_code = role.run();
-    admin.stop();
-    admin_thread.join();
-    log::info("worker stopped");
-    return exit_code;
+    return worker::run(cfg);
 }

@@ -1,0 +1,12 @@
+// The worker process once configured: builds its parts (lease, Postgres source, Memcached sink,
+// applier, loop, role, admin server), runs the standby/active role until SIGTERM or SIGINT, and
+// returns the process's exit code (docs/operations.md, "One writer, fenced").
+#pragma once
+
+#include "worker_config.hpp"
+
+namespace revalidator::worker {
+
+int run(const Config& cfg);
+
+}  // namespace revalidator::worker

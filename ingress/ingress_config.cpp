@@ -4,6 +4,7 @@
 
 #include "curve_keys.hpp"
 #include "endpoint.hpp"
+#include "table_options.hpp"
 
 namespace revalidator::ingress {
 
@@ -51,9 +52,7 @@ void declare(config::Parser& p, Config& c) {
         ->check(CLI::Range(1, 10'000'000));
     p.flag("--insecure-no-auth", c.insecure_no_auth,
            "accept webhooks without any authentication (local tests only)");
-    p.option("--schema", c.table.schema, "schema of the watched table");
-    p.option("--table", c.table.table, "name of the watched table");
-    p.option("--primary-key", c.table.primary_key, "primary key column of the watched table");
+    config::declare(p, c.table);
     p.option("--max-body-bytes", c.http.limits.max_body_bytes,
              "largest webhook body accepted, chunked or not (413 above)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
@@ -92,11 +91,7 @@ std::vector<config::Problem> validate(Config& c) {
     if (c.instance_id.empty()) {
         problem("--instance-id", "must not be empty: the worker drops events of an unnamed stream");
     }
-    for (const auto& [flag, value] :
-         {std::pair{"--schema", &c.table.schema}, std::pair{"--table", &c.table.table},
-          std::pair{"--primary-key", &c.table.primary_key}}) {
-        if (value->empty()) problem(flag, "must not be empty");
-    }
+    config::check(c.table, problems);
     const bool server_key = !c.curve_server_key.empty();
     const bool secret_key = !c.curve_secret_key.value.empty();
     if (server_key && !secret_key) {

@@ -26,7 +26,7 @@ struct Config {
     config::Secret signing_secret;
     SigningConfig signing;  // keys derived from signing_secret by validate()
     bool insecure_no_auth = false;
-    TableConfig table;
+    Table table;
     http::Tuning http;
     std::size_t queue_capacity = 100'000;
     int send_hwm = 1000;

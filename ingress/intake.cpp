@@ -2,8 +2,7 @@
 
 namespace revalidator::ingress {
 
-Answer intake(const Delivery& d, const Authenticator& auth, const TableConfig& table,
-              EventQueue& queue) {
+Answer intake(const Delivery& d, const Authenticator& auth, const Table& table, EventQueue& queue) {
     auto admitted = auth.admit({d.authorization, d.webhook, d.body});
     if (!admitted) {
         return {admitted.error().status, admitted.error().code, admitted.error().detail};
@@ -23,7 +22,7 @@ Answer intake(const Delivery& d, const Authenticator& auth, const TableConfig& t
     // While draining, requests still being served are queued: the queue is flushed before exit.
     // Only a closed queue refuses, and the refusal takes a number like a full queue.
     for (const auto& c : *changes) {
-        switch (queue.push(c.op, table.schema, table.table, c.pk, d.received_us)) {
+        switch (queue.push(c.op, table.schema, table.name, c.pk, d.received_us)) {
             case EventQueue::Push::Queued:
                 continue;
             case EventQueue::Push::Closed:

@@ -31,7 +31,7 @@ struct Answer {
     std::string detail;
 };
 
-Answer intake(const Delivery& delivery, const Authenticator& auth, const TableConfig& table,
+Answer intake(const Delivery& delivery, const Authenticator& auth, const Table& table,
               EventQueue& queue);
 
 }  // namespace revalidator::ingress

@@ -144,7 +144,7 @@ void Publisher::run() {
             if (std::chrono::steady_clock::now() - last_sent < cfg_.heartbeat || peers_ == 0)
                 continue;
             // None when an event was queued since the take: that event goes first.
-            auto heartbeat = queue_.marker(Op::Heartbeat, cfg_.schema, cfg_.table);
+            auto heartbeat = queue_.marker(Op::Heartbeat, cfg_.table.schema, cfg_.table.name);
             if (!heartbeat) continue;
             events.push_back(std::move(*heartbeat));
         }
@@ -168,7 +168,7 @@ void Publisher::run() {
         // What the deadline left unsent is dropped; the END still goes out if it can, and its
         // number, after theirs, shows the worker the gap (no END: it sees the restart).
         const std::size_t unsent = queue_.discard();
-        std::optional<Event> end = queue_.marker(Op::End, cfg_.schema, cfg_.table);
+        std::optional<Event> end = queue_.marker(Op::End, cfg_.table.schema, cfg_.table.name);
         const bool end_sent = end && send(wire::encode(*end));
         const bool clean = unsent == 0 && end_sent;
         if (unsent > 0) {

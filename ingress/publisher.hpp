@@ -15,13 +15,14 @@
 
 #include "event_queue.hpp"
 #include "metrics.hpp"
+#include "table.hpp"
 
 namespace revalidator::ingress {
 
 struct PublisherConfig {
     std::vector<std::string> endpoints;
-    int send_hwm = 1000;        // frames buffered per connected worker inside ZeroMQ
-    std::string schema, table;  // named in the END and HEARTBEAT markers
+    int send_hwm{};  // frames buffered per connected worker inside ZeroMQ
+    Table table;     // named in the END and HEARTBEAT markers
     std::chrono::milliseconds heartbeat{1000};  // idle time after which a HEARTBEAT is sent
     // CURVE (all Z85, validated by the caller). Empty server key: plaintext (the default).
     std::string curve_server_key;  // the worker's public key

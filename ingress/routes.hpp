@@ -15,7 +15,7 @@ namespace revalidator::ingress {
 
 struct RouteContext {
     const Authenticator& auth;
-    const TableConfig& table;
+    const Table& table;
     EventQueue& queue;
     metrics::Registry& registry;
     std::function<http::Readiness()> readiness;

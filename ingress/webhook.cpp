@@ -110,8 +110,7 @@ bool is_json_content_type(std::string_view content_type) {
            });
 }
 
-Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body,
-                                                     const TableConfig& cfg) {
+Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body, const Table& cfg) {
     if (nested_deeper_than(body, kMaxJsonDepth)) {
         return reject(400, "malformed_json",
                       "body is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
@@ -142,11 +141,10 @@ Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body,
     auto old_record = row_field(j, "old_record");
     if (!old_record) return Err{old_record.error()};
 
-    if (*schema != cfg.schema || *table != cfg.table) {
+    if (!cfg.is(*schema, *table)) {
         return reject(422, "unknown_table",
                       "table \"" + *schema + "." + *table +
-                          "\" is not configured (this ingress serves \"" + cfg.schema + "." +
-                          cfg.table + "\")");
+                          "\" is not configured (this ingress serves \"" + cfg.qualified() + "\")");
     }
 
     std::vector<Change> changes;

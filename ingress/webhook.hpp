@@ -10,14 +10,9 @@
 
 #include "event.hpp"
 #include "result.hpp"
+#include "table.hpp"
 
 namespace revalidator::ingress {
-
-struct TableConfig {
-    std::string schema = "public";
-    std::string table = "articles";
-    std::string primary_key = "id";
-};
 
 struct Rejection {
     int status;
@@ -33,7 +28,7 @@ struct Change {
 
 inline constexpr int kMaxJsonDepth = 64;
 
-Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body, const TableConfig& cfg);
+Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body, const Table& table);
 
 // Content-Type must be application/json (parameters such as charset allowed).
 bool is_json_content_type(std::string_view content_type);

@@ -24,10 +24,11 @@
 
 namespace revalidator::worker {
 
+// Built from the worker's Config (worker_config.hpp), which holds the defaults.
 struct ApplierConfig {
-    std::string prefix = "/articles";
-    std::string primary_key = "id";
-    std::size_t max_item_bytes = 1'000'000;
+    std::string prefix;
+    std::string primary_key;
+    std::size_t max_item_bytes = 0;
 };
 
 struct Outcome {

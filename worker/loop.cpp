@@ -53,7 +53,7 @@ void Loop::ingest(const std::vector<std::string>& frames) {
                                                              {"verdict", to_string(v)}});
             pending_.require_resync(std::string("stream ") + to_string(v));
         }
-        if (e.schema != cfg_.schema || e.table != cfg_.table) {
+        if (!cfg_.table.is(e.schema, e.table)) {
             foreign_.inc();
             log::warn("event for another table dropped",
                       {{"stream", e.stream}, {"seq", e.seq}, {"table", e.schema + "." + e.table}});

@@ -14,16 +14,18 @@
 #include "metrics.hpp"
 #include "pending.hpp"
 #include "stream_tracker.hpp"
+#include "table.hpp"
 
 namespace revalidator::worker {
 
+// The settings are built from the worker's Config (worker_config.hpp), which holds their defaults;
+// the others are the loop's own.
 struct LoopConfig {
-    std::string schema = "public";
-    std::string table = "articles";
-    std::size_t max_pending = 100'000;
-    std::chrono::milliseconds resync_interval{std::chrono::minutes(5)};  // 0 disables
+    Table table;
+    std::size_t max_pending = 0;
+    std::chrono::milliseconds resync_interval{};  // 0 disables
     std::chrono::milliseconds retry_min{100};
-    std::chrono::milliseconds retry_max{5000};
+    std::chrono::milliseconds retry_max{};
     std::chrono::milliseconds cache_check_interval{1000};  // how often to look for a cache restart
 };
 

@@ -29,20 +29,20 @@ struct PgSource::Impl {
         auto r = tx.exec_params(
             "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
             "WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
-            sql::quote_ident(cfg.schema) + "." + sql::quote_ident(cfg.table), cfg.primary_key);
+            sql::quote_ident(cfg.table.schema) + "." + sql::quote_ident(cfg.table.name),
+            cfg.table.primary_key);
         tx.commit();
         if (r.empty()) {
-            throw std::runtime_error("table " + cfg.schema + "." + cfg.table + " with column " +
-                                     cfg.primary_key + " not found");
+            throw std::runtime_error("table " + cfg.table.qualified() + " with column " +
+                                     cfg.table.primary_key + " not found");
         }
         std::string type = r[0][0].as<std::string>();
         kind = sql::key_kind(type);
         integer_key_order =
-            kind != sql::KeyKind::Other && order == "t." + sql::quote_ident(cfg.primary_key);
-        q = sql::build(cfg.schema, cfg.table, cfg.primary_key, type, order);
+            kind != sql::KeyKind::Other && order == "t." + sql::quote_ident(cfg.table.primary_key);
+        q = sql::build(cfg.table.schema, cfg.table.name, cfg.table.primary_key, type, order);
         conn = std::move(c);
-        log::info("postgres connected",
-                  {{"table", cfg.schema + "." + cfg.table}, {"key_type", type}});
+        log::info("postgres connected", {{"table", cfg.table.qualified()}, {"key_type", type}});
     }
 
     static std::vector<Row> rows_of(const pqxx::result& r) {
@@ -84,8 +84,8 @@ struct PgSource::Impl {
 };
 
 PgSource::PgSource(PgConfig cfg) {
-    auto order =
-        sql::order_by(cfg.order_by.empty() ? cfg.primary_key : cfg.order_by, cfg.primary_key);
+    const auto& pk = cfg.table.primary_key;
+    auto order = sql::order_by(cfg.order_by.empty() ? pk : cfg.order_by, pk);
     if (!order) throw std::invalid_argument("--order-by: " + order.error());
     impl_ = std::make_unique<Impl>(std::move(cfg), *order);
 }

@@ -10,14 +10,14 @@
 
 #include "pg_conninfo.hpp"
 #include "row_source.hpp"
+#include "table.hpp"
 
 namespace revalidator::worker {
 
+// Built from the worker's Config (worker_config.hpp), which holds the defaults.
 struct PgConfig {
-    std::string url = "postgresql://postgres@127.0.0.1:5432/postgres";
-    std::string schema = "public";
-    std::string table = "articles";
-    std::string primary_key = "id";
+    std::string url;
+    Table table;
     std::string order_by;  // empty: the primary key
     PgTimeouts timeouts;
 };

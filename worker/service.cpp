@@ -27,20 +27,7 @@ int run(const Config& cfg) {
         return config::kUsage;
     }
     using std::chrono::milliseconds;
-    const PgConfig pg{.url = cfg.postgres_url,
-                      .schema = cfg.schema,
-                      .table = cfg.table,
-                      .primary_key = cfg.primary_key,
-                      .order_by = cfg.order_by,
-                      .timeouts = {.network = milliseconds(cfg.pg_timeout_ms),
-                                   .statement = milliseconds(cfg.statement_timeout_ms)}};
-    const ApplierConfig ap{
-        .prefix = cfg.prefix, .primary_key = cfg.primary_key, .max_item_bytes = cfg.max_item_bytes};
-    const LoopConfig lp{.schema = cfg.schema,
-                        .table = cfg.table,
-                        .max_pending = cfg.max_pending,
-                        .resync_interval = std::chrono::seconds(cfg.resync_interval_s),
-                        .retry_max = milliseconds(cfg.retry_max_ms)};
+    const std::string table = cfg.table.qualified();
     const McTimeouts cache_timeouts{.connect = milliseconds(cfg.cache_timeout_ms / 2),
                                     .io = milliseconds(cfg.cache_timeout_ms)};
     // A write may start only if it ends, at its slowest, with a tenth of the lease to spare.
@@ -53,12 +40,11 @@ int run(const Config& cfg) {
     std::unique_ptr<PgSource> source;
     std::unique_ptr<McSink> sink;
     try {
-        lease = std::make_unique<Lease>(
-            LeaseOptions{.url = cfg.postgres_url,
-                         .name = "revalidator:" + pg.schema + "." + pg.table,
-                         .ttl = milliseconds(cfg.lease_ttl_ms),
-                         .network = milliseconds(cfg.pg_timeout_ms)});
-        source = std::make_unique<PgSource>(pg);
+        lease = std::make_unique<Lease>(LeaseOptions{.url = cfg.postgres_url,
+                                                     .name = "revalidator:" + table,
+                                                     .ttl = milliseconds(cfg.lease_ttl_ms),
+                                                     .network = milliseconds(cfg.pg_timeout_ms)});
+        source = std::make_unique<PgSource>(pg_config(cfg));
         sink = std::make_unique<McSink>(
             cfg.memcached, cfg.cache_connections, cache_timeouts,
             WriteGate{.open = [&] { return lease->fresh_for(write_window); },
@@ -67,14 +53,14 @@ int run(const Config& cfg) {
         log::error("cannot start", {{"error", e.what()}});
         return 1;
     }
-    Applier applier(*source, *sink, ap, registry);
-    Loop loop(applier, lp, registry);
+    Applier applier(*source, *sink, applier_config(cfg), registry);
+    Loop loop(applier, loop_config(cfg), registry);
     ProcessStop stop;
     Role role(
         *lease,
         [&] { return std::make_unique<Consumer>(cfg.bind, cfg.receive_hwm, curve_secret.value); },
         loop, stop,
-        {.table = pg.schema + "." + pg.table,
+        {.table = table,
          .bind = cfg.bind,
          .max_batch = cfg.max_batch,
          .takeover_delay = milliseconds(cfg.takeover_delay_ms)},
@@ -95,8 +81,8 @@ int run(const Config& cfg) {
                {"curve", curve_on},
                {"curve_public_key", curve_on ? curve::public_key(curve_secret.value) : ""},
                {"admin_port", bound},
-               {"table", pg.schema + "." + pg.table},
-               {"prefix", ap.prefix},
+               {"table", table},
+               {"prefix", cfg.prefix},
                {"memcached", cfg.memcached}});
 
     const int exit_code = role.run();

@@ -6,6 +6,7 @@
 #include "pg_conninfo.hpp"
 #include "server_list.hpp"
 #include "sql.hpp"
+#include "table_options.hpp"
 
 namespace revalidator::worker {
 
@@ -22,9 +23,7 @@ void declare(config::Parser& p, Config& c) {
              "this worker's ZeroMQ CURVE secret key (Z85, 40 characters); when set, the PULL "
              "socket only accepts encrypted CURVE connections from ingresses given the matching "
              "public key (--generate-curve-keypair makes a pair)");
-    p.option("--schema", c.schema, "schema of the watched table");
-    p.option("--table", c.table, "name of the watched table");
-    p.option("--primary-key", c.primary_key, "primary key column of the watched table");
+    config::declare(p, c.table);
     p.option("--order-by", c.order_by,
              "list order, e.g. \"published_at DESC, id\" (default: the primary key)");
     p.option("--prefix", c.prefix, "cache key prefix: the list at {prefix}, rows at {prefix}/{id}")
@@ -80,11 +79,7 @@ std::vector<config::Problem> validate(const Config& c) {
     auto problem = [&](std::string option, std::string message) {
         problems.push_back({std::move(option), std::move(message)});
     };
-    for (const auto& [flag, value] :
-         {std::pair{"--schema", &c.schema}, std::pair{"--table", &c.table},
-          std::pair{"--primary-key", &c.primary_key}}) {
-        if (value->empty()) problem(flag, "must not be empty");
-    }
+    config::check(c.table, problems);
     try {
         pg_conninfo(c.postgres_url, {});
     } catch (const std::invalid_argument& e) {
@@ -93,8 +88,8 @@ std::vector<config::Problem> validate(const Config& c) {
     if (auto servers = parse_server_list(c.memcached, 11211); !servers) {
         problem("--memcached", servers.error());
     }
-    if (!c.primary_key.empty()) {
-        auto order = sql::order_by(c.order_by.empty() ? c.primary_key : c.order_by, c.primary_key);
+    if (const auto& pk = c.table.primary_key; !pk.empty()) {
+        auto order = sql::order_by(c.order_by.empty() ? pk : c.order_by, pk);
         if (!order) problem("--order-by", order.error());
     }
     if (c.lease_ttl_ms < 5 * c.cache_timeout_ms) {
@@ -110,6 +105,27 @@ std::vector<config::Problem> validate(const Config& c) {
         }
     }
     return problems;
+}
+
+PgConfig pg_config(const Config& c) {
+    using std::chrono::milliseconds;
+    return {.url = c.postgres_url,
+            .table = c.table,
+            .order_by = c.order_by,
+            .timeouts = {.network = milliseconds(c.pg_timeout_ms),
+                         .statement = milliseconds(c.statement_timeout_ms)}};
+}
+
+ApplierConfig applier_config(const Config& c) {
+    return {
+        .prefix = c.prefix, .primary_key = c.table.primary_key, .max_item_bytes = c.max_item_bytes};
+}
+
+LoopConfig loop_config(const Config& c) {
+    return {.table = c.table,
+            .max_pending = c.max_pending,
+            .resync_interval = std::chrono::seconds(c.resync_interval_s),
+            .retry_max = std::chrono::milliseconds(c.retry_max_ms)};
 }
 
 }  // namespace revalidator::worker

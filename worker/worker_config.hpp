@@ -10,7 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "applier.hpp"
 #include "config.hpp"
+#include "loop.hpp"
+#include "pg_source.hpp"
+#include "table.hpp"
 
 namespace revalidator::worker {
 
@@ -19,9 +23,7 @@ struct Config {
     std::string memcached = "127.0.0.1:11211";
     std::string bind = "tcp://127.0.0.1:5555";
     config::Secret curve_secret_key;
-    std::string schema = "public";
-    std::string table = "articles";
-    std::string primary_key = "id";
+    Table table;
     std::string order_by;  // empty: the primary key
     std::string prefix = "/articles";
     std::size_t max_item_bytes = 1'000'000;
@@ -44,5 +46,11 @@ struct Config {
 
 void declare(config::Parser& parser, Config& cfg);
 std::vector<config::Problem> validate(const Config& cfg);
+
+// What each part is built with, taken from the one Config: the service builds the worker with
+// these, and the unit tests start from Config{} so that a default lives in one place only.
+PgConfig pg_config(const Config& cfg);
+ApplierConfig applier_config(const Config& cfg);
+LoopConfig loop_config(const Config& cfg);
 
 }  // namespace revalidator::worker

@@ -14,7 +14,7 @@ using namespace revalidator;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view input(reinterpret_cast<const char*>(data), size);
     ingress::is_json_content_type(input);
-    static const ingress::TableConfig table;
+    static const Table table;
     auto changes = ingress::parse_webhook(input, table);
     if (!changes) {
         const auto& r = changes.error();

@@ -44,9 +44,8 @@ class Admin {
     fakes::FakeSource source;
     fakes::FakeSink sink;
     metrics::Registry registry;
-    Applier applier{source, sink, ApplierConfig{}, registry};
-    Loop loop{applier, LoopConfig{.resync_interval = 0ms, .retry_min = 1ms, .retry_max = 4ms},
-              registry};
+    Applier applier{source, sink, fakes::default_applier(), registry};
+    Loop loop{applier, fakes::quick_loop(), registry};
     std::atomic<bool> active{false};
 
     httplib::Result get(const std::string& path) { return client().Get(path.c_str()); }

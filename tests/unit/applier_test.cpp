@@ -52,7 +52,7 @@ class ApplierTest : public ::testing::Test {
     FakeSource source;
     FakeSink sink;
     metrics::Registry registry;
-    ApplierConfig cfg;  // prefix "/articles", primary key "id"
+    ApplierConfig cfg = fakes::default_applier();
 
     // Built on first use, so that a test can change cfg first.
     Applier& applier() {

@@ -69,7 +69,7 @@ TEST(Intake, EveryOutcomeHasOneStatusAndCode) {
         {"draining", "Bearer s3cret", "application/json", kInsert, 10, true, 503, "draining", 0},
     };
     const auto auth = make_auth();
-    const TableConfig table;
+    const Table table;
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
         EventQueue queue("a", 1, c.capacity);

@@ -56,13 +56,12 @@ class LoopTest : public ::testing::Test {
     FakeSource source;
     FakeSink sink;
     metrics::Registry registry;
-    // No periodic resync, and retries after 1..4 ms so that polling finds them quickly.
-    LoopConfig cfg{.resync_interval = 0ms, .retry_min = 1ms, .retry_max = 4ms};
+    LoopConfig cfg = fakes::quick_loop();
 
     // Built on first use, so that a test can change cfg first.
     Loop& loop() {
         if (!loop_) {
-            applier_ = std::make_unique<Applier>(source, sink, ApplierConfig{}, registry);
+            applier_ = std::make_unique<Applier>(source, sink, fakes::default_applier(), registry);
             loop_ = std::make_unique<Loop>(*applier_, cfg, registry);
         }
         return *loop_;

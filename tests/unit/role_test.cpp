@@ -122,10 +122,8 @@ class RoleTest : public ::testing::Test {
     // Built on first use, so that a test can change cfg first.
     Role& role() {
         if (!role_) {
-            applier_ = std::make_unique<Applier>(source, sink, ApplierConfig{}, registry);
-            loop_ = std::make_unique<Loop>(
-                *applier_, LoopConfig{.resync_interval = 0ms, .retry_min = 1ms, .retry_max = 4ms},
-                registry);
+            applier_ = std::make_unique<Applier>(source, sink, fakes::default_applier(), registry);
+            loop_ = std::make_unique<Loop>(*applier_, fakes::quick_loop(), registry);
             role_ = std::make_unique<Role>(
                 lease, [this] { return bind(); }, *loop_, stop, cfg, registry);
         }

@@ -203,7 +203,7 @@ class ParseWebhook : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ParseWebhook, Outcome) {
     const Case& c = GetParam();
-    auto r = parse_webhook(c.body, TableConfig{});
+    auto r = parse_webhook(c.body, Table{});
     if (c.status == kOk) {
         ASSERT_TRUE(r.ok()) << r.error().status << " " << r.error().code << ": "
                             << r.error().detail;
@@ -223,7 +223,7 @@ INSTANTIATE_TEST_SUITE_P(Table, ParseWebhook, ::testing::ValuesIn(cases()),
                          });
 
 TEST(ParseWebhookConfig, UsesTheConfiguredTableAndPrimaryKey) {
-    TableConfig cfg{"app", "posts", "slug"};
+    Table cfg{"app", "posts", "slug"};
     auto ok = parse_webhook(
         R"({"type":"UPDATE","table":"posts","schema":"app","record":{"id":1,"slug":"new"},)"
         R"("old_record":{"id":1,"slug":"old"}})",
@@ -244,7 +244,7 @@ TEST(ParseWebhookConfig, UsesTheConfiguredTableAndPrimaryKey) {
 }
 
 TEST(ParseWebhookConfig, OpsAreReportedExactly) {
-    auto r = parse_webhook(body("UPDATE", rec("3"), rec("2")), TableConfig{});
+    auto r = parse_webhook(body("UPDATE", rec("3"), rec("2")), Table{});
     ASSERT_TRUE(r.ok());
     ASSERT_EQ(r->size(), 2u);
     EXPECT_EQ((*r)[0].op, Op::Update);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -21,6 +22,7 @@
 
 #include "cache_sink.hpp"
 #include "row_source.hpp"
+#include "worker_config.hpp"
 
 namespace revalidator::worker::fakes {
 
@@ -207,6 +209,22 @@ inline std::optional<double> metric(const std::string& text, const std::string& 
         pos = end + 1;
     }
     return std::nullopt;
+}
+
+// The applier as the worker builds it by default: prefix "/articles", primary key "id".
+inline ApplierConfig default_applier() {
+    return applier_config(Config{});
+}
+
+// The loop as the worker builds it by default, but with no periodic resync, and retries after
+// 1..4 ms so that polling finds them quickly.
+inline LoopConfig quick_loop() {
+    using namespace std::chrono_literals;
+    auto cfg = loop_config(Config{});
+    cfg.resync_interval = 0ms;
+    cfg.retry_min = 1ms;
+    cfg.retry_max = 4ms;
+    return cfg;
 }
 
 }  // namespace revalidator::worker::fakes

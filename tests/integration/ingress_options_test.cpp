@@ -13,12 +13,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct BadOption {
-    std::vector<std::string> args;  // after the binary
-    std::string named;              // the option the message must name
-    std::vector<std::string> env = {};
-};
-
 // Auth and a free port, so that only the option under test can be wrong.
 std::vector<std::string> with_defaults(std::vector<std::string> args) {
     args.insert(args.begin(), {"--insecure-no-auth", "--port", "0"});
@@ -29,7 +23,7 @@ std::vector<std::string> with_defaults(std::vector<std::string> args) {
 
 TEST(IngressOptions, BadValuesExit64BeforeServing) {
     TempDir dir;
-    const std::vector<BadOption> cases = {
+    const std::vector<BadConfiguration> cases = {
         {with_defaults({"--worker-endpoint", "tcp://x:notaport"}), "--worker-endpoint"},
         {with_defaults({"--worker-endpoint", "tcp://127.0.0.1:5555,tcp://x:notaport"}),
          "--worker-endpoint"},
@@ -62,10 +56,8 @@ TEST(IngressOptions, BadValuesExit64BeforeServing) {
     };
     int n = 0;
     for (const auto& c : cases) {
-        std::vector<std::string> argv{INGRESS_BIN};
-        argv.insert(argv.end(), c.args.begin(), c.args.end());
-        expect_refused({argv, c.named, c.env},
-                       dir.path() + "/ingress" + std::to_string(++n) + ".log", "listening");
+        expect_refused({INGRESS_BIN}, c, dir.path() + "/ingress" + std::to_string(++n) + ".log",
+                       "listening");
     }
 }
 

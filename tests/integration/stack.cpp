@@ -342,12 +342,14 @@ std::string Stack::diagnostics() {
     return out;
 }
 
-void expect_refused(const BadConfiguration& bad, const std::string& log,
-                    const std::string& started) {
+void expect_refused(const std::vector<std::string>& command, const BadConfiguration& bad,
+                    const std::string& log, const std::string& started) {
+    std::vector<std::string> argv = command;
+    argv.insert(argv.end(), bad.args.begin(), bad.args.end());
     std::string what;
     for (const auto& e : bad.env) what += e + " ";
-    for (const auto& a : bad.argv) what += a + " ";
-    Process p(bad.argv, log, {.extra_env = bad.env});
+    for (const auto& a : argv) what += a + " ";
+    Process p(argv, log, {.extra_env = bad.env});
     const auto code = p.wait_for(std::chrono::seconds(10));
     const std::string out = read_file(log);
     if (!code) {

@@ -104,14 +104,15 @@ class Stack {
     std::unique_ptr<Clients> clients_;
 };
 
-// Runs a binary whose configuration is bad: it must exit 64 (EX_USAGE) within 10 s, name `named`
-// in its message, and never log `started` (the line it logs once it serves). `log` is its output.
+// Runs `command` (a binary and the arguments every case shares) followed by a bad configuration:
+// it must exit 64 (EX_USAGE) within 10 s, name `named` in its message, and never log `started`
+// (the line it logs once it serves). `log` is its output.
 struct BadConfiguration {
-    std::vector<std::string> argv;  // the binary and its arguments
-    std::string named;
+    std::vector<std::string> args;  // after `command`
+    std::string named;              // the setting the message must name
     std::vector<std::string> env = {};
 };
-void expect_refused(const BadConfiguration& bad, const std::string& log,
-                    const std::string& started);
+void expect_refused(const std::vector<std::string>& command, const BadConfiguration& bad,
+                    const std::string& log, const std::string& started);
 
 }  // namespace revalidator::testing

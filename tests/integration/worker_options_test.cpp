@@ -10,21 +10,11 @@
 using namespace revalidator::testing;
 using namespace std::chrono_literals;
 
-namespace {
-
-struct BadSetting {
-    std::vector<std::string> args;  // after the binary
-    std::string named;              // the setting the message must name
-    std::vector<std::string> env = {};
-};
-
-}  // namespace
-
 TEST(WorkerOptions, BadValuesExit64BeforeStarting) {
     TempDir dir;
     const std::string file = dir.path() + "/worker.toml";
     std::ofstream(file) << "max-batch = 10\nno-such-setting = 1\n";
-    const std::vector<BadSetting> cases = {
+    const std::vector<BadConfiguration> cases = {
         {{"--bind", "tcp://x:notaport"}, "--bind"},
         {{"--bind", "inproc://w"}, "--bind"},
         {{"--memcached", "127.0.0.1:notaport"}, "--memcached"},
@@ -48,9 +38,7 @@ TEST(WorkerOptions, BadValuesExit64BeforeStarting) {
     };
     int n = 0;
     for (const auto& c : cases) {
-        std::vector<std::string> argv{WORKER_BIN, "--admin-port", "0"};
-        argv.insert(argv.end(), c.args.begin(), c.args.end());
-        expect_refused({argv, c.named, c.env},
+        expect_refused({WORKER_BIN, "--admin-port", "0"}, c,
                        dir.path() + "/worker" + std::to_string(++n) + ".log", "worker started");
     }
 }

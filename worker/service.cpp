@@ -82,7 +82,7 @@ int run(const Config& cfg) {
                {"curve_public_key", curve_on ? curve::public_key(curve_secret.value) : ""},
                {"admin_port", bound},
                {"table", table},
-               {"prefix", cfg.prefix},
+               {"prefix", cfg.table.prefix},
                {"memcached", cfg.memcached}});
 
     const int exit_code = role.run();

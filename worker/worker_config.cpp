@@ -1,6 +1,5 @@
 #include "worker_config.hpp"
 
-#include "cache_key.hpp"
 #include "curve_keys.hpp"
 #include "endpoint.hpp"
 #include "pg_conninfo.hpp"
@@ -26,8 +25,6 @@ void declare(config::Parser& p, Config& c) {
     config::declare(p, c.table);
     p.option("--order-by", c.order_by,
              "list order, e.g. \"published_at DESC, id\" (default: the primary key)");
-    p.option("--prefix", c.prefix, "cache key prefix: the list at {prefix}, rows at {prefix}/{id}")
-        ->check([](const std::string& prefix) { return check_prefix(prefix).value_or(""); });
     p.option("--max-item-bytes", c.max_item_bytes,
              "largest value written as one item; longer lists are split (docs/cache-layout.md)")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
@@ -118,7 +115,7 @@ PgConfig pg_config(const Config& c) {
 
 ApplierConfig applier_config(const Config& c) {
     return {
-        .prefix = c.prefix, .primary_key = c.table.primary_key, .max_item_bytes = c.max_item_bytes};
+        .prefix = c.table.prefix, .primary_key = c.table.primary_key, .max_item_bytes = c.max_item_bytes};
 }
 
 LoopConfig loop_config(const Config& c) {

@@ -25,7 +25,6 @@ struct Config {
     config::Secret curve_secret_key;
     Table table;
     std::string order_by;  // empty: the primary key
-    std::string prefix = "/articles";
     std::size_t max_item_bytes = 1'000'000;
     std::string admin_host = "127.0.0.1";
     int admin_port = 8081;

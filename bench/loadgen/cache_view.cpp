@@ -20,7 +20,7 @@ struct CacheView::Impl {
 };
 
 CacheView::CacheView(const std::string& servers) : impl_(std::make_unique<Impl>()) {
-    impl_->mc = revalidator::worker::connect_memcached(servers);
+    impl_->mc = revalidator::connect_memcached(servers);
     memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, 5000);  // ms: 60 MB lists
 }
 

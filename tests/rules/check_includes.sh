@@ -17,13 +17,14 @@ root=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
 # file here only when it is the one place that talks to that library.
 declare -A adapters=(
   [ingress/publisher.cpp]="owns the ingress's ZeroMQ PUSH socket"
+  [ingress/mc_reader.cpp]="reads the cache for the read routes through libmemcached"
   [worker/consumer.cpp]="owns the worker's ZeroMQ PULL socket"
   [shared/zmq_curve.cpp]="CURVE key pair and public key through libzmq, for both binaries"
   [worker/pg_source.cpp]="reads rows and the list through libpqxx"
   [worker/lease.cpp]="holds the advisory-lock session through libpq"
   [worker/pg_conninfo.cpp]="parses the connection string with libpq's own parser"
   [worker/mc_sink.cpp]="writes the cache through libmemcached"
-  [worker/mc_client.cpp]="sets up the libmemcached handle the sink and the bench's reader share"
+  [shared/mc_client.cpp]="sets up the libmemcached handle the worker, the ingress's reads and the bench share"
   [shared/http/http_server.cpp]="the HTTP front: httplib parses, routes and writes, pinned to 0.11.4"
 )
 

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "list/manifest.hpp"
+#include "manifest.hpp"
 #include "worker_fakes.hpp"
 
 namespace revalidator::worker {

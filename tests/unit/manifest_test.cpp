@@ -1,13 +1,13 @@
 // The manifest of a list stored as parts: its exact bytes, and reading one back from the cache,
 // where it is hostile input.
-#include "list/manifest.hpp"
+#include "manifest.hpp"
 
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-namespace revalidator::worker::manifest {
+namespace revalidator::manifest {
 namespace {
 
 TEST(Manifest, EncodesTheDocumentedFormat) {
@@ -27,6 +27,16 @@ TEST(Manifest, DecodesWhatItEncodes) {
     ASSERT_TRUE(decoded);
     EXPECT_EQ(decoded->parts, parts);
     EXPECT_TRUE(decoded->rejected.empty());
+    EXPECT_EQ(decoded->bytes, 99u);
+}
+
+TEST(Manifest, BytesThatAreNotALengthAreLeftUnknown) {
+    for (const char* head : {R"({"parts":[]})", R"({"bytes":-1,"parts":[]})",
+                             R"({"bytes":"9","parts":[]})", R"({"bytes":1.5,"parts":[]})"}) {
+        auto decoded = decode(head);
+        ASSERT_TRUE(decoded) << head;
+        EXPECT_FALSE(decoded->bytes) << head;
+    }
 }
 
 TEST(Manifest, SomethingElseIsAnError) {
@@ -56,4 +66,4 @@ TEST(Manifest, NamesThatCannotBeKeysAreRejectedWithTheirReason) {
 }
 
 }  // namespace
-}  // namespace revalidator::worker::manifest
+}  // namespace revalidator::manifest

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <unordered_set>
 
-#include "list/manifest.hpp"
+#include "manifest.hpp"
 
 namespace revalidator::worker {
 

@@ -1,6 +1,6 @@
 #include "list/list.hpp"
 
-#include "list/manifest.hpp"
+#include "manifest.hpp"
 #include "log.hpp"
 
 namespace revalidator::worker {

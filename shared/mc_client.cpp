@@ -7,7 +7,7 @@
 
 #include "server_list.hpp"
 
-namespace revalidator::worker {
+namespace revalidator {
 
 memcached_st* connect_memcached(const std::string& servers) {
     auto list = parse_server_list(servers, 11211);
@@ -25,4 +25,4 @@ memcached_st* connect_memcached(const std::string& servers) {
     return mc;
 }
 
-}  // namespace revalidator::worker
+}  // namespace revalidator

@@ -1,10 +1,10 @@
-#include "list/manifest.hpp"
+#include "manifest.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "cache_key.hpp"
 
-namespace revalidator::worker::manifest {
+namespace revalidator::manifest {
 
 bool is_manifest(std::string_view head) {
     return !head.empty() && head.front() == '{';
@@ -20,6 +20,9 @@ Result<Decoded, std::string> decode(std::string_view head) {
     auto parts = json.find("parts");
     if (parts == json.end() || !parts->is_array()) return Err(std::string("no \"parts\" array"));
     Decoded out;
+    if (auto bytes = json.find("bytes"); bytes != json.end() && bytes->is_number_unsigned()) {
+        out.bytes = bytes->get<std::size_t>();
+    }
     for (const auto& k : *parts) {
         if (!k.is_string()) continue;
         auto key = k.get<std::string>();
@@ -32,4 +35,4 @@ Result<Decoded, std::string> decode(std::string_view head) {
     return out;
 }
 
-}  // namespace revalidator::worker::manifest
+}  // namespace revalidator::manifest

@@ -14,8 +14,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <map>
+#include <regex>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -96,6 +99,30 @@ std::string refusal_response(const Refusal& r) {
     return "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) +
            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
            "\r\nConnection: close\r\n\r\n" + body;
+}
+
+// 503 busy for a blocking route whose pool is full: the connection stays open (the client did
+// nothing wrong), unless it was to close anyway. A HEAD answer has the headers only.
+std::string busy_response(bool head, bool close, int threads, std::size_t queue) {
+    std::string body = error_body(
+        "busy", "all " + std::to_string(threads) + " threads for this route are busy and " +
+                    std::to_string(queue) + " requests wait for them; retry shortly");
+    std::string out =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Retry-After: 1\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n";
+    if (!head) out += body;
+    return out;
+}
+
+// The method and the path (the target up to '?') of a framed request's first line.
+std::pair<std::string_view, std::string_view> method_and_path(std::string_view request) {
+    const auto line = request.substr(0, request.find("\r\n"));
+    const auto sp = line.find(' ');
+    if (sp == std::string_view::npos) return {};
+    auto target = line.substr(sp + 1);
+    target = target.substr(0, target.find(' '));
+    return {line.substr(0, sp), target.substr(0, target.find('?'))};
 }
 
 // One framed request in memory, as httplib's parser expects to read it, and the answer it writes.
@@ -199,6 +226,22 @@ class Server::Router : public httplib::Server {
     void answer(httplib::Stream& s, bool last, bool& client_closes) {
         process_request(s, last, client_closes, nullptr);
     }
+
+    // Whether a request goes to the pool: a GET or HEAD whose path a get_blocking() pattern
+    // matches. httplib decodes the path before routing, so a path with '%' in it (or a target not
+    // in origin form) goes to the pool too: a quick route on the pool costs little, a blocking
+    // one on a loop would hold every connection of that loop.
+    bool blocking(std::string_view method, std::string_view path) const {
+        if (blocking_.empty() || (method != "GET" && method != "HEAD")) return false;
+        if (path.empty() || path.front() != '/' || path.find('%') != std::string_view::npos) {
+            return true;
+        }
+        for (const auto& re : blocking_) {
+            if (std::regex_match(path.begin(), path.end(), re)) return true;
+        }
+        return false;
+    }
+    std::vector<std::regex> blocking_;  // set before serve(), only read after
 };
 
 namespace {
@@ -229,13 +272,77 @@ std::string error_body(const std::string& code, const std::string& detail) {
     return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// The threads that run get_blocking() routes. A task is a copy of one framed request; its answer
+// goes back to the loop that owns the connection (Loop::complete), which writes it.
+class Server::Pool {
+  public:
+    struct Task {
+        Loop* loop;
+        int fd;
+        std::uint64_t serial;  // tells the connection apart from a later one on the same fd
+        std::string request;
+        Endpoint remote;
+        Endpoint local;
+        bool last;
+    };
+
+    Pool(Server& server, int threads, std::size_t capacity)
+        : server_(server), threads_(std::max(1, threads)), capacity_(capacity) {}
+    ~Pool() { stop(); }
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+
+    int threads() const { return threads_; }
+    std::size_t capacity() const { return capacity_; }
+
+    void start() {
+        std::lock_guard lock(mu_);
+        if (!workers_.empty() || stopping_) return;
+        for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { run(); });
+    }
+    // False when `capacity` tasks already wait (or the pool stopped): the caller answers 503.
+    bool submit(Task task) {
+        {
+            std::lock_guard lock(mu_);
+            if (stopping_ || queue_.size() >= capacity_) return false;
+            queue_.push_back(std::move(task));
+        }
+        cv_.notify_one();
+        return true;
+    }
+    // Waits for the tasks running (each bounded by its handler's own timeouts); drops the queued.
+    void stop() {
+        std::vector<std::thread> workers;
+        {
+            std::lock_guard lock(mu_);
+            stopping_ = true;
+            queue_.clear();
+            workers.swap(workers_);
+        }
+        cv_.notify_all();
+        for (auto& t : workers) t.join();
+    }
+
+  private:
+    void run();
+
+    Server& server_;
+    const int threads_;
+    const std::size_t capacity_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Task> queue_;
+    std::vector<std::thread> workers_;
+    bool stopping_ = false;
+};
+
 // Registered up front, so that every series exists (at 0) from the start.
 struct Server::Counters {
     explicit Counters(metrics::Registry& r) {
         for (const char* reason :
              {"bad_request", "not_implemented", "uri_too_long", "headers_too_large",
               "payload_too_large", "request_timeout", "write_timeout", "too_many_connections",
-              "no_descriptors", "draining"}) {
+              "no_descriptors", "draining", "busy"}) {
             by_reason.emplace(reason, &r.counter("revalidator_http_refused_total",
                                                  "Requests or connections refused before "
                                                  "reaching a route",
@@ -274,6 +381,21 @@ class Server::Loop {
         [[maybe_unused]] auto n = ::write(wake_, &one, sizeof(one));
     }
 
+    // A blocking route's answer, from a pool thread: written by this loop on its next turn.
+    struct Done {
+        int fd;
+        std::uint64_t serial;
+        std::string out;
+        bool close;
+    };
+    void complete(Done done) {
+        {
+            std::lock_guard lock(done_mu_);
+            done_.push_back(std::move(done));
+        }
+        wake();
+    }
+
     void run() {
         epoll_event events[256];
         auto next_sweep = Clock::now() + kSweepEvery;
@@ -292,6 +414,7 @@ class Server::Loop {
                 } else if (fd == wake_) {
                     std::uint64_t count = 0;
                     [[maybe_unused]] auto r = ::read(wake_, &count, sizeof(count));
+                    take_done();
                 } else {
                     on_event(fd, events[i].events);
                 }
@@ -334,6 +457,8 @@ class Server::Loop {
         std::uint32_t interest = EPOLLIN;
         bool close_when_written = false;
         bool continue_sent = false;
+        bool busy = false;  // a blocking route is answering its request; take no other meanwhile
+        std::uint64_t serial = 0;
         Clock::time_point request_deadline{};
         Clock::time_point write_deadline{};
         Clock::time_point idle_deadline{};
@@ -395,6 +520,7 @@ class Server::Loop {
             int yes = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
             auto c = std::make_unique<Connection>(fd, server_.tuning_.limits);
+            c->serial = ++serials_;
             c->remote = endpoint_of(addr);
             sockaddr_storage local{};
             socklen_t local_len = sizeof(local);
@@ -435,7 +561,9 @@ class Server::Loop {
     // The drain's deadline: a request still arriving is refused rather than cut off unanswered.
     void refuse_unfinished() {
         for (auto& [fd, c] : conns_) {
-            if (c->phase != Phase::Open || !c->has_input() || !c->out.empty()) continue;
+            if (c->phase != Phase::Open || !c->out.empty() || (!c->has_input() && !c->busy)) {
+                continue;
+            }
             Refusal r{503, "draining", "this server is shutting down; retry on another instance"};
             server_.counters_->refused(r.code).inc();
             c->out = refusal_response(r);
@@ -510,7 +638,9 @@ class Server::Loop {
             }
             c.write_deadline = {};
             if (c.close_when_written) return start_linger(fd, c);
-            want(fd, c, EPOLLIN);
+            // While busy, its input waits in the kernel: no reads, so a client cannot pile up
+            // requests behind a blocking one.
+            want(fd, c, c.busy ? 0u : static_cast<std::uint32_t>(EPOLLIN));
             if (!more) break;
         }
         if (!c.has_input()) {
@@ -520,7 +650,7 @@ class Server::Loop {
 
     // Returns true when it stopped only because enough output is waiting.
     bool answer_some(Connection& c) {
-        while (!c.close_when_written && c.has_input()) {
+        while (!c.busy && !c.close_when_written && c.has_input()) {
             if (c.out.size() - c.out_at > kOutputHighWater) return true;
             switch (c.framer.feed(c.input())) {
                 case RequestFramer::State::NeedMore:
@@ -540,14 +670,28 @@ class Server::Loop {
             bool client_closes = false;
             const bool last =
                 server_.stopping_ || draining_ || ++c.served >= kRequestsPerConnection;
-            {
-                MemoryStream s(c.framer.request(c.input()), c.out, c.remote, c.local, c.fd);
+            const std::string_view request = c.framer.request(c.input());
+            const auto [method, path] = method_and_path(request);
+            if (server_.router_->blocking(method, path)) {
+                Pool& pool = *server_.pool_;
+                const bool queued = pool.submit(
+                    {this, c.fd, c.serial, std::string(request), c.remote, c.local, last});
+                if (queued) {
+                    c.busy = true;
+                } else {
+                    server_.counters_->refused("busy").inc();
+                    c.out += busy_response(method == "HEAD", last, pool.threads(), pool.capacity());
+                    client_closes = last;
+                }
+            } else {
+                MemoryStream s(request, c.out, c.remote, c.local, c.fd);
                 server_.router_->answer(s, last, client_closes);
             }
             c.in_at += c.framer.consumed();
             if (!c.has_input()) c.clear_input();
             c.framer.reset();
             c.continue_sent = false;
+            if (c.busy) return false;  // take_done() goes on once the answer is back
             c.close_when_written = client_closes || last;
             if (c.has_input()) {
                 c.request_deadline = now_ + std::chrono::seconds(server_.tuning_.request_timeout_s);
@@ -620,6 +764,7 @@ class Server::Loop {
 
     Clock::time_point deadline_of(const Connection& c) const {
         if (c.phase == Phase::Lingering) return c.idle_deadline;
+        if (c.busy) return Clock::time_point::max();  // the handler's own timeouts bound it
         if (c.out_at < c.out.size()) return c.write_deadline;
         if (c.has_input()) return c.request_deadline;
         if (!draining_) return c.idle_deadline;
@@ -630,7 +775,27 @@ class Server::Loop {
     }
 
     static bool idle(const Connection& c) {
-        return c.phase == Phase::Open && !c.has_input() && c.out_at == c.out.size();
+        return c.phase == Phase::Open && !c.busy && !c.has_input() && c.out_at == c.out.size();
+    }
+
+    // The answers the pool has made: each is written, and its connection takes requests again.
+    // One that closed meanwhile is gone (or its descriptor is another connection's, which the
+    // serial tells apart): its answer is dropped.
+    void take_done() {
+        std::vector<Done> done;
+        {
+            std::lock_guard lock(done_mu_);
+            done.swap(done_);
+        }
+        for (auto& d : done) {
+            auto it = conns_.find(d.fd);
+            if (it == conns_.end() || it->second->serial != d.serial || !it->second->busy) continue;
+            Connection& c = *it->second;
+            c.busy = false;
+            c.out += d.out;
+            c.close_when_written = d.close;
+            process(d.fd, c);
+        }
     }
 
     Server& server_;
@@ -644,7 +809,30 @@ class Server::Loop {
     Clock::time_point now_ = Clock::now();
     char read_buf_[kReadChunk];
     std::unordered_map<int, std::unique_ptr<Connection>> conns_;
+    std::uint64_t serials_ = 0;
+    std::mutex done_mu_;
+    std::vector<Done> done_;
 };
+
+void Server::Pool::run() {
+    while (true) {
+        Task task;
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (stopping_) return;
+            task = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        std::string out;
+        bool client_closes = false;
+        {
+            MemoryStream s(task.request, out, task.remote, task.local, task.fd);
+            server_.router_->answer(s, task.last, client_closes);
+        }
+        task.loop->complete({task.fd, task.serial, std::move(out), client_closes || task.last});
+    }
+}
 
 Server::Server(const Tuning& t, metrics::Registry& registry)
     : tuning_(t),
@@ -661,11 +849,20 @@ Server::Server(const Tuning& t, metrics::Registry& registry)
 }
 
 Server::~Server() {
+    if (pool_) pool_->stop();
     if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 
 void Server::get(const std::string& pattern, Handler handler) {
     router_->Get(pattern, adapt(std::move(handler)));
+}
+
+void Server::get_blocking(const std::string& pattern, Handler handler) {
+    router_->Get(pattern, adapt(std::move(handler)));
+    router_->blocking_.emplace_back(pattern);
+    if (!pool_) {
+        pool_ = std::make_unique<Pool>(*this, tuning_.blocking_threads, tuning_.blocking_queue);
+    }
 }
 
 void Server::post(const std::string& pattern, Handler handler) {
@@ -744,12 +941,15 @@ void Server::serve() {
     {
         std::lock_guard lock(loops_mu_);
         if (stopping_ || loops_.empty()) return;
+        if (pool_) pool_->start();
         for (std::size_t i = 1; i < loops_.size(); ++i) {
             threads.emplace_back([loop = loops_[i].get()] { loop->run(); });
         }
     }
     loops_[0]->run();
     for (auto& t : threads) t.join();
+    // The pool's threads hand answers to the loops: they stop before the loops go.
+    if (pool_) pool_->stop();
     std::lock_guard lock(loops_mu_);
     loops_.clear();
 }

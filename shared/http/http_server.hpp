@@ -9,6 +9,11 @@
 // (http_framer.hpp), and only a complete request reaches httplib, on the loop thread. Handlers must
 // therefore be quick and never block (the ingress's enqueue is; the probes are).
 //
+// A route that must wait (a read from the cache, bounded by its own timeouts) is registered with
+// get_blocking(): its requests are handed to a small pool of threads, and the answer comes back to
+// the loop to be written. The loops stay free for the webhooks, whose ack must never wait behind a
+// read; the pool and its queue are bounded, and a request that finds them full gets 503 `busy`.
+//
 // Deadlines: a request must arrive in full within `request_timeout_s` of its first byte (408), an
 // idle keep-alive connection is closed after `keep_alive_s`, and an answer the client does not read
 // is dropped after `write_timeout_s`. Beyond `max_connections` a new connection gets a 503 and is
@@ -38,6 +43,8 @@ struct Tuning {
     int keep_alive_s = 30;
     int write_timeout_s = 10;
     int backlog = 4096;
+    int blocking_threads = 8;           // threads that run get_blocking() routes
+    std::size_t blocking_queue = 1024;  // their requests waiting for a thread; beyond, 503 busy
 };
 
 // {"error": code, "detail": detail}, the body of every rejection.
@@ -95,6 +102,11 @@ class Server {
     // Request::match(). Handlers and hooks run on an event-loop thread, so must not block.
     void get(const std::string& pattern, Handler handler);
     void post(const std::string& pattern, Handler handler);
+    // A GET (and HEAD) route whose handler may block for a bounded time: it runs on one of
+    // Tuning::blocking_threads, never on a loop. Its connection takes no further request until
+    // the answer is written, so pipelined requests keep their order. With blocking_queue requests
+    // already waiting, a request gets 503 {"error":"busy"} with Retry-After: 1.
+    void get_blocking(const std::string& pattern, Handler handler);
     // Before routing: answering stops it.
     void set_pre_routing(Hook hook);
     // On every answer of status 400 or more, the router's own (404, 400) and handlers' alike,
@@ -119,6 +131,7 @@ class Server {
   private:
     class Loop;
     class Router;
+    class Pool;
     struct Counters;
 
     Tuning tuning_;
@@ -132,6 +145,7 @@ class Server {
     // Shared with the registry's gauge, which may outlive the server.
     std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);
     std::unique_ptr<Counters> counters_;
+    std::unique_ptr<Pool> pool_;  // after the router and counters it uses, destroyed before them
     std::mutex loops_mu_;
     std::vector<std::unique_ptr<Loop>> loops_;
 };

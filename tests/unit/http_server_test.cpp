@@ -13,10 +13,12 @@
 
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -184,6 +186,14 @@ std::string post(const std::string& path, const std::string& body) {
            "\r\n\r\n" + body;
 }
 
+// revalidator_http_refused_total{reason="..."}; 0 while the series does not exist.
+long refused_total(const metrics::Registry& registry, const std::string& reason) {
+    const std::string series = "revalidator_http_refused_total{reason=\"" + reason + "\"} ";
+    const std::string text = registry.render();
+    const std::size_t at = text.find(series);
+    return at == std::string::npos ? 0 : std::stol(text.substr(at + series.size()));
+}
+
 Tuning small_tuning() {
     Tuning t;
     t.loops = 1;
@@ -232,14 +242,7 @@ class Running {
     metrics::Registry& registry() { return registry_; }
     std::future<void>& served() { return served_; }
 
-    // revalidator_http_refused_total{reason="..."}; 0 while the series does not exist.
-    long refused(const std::string& reason) const {
-        const std::string series = "revalidator_http_refused_total{reason=\"" + reason + "\"} ";
-        const std::string text = registry_.render();
-        const std::size_t at = text.find(series);
-        if (at == std::string::npos) return 0;
-        return std::stol(text.substr(at + series.size()));
-    }
+    long refused(const std::string& reason) const { return refused_total(registry_, reason); }
 
   private:
     metrics::Registry registry_;  // outlives the server, whose gauge it holds
@@ -732,6 +735,200 @@ TEST(HttpServer, ServeWithoutBindReturns) {
     auto served = std::async(std::launch::async, [&] { server.serve(); });
     EXPECT_EQ(served.wait_for(1s), std::future_status::ready);
     served.wait();
+}
+
+// Blocking routes (Server::get_blocking): their handlers run on the pool and wait on a gate the
+// test opens, so what the loop does meanwhile is observable.
+class Gate {
+  public:
+    // Called by handlers: counts itself, then waits until the test opens the gate.
+    void pass() {
+        std::unique_lock lock(mu_);
+        ++waiting_;
+        cv_.notify_all();
+        cv_.wait(lock, [this] { return open_; });
+    }
+    void open() {
+        std::lock_guard lock(mu_);
+        open_ = true;
+        cv_.notify_all();
+    }
+    bool waiting(int n, std::chrono::milliseconds timeout = 2s) {
+        std::unique_lock lock(mu_);
+        return cv_.wait_for(lock, timeout, [&] { return waiting_ >= n; });
+    }
+
+  private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool open_ = false;
+    int waiting_ = 0;
+};
+
+class Blocking {
+  public:
+    explicit Blocking(Tuning t = small_tuning()) : server_(t, registry_) {
+        server_.get("/hello",
+                    [](const Request&, Response& res) { res.set_content("hello", "text/plain"); });
+        server_.get_blocking(R"(/slow/(\w+))", [this](const Request& req, Response& res) {
+            gate.pass();
+            res.set_content("slow " + std::string(req.match(1)), "text/plain");
+        });
+        server_.get_blocking("/slow-throw", [this](const Request&, Response&) {
+            gate.pass();
+            throw std::runtime_error("blocking handler failed");
+        });
+        port_ = server_.bind("127.0.0.1", 0);
+        if (port_ <= 0) throw std::runtime_error("bind failed");
+        served_ = std::async(std::launch::async, [this] { server_.serve(); });
+    }
+    ~Blocking() {
+        gate.open();
+        server_.stop();
+        served_.wait();
+    }
+
+    Gate gate;
+    int port() const { return port_; }
+    Server& server() { return server_; }
+    std::future<void>& served() { return served_; }
+    long refused(const std::string& reason) const { return refused_total(registry_, reason); }
+
+  private:
+    metrics::Registry registry_;
+    Server server_;
+    int port_ = -1;
+    std::future<void> served_;
+};
+
+TEST(HttpBlocking, AWaitingHandlerDoesNotHoldTheLoop) {
+    Blocking s;  // one loop
+    Client slow(s.port());
+    ASSERT_TRUE(slow.send(get("/slow/a")));
+    ASSERT_TRUE(s.gate.waiting(1));
+    Client quick(s.port());
+    ASSERT_TRUE(quick.send(get("/hello")));
+    auto hello = quick.response();
+    ASSERT_TRUE(hello) << "the loop answered another connection while the handler waited";
+    EXPECT_EQ(hello->body, "hello");
+    s.gate.open();
+    auto answered = slow.response();
+    ASSERT_TRUE(answered);
+    EXPECT_EQ(answered->status, 200);
+    EXPECT_EQ(answered->body, "slow a");
+}
+
+TEST(HttpBlocking, PipelinedRequestsAfterABlockingOneKeepTheirOrder) {
+    Blocking s;
+    Client c(s.port());
+    ASSERT_TRUE(c.send(get("/slow/a") + get("/hello") + get("/slow/b") + get("/hello")));
+    ASSERT_TRUE(s.gate.waiting(1));
+    EXPECT_FALSE(c.response(100ms)) << "nothing may overtake the blocking request";
+    s.gate.open();
+    for (const char* expected : {"slow a", "hello", "slow b", "hello"}) {
+        auto r = c.response();
+        ASSERT_TRUE(r) << expected;
+        EXPECT_EQ(r->body, expected);
+    }
+}
+
+TEST(HttpBlocking, HeadOnABlockingRouteHasTheHeadersOnly) {
+    Blocking s;
+    s.gate.open();
+    Client c(s.port());
+    ASSERT_TRUE(c.send("HEAD /slow/abc HTTP/1.1\r\nHost: test\r\n\r\n"));
+    ASSERT_TRUE(eventually([&] {
+        c.read_some(10ms);
+        return c.unread().find("\r\n\r\n") != std::string::npos;
+    }));
+    c.read_some(200ms);  // a body, if one were sent, would arrive now
+    const std::string& head = c.unread();
+    EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 200");
+    EXPECT_NE(head.find("Content-Length: 8\r\n"), std::string::npos) << head;
+    EXPECT_EQ(head.find("\r\n\r\n") + 4, head.size()) << "no body: " << head;
+}
+
+TEST(HttpBlocking, AFullQueueGets503BusyAndTheOthersAreAnswered) {
+    Tuning t = small_tuning();
+    t.blocking_threads = 1;
+    t.blocking_queue = 1;
+    Blocking s(t);
+    Client running(s.port());
+    ASSERT_TRUE(running.send(get("/slow/a")));
+    ASSERT_TRUE(s.gate.waiting(1));
+    Client queued(s.port());
+    ASSERT_TRUE(queued.send(get("/slow/b")));
+    // The loop takes events in the order they became ready: once a later connection is answered,
+    // the queued request has been taken.
+    Client barrier(s.port());
+    ASSERT_TRUE(barrier.send(get("/hello")));
+    ASSERT_TRUE(barrier.response());
+    Client refused(s.port());
+    ASSERT_TRUE(refused.send(get("/slow/c")));
+    auto busy = refused.response();
+    ASSERT_TRUE(busy);
+    EXPECT_EQ(busy->status, 503);
+    EXPECT_EQ(busy->header("retry-after"), "1");
+    EXPECT_EQ(busy->json().value("error", ""), "busy");
+    EXPECT_EQ(s.refused("busy"), 1);
+    s.gate.open();
+    for (auto* c : {&running, &queued}) {
+        auto r = c->response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+    }
+    // The refused connection stays open (its client did nothing wrong) and is served once a
+    // thread is free.
+    ASSERT_TRUE(refused.send(get("/slow/c")));
+    auto retried = refused.response();
+    ASSERT_TRUE(retried);
+    EXPECT_EQ(retried->body, "slow c");
+}
+
+TEST(HttpBlocking, AClientThatLeavesWhileItsHandlerWaitsCostsNothingElse) {
+    Blocking s;
+    {
+        Client leaving(s.port());
+        ASSERT_TRUE(leaving.send(get("/slow/gone")));
+        ASSERT_TRUE(s.gate.waiting(1));
+    }
+    Client next(s.port());
+    ASSERT_TRUE(next.send(get("/hello")));
+    auto hello = next.response();
+    ASSERT_TRUE(hello);
+    EXPECT_EQ(hello->body, "hello");
+    s.gate.open();
+    ASSERT_TRUE(next.send(get("/slow/mine")));
+    auto mine = next.response();
+    ASSERT_TRUE(mine);
+    EXPECT_EQ(mine->body, "slow mine") << "only its own answer, never the one of the client gone";
+    EXPECT_TRUE(next.unread().empty());
+}
+
+TEST(HttpBlocking, AThrowingBlockingHandlerGets500AndTheServerLivesOn) {
+    Blocking s;
+    s.gate.open();
+    Client c(s.port());
+    ASSERT_TRUE(c.send(get("/slow-throw")));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 500);
+    ASSERT_TRUE(c.send(get("/slow/after")));
+    auto after = c.response();
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->body, "slow after");
+}
+
+TEST(HttpBlocking, StopWaitsForTheRunningHandlerThenServeReturns) {
+    Blocking s;
+    Client c(s.port());
+    ASSERT_TRUE(c.send(get("/slow/a")));
+    ASSERT_TRUE(s.gate.waiting(1));
+    s.server().stop();
+    EXPECT_EQ(s.served().wait_for(100ms), std::future_status::timeout)
+        << "serve() waits for the handler that runs";
+    s.gate.open();
+    EXPECT_EQ(s.served().wait_for(2s), std::future_status::ready);
 }
 
 }  // namespace

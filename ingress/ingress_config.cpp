@@ -4,6 +4,7 @@
 
 #include "curve_keys.hpp"
 #include "endpoint.hpp"
+#include "server_list.hpp"
 #include "table_options.hpp"
 
 namespace revalidator::ingress {
@@ -79,6 +80,34 @@ void declare(config::Parser& p, Config& c) {
              "on SIGTERM, how long the drain may take: open connections are answered for at most "
              "half of it, queued events are sent within all of it")
         ->check(CLI::Range(0, 3'600'000));
+    p.option("--memcached", c.memcached,
+             "Memcached server(s) the read routes GET {prefix} and GET {prefix}/{id} read, "
+             "host:port[,host:port...] as the worker's (empty: no read routes)")
+        ->check(CLI::Validator(
+            [](std::string& s) {
+                auto servers = parse_server_list(s, 11211);
+                return s.empty() || servers ? std::string() : servers.error();
+            },
+            "SERVERS"));
+    p.secret("--read-secret", c.read_secret,
+             "bearer secret the read routes require (empty: reads are public); never the same "
+             "as a webhook secret");
+    p.option("--read-cache-control", c.read_cache_control,
+             "Cache-Control of every read answer (docs/read-api.md, \"Caching in front\")");
+    p.option("--read-fill-wait-ms", c.read_fill_wait_ms,
+             "a read that misses asks the worker to fill the row and waits this long for it "
+             "before answering 503 with Retry-After")
+        ->check(CLI::Range(0, 10'000));
+    p.option("--read-timeout-ms", c.read_timeout_ms,
+             "bound on each Memcached call of a read (connect, and each wait for an answer)")
+        ->check(CLI::Range(1, 10'000));
+    p.option("--read-threads", c.http.blocking_threads,
+             "threads that answer reads (a read may wait on the cache, so reads never run on the "
+             "HTTP event loops)")
+        ->check(CLI::Range(1, 1024));
+    p.option("--read-queue", c.http.blocking_queue,
+             "reads waiting for a read thread; beyond it a read gets 503 busy")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
     p.option("--log-level", c.log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 }
@@ -120,6 +149,21 @@ std::vector<config::Problem> validate(Config& c) {
                 "no secret configured: set --secret (REVALIDATOR_SECRET) or --secret-file for "
                 "bearer auth, --signing-secret or --signing-secret-file for Standard Webhooks "
                 "signatures, or pass --insecure-no-auth for local tests");
+    }
+    if (!c.read_secret.value.empty() &&
+        (c.read_secret.value == c.secret.value || c.read_secret.value == c.secret_previous.value)) {
+        problem("--read-secret",
+                "must differ from --secret and --secret-previous: a read secret is handed to "
+                "readers and must never grant webhooks");
+    }
+    if (!c.memcached.empty()) {
+        for (const char* route : {"/revalidate", "/healthz", "/readyz", "/metrics"}) {
+            const std::string_view prefix = c.table.prefix;
+            if (prefix == route || std::string_view(route).starts_with(std::string(prefix) + "/")) {
+                problem("--prefix", "'" + c.table.prefix + "' would serve reads on " + route +
+                                        ", which the ingress serves itself");
+            }
+        }
     }
     return problems;
 }

@@ -31,6 +31,12 @@ struct Config {
     std::size_t queue_capacity = 100'000;
     int send_hwm = 1000;
     int drain_timeout_ms = 5000;
+    // The read routes (docs/read-api.md): served only when `memcached` names the cache.
+    std::string memcached;
+    config::Secret read_secret;
+    std::string read_cache_control = "public, no-cache";
+    int read_fill_wait_ms = 500;
+    int read_timeout_ms = 100;
     std::string log_level = "info";
 };
 

@@ -14,7 +14,7 @@ namespace {
 class StatusCounters {
   public:
     explicit StatusCounters(metrics::Registry& r) {
-        for (int s : {200, 202, 400, 401, 404, 405, 415, 422, 503}) {
+        for (int s : {200, 202, 304, 400, 401, 404, 405, 415, 422, 503}) {
             by_status_.emplace(
                 s, &r.counter("revalidator_ingress_requests_total", "HTTP responses by status",
                               "status=\"" + std::to_string(s) + "\""));
@@ -49,10 +49,12 @@ void add_routes(http::Server& svr, RouteContext ctx) {
     svr.set_logger([statuses](const http::Request&, const http::Response& res) {
         statuses->count(res.status());
     });
-    http::route_errors(svr, {{"/revalidate", {"POST"}},
-                             {"/healthz", {"GET"}},
-                             {"/readyz", {"GET"}},
-                             {"/metrics", {"GET"}}});
+    http::route_errors(svr,
+                       {{"/revalidate", {"POST"}},
+                        {"/healthz", {"GET"}},
+                        {"/readyz", {"GET"}},
+                        {"/metrics", {"GET"}}},
+                       ctx.read_patterns);
     http::add_probes(svr, ctx.registry, ctx.readiness);
 
     svr.post("/revalidate", [ctx, &ack, &full, &drain](const http::Request& req,

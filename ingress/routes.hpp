@@ -1,9 +1,13 @@
 // The ingress's HTTP routes: POST /revalidate (authenticate, validate, enqueue, then answer 202),
-// and the probes. The answer comes only after the event is in the queue; it never waits for the
-// worker, because the sender gives up after about a second and never retries.
+// the probes, and the errors of every route (the read routes are read_routes.hpp's). The answer
+// comes only after the event is in the queue; it never waits for the worker, because the sender
+// gives up after about a second and never retries.
 #pragma once
 
 #include <functional>
+#include <map>
+#include <set>
+#include <string>
 
 #include "auth.hpp"
 #include "event_queue.hpp"
@@ -19,6 +23,8 @@ struct RouteContext {
     EventQueue& queue;
     metrics::Registry& registry;
     std::function<http::Readiness()> readiness;
+    // The read routes' paths and methods (read_route_patterns), when they are served.
+    std::map<std::string, std::set<std::string>> read_patterns;
 };
 
 void add_routes(http::Server& svr, RouteContext ctx);

@@ -7,7 +7,10 @@
 #include "event_queue.hpp"
 #include "http_front.hpp"
 #include "log.hpp"
+#include "mc_reader.hpp"
 #include "publisher.hpp"
+#include "read_routes.hpp"
+#include "reads.hpp"
 #include "routes.hpp"
 #include "shutdown.hpp"
 #include "zmq_curve.hpp"
@@ -51,7 +54,30 @@ int run(const Config& cfg) {
                                 {"draining", draining.load()},
                                 {"queue_depth", queue.depth()}}};
     };
-    add_routes(svr, {auth, cfg.table, queue, registry, readiness});
+    // The read routes, when the cache is named. A miss asks the worker to fill the row with the
+    // event an UPDATE webhook makes (docs/read-api.md, "What a miss means").
+    std::unique_ptr<McReader> cache;
+    std::unique_ptr<Reads> reads;
+    std::unique_ptr<BearerAuth> read_auth;
+    if (!cfg.memcached.empty()) {
+        cache = std::make_unique<McReader>(cfg.memcached,
+                                           std::chrono::milliseconds(cfg.read_timeout_ms));
+        auto fill = [&queue, &table = cfg.table](const std::string& id) {
+            return queue.push(Op::Update, table.schema, table.name, id, unix_micros()) ==
+                   EventQueue::Push::Queued;
+        };
+        reads = std::make_unique<Reads>(
+            ReadSettings{.prefix = cfg.table.prefix,
+                         .fill_wait = std::chrono::milliseconds(cfg.read_fill_wait_ms)},
+            *cache, fill, registry);
+        if (!cfg.read_secret.value.empty()) {
+            read_auth = std::make_unique<BearerAuth>(std::vector{cfg.read_secret.value});
+        }
+        add_read_routes(svr, {*reads, cfg.table.prefix, cfg.read_cache_control, read_auth.get()});
+    }
+    add_routes(svr, {auth, cfg.table, queue, registry, readiness,
+                     reads ? read_route_patterns(cfg.table.prefix)
+                           : std::map<std::string, std::set<std::string>>{}});
 
     int bound = svr.bind(cfg.host, cfg.port);
     if (bound < 0) {
@@ -81,7 +107,9 @@ int run(const Config& cfg) {
                                     {"curve", !cfg.curve_server_key.empty()},
                                     {"insecure", cfg.insecure_no_auth},
                                     {"bearer_auth", bearer},
-                                    {"signature_auth", signatures}});
+                                    {"signature_auth", signatures},
+                                    {"reads", !cfg.memcached.empty()},
+                                    {"read_auth", !cfg.read_secret.value.empty()}});
     svr.serve();
 
     draining = true;

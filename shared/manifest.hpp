@@ -28,8 +28,8 @@ struct Rejected {
 };
 
 struct Decoded {
-    std::vector<std::string> parts;  // the names that can be keys, in order
-    std::vector<Rejected> rejected;  // the names that cannot; the list is then incomplete
+    std::vector<std::string> parts;    // the names that can be keys, in order
+    std::vector<Rejected> rejected;    // the names that cannot; the list is then incomplete
     std::optional<std::size_t> bytes;  // the list's length, when "bytes" is a non-negative integer
 };
 

@@ -1,5 +1,9 @@
 #include "http_front.hpp"
 
+#include <regex>
+#include <utility>
+#include <vector>
+
 namespace revalidator::http {
 
 namespace {
@@ -36,12 +40,28 @@ void reject(Response& res, int status, const std::string& code, const std::strin
     res.set_content(error_body(code, detail), "application/json");
 }
 
-void route_errors(Server& svr, std::map<std::string, std::set<std::string>> routes) {
-    svr.set_pre_routing([routes = std::move(routes)](const Request& req, Response& res) {
-        auto it = routes.find(std::string(req.path()));
-        if (it == routes.end() || it->second.count(std::string(req.method()))) return false;
+void route_errors(Server& svr, std::map<std::string, std::set<std::string>> routes,
+                  const std::map<std::string, std::set<std::string>>& patterns) {
+    std::vector<std::pair<std::regex, std::set<std::string>>> compiled;
+    for (const auto& [pattern, methods] : patterns)
+        compiled.emplace_back(std::regex(pattern), methods);
+    svr.set_pre_routing([routes = std::move(routes), compiled = std::move(compiled)](
+                            const Request& req, Response& res) {
+        const std::string path(req.path());
+        const std::set<std::string>* methods = nullptr;
+        if (auto it = routes.find(path); it != routes.end()) {
+            methods = &it->second;
+        } else {
+            for (const auto& [re, allowed] : compiled) {
+                if (std::regex_match(path, re)) {
+                    methods = &allowed;
+                    break;
+                }
+            }
+        }
+        if (!methods || methods->count(std::string(req.method()))) return false;
         std::string allow;
-        for (const auto& m : it->second) allow += (allow.empty() ? "" : ", ") + m;
+        for (const auto& m : *methods) allow += (allow.empty() ? "" : ", ") + m;
         res.set_header("Allow", allow);
         reject(res, 405, "method_not_allowed",
                std::string(req.method()) + " is not allowed on " + std::string(req.path()) +

@@ -53,6 +53,16 @@ TEST(IngressOptions, BadValuesExit64BeforeServing) {
         {with_defaults({"--signature-tolerance-s", "0"}), "--signature-tolerance-s"},
         {with_defaults({"--no-such-option"}), "--no-such-option"},
         {{"--port", "0"}, "--secret"},
+        // The read routes.
+        {with_defaults({"--memcached", "127.0.0.1:notaport"}), "--memcached"},
+        {with_defaults({"--memcached", "127.0.0.1", "--prefix", "/revalidate"}), "--prefix"},
+        {with_defaults({"--memcached", "127.0.0.1", "--prefix", "/metrics"}), "--prefix"},
+        {with_defaults({"--prefix", "articles"}), "--prefix"},
+        {{"--port", "0", "--secret", "same", "--read-secret", "same"}, "--read-secret"},
+        {with_defaults({"--read-threads", "0"}), "--read-threads"},
+        {with_defaults({"--read-queue", "0"}), "--read-queue"},
+        {with_defaults({"--read-fill-wait-ms", "-1"}), "--read-fill-wait-ms"},
+        {with_defaults({"--read-timeout-ms", "0"}), "--read-timeout-ms"},
     };
     int n = 0;
     for (const auto& c : cases) {

@@ -146,8 +146,9 @@ void Stack::start_ingress(int i) {
                      std::to_string(w.zmq_port);
     }
     std::vector<std::string> argv{
-        INGRESS_BIN, "--port",        std::to_string(in.port),          "--worker-endpoint",
-        endpoints,   "--instance-id", "it-ingress-" + std::to_string(i)};
+        INGRESS_BIN,   "--port",        std::to_string(in.port),           "--worker-endpoint",
+        endpoints,     "--instance-id", "it-ingress-" + std::to_string(i), "--memcached",
+        mc_->address()};
     argv.insert(argv.end(), opts_.ingress_args.begin(), opts_.ingress_args.end());
     in.proc.reset();
     in.proc = std::make_unique<Process>(

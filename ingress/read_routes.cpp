@@ -1,0 +1,65 @@
+#include "read_routes.hpp"
+
+namespace revalidator::ingress {
+
+namespace {
+
+// `prefix` passed check_prefix (no whitespace or control bytes); this escapes what a regular
+// expression would read as syntax.
+std::string escape(std::string_view prefix) {
+    std::string out;
+    for (char c : prefix) {
+        if (std::string_view(".^$|()[]{}*+?\\").find(c) != std::string_view::npos) out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+std::string list_pattern(std::string_view prefix) {
+    return escape(prefix);
+}
+
+std::string row_pattern(std::string_view prefix) {
+    return escape(prefix) + "/(.+)";
+}
+
+void answer(const ReadRouteContext& ctx, const http::Request& req, http::Response& res, bool row) {
+    if (ctx.read_auth) {
+        if (auto bad = ctx.read_auth->check(req.header("Authorization"))) {
+            res.set_header("WWW-Authenticate", "Bearer realm=\"reads\"");
+            http::reject(res, 401, "unauthorized", *bad);
+            return;
+        }
+    }
+    const auto if_none_match = req.header("If-None-Match");
+    auto a = row ? ctx.reads.row(req.match(1), if_none_match) : ctx.reads.list(if_none_match);
+    if (a.status == 200 || a.status == 304) {
+        res.set_header("ETag", a.etag);
+        res.set_header("Cache-Control", ctx.cache_control);
+        if (a.status == 304) {
+            res.set_status(304);
+        } else {
+            res.set_content(std::move(a.body), "application/json");
+        }
+        return;
+    }
+    if (a.status == 503) res.set_header("Retry-After", "1");
+    http::reject(res, a.status, a.error, a.detail);
+}
+
+}  // namespace
+
+void add_read_routes(http::Server& svr, const ReadRouteContext& ctx) {
+    svr.get_blocking(
+        list_pattern(ctx.prefix),
+        [ctx](const http::Request& req, http::Response& res) { answer(ctx, req, res, false); });
+    svr.get_blocking(row_pattern(ctx.prefix), [ctx](const http::Request& req, http::Response& res) {
+        answer(ctx, req, res, true);
+    });
+}
+
+std::map<std::string, std::set<std::string>> read_route_patterns(std::string_view prefix) {
+    return {{list_pattern(prefix), {"GET", "HEAD"}}, {row_pattern(prefix), {"GET", "HEAD"}}};
+}
+
+}  // namespace revalidator::ingress

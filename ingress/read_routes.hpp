@@ -1,0 +1,34 @@
+// The read routes (docs/read-api.md): GET and HEAD on {prefix} (the list) and {prefix}/{id} (a
+// row), answered from the cache by Reads, with a strong ETag, 304 on If-None-Match, and the
+// configured Cache-Control. They run on the HTTP server's blocking threads (a miss waits for the
+// worker's fill), never on the loops that acknowledge webhooks.
+//
+// Reads are public unless a read secret is set. The read secret is a credential of its own: the
+// webhook secrets never grant a read, and the read secret never grants a webhook.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "bearer.hpp"
+#include "http_front.hpp"
+#include "reads.hpp"
+
+namespace revalidator::ingress {
+
+struct ReadRouteContext {
+    Reads& reads;
+    std::string prefix;
+    std::string cache_control;
+    const BearerAuth* read_auth;  // nullptr: reads are public
+};
+
+void add_read_routes(http::Server& svr, const ReadRouteContext& ctx);
+
+// The paths add_read_routes serves, as regular expressions, with their methods (for the 405s of
+// http::route_errors).
+std::map<std::string, std::set<std::string>> read_route_patterns(std::string_view prefix);
+
+}  // namespace revalidator::ingress

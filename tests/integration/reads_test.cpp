@@ -1,0 +1,210 @@
+// The read API on the real binaries (docs/read-api.md): GET and HEAD of {prefix} and
+// {prefix}/{id} from a real Memcached the real worker filled, ETag and 304, a miss the worker
+// fills, a miss that is never a wrong 404, a deleted row that is never served stale, bad reads,
+// the read secret, and a chunked list read while the worker rewrites it.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "stack.hpp"
+
+using namespace revalidator::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+httplib::Result read(Stack& s, const std::string& path, httplib::Headers headers = {},
+                     const std::string& method = "GET") {
+    httplib::Client c("127.0.0.1", s.ingress_port());
+    c.set_read_timeout(10, 0);
+    if (method == "HEAD") return c.Head(path.c_str(), headers);
+    if (method == "POST") return c.Post(path.c_str(), headers, "{}", "application/json");
+    if (method == "PUT") return c.Put(path.c_str(), headers, "{}", "application/json");
+    return c.Get(path.c_str(), headers);
+}
+
+// Polls GET `path` until it answers `status`, within `timeout`.
+bool reads_as(Stack& s, const std::string& path, int status,
+              std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto r = read(s, path);
+        if (r && r->status == status) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return false;
+}
+
+}  // namespace
+
+class Reads : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() { stack = new Stack(); }
+    static void TearDownTestSuite() {
+        delete stack;
+        stack = nullptr;
+    }
+    void TearDown() override {
+        if (HasFailure()) std::cerr << stack->diagnostics() << "\n";
+    }
+    static Stack* stack;
+};
+Stack* Reads::stack = nullptr;
+
+TEST_F(Reads, RowsAndTheListAreServedAsTheCacheHoldsThem) {
+    ASSERT_TRUE(stack->list_converges());
+    auto row = read(*stack, "/articles/1");
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, 200);
+    EXPECT_EQ(row->body, stack->cache_get("/articles/1").value_or("(absent)"));
+    EXPECT_EQ(row->get_header_value("Content-Type"), "application/json");
+    EXPECT_EQ(row->get_header_value("Cache-Control"), "public, no-cache");
+    const auto etag = row->get_header_value("ETag");
+    EXPECT_EQ(etag.size(), 34u) << etag;
+
+    auto list = read(*stack, "/articles");
+    ASSERT_TRUE(list);
+    EXPECT_EQ(list->status, 200);
+    EXPECT_EQ(list->body, stack->cache_list().value_or("(absent)"));
+
+    auto again = read(*stack, "/articles/1", {{"If-None-Match", etag}});
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 304);
+    EXPECT_TRUE(again->body.empty());
+    EXPECT_EQ(again->get_header_value("ETag"), etag);
+
+    auto head = read(*stack, "/articles/1", {}, "HEAD");
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200);
+    EXPECT_TRUE(head->body.empty());
+    EXPECT_EQ(head->get_header_value("Content-Length"), std::to_string(row->body.size()));
+    EXPECT_EQ(head->get_header_value("ETag"), etag);
+}
+
+TEST_F(Reads, AnUpdateChangesTheTagAndTheAnswer) {
+    ASSERT_TRUE(stack->converges("2"));
+    const auto before = read(*stack, "/articles/2")->get_header_value("ETag");
+    stack->sql("UPDATE public.articles SET title = 'Read me', version = version + 1 WHERE id = 2");
+    ASSERT_EQ(stack->webhook(stack->webhook_for("UPDATE", "2"))->status, 202);
+    ASSERT_TRUE(stack->converges("2"));
+    auto after = read(*stack, "/articles/2", {{"If-None-Match", before}});
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->status, 200);
+    EXPECT_NE(after->body.find("Read me"), std::string::npos);
+    EXPECT_NE(after->get_header_value("ETag"), before);
+}
+
+TEST_F(Reads, AMissOnAnExistingRowIsFilledByTheWorker) {
+    // A row the webhook never announced: only the read's fill request can bring it.
+    const std::string id =
+        *stack->sql("INSERT INTO public.articles (title) VALUES ('Unannounced') RETURNING id");
+    ASSERT_FALSE(stack->cache_get("/articles/" + id));
+    ASSERT_TRUE(reads_as(*stack, "/articles/" + id, 200));
+    auto r = read(*stack, "/articles/" + id);
+    EXPECT_EQ(r->body, stack->expected_row(id).value_or("(absent)"));
+    EXPECT_EQ(stack->cache_get("/articles/" + id), stack->expected_row(id));
+    EXPECT_GE(stack->ingress_metric("revalidator_ingress_read_fills_total"), 1);
+}
+
+TEST_F(Reads, AMissOnARowThatDoesNotExistIs503WithRetryAfterNeverA404) {
+    auto r = read(*stack, "/articles/987654321");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+    EXPECT_EQ(json::parse(r->body)["error"], "not_cached");
+}
+
+TEST_F(Reads, ADeletedRowIsNeverServedStale) {
+    const std::string id =
+        *stack->sql("INSERT INTO public.articles (title) VALUES ('Doomed') RETURNING id");
+    ASSERT_EQ(stack->webhook(stack->webhook_for("INSERT", id))->status, 202);
+    ASSERT_TRUE(reads_as(*stack, "/articles/" + id, 200));
+    const std::string body = stack->webhook_for("DELETE", id);
+    stack->sql("DELETE FROM public.articles WHERE id = " + id);
+    ASSERT_EQ(stack->webhook(body)->status, 202);
+    ASSERT_TRUE(stack->converges(id));
+    auto r = read(*stack, "/articles/" + id);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+}
+
+TEST_F(Reads, BadReadsGetClearAnswers) {
+    auto bad_id = read(*stack, "/articles/a%20b");
+    ASSERT_TRUE(bad_id);
+    EXPECT_EQ(bad_id->status, 404);
+    EXPECT_EQ(json::parse(bad_id->body)["error"], "not_found");
+    EXPECT_NE(json::parse(bad_id->body)["detail"].get<std::string>().find("whitespace"),
+              std::string::npos);
+
+    for (const auto& [method, path] : {std::pair{"POST", "/articles"}, {"PUT", "/articles/1"}}) {
+        auto r = read(*stack, path, {}, method);
+        ASSERT_TRUE(r) << method << " " << path;
+        EXPECT_EQ(r->status, 405) << method << " " << path;
+        EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD");
+        EXPECT_EQ(json::parse(r->body)["error"], "method_not_allowed");
+    }
+    auto unknown = read(*stack, "/authors/1");
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 404);
+}
+
+TEST(ReadSecret, ReadsNeedTheReadSecretAndNoOtherCredentialCrossesOver) {
+    Stack s({.ingress_args = {"--read-secret", "read-only-secret"}});
+    ASSERT_TRUE(s.list_converges());
+    auto anonymous = read(s, "/articles/1");
+    ASSERT_TRUE(anonymous);
+    EXPECT_EQ(anonymous->status, 401);
+    EXPECT_EQ(anonymous->get_header_value("WWW-Authenticate"), "Bearer realm=\"reads\"");
+    auto webhook_secret =
+        read(s, "/articles/1", {{"Authorization", std::string("Bearer ") + kSecret}});
+    EXPECT_EQ(webhook_secret->status, 401) << "the webhook secret never grants reads";
+    auto reader = read(s, "/articles/1", {{"Authorization", "Bearer read-only-secret"}});
+    EXPECT_EQ(reader->status, 200);
+
+    httplib::Client c("127.0.0.1", s.ingress_port());
+    auto write = c.Post("/revalidate", {{"Authorization", "Bearer read-only-secret"}},
+                        s.webhook_for("UPDATE", "1"), "application/json");
+    ASSERT_TRUE(write);
+    EXPECT_EQ(write->status, 401) << "the read secret never grants webhooks";
+}
+
+TEST(ChunkedReads, AListInPartsIsNeverReadTornWhileTheWorkerRewritesIt) {
+    Stack s({.worker_args = {"--max-item-bytes", "1024"},
+             .setup_sql = {"INSERT INTO public.articles (title, body) SELECT 'Row ' || g, "
+                           "repeat('b', 200) FROM generate_series(1, 20) g"}});
+    ASSERT_TRUE(s.list_converges());
+    ASSERT_EQ(s.cache_get("/articles").value_or(" ").front(), '{') << "the list is in parts";
+    std::atomic<bool> done{false};
+    std::atomic<int> whole{0}, torn{0};
+    std::thread reader([&] {
+        while (!done) {
+            auto r = read(s, "/articles");
+            if (!r || r->status != 200) continue;
+            auto list = json::parse(r->body, nullptr, false);
+            bool ok = list.is_array() && !list.empty();
+            for (std::size_t i = 1; ok && i < list.size(); ++i) {
+                ok = list[i - 1]["id"].get<long>() < list[i]["id"].get<long>();
+            }
+            ++(ok ? whole : torn);
+        }
+    });
+    for (int i = 0; i < 20; ++i) {
+        s.sql("UPDATE public.articles SET version = version + 1, title = repeat('t', " +
+              std::to_string(10 + 5 * i) + ")");
+        for (const auto& id : s.sql_column("SELECT id FROM public.articles")) {
+            ASSERT_EQ(s.webhook(s.webhook_for("UPDATE", id))->status, 202);
+        }
+    }
+    ASSERT_TRUE(s.list_converges());
+    done = true;
+    reader.join();
+    EXPECT_EQ(torn, 0);
+    EXPECT_GT(whole, 0);
+    auto last = read(s, "/articles");
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->status, 200);
+    EXPECT_EQ(last->body, s.expected_list());
+}

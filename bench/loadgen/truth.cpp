@@ -20,8 +20,8 @@ void add_table_options(CLI::App& cmd, TableSpec& spec) {
     cmd.add_option("--prefix", spec.prefix, "the worker's cache key prefix")->capture_default_str();
 }
 
-using revalidator::worker::sql::quote_ident;
-using revalidator::worker::sql::text_array;
+using revalidator::sql::quote_ident;
+using revalidator::sql::text_array;
 
 struct Truth::Impl {
     TableSpec spec;

@@ -1,11 +1,11 @@
-// The time bounds added to every Postgres connection string (worker/pg_conninfo.hpp).
+// The time bounds added to every Postgres connection string (shared/pg_conninfo.hpp).
 #include "pg_conninfo.hpp"
 
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 
-namespace revalidator::worker {
+namespace revalidator {
 namespace {
 
 using namespace std::chrono_literals;
@@ -59,4 +59,4 @@ TEST(PgConninfo, AnUnparsableUrlIsAClearError) {
 }
 
 }  // namespace
-}  // namespace revalidator::worker
+}  // namespace revalidator

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-namespace revalidator::worker::sql {
+namespace revalidator::sql {
 namespace {
 
 bool contains(const std::string& haystack, const std::string& needle) {
@@ -232,4 +232,4 @@ TEST(Build, HostileNamesStayQuoted) {
 }
 
 }  // namespace
-}  // namespace revalidator::worker::sql
+}  // namespace revalidator::sql

@@ -6,7 +6,7 @@
 #include <memory>
 #include <stdexcept>
 
-namespace revalidator::worker {
+namespace revalidator {
 
 namespace {
 
@@ -68,4 +68,4 @@ std::string pg_conninfo(std::string_view url, const PgTimeouts& t) {
     return out;
 }
 
-}  // namespace revalidator::worker
+}  // namespace revalidator

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-namespace revalidator::worker {
+namespace revalidator {
 
 struct PgTimeouts {
     std::chrono::milliseconds network{10'000};    // connect, and a silent peer declared dead
@@ -26,4 +26,4 @@ struct PgTimeouts {
 // Throws std::invalid_argument when libpq cannot parse `url`.
 std::string pg_conninfo(std::string_view url, const PgTimeouts& timeouts);
 
-}  // namespace revalidator::worker
+}  // namespace revalidator

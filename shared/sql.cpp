@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <limits>
 
-namespace revalidator::worker::sql {
+namespace revalidator::sql {
 
 std::string quote_ident(std::string_view name) {
     std::string out = "\"";
@@ -129,4 +129,4 @@ Queries build(std::string_view schema, std::string_view table, std::string_view 
     return q;
 }
 
-}  // namespace revalidator::worker::sql
+}  // namespace revalidator::sql

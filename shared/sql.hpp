@@ -9,7 +9,7 @@
 
 #include "result.hpp"
 
-namespace revalidator::worker::sql {
+namespace revalidator::sql {
 
 std::string quote_ident(std::string_view name);
 
@@ -42,4 +42,4 @@ struct Queries {
 Queries build(std::string_view schema, std::string_view table, std::string_view primary_key,
               std::string_view key_type, std::string_view order_clause);
 
-}  // namespace revalidator::worker::sql
+}  // namespace revalidator::sql

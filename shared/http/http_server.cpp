@@ -246,12 +246,22 @@ class Server::Router : public httplib::Server {
 
 namespace {
 
+// The packaged httplib is built with zlib and brotli, and would compress any routed JSON answer on
+// its own when Accept-Encoding names gzip or br: after the handler set its ETag, which then names
+// other bytes. A handler's body goes out as the handler wrote it; content coding is the handler's
+// choice (the read routes make gzip themselves). httplib only looks at the header once the
+// handler has returned, on this request object of its own.
+void keep_the_handlers_coding(const httplib::Request& req) {
+    const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+}
+
 httplib::Server::Handler adapt(Server::Handler handler) {
     return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
         Request::Parsed parsed{req};
         Response::Building building{res};
         Response response(building);
         handler(Request(parsed), response);
+        keep_the_handlers_coding(req);
     };
 }
 
@@ -260,8 +270,10 @@ httplib::Server::HandlerWithResponse adapt(Server::Hook hook) {
         Request::Parsed parsed{req};
         Response::Building building{res};
         Response response(building);
-        return hook(Request(parsed), response) ? httplib::Server::HandlerResponse::Handled
-                                               : httplib::Server::HandlerResponse::Unhandled;
+        const bool handled = hook(Request(parsed), response);
+        if (handled) keep_the_handlers_coding(req);
+        return handled ? httplib::Server::HandlerResponse::Handled
+                       : httplib::Server::HandlerResponse::Unhandled;
     };
 }
 

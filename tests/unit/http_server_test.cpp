@@ -228,6 +228,9 @@ class Running {
         });
         server_.get("/throw",
                     [](const Request&, Response&) { throw std::runtime_error("handler failed"); });
+        server_.get("/json", [](const Request&, Response& res) {
+            res.set_content("[" + std::string(4000, ' ') + "]", "application/json");
+        });
         port_ = server_.bind("127.0.0.1", 0);
         if (port_ <= 0) throw std::runtime_error("bind failed");
         served_ = std::async(std::launch::async, [this] { server_.serve(); });
@@ -277,6 +280,21 @@ TEST(HttpServer, KeepAliveServesManyRequestsOnOneConnection) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, "payload");
     EXPECT_FALSE(c.closed_within(0ms));
+}
+
+TEST(HttpServer, AHandlersBodyGoesOutAsWrittenWhateverTheClientAccepts) {
+    // The packaged httplib would gzip or brotli a JSON answer on its own, under the handler's
+    // headers (an ETag naming other bytes); content coding is the handler's choice.
+    Running s;
+    Client c(s.port());
+    for (const char* accepts : {"gzip", "br", "gzip, deflate, br", "*"}) {
+        ASSERT_TRUE(c.send(get("/json", std::string("Accept-Encoding: ") + accepts + "\r\n")));
+        auto r = c.response();
+        ASSERT_TRUE(r) << accepts;
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->header("content-encoding"), "") << accepts;
+        EXPECT_EQ(r->body, "[" + std::string(4000, ' ') + "]") << accepts;
+    }
 }
 
 TEST(HttpServer, PipelinedRequestsAreAnsweredInOrder) {

@@ -17,6 +17,11 @@ std::string etag_of(std::string_view bytes) {
     return tag;
 }
 
+std::string gzip_etag(std::string_view etag) {
+    std::string tag(etag.substr(0, etag.size() - 1));
+    return tag + "-gz\"";
+}
+
 bool none_match_hits(std::string_view field, std::string_view etag) {
     auto trim = [](std::string_view s) {
         while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -14,6 +14,11 @@ namespace revalidator::ingress {
 // The strong tag of `bytes`, quoted: "\"" + 32 hex digits (128 bits of SHA-256) + "\"".
 std::string etag_of(std::string_view bytes);
 
+// The tag of the gzip representation of the bytes `etag` names: the same tag with "-gz" before
+// the closing quote. Representations differ in their bytes, so they differ in their strong tags,
+// and a cache that stored one never revalidates it as the other.
+std::string gzip_etag(std::string_view etag);
+
 // Whether an If-None-Match field value names `etag`: "*", or a comma-separated list of tags
 // compared weakly (a W/ prefix is ignored), as RFC 9110 requires for If-None-Match.
 bool none_match_hits(std::string_view if_none_match, std::string_view etag);

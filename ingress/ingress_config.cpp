@@ -4,6 +4,7 @@
 
 #include "curve_keys.hpp"
 #include "endpoint.hpp"
+#include "pg_conninfo.hpp"
 #include "server_list.hpp"
 #include "table_options.hpp"
 
@@ -101,6 +102,18 @@ void declare(config::Parser& p, Config& c) {
     p.option("--read-timeout-ms", c.read_timeout_ms,
              "bound on each Memcached call of a read (connect, and each wait for an answer)")
         ->check(CLI::Range(1, 10'000));
+    p.option("--read-postgres-url", c.read_postgres_url,
+             "libpq connection string or URL the read routes ask for a row the cache misses, "
+             "read-only (may name a replica, docs/read-api.md); empty: a miss waits for the "
+             "worker's fill");
+    p.option("--read-postgres-pool", c.read_postgres_pool,
+             "connections the read routes may open to --read-postgres-url; a miss that finds "
+             "them all busy for --read-postgres-timeout-ms waits for the worker's fill instead")
+        ->check(CLI::Range(1, 256));
+    p.option("--read-postgres-timeout-ms", c.read_postgres_timeout_ms,
+             "bound on a read's Postgres query, on its wait for a connection, and on a silent "
+             "connection (the connect itself takes at least 2 s)")
+        ->check(CLI::Range(1, 60'000));
     p.option("--read-threads", c.http.blocking_threads,
              "threads that answer reads (a read may wait on the cache, so reads never run on the "
              "HTTP event loops)")
@@ -155,6 +168,17 @@ std::vector<config::Problem> validate(Config& c) {
         problem("--read-secret",
                 "must differ from --secret and --secret-previous: a read secret is handed to "
                 "readers and must never grant webhooks");
+    }
+    if (!c.read_postgres_url.empty()) {
+        if (c.memcached.empty()) {
+            problem("--read-postgres-url",
+                    "is set but --memcached is not: the read routes, which use it, are off");
+        }
+        try {
+            pg_conninfo(c.read_postgres_url, {});
+        } catch (const std::invalid_argument& e) {
+            problem("--read-postgres-url", e.what());
+        }
     }
     if (!c.memcached.empty()) {
         for (const char* route : {"/revalidate", "/healthz", "/readyz", "/metrics"}) {

@@ -37,6 +37,9 @@ struct Config {
     std::string read_cache_control = "public, no-cache";
     int read_fill_wait_ms = 500;
     int read_timeout_ms = 100;
+    std::string read_postgres_url;  // empty: a miss waits for the worker's fill
+    int read_postgres_pool = 4;
+    int read_postgres_timeout_ms = 1000;
     std::string log_level = "info";
 };
 

@@ -1,5 +1,7 @@
 #include "read_routes.hpp"
 
+#include "gzip.hpp"
+
 namespace revalidator::ingress {
 
 namespace {
@@ -31,11 +33,14 @@ void answer(const ReadRouteContext& ctx, const http::Request& req, http::Respons
             return;
         }
     }
-    const auto if_none_match = req.header("If-None-Match");
-    auto a = row ? ctx.reads.row(req.match(1), if_none_match) : ctx.reads.list(if_none_match);
+    const Conditions c{.if_none_match = req.header("If-None-Match"),
+                       .gzip = accepts_gzip(req.header("Accept-Encoding"))};
+    auto a = row ? ctx.reads.row(req.match(1), c) : ctx.reads.list(c);
     if (a.status == 200 || a.status == 304) {
         res.set_header("ETag", a.etag);
         res.set_header("Cache-Control", ctx.cache_control);
+        res.set_header("Vary", "Accept-Encoding");
+        if (a.gzip) res.set_header("Content-Encoding", "gzip");
         if (a.status == 304) {
             res.set_status(304);
         } else {

@@ -1,7 +1,8 @@
 // The read routes (docs/read-api.md): GET and HEAD on {prefix} (the list) and {prefix}/{id} (a
-// row), answered from the cache by Reads, with a strong ETag, 304 on If-None-Match, and the
-// configured Cache-Control. They run on the HTTP server's blocking threads (a miss waits for the
-// worker's fill), never on the loops that acknowledge webhooks.
+// row), answered from the cache by Reads, with a strong ETag, 304 on If-None-Match, gzip when the
+// client accepts it (Vary: Accept-Encoding), and the configured Cache-Control. They run on the HTTP
+// server's blocking threads (a miss waits for the worker's fill), never on the loops that
+// acknowledge webhooks.
 //
 // Reads are public unless a read secret is set. The read secret is a credential of its own: the
 // webhook secrets never grant a read, and the read secret never grants a webhook.

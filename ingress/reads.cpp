@@ -5,6 +5,7 @@
 
 #include "cache_key.hpp"
 #include "etag.hpp"
+#include "gzip.hpp"
 #include "manifest.hpp"
 
 namespace revalidator::ingress {
@@ -18,17 +19,43 @@ constexpr int kListAttempts = 3;
 // on distinct ids cannot grow the map without bound (the worker's resync heals those rows).
 constexpr std::size_t kMaxAsked = 100'000;
 
-constexpr const char* kResults[] = {"hit",        "filled",      "not_modified", "not_found",
-                                    "not_cached", "unavailable", "changing"};
+constexpr const char* kResults[] = {"hit",       "filled",     "database",    "not_modified",
+                                    "not_found", "not_cached", "unavailable", "changing"};
 
 }  // namespace
+
+// One value as read, with its tag; its gzip is made on first need and kept with it.
+struct Reads::Body {
+    Body(std::string b, std::string t) : bytes(std::move(b)), etag(std::move(t)) {}
+
+    const std::string& gzipped() const {
+        std::call_once(gz_once, [this] { gz = gzip(bytes); });
+        return gz;
+    }
+
+    const std::string bytes;
+    const std::string etag;
+
+  private:
+    mutable std::once_flag gz_once;
+    mutable std::string gz;
+};
 
 struct Reads::Counters {
     explicit Counters(metrics::Registry& r)
         : fills(r.counter("revalidator_ingress_read_fills_total",
                           "Rows the read routes asked the worker to fill after a miss")),
           fills_refused(r.counter("revalidator_ingress_read_fills_refused_total",
-                                  "Fills that could not be asked (queue full or draining)")) {
+                                  "Fills that could not be asked (queue full or draining)")),
+          db_queries(r.counter("revalidator_ingress_read_db_queries_total",
+                               "Postgres queries made for rows the cache missed")),
+          db_shared(r.counter("revalidator_ingress_read_db_shared_total",
+                              "Misses that shared another read's Postgres query (single flight)")),
+          db_busy(r.counter("revalidator_ingress_read_db_errors_total",
+                            "Misses Postgres could not answer, by reason", "reason=\"busy\"")),
+          db_unavailable(r.counter("revalidator_ingress_read_db_errors_total",
+                                   "Misses Postgres could not answer, by reason",
+                                   "reason=\"unavailable\"")) {
         for (const char* route : {"row", "list"}) {
             for (const char* result : kResults) {
                 by.emplace(
@@ -43,23 +70,44 @@ struct Reads::Counters {
     std::map<std::pair<std::string, std::string>, metrics::Counter*> by;
     metrics::Counter& fills;
     metrics::Counter& fills_refused;
+    metrics::Counter& db_queries;
+    metrics::Counter& db_shared;
+    metrics::Counter& db_busy;
+    metrics::Counter& db_unavailable;
 };
 
-Reads::Reads(ReadSettings settings, CacheReads& cache, RequestFill fill,
+Reads::Reads(ReadSettings settings, CacheReads& cache, DatabaseReads* database, RequestFill fill,
              metrics::Registry& registry)
     : settings_(std::move(settings)),
       cache_(cache),
+      database_(database),
       fill_(std::move(fill)),
       counters_(std::make_shared<Counters>(registry)) {}
 
-ReadAnswer Reads::found(const char* route, const char* result, std::string body, std::string etag,
-                        std::string_view if_none_match) {
-    if (!if_none_match.empty() && none_match_hits(if_none_match, etag)) {
+namespace {
+
+std::string tag_for(const std::string& etag, const Conditions& c) {
+    return c.gzip ? gzip_etag(etag) : etag;
+}
+
+bool revalidates(const Conditions& c, const std::string& tag) {
+    return !c.if_none_match.empty() && none_match_hits(c.if_none_match, tag);
+}
+
+}  // namespace
+
+ReadAnswer Reads::found(const char* route, const char* result, const Body& body,
+                        const Conditions& c) {
+    auto tag = tag_for(body.etag, c);
+    if (revalidates(c, tag)) {
         counters_->count(route, "not_modified");
-        return {.status = 304, .etag = std::move(etag)};
+        return {.status = 304, .etag = std::move(tag)};
     }
     counters_->count(route, result);
-    return {.status = 200, .body = std::move(body), .etag = std::move(etag)};
+    return {.status = 200,
+            .body = c.gzip ? body.gzipped() : body.bytes,
+            .gzip = c.gzip,
+            .etag = std::move(tag)};
 }
 
 ReadAnswer Reads::unavailable(const char* route, const char* result, std::string error,
@@ -84,7 +132,45 @@ bool Reads::should_ask(const std::string& key, Clock::time_point now) {
     return true;
 }
 
-ReadAnswer Reads::row(std::string_view id, std::string_view if_none_match) {
+void Reads::ask_worker(std::string_view id, const std::string& key) {
+    if (!should_ask(key, Clock::now())) return;
+    if (fill_(std::string(id))) {
+        counters_->fills.inc();
+    } else {
+        counters_->fills_refused.inc();
+    }
+}
+
+std::optional<ReadAnswer> Reads::from_database(std::string_view id, const std::string& key,
+                                               const Conditions& c) {
+    auto value = flights_.run(
+        key,
+        [&] {
+            counters_->db_queries.inc();
+            auto v = database_->row(std::string(id));
+            // The row exists and the cache lacks it: the worker fills it, so that the next read
+            // is a hit. Asked by the query's maker only, once for all who share it.
+            if (v && *v) ask_worker(id, key);
+            return v;
+        },
+        [&] { counters_->db_shared.inc(); });
+    if (!value) {
+        (value.error().kind == DatabaseError::Kind::Busy ? counters_->db_busy
+                                                         : counters_->db_unavailable)
+            .inc();
+        return std::nullopt;
+    }
+    if (!*value) {
+        counters_->count("row", "not_found");
+        return ReadAnswer{.status = 404,
+                          .error = "not_found",
+                          .detail = "no row has the id '" + std::string(id) + "'"};
+    }
+    auto etag = etag_of(**value);
+    return found("row", "database", Body(std::move(**value), std::move(etag)), c);
+}
+
+ReadAnswer Reads::row(std::string_view id, const Conditions& c) {
     auto key = item_key(settings_.prefix, id);
     if (!key) {
         counters_->count("row", "not_found");
@@ -94,7 +180,7 @@ ReadAnswer Reads::row(std::string_view id, std::string_view if_none_match) {
                           key.error()};
     }
     const auto deadline = Clock::now() + settings_.fill_wait;
-    bool asked = false;
+    bool missed = false;
     while (true) {
         auto value = cache_.get(*key);
         if (!value) {
@@ -103,20 +189,17 @@ ReadAnswer Reads::row(std::string_view id, std::string_view if_none_match) {
         }
         if (*value) {
             auto etag = etag_of(**value);
-            return found("row", asked ? "filled" : "hit", std::move(**value), std::move(etag),
-                         if_none_match);
+            return found("row", missed ? "filled" : "hit",
+                         Body(std::move(**value), std::move(etag)), c);
+        }
+        if (!missed) {
+            missed = true;
+            if (database_) {
+                if (auto answer = from_database(id, *key, c)) return std::move(*answer);
+            }
+            ask_worker(id, *key);
         }
         const auto now = Clock::now();
-        if (!asked) {
-            asked = true;
-            if (should_ask(*key, now)) {
-                if (fill_(std::string(id))) {
-                    counters_->fills.inc();
-                } else {
-                    counters_->fills_refused.inc();
-                }
-            }
-        }
         if (now >= deadline) break;
         std::this_thread::sleep_for(
             std::min<Clock::duration>(settings_.poll_every, deadline - now));
@@ -127,7 +210,7 @@ ReadAnswer Reads::row(std::string_view id, std::string_view if_none_match) {
                            "fill it, retry after a moment");
 }
 
-ReadAnswer Reads::list(std::string_view if_none_match) {
+ReadAnswer Reads::list(const Conditions& c) {
     for (int attempt = 0; attempt < kListAttempts; ++attempt) {
         auto head = cache_.get(settings_.prefix);
         if (!head) {
@@ -139,9 +222,18 @@ ReadAnswer Reads::list(std::string_view if_none_match) {
                                "the list is not in the cache; the worker writes it with its next "
                                "batch or resync, retry after a moment");
         }
+        auto etag = etag_of(**head);
+        {
+            std::lock_guard lock(list_mu_);
+            if (last_list_ && last_list_->etag == etag) {
+                auto same = last_list_;
+                return found("list", "hit", *same, c);
+            }
+        }
         if (!manifest::is_manifest(**head)) {
-            auto etag = etag_of(**head);
-            return found("list", "hit", std::move(**head), std::move(etag), if_none_match);
+            auto body = std::make_shared<Body>(std::move(**head), std::move(etag));
+            remember(body);
+            return found("list", "hit", *body, c);
         }
         auto m = manifest::decode(**head);
         if (!m || !m->rejected.empty() || !m->bytes) {
@@ -151,9 +243,9 @@ ReadAnswer Reads::list(std::string_view if_none_match) {
         }
         // Part keys are never reused for other bytes (docs/cache-layout.md), so the manifest
         // names the content: its tag answers a revalidation without reading the parts.
-        auto etag = etag_of(**head);
-        if (!if_none_match.empty() && none_match_hits(if_none_match, etag)) {
-            return found("list", "hit", {}, std::move(etag), if_none_match);
+        if (auto tag = tag_for(etag, c); revalidates(c, tag)) {
+            counters_->count("list", "not_modified");
+            return {.status = 304, .etag = std::move(tag)};
         }
         auto parts = cache_.get_many(m->parts);
         if (!parts) {
@@ -172,12 +264,19 @@ ReadAnswer Reads::list(std::string_view if_none_match) {
             text += it->second;
         }
         if (whole && text.size() == *m->bytes) {
-            return found("list", "hit", std::move(text), std::move(etag), {});
+            auto body = std::make_shared<Body>(std::move(text), std::move(etag));
+            remember(body);
+            return found("list", "hit", *body, c);
         }
     }
     return unavailable("list", "changing", "list_changing",
                        "the list changed while it was read, " + std::to_string(kListAttempts) +
                            " times; retry after a moment");
+}
+
+void Reads::remember(std::shared_ptr<Body> body) {
+    std::lock_guard lock(list_mu_);
+    last_list_ = std::move(body);
 }
 
 }  // namespace revalidator::ingress

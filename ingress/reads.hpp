@@ -7,27 +7,34 @@
 //   backwards" keeps its proof. A row the cache misses is asked of the worker instead, with the
 //   event an UPDATE webhook makes ("look at this row"), which it coalesces with the rest. However
 //   many readers miss one row, it is asked once per fill wait.
-// - Never a wrong answer. A miss may be a row that exists but is not cached yet (evicted, a cold
-//   cache, a write being retried), so it is never a 404: the read waits up to `fill_wait` for the
-//   worker's fill, then answers 503 with Retry-After. A 404 is only for an id that cannot be a
-//   key, since such a row can never be served. (Reading Postgres on a miss is the next step of
-//   docs/read-api.md.)
+// - Never a wrong answer. With a database (DatabaseReads), a miss is answered from Postgres: the
+//   row's bytes as the worker renders them, or 404 when no row has that key. Concurrent misses of
+//   one row share one query (single_flight.hpp). Without one, or when the database cannot answer
+//   (busy pool, unreachable), the miss may be a row that exists but is not cached yet, so it is
+//   never a 404: the read waits up to `fill_wait` for the worker's fill, then answers 503 with
+//   Retry-After. An id that cannot be a key is a 404 at once: no such row can be served.
 // - Never torn. A chunked list is read as its manifest names it and checked against the length
 //   the manifest gives; a read that races a rewrite (a part already replaced) reads the head
 //   again, up to three times, then answers 503.
-// - Never staler than the cache. Nothing is kept here between reads.
+// - Never staler than the cache. Every read asks the cache (or Postgres). The one thing kept
+//   between reads is the last list read whole, under its tag: a manifest's bytes name its parts,
+//   which are never reused for other bytes, so the same manifest read again means the same list,
+//   and its parts (and their gzip) need not be fetched again. A new manifest replaces it.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "cache_reads.hpp"
+#include "database_reads.hpp"
 #include "metrics.hpp"
+#include "single_flight.hpp"
 
 namespace revalidator::ingress {
 
@@ -37,9 +44,17 @@ struct ReadSettings {
     std::chrono::milliseconds poll_every{10};  // how often it looks meanwhile
 };
 
+// What the request asks beyond the resource: its If-None-Match, and whether it accepts gzip (then
+// a 200's body is gzip and its tag is the gzip representation's, etag.hpp).
+struct Conditions {
+    std::string_view if_none_match;
+    bool gzip = false;
+};
+
 struct ReadAnswer {
-    int status = 200;     // 200, 304, 404 or 503
-    std::string body{};   // 200: the cached bytes
+    int status = 200;    // 200, 304, 404 or 503
+    std::string body{};  // 200: the cached bytes, gzip-encoded when `gzip`
+    bool gzip = false;
     std::string etag{};   // 200 and 304 (etag.hpp)
     std::string error{};  // the others: a stable code and what exactly was wrong
     std::string detail{};
@@ -51,16 +66,24 @@ class Reads {
     // is full or draining).
     using RequestFill = std::function<bool(const std::string& id)>;
 
-    Reads(ReadSettings settings, CacheReads& cache, RequestFill fill, metrics::Registry& registry);
+    // `database` (may be null: misses wait for the worker) answers the rows the cache misses.
+    Reads(ReadSettings settings, CacheReads& cache, DatabaseReads* database, RequestFill fill,
+          metrics::Registry& registry);
 
-    ReadAnswer row(std::string_view id, std::string_view if_none_match);
-    ReadAnswer list(std::string_view if_none_match);
+    ReadAnswer row(std::string_view id, const Conditions& c);
+    ReadAnswer list(const Conditions& c);
 
   private:
     struct Counters;
-    // 304 when If-None-Match names `etag`, else 200 with `body`, counted as `result`.
-    ReadAnswer found(const char* route, const char* result, std::string body, std::string etag,
-                     std::string_view if_none_match);
+    struct Body;
+    // 304 when If-None-Match names the tag of `body` as `c` would receive it, else 200 with
+    // `body` (gzip-encoded if asked), counted as `result`.
+    ReadAnswer found(const char* route, const char* result, const Body& body, const Conditions& c);
+    // Asks Postgres for a row the cache missed: an answer, or nullopt when it could not say.
+    std::optional<ReadAnswer> from_database(std::string_view id, const std::string& key,
+                                            const Conditions& c);
+    void ask_worker(std::string_view id, const std::string& key);
+    void remember(std::shared_ptr<Body> body);
     ReadAnswer unavailable(const char* route, const char* result, std::string error,
                            std::string detail);
     // Whether the worker should be asked for `key` now: not when it was asked within fill_wait.
@@ -68,10 +91,14 @@ class Reads {
 
     ReadSettings settings_;
     CacheReads& cache_;
+    DatabaseReads* database_;
     RequestFill fill_;
     std::shared_ptr<Counters> counters_;
     std::mutex asked_mu_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> asked_;
+    SingleFlight<Result<std::optional<std::string>, DatabaseError>> flights_;
+    std::mutex list_mu_;
+    std::shared_ptr<Body> last_list_;  // the last list read whole (see the promises above)
 };
 
 }  // namespace revalidator::ingress

@@ -8,6 +8,7 @@
 #include "http_front.hpp"
 #include "log.hpp"
 #include "mc_reader.hpp"
+#include "pg_reader.hpp"
 #include "publisher.hpp"
 #include "read_routes.hpp"
 #include "reads.hpp"
@@ -54,9 +55,11 @@ int run(const Config& cfg) {
                                 {"draining", draining.load()},
                                 {"queue_depth", queue.depth()}}};
     };
-    // The read routes, when the cache is named. A miss asks the worker to fill the row with the
-    // event an UPDATE webhook makes (docs/read-api.md, "What a miss means").
+    // The read routes, when the cache is named. A miss is answered from Postgres when a read URL
+    // is set, and asks the worker to fill the row with the event an UPDATE webhook makes
+    // (docs/read-api.md, "What a miss means").
     std::unique_ptr<McReader> cache;
+    std::unique_ptr<PgReader> database;
     std::unique_ptr<Reads> reads;
     std::unique_ptr<BearerAuth> read_auth;
     if (!cfg.memcached.empty()) {
@@ -66,10 +69,17 @@ int run(const Config& cfg) {
             return queue.push(Op::Update, table.schema, table.name, id, unix_micros()) ==
                    EventQueue::Push::Queued;
         };
+        if (!cfg.read_postgres_url.empty()) {
+            database = std::make_unique<PgReader>(PgReaderSettings{
+                .url = cfg.read_postgres_url,
+                .table = cfg.table,
+                .pool = static_cast<std::size_t>(cfg.read_postgres_pool),
+                .timeout = std::chrono::milliseconds(cfg.read_postgres_timeout_ms)});
+        }
         reads = std::make_unique<Reads>(
             ReadSettings{.prefix = cfg.table.prefix,
                          .fill_wait = std::chrono::milliseconds(cfg.read_fill_wait_ms)},
-            *cache, fill, registry);
+            *cache, database.get(), fill, registry);
         if (!cfg.read_secret.value.empty()) {
             read_auth = std::make_unique<BearerAuth>(std::vector{cfg.read_secret.value});
         }
@@ -109,6 +119,7 @@ int run(const Config& cfg) {
                                     {"bearer_auth", bearer},
                                     {"signature_auth", signatures},
                                     {"reads", !cfg.memcached.empty()},
+                                    {"reads_from_postgres", database != nullptr},
                                     {"read_auth", !cfg.read_secret.value.empty()}});
     svr.serve();
 

@@ -129,4 +129,10 @@ Queries build(std::string_view schema, std::string_view table, std::string_view 
     return q;
 }
 
+std::string one_row(std::string_view schema, std::string_view table, std::string_view primary_key) {
+    std::string pk = "t." + quote_ident(primary_key);
+    return "SELECT to_jsonb(t)::text FROM " + quote_ident(schema) + "." + quote_ident(table) +
+           " t WHERE " + pk + " = $1 AND " + pk + "::text = $2";
+}
+
 }  // namespace revalidator::sql

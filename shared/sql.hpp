@@ -42,4 +42,11 @@ struct Queries {
 Queries build(std::string_view schema, std::string_view table, std::string_view primary_key,
               std::string_view key_type, std::string_view order_clause);
 
+// One row as the worker renders it, for a reader that does not know the key's type: $1 and $2 are
+// the same id as text -> to_jsonb::text of the row keyed so. $1 is typed by the key column, so the
+// key's index serves it and an id the type cannot hold fails with a data exception (class 22);
+// $2 keeps another spelling of the key ("007" for 7) from naming the row, since its cache key is
+// spelled as pk::text.
+std::string one_row(std::string_view schema, std::string_view table, std::string_view primary_key);
+
 }  // namespace revalidator::sql

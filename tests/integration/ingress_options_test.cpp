@@ -63,6 +63,11 @@ TEST(IngressOptions, BadValuesExit64BeforeServing) {
         {with_defaults({"--read-queue", "0"}), "--read-queue"},
         {with_defaults({"--read-fill-wait-ms", "-1"}), "--read-fill-wait-ms"},
         {with_defaults({"--read-timeout-ms", "0"}), "--read-timeout-ms"},
+        {with_defaults({"--read-postgres-url", "host=127.0.0.1"}), "--read-postgres-url"},
+        {with_defaults({"--memcached", "127.0.0.1", "--read-postgres-url", "port=notaport x"}),
+         "--read-postgres-url"},
+        {with_defaults({"--read-postgres-pool", "0"}), "--read-postgres-pool"},
+        {with_defaults({"--read-postgres-timeout-ms", "0"}), "--read-postgres-timeout-ms"},
     };
     int n = 0;
     for (const auto& c : cases) {

@@ -1,8 +1,11 @@
 // The read API on the real binaries (docs/read-api.md): GET and HEAD of {prefix} and
 // {prefix}/{id} from a real Memcached the real worker filled, ETag and 304, a miss the worker
 // fills, a miss that is never a wrong 404, a deleted row that is never served stale, bad reads,
-// the read secret, and a chunked list read while the worker rewrites it.
+// the read secret, a chunked list read while the worker rewrites it, gzip, and misses answered
+// from Postgres (404 exactly when the row does not exist).
 #include <gtest/gtest.h>
+
+#include <zlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -207,4 +210,138 @@ TEST(ChunkedReads, AListInPartsIsNeverReadTornWhileTheWorkerRewritesIt) {
     ASSERT_TRUE(last);
     EXPECT_EQ(last->status, 200);
     EXPECT_EQ(last->body, s.expected_list());
+}
+
+namespace {
+
+std::string gunzip(const std::string& gz) {
+    z_stream z{};
+    if (inflateInit2(&z, 15 + 16) != Z_OK) return "(inflateInit2 failed)";
+    std::string out(64 << 20, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+    z.avail_in = static_cast<uInt>(gz.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    const int rc = inflate(&z, Z_FINISH);
+    out.resize(z.total_out);
+    inflateEnd(&z);
+    return rc == Z_STREAM_END ? out : "(not a whole gzip member)";
+}
+
+}  // namespace
+
+TEST_F(Reads, GzipWhenTheClientAcceptsItUnderATagOfItsOwn) {
+    ASSERT_TRUE(stack->list_converges());
+    const std::string list = stack->cache_list().value_or("(absent)");
+    // A raw socket: httplib's client would decode the body and hide what the server sent.
+    auto gz = raw_http(stack->ingress_port(),
+                       "GET /articles HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br, gzip\r\n"
+                       "Connection: close\r\n\r\n");
+    ASSERT_EQ(gz.status, 200);
+    EXPECT_EQ(gunzip(gz.body), list);
+    EXPECT_LT(gz.body.size(), list.size());
+
+    auto plain = read(*stack, "/articles", {{"Accept-Encoding", "br"}});
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->status, 200);
+    EXPECT_FALSE(plain->has_header("Content-Encoding")) << "only gzip is made, never br";
+    EXPECT_EQ(plain->body, list);
+    EXPECT_EQ(plain->get_header_value("Vary"), "Accept-Encoding");
+    const auto tag = plain->get_header_value("ETag");
+
+    httplib::Client c("127.0.0.1", stack->ingress_port());
+    c.set_decompress(false);
+    auto zipped = c.Get("/articles", {{"Accept-Encoding", "gzip"}});
+    ASSERT_TRUE(zipped);
+    EXPECT_EQ(zipped->get_header_value("Content-Encoding"), "gzip");
+    EXPECT_EQ(zipped->get_header_value("Vary"), "Accept-Encoding");
+    const auto gz_tag = zipped->get_header_value("ETag");
+    EXPECT_EQ(gz_tag, tag.substr(0, tag.size() - 1) + "-gz\"");
+    auto again = c.Get("/articles", {{"Accept-Encoding", "gzip"}, {"If-None-Match", gz_tag}});
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 304);
+    EXPECT_EQ(again->get_header_value("ETag"), gz_tag);
+    auto identity = c.Get("/articles", {{"If-None-Match", gz_tag}});
+    ASSERT_TRUE(identity);
+    EXPECT_EQ(identity->status, 200) << "the gzip tag never revalidates the identity bytes";
+}
+
+class ReadsFromPostgres : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() { stack = new Stack({.reads_from_postgres = true}); }
+    static void TearDownTestSuite() {
+        delete stack;
+        stack = nullptr;
+    }
+    void TearDown() override {
+        if (HasFailure()) std::cerr << stack->diagnostics() << "\n";
+    }
+    static Stack* stack;
+};
+Stack* ReadsFromPostgres::stack = nullptr;
+
+TEST_F(ReadsFromPostgres, AMissOnAnExistingRowIsAnsweredAtOnceAndTheWorkerFillsIt) {
+    const std::string id =
+        *stack->sql("INSERT INTO public.articles (title) VALUES ('Unannounced') RETURNING id");
+    ASSERT_FALSE(stack->cache_get("/articles/" + id));
+    auto r = read(*stack, "/articles/" + id);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->body, stack->expected_row(id).value_or("(absent)"))
+        << "the bytes the worker renders";
+    ASSERT_TRUE(stack->converges(id)) << "the worker filled the row";
+    auto hit = read(*stack, "/articles/" + id);
+    ASSERT_TRUE(hit);
+    EXPECT_EQ(hit->get_header_value("ETag"), r->get_header_value("ETag"));
+    EXPECT_GE(
+        stack->ingress_metric(R"(revalidator_ingress_reads_total{route="row",result="database"})"),
+        1);
+}
+
+TEST_F(ReadsFromPostgres, A404IsOnlyForRowsPostgresDoesNotHave) {
+    ASSERT_TRUE(stack->converges("1"));
+    // No such row; an id the key's type cannot hold; another spelling of row 1's key; a number
+    // past bigint: all answered at once, none a row.
+    for (const std::string id : {"987654321", "abc", "0001", "99999999999999999999999"}) {
+        auto r = read(*stack, "/articles/" + id);
+        ASSERT_TRUE(r) << id;
+        EXPECT_EQ(r->status, 404) << id << ": " << r->body;
+        EXPECT_EQ(json::parse(r->body)["error"], "not_found") << id;
+    }
+    EXPECT_EQ(read(*stack, "/articles/1")->status, 200);
+}
+
+TEST_F(ReadsFromPostgres, ADeletedRowIs404OnceItsDeleteIsApplied) {
+    const std::string id =
+        *stack->sql("INSERT INTO public.articles (title) VALUES ('Doomed') RETURNING id");
+    ASSERT_EQ(stack->webhook(stack->webhook_for("INSERT", id))->status, 202);
+    ASSERT_TRUE(stack->converges(id));
+    const std::string body = stack->webhook_for("DELETE", id);
+    stack->sql("DELETE FROM public.articles WHERE id = " + id);
+    ASSERT_EQ(stack->webhook(body)->status, 202);
+    ASSERT_TRUE(stack->converges(id));
+    auto r = read(*stack, "/articles/" + id);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+}
+
+TEST(ReadsFromFrozenPostgres, AFrozenDatabaseCostsABoundedWaitAndIsNeverA404) {
+    Stack s({.reads_from_postgres = true});
+    // A first miss leaves a connection in the read pool: the frozen read below goes through it,
+    // so the bound under test is the query's, not the connect's.
+    const std::string seen =
+        *s.sql("INSERT INTO public.articles (title) VALUES ('a') RETURNING id");
+    ASSERT_EQ(read(s, "/articles/" + seen)->status, 200);
+    const std::string id =
+        *s.sql("INSERT INTO public.articles (title) VALUES ('Behind a frozen DB') RETURNING id");
+    s.postgres().freeze();
+    auto r = read(s, "/articles/" + id);  // the client gives up after 10 s: a hung read fails
+    s.postgres().thaw();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << r->body;
+    EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+    EXPECT_EQ(json::parse(r->body)["error"], "not_cached");
+    EXPECT_GE(s.ingress_metric(R"(revalidator_ingress_read_db_errors_total{reason="unavailable"})"),
+              1);
+    ASSERT_TRUE(reads_as(s, "/articles/" + id, 200)) << "reads recover once it thaws";
 }

@@ -149,6 +149,9 @@ void Stack::start_ingress(int i) {
         INGRESS_BIN,   "--port",        std::to_string(in.port),           "--worker-endpoint",
         endpoints,     "--instance-id", "it-ingress-" + std::to_string(i), "--memcached",
         mc_->address()};
+    if (opts_.reads_from_postgres) {
+        argv.insert(argv.end(), {"--read-postgres-url", pg_->url()});
+    }
     argv.insert(argv.end(), opts_.ingress_args.begin(), opts_.ingress_args.end());
     in.proc.reset();
     in.proc = std::make_unique<Process>(

@@ -29,8 +29,9 @@ RawAnswer raw_http(int port, const std::string& request);
 struct StackOptions {
     std::vector<std::string> worker_args = {};
     std::vector<std::string> ingress_args = {};
-    int workers = 1;    // the first becomes active; the others wait as standbys
-    int ingresses = 1;  // each connects to every worker
+    int workers = 1;                   // the first becomes active; the others wait as standbys
+    int ingresses = 1;                 // each connects to every worker
+    bool reads_from_postgres = false;  // ingresses answer read misses from Postgres
     // SQL run after public.articles is filled and before any process starts (e.g. another table).
     std::vector<std::string> setup_sql = {};
 };

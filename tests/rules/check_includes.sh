@@ -18,6 +18,7 @@ root=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
 declare -A adapters=(
   [ingress/publisher.cpp]="owns the ingress's ZeroMQ PUSH socket"
   [ingress/mc_reader.cpp]="reads the cache for the read routes through libmemcached"
+  [ingress/pg_reader.cpp]="reads the rows the cache misses for the read routes through libpq, every wait bounded"
   [worker/consumer.cpp]="owns the worker's ZeroMQ PULL socket"
   [shared/zmq_curve.cpp]="CURVE key pair and public key through libzmq, for both binaries"
   [worker/pg_source.cpp]="reads rows and the list through libpqxx"

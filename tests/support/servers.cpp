@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -143,6 +144,24 @@ void PostgresServer::start() {
 void PostgresServer::stop() {
     if (proc_) proc_->stop(SIGINT, std::chrono::seconds(30));  // SIGINT: fast shutdown
     proc_.reset();
+}
+
+void PostgresServer::freeze() {
+    if (!proc_) return;
+    const pid_t postmaster = proc_->pid();
+    kill(postmaster, SIGSTOP);  // first, so that it starts no backend the list below misses
+    frozen_ = {postmaster};
+    std::ifstream children("/proc/" + std::to_string(postmaster) + "/task/" +
+                           std::to_string(postmaster) + "/children");
+    for (pid_t child; children >> child;) {
+        kill(child, SIGSTOP);
+        frozen_.push_back(child);
+    }
+}
+
+void PostgresServer::thaw() {
+    for (pid_t pid : frozen_) kill(pid, SIGCONT);
+    frozen_.clear();
 }
 
 std::string PostgresServer::url() const {

@@ -39,11 +39,16 @@ class PostgresServer {
     int port() const { return port_; }
     void start();
     void stop();  // fast shutdown; start() brings it back with the same data
+    // SIGSTOP to the server and every backend: a frozen peer, whose kernel still accepts
+    // connections and acknowledges bytes, but which never answers. thaw() sends SIGCONT.
+    void freeze();
+    void thaw();
 
   private:
     std::string dir_, data_;
     int port_;
     std::unique_ptr<Process> proc_;
+    std::vector<pid_t> frozen_;
 };
 
 class MemcachedServer {

@@ -6,13 +6,16 @@
 
 #include <atomic>
 #include <functional>
+#include <future>
 #include <map>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "etag.hpp"
+#include "gzip.hpp"
 #include "manifest.hpp"
 
 namespace revalidator::ingress {
@@ -59,24 +62,50 @@ class FakeCache final : public CacheReads {
     }
 };
 
+// Postgres as the read routes see it: rows by id; `gate`, when set, holds every query until it
+// opens, so that concurrent misses can be made to overlap.
+class FakeDatabase final : public DatabaseReads {
+  public:
+    std::mutex mu;
+    std::map<std::string, std::string> rows;
+    std::optional<DatabaseError> failure;
+    std::atomic<int> queries{0};
+    std::shared_future<void> gate;
+
+    Result<std::optional<std::string>, DatabaseError> row(const std::string& id) override {
+        ++queries;
+        if (gate.valid()) gate.wait();
+        std::lock_guard lock(mu);
+        if (failure) return Err{*failure};
+        if (auto it = rows.find(id); it != rows.end())
+            return std::optional<std::string>(it->second);
+        return std::optional<std::string>{};
+    }
+};
+
 struct Fixture {
+    explicit Fixture(bool with_database = false)
+        : reads(
+              {.prefix = "/articles", .fill_wait = 60ms, .poll_every = 2ms}, cache,
+              with_database ? &database : nullptr,
+              [this](const std::string& id) {
+                  {
+                      std::lock_guard lock(fills_mu);
+                      fills.push_back(id);
+                  }
+                  if (on_fill) on_fill(id);
+                  return accept_fills;
+              },
+              registry) {}
+
     FakeCache cache;
+    FakeDatabase database;
     metrics::Registry registry;
     std::mutex fills_mu;
     std::vector<std::string> fills;
     bool accept_fills = true;
     std::function<void(const std::string&)> on_fill;
-    Reads reads{{.prefix = "/articles", .fill_wait = 60ms, .poll_every = 2ms},
-                cache,
-                [this](const std::string& id) {
-                    {
-                        std::lock_guard lock(fills_mu);
-                        fills.push_back(id);
-                    }
-                    if (on_fill) on_fill(id);
-                    return accept_fills;
-                },
-                registry};
+    Reads reads;
 
     std::string metrics() const { return registry.render(); }
 };
@@ -88,7 +117,7 @@ bool has_line(const std::string& text, const std::string& line) {
 TEST(Reads, RowHitAnswersTheCachedBytesWithTheirTag) {
     Fixture f;
     f.cache.put("/articles/7", R"({"id": 7, "title": "x"})");
-    auto a = f.reads.row("7", "");
+    auto a = f.reads.row("7", {""});
     EXPECT_EQ(a.status, 200);
     EXPECT_EQ(a.body, R"({"id": 7, "title": "x"})");
     EXPECT_EQ(a.etag, etag_of(R"({"id": 7, "title": "x"})"));
@@ -102,21 +131,21 @@ TEST(Reads, MatchingIfNoneMatchGets304WithoutABody) {
     f.cache.put("/articles/7", "{\"id\": 7}");
     const auto tag = etag_of("{\"id\": 7}");
     for (const std::string& inm : {tag, "W/" + tag, "\"other\", " + tag, std::string("*")}) {
-        auto a = f.reads.row("7", inm);
+        auto a = f.reads.row("7", {inm});
         EXPECT_EQ(a.status, 304) << inm;
         EXPECT_TRUE(a.body.empty());
         EXPECT_EQ(a.etag, tag);
     }
-    EXPECT_EQ(f.reads.row("7", "\"other\"").status, 200);
+    EXPECT_EQ(f.reads.row("7", {"\"other\""}).status, 200);
     f.cache.put("/articles/7", "{\"id\": 7, \"v\": 2}");
-    EXPECT_EQ(f.reads.row("7", tag).status, 200) << "a changed value has a new tag";
+    EXPECT_EQ(f.reads.row("7", {tag}).status, 200) << "a changed value has a new tag";
 }
 
 TEST(Reads, AnIdThatCannotBeAKeyIs404AndNeverReachesTheCacheOrTheWorker) {
     Fixture f;
     for (const std::string& id : {std::string("a b"), std::string("7\r\nflush_all"),
                                   std::string(300, 'x'), std::string("\xff\xfe")}) {
-        auto a = f.reads.row(id, "");
+        auto a = f.reads.row(id, {""});
         EXPECT_EQ(a.status, 404);
         EXPECT_EQ(a.error, "not_found");
         EXPECT_NE(a.detail.find("no row can have the id"), std::string::npos) << a.detail;
@@ -128,7 +157,7 @@ TEST(Reads, AnIdThatCannotBeAKeyIs404AndNeverReachesTheCacheOrTheWorker) {
 TEST(Reads, AMissAsksTheWorkerAndAnswersOnceTheFillArrives) {
     Fixture f;
     f.on_fill = [&](const std::string& id) { f.cache.put("/articles/" + id, "{\"id\": 9}"); };
-    auto a = f.reads.row("9", "");
+    auto a = f.reads.row("9", {""});
     EXPECT_EQ(a.status, 200);
     EXPECT_EQ(a.body, "{\"id\": 9}");
     EXPECT_EQ(f.fills, std::vector<std::string>{"9"});
@@ -139,7 +168,7 @@ TEST(Reads, AMissAsksTheWorkerAndAnswersOnceTheFillArrives) {
 
 TEST(Reads, AMissThatIsNotFilledIs503NeverA404) {
     Fixture f;
-    auto a = f.reads.row("9", "");
+    auto a = f.reads.row("9", {""});
     EXPECT_EQ(a.status, 503);
     EXPECT_EQ(a.error, "not_cached");
     EXPECT_GT(f.cache.gets, 1) << "it looked again while it waited";
@@ -154,7 +183,7 @@ TEST(Reads, ConcurrentMissesOfOneRowAskTheWorkerOnce) {
     std::vector<std::thread> readers;
     for (int i = 0; i < 8; ++i) {
         readers.emplace_back([&] {
-            if (f.reads.row("5", "").status == 503) ++answered;
+            if (f.reads.row("5", {""}).status == 503) ++answered;
         });
     }
     for (auto& t : readers) t.join();
@@ -165,14 +194,14 @@ TEST(Reads, ConcurrentMissesOfOneRowAskTheWorkerOnce) {
 TEST(Reads, AFillTheQueueRefusesIsCountedAndTheReadStill503s) {
     Fixture f;
     f.accept_fills = false;
-    EXPECT_EQ(f.reads.row("9", "").status, 503);
+    EXPECT_EQ(f.reads.row("9", {""}).status, 503);
     EXPECT_TRUE(has_line(f.metrics(), "revalidator_ingress_read_fills_refused_total 1"));
 }
 
 TEST(Reads, AnUnreachableCacheIs503NamingWhy) {
     Fixture f;
     f.cache.failure = "memcached: timed out";
-    for (auto a : {f.reads.row("1", ""), f.reads.list("")}) {
+    for (auto a : {f.reads.row("1", {""}), f.reads.list({""})}) {
         EXPECT_EQ(a.status, 503);
         EXPECT_EQ(a.error, "cache_unavailable");
         EXPECT_NE(a.detail.find("timed out"), std::string::npos);
@@ -183,15 +212,15 @@ TEST(Reads, AnUnreachableCacheIs503NamingWhy) {
 TEST(Reads, AListInOneItemIsAnsweredAsStored) {
     Fixture f;
     f.cache.put("/articles", R"([{"id": 1}, {"id": 2}])");
-    auto a = f.reads.list("");
+    auto a = f.reads.list({""});
     EXPECT_EQ(a.status, 200);
     EXPECT_EQ(a.body, R"([{"id": 1}, {"id": 2}])");
-    EXPECT_EQ(f.reads.list(a.etag).status, 304);
+    EXPECT_EQ(f.reads.list({a.etag}).status, 304);
 }
 
 TEST(Reads, AMissingListIs503AtOnce) {
     Fixture f;
-    auto a = f.reads.list("");
+    auto a = f.reads.list({""});
     EXPECT_EQ(a.status, 503);
     EXPECT_EQ(a.error, "not_cached");
     EXPECT_EQ(f.cache.gets, 1);
@@ -203,12 +232,12 @@ TEST(Reads, AChunkedListIsReassembledFromItsParts) {
     f.cache.put("/articles", head);
     f.cache.put("/articles:part:5:0", R"([{"id": 1}, )");
     f.cache.put("/articles:part:5:1", R"(2])");
-    auto a = f.reads.list("");
+    auto a = f.reads.list({""});
     EXPECT_EQ(a.status, 200);
     EXPECT_EQ(a.body, R"([{"id": 1}, 2])");
     EXPECT_EQ(a.etag, etag_of(head));
     const int many = f.cache.many;
-    EXPECT_EQ(f.reads.list(a.etag).status, 304);
+    EXPECT_EQ(f.reads.list({a.etag}).status, 304);
     EXPECT_EQ(f.cache.many, many) << "a revalidation reads the head only";
 }
 
@@ -220,7 +249,7 @@ TEST(Reads, AChunkedListReadThatRacesARewriteReadsTheNewHead) {
         c.put("/articles", manifest::encode(3, {"/articles:part:2:0"}));
         c.put("/articles:part:2:0", "[1]");
     };
-    auto a = f.reads.list("");
+    auto a = f.reads.list({""});
     EXPECT_EQ(a.status, 200);
     EXPECT_EQ(a.body, "[1]");
 }
@@ -232,7 +261,7 @@ TEST(Reads, AChunkedListThatNeverReadsWholeIs503NeverTorn) {
                                                   {"/articles:part:1:0", "/articles:part:1:1"}));
         f.cache.put("/articles:part:1:0", "[1, ");
         if (wrong_length) f.cache.put("/articles:part:1:1", "2]");
-        auto a = f.reads.list("");
+        auto a = f.reads.list({""});
         EXPECT_EQ(a.status, 503);
         EXPECT_EQ(a.error, "list_changing");
         EXPECT_TRUE(a.body.empty());
@@ -248,10 +277,152 @@ TEST(Reads, AHostileManifestIsNeverFollowed) {
           std::string("{nope")}) {
         Fixture f;
         f.cache.put("/articles", head);
-        auto a = f.reads.list("");
+        auto a = f.reads.list({""});
         EXPECT_EQ(a.status, 503) << head;
         EXPECT_EQ(a.error, "list_unreadable");
         EXPECT_EQ(f.cache.many, 0) << "no part was asked for";
+    }
+}
+
+TEST(Reads, WithADatabaseAMissOnAnExistingRowIsAnsweredFromItAndFilled) {
+    Fixture f(true);
+    f.database.rows["9"] = R"({"id": 9})";
+    auto a = f.reads.row("9", {""});
+    EXPECT_EQ(a.status, 200);
+    EXPECT_EQ(a.body, R"({"id": 9})");
+    EXPECT_EQ(a.etag, etag_of(R"({"id": 9})")) << "the tag the cached bytes will have";
+    EXPECT_EQ(f.fills, std::vector<std::string>{"9"}) << "the worker fills the cache";
+    EXPECT_EQ(f.cache.gets, 1) << "answered without waiting for the fill";
+    const auto m = f.metrics();
+    EXPECT_TRUE(has_line(m, R"(revalidator_ingress_reads_total{route="row",result="database"} 1)"));
+    EXPECT_TRUE(has_line(m, "revalidator_ingress_read_db_queries_total 1"));
+}
+
+TEST(Reads, WithADatabaseAMissOnARowThatDoesNotExistIs404AndAsksNoFill) {
+    Fixture f(true);
+    auto a = f.reads.row("9", {""});
+    EXPECT_EQ(a.status, 404);
+    EXPECT_EQ(a.error, "not_found");
+    EXPECT_NE(a.detail.find("no row has the id '9'"), std::string::npos) << a.detail;
+    EXPECT_TRUE(f.fills.empty());
+}
+
+TEST(Reads, AHitNeverAsksTheDatabase) {
+    Fixture f(true);
+    f.cache.put("/articles/9", R"({"id": 9, "v": 1})");
+    f.database.rows["9"] = R"({"id": 9, "v": 2})";
+    EXPECT_EQ(f.reads.row("9", {""}).body, R"({"id": 9, "v": 1})");
+    EXPECT_EQ(f.database.queries, 0);
+}
+
+TEST(Reads, ADatabaseThatCannotAnswerIsNeverA404ButAWaitForTheFill) {
+    for (auto kind : {DatabaseError::Kind::Busy, DatabaseError::Kind::Unavailable}) {
+        Fixture f(true);
+        f.database.failure = DatabaseError{kind, "down"};
+        auto a = f.reads.row("9", {""});
+        EXPECT_EQ(a.status, 503);
+        EXPECT_EQ(a.error, "not_cached");
+        EXPECT_EQ(f.fills, std::vector<std::string>{"9"});
+        const std::string reason = kind == DatabaseError::Kind::Busy ? "busy" : "unavailable";
+        EXPECT_TRUE(has_line(
+            f.metrics(), "revalidator_ingress_read_db_errors_total{reason=\"" + reason + "\"} 1"));
+
+        f.on_fill = [&](const std::string& id) { f.cache.put("/articles/" + id, "{}"); };
+        EXPECT_EQ(f.reads.row("8", {""}).status, 200) << "the fill still answers";
+    }
+}
+
+TEST(Reads, ConcurrentMissesOfOneRowMakeOneDatabaseQuery) {
+    Fixture f(true);
+    f.database.rows["5"] = R"({"id": 5})";
+    std::promise<void> open;
+    f.database.gate = open.get_future().share();
+    constexpr int kReaders = 16;
+    std::atomic<int> ok{0};
+    std::vector<std::thread> readers;
+    for (int i = 0; i < kReaders; ++i) {
+        readers.emplace_back([&] {
+            if (f.reads.row("5", {""}).status == 200) ++ok;
+        });
+    }
+    // The gate opens once every other reader waits on the one query under way.
+    const auto shared = "revalidator_ingress_read_db_shared_total " + std::to_string(kReaders - 1);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!has_line(f.metrics(), shared) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+    }
+    open.set_value();
+    for (auto& t : readers) t.join();
+    EXPECT_EQ(ok, kReaders);
+    EXPECT_EQ(f.database.queries, 1);
+    EXPECT_EQ(f.fills, std::vector<std::string>{"5"});
+}
+
+std::string gunzip(const std::string& gz) {
+    z_stream z{};
+    EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+    std::string out(1 << 20, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+    z.avail_in = static_cast<uInt>(gz.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+    out.resize(z.total_out);
+    inflateEnd(&z);
+    return out;
+}
+
+TEST(Reads, GzipIsTheSameBytesUnderATagOfItsOwn) {
+    Fixture f;
+    const std::string row(2000, 'r');
+    f.cache.put("/articles/7", row);
+    auto a = f.reads.row("7", {.if_none_match = "", .gzip = true});
+    EXPECT_EQ(a.status, 200);
+    EXPECT_TRUE(a.gzip);
+    EXPECT_LT(a.body.size(), row.size());
+    EXPECT_EQ(gunzip(a.body), row);
+    EXPECT_EQ(a.etag, gzip_etag(etag_of(row)));
+    EXPECT_EQ(f.reads.row("7", {.if_none_match = a.etag, .gzip = true}).status, 304);
+    EXPECT_EQ(f.reads.row("7", {.if_none_match = a.etag}).status, 200)
+        << "the gzip tag does not revalidate the identity bytes";
+    EXPECT_EQ(f.reads.row("7", {.if_none_match = etag_of(row), .gzip = true}).status, 200)
+        << "nor the identity tag the gzip bytes";
+}
+
+TEST(Reads, TheLastListReadWholeIsReusedWhileItsManifestStays) {
+    Fixture f;
+    const std::string head = manifest::encode(6, {"/articles:part:5:0", "/articles:part:5:1"});
+    f.cache.put("/articles", head);
+    f.cache.put("/articles:part:5:0", "[1, ");
+    f.cache.put("/articles:part:5:1", "2]");
+    EXPECT_EQ(f.reads.list({""}).body, "[1, 2]");
+    auto gz = f.reads.list({.if_none_match = "", .gzip = true});
+    EXPECT_EQ(gunzip(gz.body), "[1, 2]");
+    EXPECT_EQ(f.cache.many, 1) << "the same manifest names the same parts";
+
+    f.cache.put("/articles", manifest::encode(3, {"/articles:part:6:0"}));
+    f.cache.put("/articles:part:6:0", "[3]");
+    EXPECT_EQ(f.reads.list({""}).body, "[3]");
+    EXPECT_EQ(f.cache.many, 2) << "a new manifest is read anew";
+    f.cache.put("/articles", "[4]");
+    EXPECT_EQ(f.reads.list({""}).body, "[4]") << "a list in one item is what the head holds";
+}
+
+TEST(Gzip, AcceptEncodingIsReadAsRfc9110Says) {
+    for (std::string_view yes : {"gzip", "GZIP", "gzip, deflate, br", "br;q=1.0, gzip;q=0.5",
+                                 "x-gzip", "*", "deflate, *;q=0.1", " gzip ;q=1"}) {
+        EXPECT_TRUE(accepts_gzip(yes)) << yes;
+    }
+    for (std::string_view no : {"", "identity", "br, deflate", "gzip;q=0", "gzip;q=0.000",
+                                "*, gzip;q=0", "*;q=0", "gzip;q=2", "gzip;q=abc", "gzipx"}) {
+        EXPECT_FALSE(accepts_gzip(no)) << no;
+    }
+}
+
+TEST(Gzip, RoundTripsAnyBytes) {
+    for (const std::string& bytes : {std::string(), std::string("[]"), std::string(300000, 'x'),
+                                     std::string("\0\xff\r\n", 4)}) {
+        EXPECT_EQ(gunzip(gzip(bytes)), bytes);
     }
 }
 
@@ -267,6 +438,7 @@ TEST(Etag, NoneMatchComparesWeaklyAndAcceptsLists) {
     EXPECT_FALSE(none_match_hits("\"a\", \"b\"", tag));
     EXPECT_FALSE(none_match_hits(tag.substr(1), tag));
     EXPECT_FALSE(none_match_hits(",,", tag));
+    EXPECT_EQ(gzip_etag(tag), tag.substr(0, 33) + "-gz\"");
 }
 
 }  // namespace

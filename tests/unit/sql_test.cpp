@@ -231,5 +231,14 @@ TEST(Build, HostileNamesStayQuoted) {
     EXPECT_TRUE(contains(q.rows, "::uuid[]")) << q.rows;
 }
 
+TEST(OneRow, TypesTheIdByTheKeyAndComparesItsSpelling) {
+    EXPECT_EQ(one_row("public", "articles", "id"),
+              "SELECT to_jsonb(t)::text FROM \"public\".\"articles\" t "
+              "WHERE t.\"id\" = $1 AND t.\"id\"::text = $2");
+    const auto hostile = one_row("my\"schema", "Ta ble", "Key\"; --");
+    EXPECT_TRUE(contains(hostile, "FROM \"my\"\"schema\".\"Ta ble\" t")) << hostile;
+    EXPECT_TRUE(contains(hostile, "WHERE t.\"Key\"\"; --\" = $1")) << hostile;
+}
+
 }  // namespace
 }  // namespace revalidator::sql

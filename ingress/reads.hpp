@@ -83,7 +83,10 @@ class Reads {
     std::optional<ReadAnswer> from_database(std::string_view id, const std::string& key,
                                             const Conditions& c);
     void ask_worker(std::string_view id, const std::string& key);
-    void remember(std::shared_ptr<Body> body);
+    // The last list read whole, when `head` (the list's cache value) is still the one it came from.
+    std::shared_ptr<const Body> remembered(const std::string& head);
+    // `manifest`: the head the list was read through, or empty when the head is the list itself.
+    void remember(std::string manifest, std::shared_ptr<const Body> body);
     ReadAnswer unavailable(const char* route, const char* result, std::string error,
                            std::string detail);
     // Whether the worker should be asked for `key` now: not when it was asked within fill_wait.
@@ -98,7 +101,9 @@ class Reads {
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> asked_;
     SingleFlight<Result<std::optional<std::string>, DatabaseError>> flights_;
     std::mutex list_mu_;
-    std::shared_ptr<Body> last_list_;  // the last list read whole (see the promises above)
+    // The last list read whole (see the promises above).
+    std::string last_list_manifest_;
+    std::shared_ptr<const Body> last_list_body_;
 };
 
 }  // namespace revalidator::ingress

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     CLI::App app{"loadgen: load tests and benchmarks for revalidator (and any webhook receiver)"};
     app.require_subcommand(1);
     loadgen::add_ack_command(app);
+    loadgen::add_read_command(app);
     loadgen::add_e2e_command(app);
     loadgen::add_worker_command(app);
     loadgen::add_report_command(app);

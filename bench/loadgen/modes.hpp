@@ -7,6 +7,7 @@
 namespace loadgen {
 
 void add_ack_command(CLI::App& app);     // ack_mode.cpp
+void add_read_command(CLI::App& app);    // read_mode.cpp
 void add_e2e_command(CLI::App& app);     // e2e_mode.cpp
 void add_worker_command(CLI::App& app);  // worker_mode.cpp
 void add_report_command(CLI::App& app);  // report_mode.cpp

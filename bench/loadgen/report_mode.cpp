@@ -73,6 +73,8 @@ struct Runs {
     std::map<std::string, std::map<std::size_t, json>> worker;  // algorithm -> rows -> run
     std::vector<json> e2e;
     std::map<std::string, json> rss;  // process -> run
+    // variant -> server -> connections -> run, rounds merged
+    std::map<std::string, std::map<std::string, std::map<int, json>>> read;
     std::vector<json> all;
 };
 
@@ -120,6 +122,7 @@ json merge_rounds(const std::vector<json>& rounds) {
 Runs load(const std::string& dir) {
     Runs r;
     std::map<std::string, std::map<int, std::vector<json>>> rounds;
+    std::map<std::string, std::map<std::string, std::map<int, std::vector<json>>>> read_rounds;
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(dir)) {
         if (entry.path().extension() == ".json") files.push_back(entry.path());
@@ -142,12 +145,34 @@ Runs load(const std::string& dir) {
         if (mode == "worker") r.worker[j.value("algorithm", "?")][j.value("rows", 0ul)] = j;
         if (mode == "e2e") r.e2e.push_back(j);
         if (mode == "rss") r.rss[j.value("process", "?")] = j;
+        if (mode == "read") {
+            read_rounds[j.value("variant", "?")][j.value("server", "?")][j.value("connections", 0)]
+                .push_back(j);
+        }
         r.all.push_back(j);
     }
     for (const auto& [server, by_c] : rounds) {
         for (const auto& [c, runs] : by_c) r.ack[server][c] = merge_rounds(runs);
     }
+    for (const auto& [variant, by_server] : read_rounds) {
+        for (const auto& [server, by_c] : by_server) {
+            for (const auto& [c, runs] : by_c) {
+                json m = merge_rounds(runs);
+                m["mb_per_s"] = get(m, "/rps") * get(m, "/body_bytes") / 1e6;
+                r.read[variant][server][c] = m;
+            }
+        }
+    }
     return r;
+}
+
+std::string error_text(const json& j) {
+    if (!j.is_object()) return "-";
+    std::string kinds;
+    json errors = at(j, "/errors");
+    for (const auto& [k, n] : errors.items())
+        kinds += (kinds.empty() ? " (" : ", ") + k + " " + num(n);
+    return num(at(j, "/error_total")) + (kinds.empty() ? "" : kinds + ")");
 }
 
 void ack_rows(const Runs& r, std::vector<Row>& rows) {
@@ -182,14 +207,7 @@ void ack_rows(const Runs& r, std::vector<Row>& rows) {
                             "", join({ratio(v, get(nd, p), "node")}), targeted ? "<= 10 ms" : "",
                             targeted ? verdict(v <= 10) : ""});
         }
-        auto errors = [](const json& j) {
-            if (!j.is_object()) return std::string("-");
-            std::string kinds;
-            json errors = at(j, "/errors");
-            for (const auto& [k, n] : errors.items())
-                kinds += (kinds.empty() ? " (" : ", ") + k + " " + num(n);
-            return num(at(j, "/error_total")) + (kinds.empty() ? "" : kinds + ")");
-        };
+        auto errors = error_text;
         rows.push_back({where + "errors", errors(run), errors(ng), errors(nd), "", "", "0",
                         verdict(run.value("error_total", 1) == 0)});
         // The same load against the ingress that feeds the worker, which shares the two cores.
@@ -201,6 +219,42 @@ void ack_rows(const Runs& r, std::vector<Row>& rows) {
             rows.push_back({where + "p99 ms" + also, num(at(shared, "/latency_ms/p99"), 2), "", "",
                             "", "", "", ""});
             rows.push_back({where + "errors" + also, errors(shared), "", "", "", "", "", ""});
+        }
+    }
+}
+
+// Reads of rows and lists, revalidator's read routes against nginx serving the same bytes
+// (issue targets: row hits at least 0.5x nginx, p99 <= 10 ms at 128 connections, no errors).
+void read_rows(const Runs& r, std::vector<Row>& rows) {
+    for (const auto& [variant, by_server] : r.read) {
+        auto rev = by_server.find("revalidator");
+        if (rev == by_server.end()) continue;
+        auto ng_of = [&](int c) -> json {
+            auto s = by_server.find("nginx");
+            if (s == by_server.end()) return json();
+            auto it = s->second.find(c);
+            return it == s->second.end() ? json() : it->second;
+        };
+        const bool row = variant == "row";
+        for (const auto& [c, run] : rev->second) {
+            json ng = ng_of(c);
+            std::string where = "read " + variant + " c=" + std::to_string(c) + " ";
+            double rps = get(run, "/rps"), ng_rps = get(ng, "/rps");
+            rows.push_back({where + "req/s", num(at(run, "/rps")), num(at(ng, "/rps")), "", "",
+                            ratio(rps, ng_rps, "nginx"), row ? ">= 0.5x nginx" : "",
+                            row && !std::isnan(ng_rps) ? verdict(rps >= 0.5 * ng_rps) : ""});
+            if (!run.value("revalidate", false)) {
+                rows.push_back({where + "MB/s (" + num(at(run, "/body_bytes")) + " bytes each)",
+                                num(at(run, "/mb_per_s"), 1), num(at(ng, "/mb_per_s"), 1), "", "",
+                                "", "", ""});
+            }
+            const double p99 = get(run, "/latency_ms/p99");
+            const bool targeted = row && c >= 128;
+            rows.push_back({where + "p99 ms", num(at(run, "/latency_ms/p99"), 2),
+                            num(at(ng, "/latency_ms/p99"), 2), "", "", "",
+                            targeted ? "<= 10 ms" : "", targeted ? verdict(p99 <= 10) : ""});
+            rows.push_back({where + "errors", error_text(run), error_text(ng), "", "", "", "0",
+                            verdict(run.value("error_total", 1) == 0)});
         }
     }
 }
@@ -391,6 +445,7 @@ int run_report(const ReportOptions& o) {
     worker_rows(r, rows);
     e2e_rows(r, rows);
     open_loop_rows(r, rows);
+    read_rows(r, rows);
     rss_rows(r, rows);
     print_table(rows);
 

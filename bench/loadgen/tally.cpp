@@ -13,7 +13,7 @@ void Tally::add(const Outcome& o) {
     }
     latency_s.push_back(std::chrono::duration<double>(o.done - o.intended).count());
     ++statuses[o.status];
-    if (o.status / 100 == 2) {
+    if (o.status / 100 == 2 || (not_modified_ok && o.status == 304)) {
         ++ok;
     } else {
         ++errors["status_" + std::to_string(o.status)];

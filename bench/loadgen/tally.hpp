@@ -18,7 +18,8 @@ struct Tally {
     std::vector<double> latency_s;  // every answer, from the intended send time to the answer
     std::map<int, std::uint64_t> statuses;
     std::map<std::string, std::uint64_t> errors;
-    std::uint64_t ok = 0;  // 2xx answers
+    std::uint64_t ok = 0;          // 2xx answers (and 304 when not_modified_ok)
+    bool not_modified_ok = false;  // a read that revalidates expects 304
 
     void add(const Outcome& o);
     void add_errors(const std::string& kind, std::uint64_t n);  // failures seen outside Outcomes

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "stack.hpp"
@@ -344,4 +346,76 @@ TEST(ReadsFromFrozenPostgres, AFrozenDatabaseCostsABoundedWaitAndIsNeverA404) {
     EXPECT_GE(s.ingress_metric(R"(revalidator_ingress_read_db_errors_total{reason="unavailable"})"),
               1);
     ASSERT_TRUE(reads_as(s, "/articles/" + id, 200)) << "reads recover once it thaws";
+}
+
+// The cold cache of issue 11: Memcached restarted empty while 16 readers read rows that exist,
+// rows that do not, and the list. Nothing changes in Postgres meanwhile, so every 200 must be
+// exactly the row (or list) Postgres holds, every 404 a row that does not exist, and every other
+// answer a 503 with Retry-After. Bounded: 3 s or 1,500 reads per reader.
+TEST(ColdCacheReads, AStormOnARestartedCacheGetsOnlyRightAnswers) {
+    Stack s({.reads_from_postgres = true,
+             .setup_sql = {"INSERT INTO public.articles (title, body) SELECT 'Row ' || g, "
+                           "repeat('b', 100) FROM generate_series(1, 195) g"}});
+    ASSERT_TRUE(s.list_converges());
+    std::map<std::string, std::string> rows;
+    for (const auto& id : s.sql_column("SELECT id FROM public.articles")) {
+        rows[id] = s.expected_row(id).value_or("");
+    }
+    ASSERT_EQ(rows.size(), 200u);
+    const std::string list = s.expected_list();
+    s.memcached().stop();
+    s.memcached().start();
+
+    constexpr int kReaders = 16;
+    std::atomic<int> ok{0}, not_found{0}, unavailable{0}, wrong{0};
+    std::mutex examples_mu;
+    std::vector<std::string> examples;
+    auto bad = [&](const std::string& what) {
+        ++wrong;
+        std::lock_guard lock(examples_mu);
+        if (examples.size() < 5) examples.push_back(what);
+    };
+    const auto until = std::chrono::steady_clock::now() + 3s;
+    std::vector<std::thread> readers;
+    for (int t = 0; t < kReaders; ++t) {
+        readers.emplace_back([&, t] {
+            httplib::Client c("127.0.0.1", s.ingress_port());
+            c.set_read_timeout(10, 0);
+            for (int i = 0; i < 1500 && std::chrono::steady_clock::now() < until; ++i) {
+                const int pick = (t * 7919 + i * 104729) % 260;  // 200 rows, 50 absent, the list
+                const bool is_list = pick >= 250;
+                const std::string id = std::to_string(pick < 200 ? pick + 1 : 100000 + pick);
+                const std::string path = is_list ? "/articles" : "/articles/" + id;
+                auto r = c.Get(path.c_str());
+                if (!r) {
+                    bad(path + ": no answer");
+                    continue;
+                }
+                const auto it = rows.find(id);
+                if (r->status == 200) {
+                    const bool right =
+                        is_list ? r->body == list : it != rows.end() && r->body == it->second;
+                    right ? ++ok : (bad(path + ": 200 with other bytes"), 0);
+                } else if (r->status == 404) {
+                    !is_list&& it == rows.end() ? ++not_found : (bad(path + ": wrong 404"), 0);
+                } else if (r->status == 503 && r->get_header_value("Retry-After") == "1") {
+                    ++unavailable;
+                } else {
+                    bad(path + ": " + std::to_string(r->status) + " " + r->body);
+                }
+            }
+        });
+    }
+    for (auto& t : readers) t.join();
+    std::cout << "[ figures  ] cold cache, " << kReaders << " readers for 3 s: " << ok << " ok, "
+              << not_found << " 404, " << unavailable << " 503; "
+              << s.ingress_metric("revalidator_ingress_read_db_queries_total")
+              << " Postgres queries, "
+              << s.ingress_metric("revalidator_ingress_read_db_shared_total")
+              << " misses shared one\n";
+    EXPECT_EQ(wrong, 0) << (examples.empty() ? "" : examples.front());
+    EXPECT_GT(ok, 0);
+    EXPECT_GT(not_found, 0);
+    ASSERT_TRUE(s.list_converges()) << "the worker's resync refills the cache";
+    for (const auto& [id, row] : rows) EXPECT_EQ(s.cache_get("/articles/" + id), row) << id;
 }

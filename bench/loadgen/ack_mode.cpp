@@ -18,13 +18,7 @@ struct AckOptions {
     std::string url;
     std::string secret;
     std::string server = "server";
-    int connections = 32;
-    int threads = 1;
-    double duration_s = 10;
-    double warmup_s = 1;
-    std::uint64_t max_requests = 10'000'000;
-    double rate = 0;
-    int timeout_ms = 1000;
+    LoadSpec load;  // url is set from --url
     std::uint64_t ids = 10'000;
     std::size_t body_chars = 480;
     std::size_t pool = 4096;
@@ -53,14 +47,8 @@ int run_ack(const AckOptions& o) {
         std::cerr << "ack: --url must be http://host[:port]/path, got " << o.url << "\n";
         return 2;
     }
-    const LoadSpec spec{.url = *url,
-                        .connections = o.connections,
-                        .threads = o.threads,
-                        .duration_s = o.duration_s,
-                        .warmup_s = o.warmup_s,
-                        .max_requests = o.max_requests,
-                        .rate = o.rate,
-                        .timeout_ms = o.timeout_ms};
+    LoadSpec spec = o.load;
+    spec.url = *url;
     auto r = run_load(
         spec, [&](int t) { return webhook_pool(o, *url, o.seed + static_cast<std::uint64_t>(t)); });
     report_load("ack", o.server, o.url, spec, r, o.json, nlohmann::json::object());
@@ -78,26 +66,13 @@ void add_ack_command(CLI::App& app) {
         ->envname("REVALIDATOR_SECRET");
     cmd->add_option("--server", o->server, "name of the server under test, for the report")
         ->capture_default_str();
-    cmd->add_option("-c,--connections", o->connections, "keep-alive connections")
-        ->capture_default_str();
-    cmd->add_option("--threads", o->threads, "event-loop threads sharing the connections")
-        ->capture_default_str();
-    cmd->add_option("-d,--duration", o->duration_s, "seconds measured")->capture_default_str();
-    cmd->add_option("--warmup", o->warmup_s, "seconds sent before measuring")
-        ->capture_default_str();
-    cmd->add_option("-n,--requests", o->max_requests, "most requests measured")
-        ->capture_default_str();
-    cmd->add_option("--rate", o->rate,
-                    "requests per second on a fixed schedule (open loop); 0: closed loop")
-        ->capture_default_str();
-    cmd->add_option("--timeout-ms", o->timeout_ms, "a request unanswered this long is a timeout")
-        ->capture_default_str();
     cmd->add_option("--ids", o->ids, "webhooks name ids 1..N")->capture_default_str();
     cmd->add_option("--body-chars", o->body_chars, "length of each record's body text")
         ->capture_default_str();
     cmd->add_option("--pool", o->pool, "distinct pre-built webhooks cycled through")
         ->capture_default_str();
     cmd->add_option("--seed", o->seed, "random seed for the ids")->capture_default_str();
+    add_load_options(*cmd, o->load, true);
     cmd->add_option("--json", o->json, "also write the result as JSON to this file");
     cmd->callback([o] {
         int rc = run_ack(*o);

@@ -35,6 +35,24 @@ Clock::duration seconds(double s) {
 
 }  // namespace
 
+void add_load_options(CLI::App& cmd, LoadSpec& spec, bool schedule) {
+    cmd.add_option("-c,--connections", spec.connections, "keep-alive connections")
+        ->capture_default_str();
+    cmd.add_option("--threads", spec.threads, "event-loop threads sharing the connections")
+        ->capture_default_str();
+    cmd.add_option("-d,--duration", spec.duration_s, "seconds measured")->capture_default_str();
+    cmd.add_option("--warmup", spec.warmup_s, "seconds sent before measuring")
+        ->capture_default_str();
+    cmd.add_option("--timeout-ms", spec.timeout_ms, "a request unanswered this long is a timeout")
+        ->capture_default_str();
+    if (!schedule) return;
+    cmd.add_option("-n,--requests", spec.max_requests, "most requests measured")
+        ->capture_default_str();
+    cmd.add_option("--rate", spec.rate,
+                   "requests per second on a fixed schedule (open loop); 0: closed loop")
+        ->capture_default_str();
+}
+
 LoadResult run_load(const LoadSpec& o, const std::function<std::vector<std::string>(int)>& pool,
                     bool not_modified_ok) {
     const int threads = std::clamp(o.threads, 1, std::max(1, o.connections));

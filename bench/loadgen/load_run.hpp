@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "tally.hpp"
 #include "url.hpp"
 
@@ -32,6 +34,10 @@ struct LoadResult {
     int threads = 1;
     double loadgen_cpu_cores = 0;
 };
+
+// The flags every load mode takes: -c, --threads, -d, --warmup, --timeout-ms (and -n, --rate with
+// `schedule`), bound to `spec`'s fields.
+void add_load_options(CLI::App& cmd, LoadSpec& spec, bool schedule);
 
 // `pool(t)`: the requests thread t cycles through.
 LoadResult run_load(const LoadSpec& spec, const std::function<std::vector<std::string>(int)>& pool,

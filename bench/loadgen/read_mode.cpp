@@ -25,11 +25,7 @@ struct ReadOptions {
     bool gzip = false;
     bool revalidate = false;
     std::string bearer;
-    int connections = 32;
-    int threads = 1;
-    double duration_s = 10;
-    double warmup_s = 1;
-    int timeout_ms = 1000;
+    LoadSpec load;  // url is set from --url
     std::size_t pool = 1024;
     std::uint64_t seed = 1;
     std::string json;
@@ -91,12 +87,8 @@ int run_read(const ReadOptions& o) {
         bytes += static_cast<double>(p->bytes);
     }
     const double body_bytes = bytes / static_cast<double>(n);
-    const LoadSpec spec{.url = *url,
-                        .connections = o.connections,
-                        .threads = o.threads,
-                        .duration_s = o.duration_s,
-                        .warmup_s = o.warmup_s,
-                        .timeout_ms = o.timeout_ms};
+    LoadSpec spec = o.load;
+    spec.url = *url;
     auto r = run_load(
         spec,
         [&](int t) {
@@ -139,18 +131,10 @@ void add_read_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--variant", o->variant, "name of what is read, for the report")
         ->capture_default_str();
-    cmd->add_option("-c,--connections", o->connections, "keep-alive connections")
-        ->capture_default_str();
-    cmd->add_option("--threads", o->threads, "event-loop threads sharing the connections")
-        ->capture_default_str();
-    cmd->add_option("-d,--duration", o->duration_s, "seconds measured")->capture_default_str();
-    cmd->add_option("--warmup", o->warmup_s, "seconds sent before measuring")
-        ->capture_default_str();
-    cmd->add_option("--timeout-ms", o->timeout_ms, "a request unanswered this long is a timeout")
-        ->capture_default_str();
     cmd->add_option("--pool", o->pool, "distinct rows probed and cycled through (with --ids)")
         ->capture_default_str();
     cmd->add_option("--seed", o->seed, "random seed for the ids")->capture_default_str();
+    add_load_options(*cmd, o->load, false);
     cmd->add_option("--json", o->json, "also write the result as JSON to this file");
     cmd->callback([o] {
         int rc = run_read(*o);

@@ -10,21 +10,10 @@
 using namespace revalidator::testing;
 using nlohmann::json;
 
-class Pipeline : public ::testing::Test {
-  protected:
-    static void SetUpTestSuite() {
-        stack = new Stack({.worker_args = {"--admin-secret", "admin-secret"}});
-    }
-    static void TearDownTestSuite() {
-        delete stack;
-        stack = nullptr;
-    }
-    void TearDown() override {
-        if (HasFailure()) std::cerr << stack->diagnostics() << "\n";
-    }
-    static Stack* stack;
+struct PipelineStack {
+    static StackOptions get() { return {.worker_args = {"--admin-secret", "admin-secret"}}; }
 };
-Stack* Pipeline::stack = nullptr;
+class Pipeline : public SharedStack<PipelineStack> {};
 
 TEST_F(Pipeline, StartupResyncFillsTheCache) {
     EXPECT_TRUE(stack->list_converges());

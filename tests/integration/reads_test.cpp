@@ -45,19 +45,10 @@ bool reads_as(Stack& s, const std::string& path, int status,
 
 }  // namespace
 
-class Reads : public ::testing::Test {
-  protected:
-    static void SetUpTestSuite() { stack = new Stack(); }
-    static void TearDownTestSuite() {
-        delete stack;
-        stack = nullptr;
-    }
-    void TearDown() override {
-        if (HasFailure()) std::cerr << stack->diagnostics() << "\n";
-    }
-    static Stack* stack;
+struct ReadsStack {
+    static StackOptions get() { return {}; }
 };
-Stack* Reads::stack = nullptr;
+class Reads : public SharedStack<ReadsStack> {};
 
 TEST_F(Reads, RowsAndTheListAreServedAsTheCacheHoldsThem) {
     ASSERT_TRUE(stack->list_converges());
@@ -268,19 +259,10 @@ TEST_F(Reads, GzipWhenTheClientAcceptsItUnderATagOfItsOwn) {
     EXPECT_EQ(identity->status, 200) << "the gzip tag never revalidates the identity bytes";
 }
 
-class ReadsFromPostgres : public ::testing::Test {
-  protected:
-    static void SetUpTestSuite() { stack = new Stack({.reads_from_postgres = true}); }
-    static void TearDownTestSuite() {
-        delete stack;
-        stack = nullptr;
-    }
-    void TearDown() override {
-        if (HasFailure()) std::cerr << stack->diagnostics() << "\n";
-    }
-    static Stack* stack;
+struct ReadsFromPostgresStack {
+    static StackOptions get() { return {.reads_from_postgres = true}; }
 };
-Stack* ReadsFromPostgres::stack = nullptr;
+class ReadsFromPostgres : public SharedStack<ReadsFromPostgresStack> {};
 
 TEST_F(ReadsFromPostgres, AMissOnAnExistingRowIsAnsweredAtOnceAndTheWorkerFillsIt) {
     const std::string id =

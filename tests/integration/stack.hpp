@@ -8,8 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include <iostream>
 
 #include "servers.hpp"
 
@@ -115,5 +118,21 @@ struct BadConfiguration {
 };
 void expect_refused(const std::vector<std::string>& command, const BadConfiguration& bad,
                     const std::string& log, const std::string& started);
+
+// A suite whose tests share one Stack: started before the first test, stopped after the last, its
+// diagnostics printed after a failing test. `Options::get()` gives the Stack's options.
+template <class Options>
+class SharedStack : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() { stack = new Stack(Options::get()); }
+    static void TearDownTestSuite() {
+        delete stack;
+        stack = nullptr;
+    }
+    void TearDown() override {
+        if (HasFailure()) std::cerr << stack->diagnostics() << "\n";
+    }
+    static inline Stack* stack = nullptr;
+};
 
 }  // namespace revalidator::testing

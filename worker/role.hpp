@@ -21,11 +21,13 @@
 
 namespace revalidator::worker {
 
+// max_batch and takeover_delay come from the worker's Config (worker_config.hpp), which holds
+// their defaults; the others are the role's own.
 struct RoleConfig {
     std::string table;  // "schema.table", for the log
     std::string bind;   // the inbox's endpoint, for the log
-    std::size_t max_batch = 10'000;
-    std::chrono::milliseconds takeover_delay{1000};
+    std::size_t max_batch = 0;
+    std::chrono::milliseconds takeover_delay{};
     std::chrono::milliseconds lease_poll{500};
     std::chrono::milliseconds max_receive_wait{200};  // how long the loop may go without a step
 };

@@ -43,6 +43,20 @@ bool reads_as(Stack& s, const std::string& path, int status,
     return false;
 }
 
+// A row inserted, announced, read, deleted and announced again, once the worker applied the
+// DELETE: the id of a row that was served and no longer exists.
+std::string served_then_deleted(Stack& s) {
+    const std::string id =
+        *s.sql("INSERT INTO public.articles (title) VALUES ('Doomed') RETURNING id");
+    EXPECT_EQ(s.webhook(s.webhook_for("INSERT", id))->status, 202);
+    EXPECT_TRUE(reads_as(s, "/articles/" + id, 200));
+    const std::string body = s.webhook_for("DELETE", id);
+    s.sql("DELETE FROM public.articles WHERE id = " + id);
+    EXPECT_EQ(s.webhook(body)->status, 202);
+    EXPECT_TRUE(s.converges(id));
+    return id;
+}
+
 }  // namespace
 
 struct ReadsStack {
@@ -114,14 +128,8 @@ TEST_F(Reads, AMissOnARowThatDoesNotExistIs503WithRetryAfterNeverA404) {
 }
 
 TEST_F(Reads, ADeletedRowIsNeverServedStale) {
-    const std::string id =
-        *stack->sql("INSERT INTO public.articles (title) VALUES ('Doomed') RETURNING id");
-    ASSERT_EQ(stack->webhook(stack->webhook_for("INSERT", id))->status, 202);
-    ASSERT_TRUE(reads_as(*stack, "/articles/" + id, 200));
-    const std::string body = stack->webhook_for("DELETE", id);
-    stack->sql("DELETE FROM public.articles WHERE id = " + id);
-    ASSERT_EQ(stack->webhook(body)->status, 202);
-    ASSERT_TRUE(stack->converges(id));
+    const std::string id = served_then_deleted(*stack);
+    ASSERT_FALSE(HasFailure());
     auto r = read(*stack, "/articles/" + id);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 503);
@@ -296,14 +304,8 @@ TEST_F(ReadsFromPostgres, A404IsOnlyForRowsPostgresDoesNotHave) {
 }
 
 TEST_F(ReadsFromPostgres, ADeletedRowIs404OnceItsDeleteIsApplied) {
-    const std::string id =
-        *stack->sql("INSERT INTO public.articles (title) VALUES ('Doomed') RETURNING id");
-    ASSERT_EQ(stack->webhook(stack->webhook_for("INSERT", id))->status, 202);
-    ASSERT_TRUE(stack->converges(id));
-    const std::string body = stack->webhook_for("DELETE", id);
-    stack->sql("DELETE FROM public.articles WHERE id = " + id);
-    ASSERT_EQ(stack->webhook(body)->status, 202);
-    ASSERT_TRUE(stack->converges(id));
+    const std::string id = served_then_deleted(*stack);
+    ASSERT_FALSE(HasFailure());
     auto r = read(*stack, "/articles/" + id);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 404);

@@ -118,6 +118,10 @@ void declare(config::Parser& p, Config& c) {
              "threads that answer reads (a read may wait on the cache, so reads never run on the "
              "HTTP event loops)")
         ->check(CLI::Range(1, 1024));
+    p.option("--read-batch", c.http.blocking_batch,
+             "row reads a read thread takes at once when several wait, read from the cache with "
+             "one multi-get; 1 reads every row on its own")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
     p.option("--read-queue", c.http.blocking_queue,
              "reads waiting for a read thread; beyond it a read gets 503 busy")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));

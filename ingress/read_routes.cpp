@@ -1,5 +1,6 @@
 #include "read_routes.hpp"
 
+#include "cache_key.hpp"
 #include "gzip.hpp"
 
 namespace revalidator::ingress {
@@ -52,15 +53,48 @@ void answer(const ReadRouteContext& ctx, const http::Request& req, http::Respons
     http::reject(res, a.status, a.error, a.detail);
 }
 
+// The row route's batch hook: the rows of a batch in one multi-get. A row found is ready, and so
+// is an id that cannot be a key (its 404 needs nothing); a miss is not: it may wait for Postgres
+// or the worker's fill, so it is answered alone. Paths with '%' never come here (http_server.hpp).
+void answer_batch(const ReadRouteContext& ctx, const std::vector<std::string_view>& paths,
+                  std::vector<bool>& ready, const std::function<void()>& answer) {
+    const std::string head = ctx.prefix + "/";
+    std::vector<std::string> keys(paths.size());
+    std::vector<std::string> wanted;
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+        if (!paths[i].starts_with(head) || paths[i].size() == head.size()) continue;
+        auto key = item_key(ctx.prefix, paths[i].substr(head.size()));
+        if (!key) {
+            ready[i] = true;
+            continue;
+        }
+        keys[i] = *key;
+        wanted.push_back(std::move(*key));
+    }
+    auto fetched = ctx.prefetch->prefetch(wanted);
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+        if (!keys[i].empty() && fetched.found(keys[i])) ready[i] = true;
+    }
+    answer();
+}
+
 }  // namespace
 
 void add_read_routes(http::Server& svr, const ReadRouteContext& ctx) {
     svr.get_blocking(
         list_pattern(ctx.prefix),
         [ctx](const http::Request& req, http::Response& res) { answer(ctx, req, res, false); });
-    svr.get_blocking(row_pattern(ctx.prefix), [ctx](const http::Request& req, http::Response& res) {
+    auto row = [ctx](const http::Request& req, http::Response& res) {
         answer(ctx, req, res, true);
-    });
+    };
+    if (!ctx.prefetch) {
+        svr.get_blocking(row_pattern(ctx.prefix), row);
+        return;
+    }
+    svr.get_batched(row_pattern(ctx.prefix), row);
+    svr.set_batch_hook(
+        [ctx](const std::vector<std::string_view>& paths, std::vector<bool>& ready,
+              const std::function<void()>& answer) { answer_batch(ctx, paths, ready, answer); });
 }
 
 std::map<std::string, std::set<std::string>> read_route_patterns(std::string_view prefix) {

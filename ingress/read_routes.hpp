@@ -1,8 +1,9 @@
 // The read routes (docs/read-api.md): GET and HEAD on {prefix} (the list) and {prefix}/{id} (a
 // row), answered from the cache by Reads, with a strong ETag, 304 on If-None-Match, gzip when the
 // client accepts it (Vary: Accept-Encoding), and the configured Cache-Control. They run on the HTTP
-// server's blocking threads (a miss waits for the worker's fill), never on the loops that
-// acknowledge webhooks.
+// server's pool threads (a miss waits for the worker's fill), never on the loops that acknowledge
+// webhooks. Row reads waiting together are answered in batches: one multi-get for all their rows
+// (prefetched_cache.hpp); the misses among them are then answered one at a time.
 //
 // Reads are public unless a read secret is set. The read secret is a credential of its own: the
 // webhook secrets never grant a read, and the read secret never grants a webhook.
@@ -15,6 +16,7 @@
 
 #include "bearer.hpp"
 #include "http_front.hpp"
+#include "prefetched_cache.hpp"
 #include "reads.hpp"
 
 namespace revalidator::ingress {
@@ -24,6 +26,7 @@ struct ReadRouteContext {
     std::string prefix;
     std::string cache_control;
     const BearerAuth* read_auth;  // nullptr: reads are public
+    PrefetchedCache* prefetch;    // the cache `reads` reads; nullptr: rows are read one by one
 };
 
 void add_read_routes(http::Server& svr, const ReadRouteContext& ctx);

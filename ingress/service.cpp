@@ -59,12 +59,14 @@ int run(const Config& cfg) {
     // is set, and asks the worker to fill the row with the event an UPDATE webhook makes
     // (docs/read-api.md, "What a miss means").
     std::unique_ptr<McReader> cache;
+    std::unique_ptr<PrefetchedCache> prefetched;
     std::unique_ptr<PgReader> database;
     std::unique_ptr<Reads> reads;
     std::unique_ptr<BearerAuth> read_auth;
     if (!cfg.memcached.empty()) {
         cache = std::make_unique<McReader>(cfg.memcached,
                                            std::chrono::milliseconds(cfg.read_timeout_ms));
+        prefetched = std::make_unique<PrefetchedCache>(*cache);
         auto fill = [&queue, &table = cfg.table](const std::string& id) {
             return queue.push(Op::Update, table.schema, table.name, id, unix_micros()) ==
                    EventQueue::Push::Queued;
@@ -79,11 +81,12 @@ int run(const Config& cfg) {
         reads = std::make_unique<Reads>(
             ReadSettings{.prefix = cfg.table.prefix,
                          .fill_wait = std::chrono::milliseconds(cfg.read_fill_wait_ms)},
-            *cache, database.get(), fill, registry);
+            *prefetched, database.get(), fill, registry);
         if (!cfg.read_secret.value.empty()) {
             read_auth = std::make_unique<BearerAuth>(std::vector{cfg.read_secret.value});
         }
-        add_read_routes(svr, {*reads, cfg.table.prefix, cfg.read_cache_control, read_auth.get()});
+        add_read_routes(svr, {*reads, cfg.table.prefix, cfg.read_cache_control, read_auth.get(),
+                              prefetched.get()});
     }
     add_routes(svr, {auth, cfg.table, queue, registry, readiness,
                      reads ? read_route_patterns(cfg.table.prefix)

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -227,21 +228,30 @@ class Server::Router : public httplib::Server {
         process_request(s, last, client_closes, nullptr);
     }
 
-    // Whether a request goes to the pool: a GET or HEAD whose path a get_blocking() pattern
-    // matches. httplib decodes the path before routing, so a path with '%' in it (or a target not
-    // in origin form) goes to the pool too: a quick route on the pool costs little, a blocking
-    // one on a loop would hold every connection of that loop.
-    bool blocking(std::string_view method, std::string_view path) const {
-        if (blocking_.empty() || (method != "GET" && method != "HEAD")) return false;
+    enum class Route { Loop, Pool, Batch };
+
+    // Where a request is answered: on the loop, or on the pool (alone, or in a batch) when it is a
+    // GET or HEAD whose path a get_blocking() or get_batched() pattern matches. httplib decodes the
+    // path before routing, so a path with '%' in it (or a target not in origin form) goes to the
+    // pool too, alone: a quick route on the pool costs little, a blocking one on a loop would hold
+    // every connection of that loop.
+    Route route(std::string_view method, std::string_view path) const {
+        if ((blocking_.empty() && batched_.empty()) || (method != "GET" && method != "HEAD")) {
+            return Route::Loop;
+        }
         if (path.empty() || path.front() != '/' || path.find('%') != std::string_view::npos) {
-            return true;
+            return Route::Pool;
         }
-        for (const auto& re : blocking_) {
-            if (std::regex_match(path.begin(), path.end(), re)) return true;
-        }
-        return false;
+        auto matches = [&](const std::regex& re) {
+            return std::regex_match(path.begin(), path.end(), re);
+        };
+        if (std::any_of(batched_.begin(), batched_.end(), matches)) return Route::Batch;
+        if (std::any_of(blocking_.begin(), blocking_.end(), matches)) return Route::Pool;
+        return Route::Loop;
     }
-    std::vector<std::regex> blocking_;  // set before serve(), only read after
+    // Set before serve(), only read after.
+    std::vector<std::regex> blocking_;
+    std::vector<std::regex> batched_;
 };
 
 namespace {
@@ -284,8 +294,12 @@ std::string error_body(const std::string& code, const std::string& detail) {
     return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// The threads that run get_blocking() routes. A task is a copy of one framed request; its answer
-// goes back to the loop that owns the connection (Loop::complete), which writes it.
+// The threads that run get_blocking() and get_batched() routes, in two lanes. Requests that may
+// wait go to `threads` threads, one request each. With a batch hook, batched requests go to a few
+// threads of their own (one per loop), each taking all that wait, up to `batch`: few threads make
+// big batches and few wake-ups, and a lane of their own keeps them moving while every other
+// thread waits on a miss. A task is a copy of one framed request; its answer goes back to the
+// loop that owns the connection (Loop::complete), which writes it.
 class Server::Pool {
   public:
     struct Task {
@@ -296,10 +310,15 @@ class Server::Pool {
         Endpoint remote;
         Endpoint local;
         bool last;
+        bool batched;  // may be taken with others and shown to the batch hook
     };
 
-    Pool(Server& server, int threads, std::size_t capacity)
-        : server_(server), threads_(std::max(1, threads)), capacity_(capacity) {}
+    Pool(Server& server, int threads, int batch_threads, std::size_t capacity, std::size_t batch)
+        : server_(server),
+          threads_(std::max(1, threads)),
+          batch_threads_(std::max(1, batch_threads)),
+          capacity_(capacity),
+          batch_(std::max<std::size_t>(1, batch)) {}
     ~Pool() { stop(); }
     Pool(const Pool&) = delete;
     Pool& operator=(const Pool&) = delete;
@@ -310,40 +329,56 @@ class Server::Pool {
     void start() {
         std::lock_guard lock(mu_);
         if (!workers_.empty() || stopping_) return;
-        for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { run(); });
+        for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { run_alone(); });
+        if (!hook_) return;
+        for (int i = 0; i < batch_threads_; ++i) workers_.emplace_back([this] { run_batches(); });
     }
     // False when `capacity` tasks already wait (or the pool stopped): the caller answers 503.
     bool submit(Task task) {
+        const bool batched = task.batched && hook_;
         {
             std::lock_guard lock(mu_);
-            if (stopping_ || queue_.size() >= capacity_) return false;
-            queue_.push_back(std::move(task));
+            if (stopping_ || alone_.size() + batched_.size() >= capacity_) return false;
+            (batched ? batched_ : alone_).push_back(std::move(task));
+            count_queued();
         }
-        cv_.notify_one();
+        (batched ? batch_cv_ : alone_cv_).notify_one();
         return true;
     }
+    void set_hook(BatchHook hook) { hook_ = std::move(hook); }
     // Waits for the tasks running (each bounded by its handler's own timeouts); drops the queued.
     void stop() {
         std::vector<std::thread> workers;
         {
             std::lock_guard lock(mu_);
             stopping_ = true;
-            queue_.clear();
+            alone_.clear();
+            batched_.clear();
+            count_queued();
             workers.swap(workers_);
         }
-        cv_.notify_all();
+        alone_cv_.notify_all();
+        batch_cv_.notify_all();
         for (auto& t : workers) t.join();
     }
 
   private:
-    void run();
+    void run_alone();
+    void run_batches();
+    void answer(Task& task);
+    void count_queued() { server_.queued_->store(alone_.size() + batched_.size()); }
 
     Server& server_;
     const int threads_;
+    const int batch_threads_;
     const std::size_t capacity_;
+    const std::size_t batch_;
+    BatchHook hook_;  // set before serve(), only read after
     std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<Task> queue_;
+    std::condition_variable alone_cv_;
+    std::condition_variable batch_cv_;
+    std::deque<Task> alone_;
+    std::deque<Task> batched_;
     std::vector<std::thread> workers_;
     bool stopping_ = false;
 };
@@ -401,11 +436,14 @@ class Server::Loop {
         bool close;
     };
     void complete(Done done) {
+        bool first = false;
         {
             std::lock_guard lock(done_mu_);
+            first = done_.empty();
             done_.push_back(std::move(done));
         }
-        wake();
+        // The loop takes all that are waiting at once: one wake per batch of answers.
+        if (first) wake();
     }
 
     void run() {
@@ -684,10 +722,12 @@ class Server::Loop {
                 server_.stopping_ || draining_ || ++c.served >= kRequestsPerConnection;
             const std::string_view request = c.framer.request(c.input());
             const auto [method, path] = method_and_path(request);
-            if (server_.router_->blocking(method, path)) {
+            if (const auto route = server_.router_->route(method, path);
+                route != Router::Route::Loop) {
                 Pool& pool = *server_.pool_;
-                const bool queued = pool.submit(
-                    {this, c.fd, c.serial, std::string(request), c.remote, c.local, last});
+                const bool queued =
+                    pool.submit({this, c.fd, c.serial, std::string(request), c.remote, c.local,
+                                 last, route == Router::Route::Batch});
                 if (queued) {
                     c.busy = true;
                 } else {
@@ -826,23 +866,76 @@ class Server::Loop {
     std::vector<Done> done_;
 };
 
-void Server::Pool::run() {
+void Server::Pool::answer(Task& task) {
+    std::string out;
+    bool client_closes = false;
+    {
+        MemoryStream s(task.request, out, task.remote, task.local, task.fd);
+        server_.router_->answer(s, task.last, client_closes);
+    }
+    task.loop->complete({task.fd, task.serial, std::move(out), client_closes || task.last});
+}
+
+void Server::Pool::run_alone() {
     while (true) {
         Task task;
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            alone_cv_.wait(lock, [this] { return stopping_ || !alone_.empty(); });
             if (stopping_) return;
-            task = std::move(queue_.front());
-            queue_.pop_front();
+            task = std::move(alone_.front());
+            alone_.pop_front();
+            count_queued();
         }
-        std::string out;
-        bool client_closes = false;
+        answer(task);
+    }
+}
+
+void Server::Pool::run_batches() {
+    while (true) {
+        std::vector<Task> tasks;
         {
-            MemoryStream s(task.request, out, task.remote, task.local, task.fd);
-            server_.router_->answer(s, task.last, client_closes);
+            std::unique_lock lock(mu_);
+            batch_cv_.wait(lock, [this] { return stopping_ || !batched_.empty(); });
+            if (stopping_) return;
+            while (!batched_.empty() && tasks.size() < batch_) {
+                tasks.push_back(std::move(batched_.front()));
+                batched_.pop_front();
+            }
+            count_queued();
         }
-        task.loop->complete({task.fd, task.serial, std::move(out), client_closes || task.last});
+        std::vector<std::string_view> paths;
+        for (const auto& t : tasks) paths.push_back(method_and_path(t.request).second);
+        std::vector<bool> ready(tasks.size(), false);
+        bool answered = false;
+        auto answer_ready = [&] {
+            if (answered) return;
+            answered = true;
+            for (std::size_t i = 0; i < tasks.size(); ++i) {
+                if (ready[i]) answer(tasks[i]);
+            }
+        };
+        try {
+            hook_(paths, ready, answer_ready);
+        } catch (const std::exception& e) {
+            log::error("a batch hook failed; its requests are answered one by one",
+                       {{"error", e.what()}});
+            if (!answered) std::fill(ready.begin(), ready.end(), false);
+        }
+        answer_ready();
+        // The rest may wait: to the front of the other lane, in their order.
+        std::size_t waiting = 0;
+        {
+            std::lock_guard lock(mu_);
+            if (stopping_) return;
+            for (std::size_t i = tasks.size(); i-- > 0;) {
+                if (ready[i]) continue;
+                alone_.push_front(std::move(tasks[i]));
+                ++waiting;
+            }
+            count_queued();
+        }
+        for (std::size_t i = 0; i < waiting; ++i) alone_cv_.notify_one();
     }
 }
 
@@ -858,6 +951,9 @@ Server::Server(const Tuning& t, metrics::Registry& registry)
     router_->set_payload_max_length(tuning_.limits.max_body_bytes);
     registry.gauge_fn("revalidator_http_connections", "Open HTTP connections",
                       [open = open_] { return static_cast<double>(open->load()); });
+    registry.gauge_fn("revalidator_http_pool_queued",
+                      "Requests of routes that may wait (reads) waiting for a pool thread",
+                      [queued = queued_] { return static_cast<double>(queued->load()); });
 }
 
 Server::~Server() {
@@ -869,12 +965,28 @@ void Server::get(const std::string& pattern, Handler handler) {
     router_->Get(pattern, adapt(std::move(handler)));
 }
 
+Server::Pool& Server::pool() {
+    if (!pool_) {
+        pool_ = std::make_unique<Pool>(*this, tuning_.blocking_threads, tuning_.loops,
+                                       tuning_.blocking_queue, tuning_.blocking_batch);
+    }
+    return *pool_;
+}
+
 void Server::get_blocking(const std::string& pattern, Handler handler) {
     router_->Get(pattern, adapt(std::move(handler)));
     router_->blocking_.emplace_back(pattern);
-    if (!pool_) {
-        pool_ = std::make_unique<Pool>(*this, tuning_.blocking_threads, tuning_.blocking_queue);
-    }
+    pool();
+}
+
+void Server::get_batched(const std::string& pattern, Handler handler) {
+    router_->Get(pattern, adapt(std::move(handler)));
+    router_->batched_.emplace_back(pattern);
+    pool();
+}
+
+void Server::set_batch_hook(BatchHook hook) {
+    pool().set_hook(std::move(hook));
 }
 
 void Server::post(const std::string& pattern, Handler handler) {

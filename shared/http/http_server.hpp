@@ -13,6 +13,10 @@
 // get_blocking(): its requests are handed to a small pool of threads, and the answer comes back to
 // the loop to be written. The loops stay free for the webhooks, whose ack must never wait behind a
 // read; the pool and its queue are bounded, and a request that finds them full gets 503 `busy`.
+// get_batched() requests have a lane of their own, a thread per loop, and each of those threads
+// takes the requests waiting, up to `blocking_batch`, at once: their data can be fetched in one
+// round trip (set_batch_hook), and one wake-up answers many requests instead of one. Round trips
+// and wake-ups, not work, are what a cache hit costs here.
 //
 // Deadlines: a request must arrive in full within `request_timeout_s` of its first byte (408), an
 // idle keep-alive connection is closed after `keep_alive_s`, and an answer the client does not read
@@ -43,8 +47,9 @@ struct Tuning {
     int keep_alive_s = 30;
     int write_timeout_s = 10;
     int backlog = 4096;
-    int blocking_threads = 8;           // threads that run get_blocking() routes
+    int blocking_threads = 8;           // threads that run get_blocking() routes, one at a time
     std::size_t blocking_queue = 1024;  // their requests waiting for a thread; beyond, 503 busy
+    std::size_t blocking_batch = 32;    // get_batched() requests a batch thread takes at once
 };
 
 // {"error": code, "detail": detail}, the body of every rejection.
@@ -92,6 +97,11 @@ class Server {
     // Returns true when it answered (or rewrote the answer) itself.
     using Hook = std::function<bool(const Request&, Response&)>;
     using Logger = std::function<void(const Request&, const Response&)>;
+    // Sees the paths (targets up to '?') of a batch, in order; sets ready[i] for each request it
+    // can now answer without waiting, then calls `answer`, which answers those on this thread.
+    using BatchHook =
+        std::function<void(const std::vector<std::string_view>& paths, std::vector<bool>& ready,
+                           const std::function<void()>& answer)>;
 
     Server(const Tuning& t, metrics::Registry& registry);
     ~Server();
@@ -107,6 +117,13 @@ class Server {
     // the answer is written, so pipelined requests keep their order. With blocking_queue requests
     // already waiting, a request gets 503 {"error":"busy"} with Retry-After: 1.
     void get_blocking(const std::string& pattern, Handler handler);
+    // A get_blocking() route whose waiting requests a batch thread takes several at once, and
+    // shows to the batch hook first (which must be safe to call from several threads). The
+    // requests the hook leaves not ready go to the front of the get_blocking() lane, answered one
+    // at a time without the hook: one that must wait never holds up the quick ones of its batch.
+    // Without a hook, they are get_blocking() requests. Both lanes share `blocking_queue`.
+    void get_batched(const std::string& pattern, Handler handler);
+    void set_batch_hook(BatchHook hook);
     // Before routing: answering stops it.
     void set_pre_routing(Hook hook);
     // On every answer of status 400 or more, the router's own (404, 400) and handlers' alike,
@@ -144,8 +161,11 @@ class Server {
     bool listener_shut_ = false;
     // Shared with the registry's gauge, which may outlive the server.
     std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);
+    std::shared_ptr<std::atomic<std::size_t>> queued_ =
+        std::make_shared<std::atomic<std::size_t>>(0);
     std::unique_ptr<Counters> counters_;
     std::unique_ptr<Pool> pool_;  // after the router and counters it uses, destroyed before them
+    Pool& pool();                 // made with the first route that needs it
     std::mutex loops_mu_;
     std::vector<std::unique_ptr<Loop>> loops_;
 };

@@ -61,6 +61,7 @@ TEST(IngressOptions, BadValuesExit64BeforeServing) {
         {{"--port", "0", "--secret", "same", "--read-secret", "same"}, "--read-secret"},
         {with_defaults({"--read-threads", "0"}), "--read-threads"},
         {with_defaults({"--read-queue", "0"}), "--read-queue"},
+        {with_defaults({"--read-batch", "0"}), "--read-batch"},
         {with_defaults({"--read-fill-wait-ms", "-1"}), "--read-fill-wait-ms"},
         {with_defaults({"--read-timeout-ms", "0"}), "--read-timeout-ms"},
         {with_defaults({"--read-postgres-url", "host=127.0.0.1"}), "--read-postgres-url"},

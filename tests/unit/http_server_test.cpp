@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -947,6 +948,161 @@ TEST(HttpBlocking, StopWaitsForTheRunningHandlerThenServeReturns) {
         << "serve() waits for the handler that runs";
     s.gate.open();
     EXPECT_EQ(s.served().wait_for(2s), std::future_status::ready);
+}
+
+// Batched routes (Server::get_batched): the hook sees the waiting requests together, may hold a
+// batch at the test's gate, and leaves the rows named "wait..." not ready, whose handler then
+// waits at a gate of its own.
+class Batched {
+  public:
+    explicit Batched(Tuning t = small_tuning()) : server_(t, registry_) {
+        server_.get_batched(R"(/row/(\w+))", [this](const Request& req, Response& res) {
+            const std::string id(req.match(1));
+            {
+                std::lock_guard lock(mu_);
+                answered_in_hook_[id] = in_hook;
+            }
+            if (id.starts_with("wait")) wait_gate.pass();
+            res.set_content("row " + id, "text/plain");
+        });
+        server_.get_blocking(R"(/slow/(\w+))", [this](const Request& req, Response& res) {
+            slow_gate.pass();
+            res.set_content("slow " + std::string(req.match(1)), "text/plain");
+        });
+        server_.set_batch_hook([this](const std::vector<std::string_view>& paths,
+                                      std::vector<bool>& ready,
+                                      const std::function<void()>& answer) {
+            {
+                std::lock_guard lock(mu_);
+                batches_.emplace_back(paths.begin(), paths.end());
+            }
+            if (paths.front() == "/row/hold") hold_gate.pass();
+            if (paths.front() == "/row/throw") throw std::runtime_error("the hook failed");
+            for (std::size_t i = 0; i < paths.size(); ++i) {
+                ready[i] = paths[i].find("wait") == std::string_view::npos;
+            }
+            in_hook = true;
+            answer();
+            in_hook = false;
+        });
+        port_ = server_.bind("127.0.0.1", 0);
+        if (port_ <= 0) throw std::runtime_error("bind failed");
+        served_ = std::async(std::launch::async, [this] { server_.serve(); });
+    }
+    ~Batched() {
+        hold_gate.open();
+        wait_gate.open();
+        slow_gate.open();
+        server_.stop();
+        served_.wait();
+    }
+
+    Gate hold_gate;
+    Gate wait_gate;
+    Gate slow_gate;
+    int port() const { return port_; }
+    long queued() const {
+        const std::string series = "\nrevalidator_http_pool_queued ";
+        const std::string text = registry_.render();
+        const std::size_t at = text.find(series);
+        return at == std::string::npos ? -1 : std::stol(text.substr(at + series.size()));
+    }
+    std::vector<std::vector<std::string>> batches() {
+        std::lock_guard lock(mu_);
+        return batches_;
+    }
+    // Per row id: whether the hook's answer() answered it (false: the other lane did).
+    std::map<std::string, bool> answered_in_hook() {
+        std::lock_guard lock(mu_);
+        return answered_in_hook_;
+    }
+
+  private:
+    static thread_local bool in_hook;
+    metrics::Registry registry_;
+    Server server_;
+    int port_ = -1;
+    std::future<void> served_;
+    std::mutex mu_;
+    std::vector<std::vector<std::string>> batches_;
+    std::map<std::string, bool> answered_in_hook_;
+};
+thread_local bool Batched::in_hook = false;
+
+TEST(HttpBatched, WaitingRowsReachTheHookTogetherAndTheNotReadyAreAnsweredAlone) {
+    Batched s;
+    Client held(s.port());
+    ASSERT_TRUE(held.send(get("/row/hold")));
+    ASSERT_TRUE(s.hold_gate.waiting(1));
+    const std::vector<std::string> ids = {"1", "2", "wait", "3"};
+    std::vector<std::unique_ptr<Client>> clients;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        clients.push_back(std::make_unique<Client>(s.port()));
+        ASSERT_TRUE(clients.back()->send(get("/row/" + ids[i])));
+        ASSERT_TRUE(eventually([&] { return s.queued() == static_cast<long>(i + 1); }))
+            << "request " << i << " waits for the batch thread";
+    }
+    s.hold_gate.open();
+    auto first = held.response();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->body, "row hold");
+    ASSERT_TRUE(s.wait_gate.waiting(1)) << "the row left not ready is answered too";
+    s.wait_gate.open();
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        auto r = clients[i]->response();
+        ASSERT_TRUE(r) << ids[i];
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->body, "row " + ids[i]);
+    }
+    const std::vector<std::vector<std::string>> expected = {
+        {"/row/hold"}, {"/row/1", "/row/2", "/row/wait", "/row/3"}};
+    EXPECT_EQ(s.batches(), expected);
+    const std::map<std::string, bool> in_hook = {
+        {"hold", true}, {"1", true}, {"2", true}, {"3", true}, {"wait", false}};
+    EXPECT_EQ(s.answered_in_hook(), in_hook);
+    EXPECT_EQ(s.queued(), 0);
+}
+
+TEST(HttpBatched, ARowThatWaitsHoldsUpNeitherTheNextBatchNorTheOtherLane) {
+    Tuning t = small_tuning();
+    t.blocking_threads = 1;
+    Batched s(t);
+    Client waiting(s.port());
+    ASSERT_TRUE(waiting.send(get("/row/wait1")));
+    ASSERT_TRUE(s.wait_gate.waiting(1));  // on the only thread of the other lane
+    Client quick(s.port());
+    ASSERT_TRUE(quick.send(get("/row/5")));
+    auto five = quick.response();
+    ASSERT_TRUE(five) << "a batch is answered while a row of an earlier one waits";
+    EXPECT_EQ(five->body, "row 5");
+    Client held(s.port());
+    ASSERT_TRUE(held.send(get("/row/hold")));
+    ASSERT_TRUE(s.hold_gate.waiting(1));
+    s.wait_gate.open();
+    auto waited = waiting.response();
+    ASSERT_TRUE(waited);
+    EXPECT_EQ(waited->body, "row wait1");
+    Client slow(s.port());
+    ASSERT_TRUE(slow.send(get("/slow/a")));
+    ASSERT_TRUE(s.slow_gate.waiting(1)) << "a held batch leaves the other lane free";
+    s.slow_gate.open();
+    s.hold_gate.open();
+    for (auto* c : {&slow, &held}) ASSERT_TRUE(c->response());
+}
+
+TEST(HttpBatched, AHookThatThrowsLeavesItsRowsToTheOtherLane) {
+    Batched s;
+    Client c(s.port());
+    ASSERT_TRUE(c.send(get("/row/throw")));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "row throw");
+    EXPECT_EQ(s.answered_in_hook(), (std::map<std::string, bool>{{"throw", false}}));
+    ASSERT_TRUE(c.send(get("/row/after")));
+    auto after = c.response();
+    ASSERT_TRUE(after) << "the batch thread lives on";
+    EXPECT_EQ(after->body, "row after");
 }
 
 }  // namespace

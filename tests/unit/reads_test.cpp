@@ -1,7 +1,7 @@
 // The read API's logic against a fake cache: hits, 304s, ids that cannot be keys, what a miss
 // does (one fill asked of the worker, a bounded wait, 503), chunked lists read whole or not at
-// all, and hostile manifests. The HTTP mapping is read_routes_test.cpp's; the real Memcached and
-// worker are the integration tests'.
+// all, hostile manifests, and the batch prefetch. The HTTP mapping, the real Memcached and the
+// worker are the integration tests' (tests/integration/reads_test.cpp).
 #include "reads.hpp"
 
 #include <atomic>
@@ -17,6 +17,7 @@
 #include "etag.hpp"
 #include "gzip.hpp"
 #include "manifest.hpp"
+#include "prefetched_cache.hpp"
 
 namespace revalidator::ingress {
 namespace {
@@ -439,6 +440,62 @@ TEST(Etag, NoneMatchComparesWeaklyAndAcceptsLists) {
     EXPECT_FALSE(none_match_hits(tag.substr(1), tag));
     EXPECT_FALSE(none_match_hits(",,", tag));
     EXPECT_EQ(gzip_etag(tag), tag.substr(0, 33) + "-gz\"");
+}
+
+TEST(PrefetchedCache, OneMultiGetServesTheBatchAndNothingOutlivesIt) {
+    FakeCache cache;
+    cache.put("/articles/1", "one");
+    cache.put("/articles/2", "two");
+    PrefetchedCache prefetched(cache);
+    {
+        auto scope = prefetched.prefetch({"/articles/1", "/articles/2", "/articles/3"});
+        EXPECT_EQ(cache.many, 1);
+        EXPECT_TRUE(scope.found("/articles/1"));
+        EXPECT_TRUE(scope.found("/articles/2"));
+        EXPECT_FALSE(scope.found("/articles/3"));
+        EXPECT_EQ(prefetched.get("/articles/1").value(), "one");
+        EXPECT_EQ(prefetched.get("/articles/2").value(), "two");
+        EXPECT_EQ(cache.gets, 0) << "found rows cost no further round trip";
+        EXPECT_EQ(prefetched.get("/articles/3").value(), std::nullopt);
+        EXPECT_EQ(cache.gets, 1) << "a row the prefetch missed is asked again";
+    }
+    cache.put("/articles/1", "one, rewritten");
+    EXPECT_EQ(prefetched.get("/articles/1").value(), "one, rewritten")
+        << "once the batch is answered, every read asks the cache";
+    EXPECT_EQ(cache.gets, 2);
+}
+
+TEST(PrefetchedCache, OtherThreadsAskTheCache) {
+    FakeCache cache;
+    cache.put("/articles/1", "one");
+    PrefetchedCache prefetched(cache);
+    auto scope = prefetched.prefetch({"/articles/1"});
+    cache.put("/articles/1", "one, rewritten");
+    std::string seen;
+    std::thread([&] { seen = prefetched.get("/articles/1").value().value_or(""); }).join();
+    EXPECT_EQ(seen, "one, rewritten");
+    EXPECT_EQ(cache.gets, 1);
+}
+
+TEST(PrefetchedCache, AFailedPrefetchKeepsNothingAndEachReadReportsForItself) {
+    FakeCache cache;
+    cache.put("/articles/1", "one");
+    cache.failure = "memcached: timeout";
+    PrefetchedCache prefetched(cache);
+    auto scope = prefetched.prefetch({"/articles/1"});
+    EXPECT_FALSE(scope.found("/articles/1"));
+    auto read = prefetched.get("/articles/1");
+    ASSERT_FALSE(read);
+    EXPECT_EQ(read.error(), "memcached: timeout");
+    cache.failure.clear();
+    EXPECT_EQ(prefetched.get("/articles/1").value(), "one");
+}
+
+TEST(PrefetchedCache, OneBatchAtATimePerThread) {
+    FakeCache cache;
+    PrefetchedCache prefetched(cache);
+    auto scope = prefetched.prefetch({"/articles/1"});
+    EXPECT_THROW(prefetched.prefetch({"/articles/2"}), std::logic_error);
 }
 
 }  // namespace

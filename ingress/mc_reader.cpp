@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <mutex>
-#include <new>
 
 #include <libmemcached/memcached.h>
 
@@ -28,8 +27,7 @@ struct McReader::Impl {
                     return;
                 }
             }
-            mc_ = memcached_clone(nullptr, impl_.proto);
-            if (!mc_) throw std::bad_alloc();
+            mc_ = clone_memcached(impl_.proto);
         }
         ~Handle() {
             std::lock_guard lock(impl_.mu);

@@ -9,6 +9,16 @@
 
 namespace revalidator {
 
+namespace {
+
+// The ketama distribution with md5 for keys and points, as libketama does; no ejection.
+void distribute(memcached_st* mc) {
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 1);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS, 0);
+}
+
+}  // namespace
+
 memcached_st* connect_memcached(const std::string& servers) {
     auto list = parse_server_list(servers, 11211);
     if (!list) throw std::invalid_argument("--memcached " + list.error());
@@ -21,8 +31,16 @@ memcached_st* connect_memcached(const std::string& servers) {
             throw std::invalid_argument("--memcached: cannot add '" + s.host + "'");
         }
     }
+    distribute(mc);
     memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
     return mc;
+}
+
+memcached_st* clone_memcached(const memcached_st* mc) {
+    memcached_st* copy = memcached_clone(nullptr, mc);
+    if (!copy) throw std::bad_alloc();
+    distribute(copy);
+    return copy;
 }
 
 }  // namespace revalidator

@@ -59,9 +59,7 @@ McSink::McSink(const std::string& servers, int connections, McTimeouts timeouts,
     memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, io_ms);
     memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);  // s
     for (int i = 1; i < connections; ++i) {
-        memcached_st* lane = memcached_clone(nullptr, impl_->mc);
-        if (!lane) throw std::bad_alloc();
-        impl_->lanes.push_back(lane);
+        impl_->lanes.push_back(clone_memcached(impl_->mc));
     }
 }
 

@@ -61,10 +61,24 @@ struct Stack::Clients {
 
 Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_unique<Clients>()) {
     pg_ = std::make_unique<PostgresServer>(dir_.path());
-    mc_ = std::make_unique<MemcachedServer>(dir_.path());
+    for (int i = 0; i < opts_.memcached_servers; ++i) {
+        mcs_.push_back(std::make_unique<MemcachedServer>(
+            dir_.path(), i == 0 ? "memcached" : "memcached" + std::to_string(i)));
+    }
     clients_->url = pg_->url();
     clients_->mc = memcached_create(nullptr);
-    memcached_server_add(clients_->mc, "127.0.0.1", static_cast<in_port_t>(mc_->port()));
+    if (opts_.read_through_twemproxy) {
+        std::vector<std::string> servers;
+        for (const auto& mc : mcs_) servers.push_back(mc->address());
+        twemproxy_ = std::make_unique<TwemproxyServer>(dir_.path(), servers);
+        memcached_server_add(clients_->mc, "127.0.0.1", static_cast<in_port_t>(twemproxy_->port()));
+    } else {
+        for (const auto& mc : mcs_) {
+            memcached_server_add(clients_->mc, "127.0.0.1", static_cast<in_port_t>(mc->port()));
+        }
+        // As docs/cache-layout.md tells a libmemcached reader of several servers.
+        memcached_behavior_set(clients_->mc, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 1);
+    }
     sql(read_file(REVALIDATOR_SCHEMA_SQL));
     sql("INSERT INTO public.articles (title, body) SELECT 'Article ' || g, 'Body of ' || g "
         "FROM generate_series(1, 5) g");
@@ -120,7 +134,7 @@ void Stack::start_worker(int i, bool wait_ready) {
                                   "--postgres-url",
                                   pg_->url(),
                                   "--memcached",
-                                  mc_->address(),
+                                  memcached_servers(),
                                   "--bind",
                                   "tcp://127.0.0.1:" + std::to_string(w.zmq_port),
                                   "--admin-port",
@@ -146,9 +160,9 @@ void Stack::start_ingress(int i) {
                      std::to_string(w.zmq_port);
     }
     std::vector<std::string> argv{
-        INGRESS_BIN,   "--port",        std::to_string(in.port),           "--worker-endpoint",
-        endpoints,     "--instance-id", "it-ingress-" + std::to_string(i), "--memcached",
-        mc_->address()};
+        INGRESS_BIN,        "--port",        std::to_string(in.port),           "--worker-endpoint",
+        endpoints,          "--instance-id", "it-ingress-" + std::to_string(i), "--memcached",
+        memcached_servers()};
     if (opts_.reads_from_postgres) {
         argv.insert(argv.end(), {"--read-postgres-url", pg_->url()});
     }
@@ -160,6 +174,12 @@ void Stack::start_ingress(int i) {
     bool up = answers(in.port, "/healthz", [&] { return !in.proc->alive(); });
     if (!up || !in.proc->alive())
         throw std::runtime_error("ingress not ready:\n" + in.proc->log_tail());
+}
+
+std::string Stack::memcached_servers() const {
+    std::string out;
+    for (const auto& mc : mcs_) out += (out.empty() ? "" : ",") + mc->address();
+    return out;
 }
 
 int Stack::active_worker() {

@@ -35,6 +35,10 @@ struct StackOptions {
     int workers = 1;                   // the first becomes active; the others wait as standbys
     int ingresses = 1;                 // each connects to every worker
     bool reads_from_postgres = false;  // ingresses answer read misses from Postgres
+    int memcached_servers = 1;         // the worker and ingresses get them all (--memcached a,b,c)
+    // The test's own cache reads (cache_get, cache_list, converges) go through twemproxy set up
+    // as docs/cache-layout.md tells readers, instead of straight to the servers.
+    bool read_through_twemproxy = false;
     // SQL run after public.articles is filled and before any process starts (e.g. another table).
     std::vector<std::string> setup_sql = {};
 };
@@ -86,14 +90,17 @@ class Stack {
     // Index of the worker whose /readyz says active, or -1.
     int active_worker();
     PostgresServer& postgres() { return *pg_; }
-    MemcachedServer& memcached() { return *mc_; }
+    MemcachedServer& memcached(int i = 0) { return *mcs_.at(i); }
+    // "host:port,host:port,...": what --memcached gets.
+    std::string memcached_servers() const;
     std::string diagnostics();
 
   private:
     StackOptions opts_;
     TempDir dir_;
     std::unique_ptr<PostgresServer> pg_;
-    std::unique_ptr<MemcachedServer> mc_;
+    std::vector<std::unique_ptr<MemcachedServer>> mcs_;
+    std::unique_ptr<TwemproxyServer> twemproxy_;
     struct Worker {
         std::unique_ptr<Process> proc;
         int admin_port, zmq_port;

@@ -168,31 +168,58 @@ std::string PostgresServer::url() const {
     return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres";
 }
 
-MemcachedServer::MemcachedServer(const std::string& dir) : dir_(dir), port_(free_port()) {
+namespace {
+
+// Polls until 127.0.0.1:`port` accepts a connection, or `proc` died.
+bool accepts(int port, Process& proc) {
+    return eventually([&] {
+               int fd = socket(AF_INET, SOCK_STREAM, 0);
+               sockaddr_in addr{};
+               addr.sin_family = AF_INET;
+               addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+               addr.sin_port = htons(static_cast<uint16_t>(port));
+               bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+               close(fd);
+               return ok || !proc.alive();
+           }) &&
+           proc.alive();
+}
+
+}  // namespace
+
+MemcachedServer::MemcachedServer(const std::string& dir, const std::string& name)
+    : dir_(dir), name_(name), port_(free_port()) {
     start();
 }
 
 void MemcachedServer::start() {
     std::vector<std::string> argv{"memcached", "-l", "127.0.0.1", "-p", std::to_string(port_),
                                   "-U",        "0",  "-m",        "256"};
-    proc_ = std::make_unique<Process>(argv, dir_ + "/memcached.log",
+    proc_ = std::make_unique<Process>(argv, dir_ + "/" + name_ + ".log",
                                       ProcessOptions{.user = server_user("nobody")});
-    bool up = eventually([&] {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = htons(static_cast<uint16_t>(port_));
-        bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-        close(fd);
-        return ok || !proc_->alive();
-    });
-    if (!up || !proc_->alive())
+    if (!accepts(port_, *proc_))
         throw std::runtime_error("memcached did not start: " + proc_->log_tail());
 }
 
 void MemcachedServer::stop() {
     proc_.reset();
+}
+
+TwemproxyServer::TwemproxyServer(const std::string& dir, const std::vector<std::string>& servers)
+    : port_(free_port()) {
+    const std::string conf = dir + "/twemproxy.yml";
+    {
+        std::ofstream out(conf);
+        out << "pool:\n  listen: 127.0.0.1:" << port_
+            << "\n  hash: md5\n  distribution: ketama\n  auto_eject_hosts: false\n"
+               "  timeout: 1000\n  servers:\n";
+        for (const auto& s : servers) out << "   - " << s << ":1\n";
+        if (!out) throw std::runtime_error("cannot write " + conf);
+    }
+    std::vector<std::string> argv{"nutcracker", "-c", conf, "-s", std::to_string(free_port())};
+    proc_ = std::make_unique<Process>(argv, dir + "/twemproxy.log");
+    if (!accepts(port_, *proc_))
+        throw std::runtime_error("nutcracker did not start: " + proc_->log_tail());
 }
 
 }  // namespace revalidator::testing

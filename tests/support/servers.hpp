@@ -53,14 +53,29 @@ class PostgresServer {
 
 class MemcachedServer {
   public:
-    explicit MemcachedServer(const std::string& dir);
+    // `name`: of its log file in `dir`, so that several servers can share one folder.
+    explicit MemcachedServer(const std::string& dir, const std::string& name = "memcached");
     std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
     int port() const { return port_; }
     void start();
     void stop();
 
   private:
-    std::string dir_;
+    std::string dir_, name_;
+    int port_;
+    std::unique_ptr<Process> proc_;
+};
+
+// twemproxy (Debian's nutcracker) in front of Memcached servers, configured as docs/cache-layout.md
+// tells readers to: ketama distribution, md5 hash, every server weight 1, no ejection. It is how
+// the tests prove that the worker's key distribution is the one other clients compute.
+class TwemproxyServer {
+  public:
+    TwemproxyServer(const std::string& dir, const std::vector<std::string>& servers);
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    int port() const { return port_; }
+
+  private:
     int port_;
     std::unique_ptr<Process> proc_;
 };

@@ -1,9 +1,11 @@
-// Primary keys that cannot be Memcached keys (issue 9). A text primary key can hold what no
-// webhook could carry past the ingress: "\r\n" and a command after it, a space, 300 bytes. Such
-// rows are read by every full resync; none of their keys may reach Memcached, and the rest of
-// the table must still be cached by a worker that stays up and ready.
+// Primary keys of every kind. Those that cannot be Memcached keys (issue 9): a text primary key
+// can hold what no webhook could carry past the ingress: "\r\n" and a command after it, a space,
+// 300 bytes. Such rows are read by every full resync; none of their keys may reach Memcached, and
+// the rest of the table must still be cached by a worker that stays up and ready. And uuid keys,
+// Supabase's default, end to end: webhooks, list, and reads.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <csignal>
 #include <fstream>
 #include <sstream>
@@ -117,6 +119,72 @@ TEST(Keys, RowsWhoseKeyCannotBeACacheKeyAreSkippedAndTheRestIsCached) {
 
 // An integer key compares by value: "007" passed the id checks, Postgres matched it to row 7 and
 // answered with pk 7, and the worker then took row 7 out of its list as not found.
+TEST(Keys, UuidKeysFromWebhookToReadAsSupabaseMakesThem) {
+    Stack s({.worker_args = {"--table", "notes", "--prefix", "/notes"},
+             .ingress_args = {"--table", "notes", "--prefix", "/notes"},
+             .reads_from_postgres = true,
+             .setup_sql = {"CREATE TABLE public.notes (id uuid PRIMARY KEY DEFAULT "
+                           "gen_random_uuid(), title text NOT NULL)",
+                           "INSERT INTO public.notes (title) SELECT 'Note ' || g "
+                           "FROM generate_series(1, 3) g"}});
+    auto row = [&](const std::string& id) {
+        return s.sql("SELECT to_jsonb(t)::text FROM public.notes t WHERE id = '" + id + "'");
+    };
+    auto list = [&] {
+        return s.sql(
+            "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.id)::text, '[]') FROM public.notes "
+            "t");
+    };
+    auto hook = [&](const std::string& type, const std::string& id, const std::string& title) {
+        json rec = {{"id", id}, {"title", title}};
+        auto r = s.webhook(json{{"type", type},
+                                {"table", "notes"},
+                                {"schema", "public"},
+                                {"record", type == "DELETE" ? json(nullptr) : rec},
+                                {"old_record", type == "INSERT" ? json(nullptr) : rec}}
+                               .dump());
+        return r ? r->status : 0;
+    };
+    auto converged = [&](const std::string& id) {
+        return eventually([&] {
+            return s.cache_get("/notes/" + id) == row(id) && s.cache_get("/notes") == list();
+        });
+    };
+    for (const auto& id : s.sql_column("SELECT id::text FROM public.notes")) {
+        EXPECT_TRUE(converged(id)) << id;
+    }
+
+    const std::string id = "0b7e2c4a-9d1f-4e8b-a6c3-5f2d8e1a7b90";
+    s.sql("INSERT INTO public.notes VALUES ('" + id + "', 'Inserted')");
+    ASSERT_EQ(hook("INSERT", id, "Inserted"), 202);
+    EXPECT_TRUE(converged(id));
+
+    // Postgres reads an upper-case uuid as the same row; only its own spelling is a key.
+    std::string upper = id;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    s.sql("UPDATE public.notes SET title = 'Updated' WHERE id = '" + id + "'");
+    ASSERT_EQ(hook("UPDATE", upper, "Updated"), 202);
+    EXPECT_TRUE(converged(id));
+    EXPECT_FALSE(s.cache_get("/notes/" + upper).has_value());
+
+    httplib::Client reader("127.0.0.1", s.ingress_port());
+    auto hit = reader.Get(("/notes/" + id).c_str());
+    ASSERT_TRUE(hit);
+    EXPECT_EQ(hit->status, 200);
+    EXPECT_EQ(hit->body, row(id).value_or(""));
+    auto malformed = reader.Get("/notes/not-a-uuid");
+    ASSERT_TRUE(malformed);
+    EXPECT_EQ(malformed->status, 404) << "no row can have that key: " << malformed->body;
+
+    s.sql("DELETE FROM public.notes WHERE id = '" + id + "'");
+    ASSERT_EQ(hook("DELETE", id, "Updated"), 202);
+    EXPECT_TRUE(eventually(
+        [&] { return !s.cache_get("/notes/" + id) && s.cache_get("/notes") == list(); }));
+    auto gone = reader.Get(("/notes/" + id).c_str());
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(gone->status, 404) << "Postgres has no such row: " << gone->body;
+}
+
 TEST(Keys, IntegerIdsInAnySpellingNameTheirRowByValue) {
     Stack s;
     s.sql("INSERT INTO public.articles (id, title) VALUES (7, 'Seven')");

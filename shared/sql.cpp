@@ -96,10 +96,35 @@ std::string text_array(const std::vector<std::string>& items) {
     return out + "}";
 }
 
+namespace {
+
+// Postgres' uuid_in: 32 hex digits, in either case, optionally in braces, with one '-' allowed
+// after each group of four digits but the last.
+std::optional<std::string> uuid_text(std::string_view s) {
+    if (s.size() >= 2 && s.front() == '{' && s.back() == '}') s = s.substr(1, s.size() - 2);
+    std::string digits;
+    std::size_t at = 0;
+    while (digits.size() < 32) {
+        for (int i = 0; i < 4; ++i, ++at) {
+            if (at >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[at]))) {
+                return std::nullopt;
+            }
+            digits += static_cast<char>(std::tolower(static_cast<unsigned char>(s[at])));
+        }
+        if (digits.size() < 32 && at < s.size() && s[at] == '-') ++at;
+    }
+    if (at != s.size()) return std::nullopt;
+    return digits.substr(0, 8) + "-" + digits.substr(8, 4) + "-" + digits.substr(12, 4) + "-" +
+           digits.substr(16, 4) + "-" + digits.substr(20);
+}
+
+}  // namespace
+
 KeyKind key_kind(std::string_view t) {
     if (t == "smallint") return KeyKind::Int16;
     if (t == "integer") return KeyKind::Int32;
     if (t == "bigint") return KeyKind::Int64;
+    if (t == "uuid") return KeyKind::Uuid;
     return KeyKind::Other;
 }
 
@@ -111,6 +136,8 @@ std::optional<std::string> canonical(KeyKind kind, std::string_view pk) {
             return integer_text<std::int32_t>(pk);
         case KeyKind::Int64:
             return integer_text<std::int64_t>(pk);
+        case KeyKind::Uuid:
+            return uuid_text(pk);
         case KeyKind::Other:
             break;
     }

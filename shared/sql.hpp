@@ -23,14 +23,16 @@ std::string text_array(const std::vector<std::string>& items);
 
 // How the primary key's type constrains ids. Ids that cannot be of the type are filtered out
 // before the query (such rows cannot exist), since one bad id would fail the whole batch.
-enum class KeyKind { Int16, Int32, Int64, Other };
+enum class KeyKind { Int16, Int32, Int64, Uuid, Other };
 KeyKind key_kind(std::string_view format_type);
 
 // `pk` as Postgres spells the key value it names (pk::text), so that ids compare as the key type
 // compares them; nullopt when no value of the type has that spelling. An integer id is an
 // optional sign and decimal digits within range: "007", "+7" and "7" all name row 7, "-0" is
 // "0". Other spellings Postgres itself might accept ("0x7", "1_000", " 7") name no row here.
-// Other key types are taken as given.
+// A uuid is read as Postgres reads one (upper or lower case, optional braces, a hyphen allowed
+// after any group of four digits) and spelled in its canonical lower-case form. Other key types
+// are taken as given.
 std::optional<std::string> canonical(KeyKind kind, std::string_view pk);
 
 struct Queries {

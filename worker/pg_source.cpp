@@ -17,7 +17,7 @@ struct PgSource::Impl {
     std::unique_ptr<pqxx::connection> conn;
     sql::Queries q;
     sql::KeyKind kind = sql::KeyKind::Other;
-    bool integer_key_order = false;  // Snapshot::integer_key_order
+    KeyOrder key_order = KeyOrder::None;
 
     using ReadTx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
 
@@ -38,8 +38,14 @@ struct PgSource::Impl {
         }
         std::string type = r[0][0].as<std::string>();
         kind = sql::key_kind(type);
-        integer_key_order =
-            kind != sql::KeyKind::Other && order == "t." + sql::quote_ident(cfg.table.primary_key);
+        key_order = KeyOrder::None;
+        if (order == "t." + sql::quote_ident(cfg.table.primary_key)) {
+            if (kind == sql::KeyKind::Uuid) {
+                key_order = KeyOrder::Uuid;
+            } else if (kind != sql::KeyKind::Other) {
+                key_order = KeyOrder::Integer;
+            }
+        }
         q = sql::build(cfg.table.schema, cfg.table.name, cfg.table.primary_key, type, order);
         conn = std::move(c);
         log::info("postgres connected", {{"table", cfg.table.qualified()}, {"key_type", type}});
@@ -54,7 +60,7 @@ struct PgSource::Impl {
 
     Snapshot read_changed(const std::vector<std::string>& pks, ListRows list, bool as_text) {
         Snapshot s;
-        s.integer_key_order = integer_key_order;
+        s.key_order = key_order;
         std::vector<std::string> wanted;
         s.asked.reserve(pks.size());
         for (const auto& pk : pks) {
@@ -77,7 +83,7 @@ struct PgSource::Impl {
         auto r = tx.exec(q.all);
         tx.commit();
         Snapshot s;
-        s.integer_key_order = integer_key_order;
+        s.key_order = key_order;
         s.rows = rows_of(r);
         return s;
     }

@@ -14,6 +14,12 @@ struct Row {
     std::string json;  // to_jsonb(row)::text
 };
 
+// How the list is ordered when it is by the primary key alone and the worker can compute that
+// order itself: an integer key's numeric order, or a uuid's (Postgres compares uuids as their 16
+// bytes, which is the byte order of their canonical text). Then a row's key is its position in
+// the list, and the list can follow the rows a batch names (list/list.hpp).
+enum class KeyOrder { None, Integer, Uuid };
+
 // What a read that is not full returns for the list besides the rows asked for.
 enum class ListRows {
     Changes,  // nothing more: the list follows the rows asked for
@@ -23,14 +29,12 @@ enum class ListRows {
 struct Snapshot {
     std::vector<Row> rows;  // the rows asked for that exist (all rows, in list order, when full)
     // Unless full: each pk asked for, in order, as the key type spells it (an integer key: "007"
-    // and "+7" are "7"), so that it equals the pk of the row it names. A pk no value of the type
-    // has is left as given; no row has it.
+    // and "+7" are "7"; a uuid in lower case), so that it equals the pk of the row it names. A pk
+    // no value of the type has is left as given; no row has it.
     std::vector<std::string> asked;
     // With ListRows::All, unless full: every row, in list order.
     std::vector<Row> listed;
-    // The list is ordered by an integer primary key alone, so that a row's key is its position
-    // in the list and the list can follow the rows a batch names (list/list.hpp).
-    bool integer_key_order = false;
+    KeyOrder key_order = KeyOrder::None;
 };
 
 class RowSource {

@@ -465,7 +465,7 @@ TEST_F(ApplierTest, FreshApplierCleansUpTheChunkedListOfAnEarlierRun) {
     // Rows of 33 bytes in segments filled to 75: two rows a segment, one part each.
     cfg.max_item_bytes = 100;
     sink.max_value_bytes = 300;
-    source.integer_key_order = true;
+    source.key_order = KeyOrder::Integer;
     for (int i = 10; i <= 19; ++i) source.put(i, "title-" + std::to_string(i));
     {
         metrics::Registry earlier_registry;
@@ -513,7 +513,7 @@ class ChunkedListTest : public ApplierTest {
     void SetUp() override {
         cfg.max_item_bytes = 160;
         sink.max_value_bytes = 300;  // room for the manifest
-        source.integer_key_order = true;
+        source.key_order = KeyOrder::Integer;
         // Two-digit ids: the fake orders pks as text.
         for (int i = 10; i <= 21; ++i) source.put(i, "title-" + std::to_string(100 + i));
         ASSERT_GT(source.list().size(), 160u);

@@ -1,6 +1,8 @@
 // The in-memory list: rows in pk order, kept in versioned segments that concatenate to the list.
 #include "list/segments.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -71,7 +73,7 @@ TEST(JsonbArrayText, MatchesPostgresRendering) {
 TEST_F(ListSegmentsTest, InvalidUntilAFullRead) {
     ListSegments c(1000, versions);
     EXPECT_FALSE(c.valid());
-    c.replace({});
+    c.replace({}, KeyOrder::Integer);
     EXPECT_TRUE(c.valid());
     auto list = c.segments();
     EXPECT_EQ(text_of(list), "[]");
@@ -81,13 +83,87 @@ TEST_F(ListSegmentsTest, InvalidUntilAFullRead) {
 
 TEST_F(ListSegmentsTest, OrdersNumericallyNotTextually) {
     ListSegments c(1000, versions);
-    c.replace({row(10), row(9), row(-1), row(100)});
+    c.replace({row(10), row(9), row(-1), row(100)}, KeyOrder::Integer);
     EXPECT_EQ(text_of(c.segments()), list_of({row(-1), row(9), row(10), row(100)}));
+}
+
+TEST_F(ListSegmentsTest, IntegerExtremesKeepTheirOrder) {
+    ListSegments c(1000, versions);
+    const long lo = std::numeric_limits<long>::min(), hi = std::numeric_limits<long>::max();
+    c.replace({row(hi), row(0), row(lo), row(1), row(-1)}, KeyOrder::Integer);
+    EXPECT_EQ(text_of(c.segments()), list_of({row(lo), row(-1), row(0), row(1), row(hi)}));
+}
+
+// A uuid row as Postgres renders it; `pk` in canonical form.
+Row uuid_row(const std::string& pk, const std::string& title = "t") {
+    return {pk, "{\"id\": \"" + pk + "\", \"title\": \"" + title + "\"}"};
+}
+
+std::string random_uuid(std::mt19937_64& rng) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string s;
+    for (int i = 0; i < 32; ++i) {
+        if (i == 8 || i == 12 || i == 16 || i == 20) s += '-';
+        s += kHex[rng() % 16];
+    }
+    return s;
+}
+
+// Postgres orders uuids by their 16 bytes: the byte order of the canonical text.
+TEST_F(ListSegmentsTest, OrdersUuidsAsPostgresDoes) {
+    std::mt19937_64 rng(7);
+    std::map<std::string, Row> sorted;
+    for (const char* edge :
+         {"00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
+          "0a000000-0000-0000-0000-000000000000", "a0000000-0000-0000-0000-000000000000",
+          "a0000000-0000-0000-0000-00000000000f"}) {
+        sorted.emplace(edge, uuid_row(edge));
+    }
+    while (sorted.size() < 300) {
+        auto pk = random_uuid(rng);
+        sorted.emplace(pk, uuid_row(pk));
+    }
+    std::vector<Row> rows;
+    for (const auto& [_, r] : sorted) rows.push_back(r);
+    std::vector<Row> shuffled = rows;
+    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    ListSegments c(2000, versions);
+    c.replace(shuffled, KeyOrder::Uuid);
+    ASSERT_TRUE(c.valid());
+    EXPECT_EQ(text_of(c.segments()), list_of(rows));
+    EXPECT_GT(c.segments().size(), 3u);
+}
+
+TEST_F(ListSegmentsTest, AppliesUuidUpsertsAndDeletes) {
+    const std::string a = "10000000-0000-4000-8000-000000000000";
+    const std::string b = "20000000-0000-4000-8000-000000000000";
+    const std::string c3 = "30000000-0000-4000-8000-000000000000";
+    const std::string d = "0f000000-0000-4000-8000-000000000000";
+    ListSegments c(1000, versions);
+    c.replace({uuid_row(c3), uuid_row(a), uuid_row(b)}, KeyOrder::Uuid);
+    // b changed, c3 gone, d new (and first).
+    c.apply({b, c3, d}, {uuid_row(b, "new"), uuid_row(d)});
+    EXPECT_EQ(text_of(c.segments()), list_of({uuid_row(d), uuid_row(a), uuid_row(b, "new")}));
+}
+
+// The worker spells every id as Postgres does (lower case) before the list sees it; a row in any
+// other spelling is not of the table, and an id so spelled names no row of the list.
+TEST_F(ListSegmentsTest, ANonCanonicalUuidNamesNoRowAndARowSoSpelledInvalidates) {
+    const std::string a = "10000000-0000-4000-8000-00000000000a";
+    ListSegments c(1000, versions);
+    c.replace({uuid_row(a)}, KeyOrder::Uuid);
+    c.apply({"10000000-0000-4000-8000-00000000000A", "not-a-uuid"}, {});
+    EXPECT_TRUE(c.valid());
+    EXPECT_EQ(text_of(c.segments()), list_of({uuid_row(a)}));
+    c.apply({}, {uuid_row("10000000-0000-4000-8000-00000000000A")});
+    EXPECT_FALSE(c.valid());
+    c.replace({uuid_row(a), {"7", "{}"}}, KeyOrder::Uuid);
+    EXPECT_FALSE(c.valid()) << "an integer is not a uuid";
 }
 
 TEST_F(ListSegmentsTest, AppliesUpsertsAndDeletes) {
     ListSegments c(1000, versions);
-    c.replace({row(1), row(2), row(3)});
+    c.replace({row(1), row(2), row(3)}, KeyOrder::Integer);
     // 2 changed, 3 gone, 4 new, 5 named but absent (never existed).
     c.apply({"2", "3", "4", "5"}, {row(2, "new"), row(4)});
     EXPECT_EQ(text_of(c.segments()), list_of({row(1), row(2, "new"), row(4)}));
@@ -95,20 +171,20 @@ TEST_F(ListSegmentsTest, AppliesUpsertsAndDeletes) {
 
 TEST_F(ListSegmentsTest, NonIntegerKeyInvalidates) {
     ListSegments c(1000, versions);
-    c.replace({row(1), {"abc", "{}"}});
+    c.replace({row(1), {"abc", "{}"}}, KeyOrder::Integer);
     EXPECT_FALSE(c.valid());
-    c.replace({row(1)});
+    c.replace({row(1)}, KeyOrder::Integer);
     EXPECT_TRUE(c.valid());
     c.apply({"x"}, {{"x", "{}"}});
     EXPECT_FALSE(c.valid());
-    c.replace({row(2)});  // a full read heals it
+    c.replace({row(2)}, KeyOrder::Integer);  // a full read heals it
     EXPECT_TRUE(c.valid());
     EXPECT_EQ(text_of(c.segments()), list_of({row(2)}));
 }
 
 TEST_F(ListSegmentsTest, IdsThatCannotBeIntegersAreIgnoredOnDelete) {
     ListSegments c(1000, versions);
-    c.replace({row(1)});
+    c.replace({row(1)}, KeyOrder::Integer);
     c.apply({"not-a-number"}, {});
     EXPECT_TRUE(c.valid());
     EXPECT_EQ(text_of(c.segments()), list_of({row(1)}));
@@ -118,7 +194,7 @@ TEST_F(ListSegmentsTest, IdsThatCannotBeIntegersAreIgnoredOnDelete) {
 // An id in any spelling but the one Postgres gives rows names no row of the list.
 TEST_F(ListSegmentsTest, AnIdSpelledOtherwiseThanItsRowNeverRemovesIt) {
     ListSegments c(1000, versions);
-    c.replace({row(0), row(7)});
+    c.replace({row(0), row(7)}, KeyOrder::Integer);
     c.apply({"007"}, {row(7, "new")});
     EXPECT_EQ(text_of(c.segments()), list_of({row(0), row(7, "new")}));
     c.apply({"007", "+7", "-0", "00", "7.0"}, {});
@@ -132,7 +208,7 @@ TEST_F(ListSegmentsTest, SegmentsAreShapedAsPiecesOfOneArray) {
     ListSegments c(120, versions);
     std::vector<Row> rows;
     for (int i = 1; i <= 20; ++i) rows.push_back(row(i));
-    c.replace(rows);
+    c.replace(rows, KeyOrder::Integer);
     auto list = c.segments();
     ASSERT_GT(list.size(), 3u);
     EXPECT_EQ(list.front().text->front(), '[');
@@ -148,7 +224,7 @@ TEST_F(ListSegmentsTest, UntouchedSegmentsKeepTheirVersion) {
     ListSegments c(120, versions);
     std::vector<Row> rows;
     for (int i = 1; i <= 20; ++i) rows.push_back(row(i));
-    c.replace(rows);
+    c.replace(rows, KeyOrder::Integer);
     auto before = c.segments();
     ASSERT_GT(before.size(), 3u);
 
@@ -184,7 +260,7 @@ TEST_F(ListSegmentsTest, UntouchedSegmentsKeepTheirVersion) {
     for (std::size_t i = 0; i < same.size(); ++i) EXPECT_EQ(same[i].version, after[i].version);
 
     // A full read renews every segment, so a resync rewrites the whole list.
-    c.replace(rows);
+    c.replace(rows, KeyOrder::Integer);
     std::set<std::uint64_t> old;
     for (const auto& s : same) old.insert(s.version);
     for (const auto& s : c.segments()) EXPECT_FALSE(old.count(s.version)) << s.version;
@@ -194,7 +270,7 @@ TEST_F(ListSegmentsTest, DeletingTheLastRowRerendersTheNewLastSegment) {
     ListSegments c(120, versions);
     std::vector<Row> rows;
     for (int i = 1; i <= 20; ++i) rows.push_back(row(i));
-    c.replace(rows);
+    c.replace(rows, KeyOrder::Integer);
     auto before = c.segments();
     const std::size_t last = before.size() - 1;
     std::vector<std::string> pks;
@@ -217,7 +293,7 @@ TEST_F(ListSegmentsTest, ARowBelowTheLowestPkGoesFirst) {
     ListSegments c(120, versions);
     std::vector<Row> rows;
     for (int i = 10; i <= 30; ++i) rows.push_back(row(i));
-    c.replace(rows);
+    c.replace(rows, KeyOrder::Integer);
     c.segments();
     c.apply({"5", "-7"}, {row(5), row(-7)});
     auto list = c.segments();
@@ -241,7 +317,7 @@ TEST_F(ListSegmentsTest, DeletingEverythingGivesAnEmptyList) {
         rows.push_back(row(i));
         pks.push_back(std::to_string(i));
     }
-    c.replace(rows);
+    c.replace(rows, KeyOrder::Integer);
     auto full = c.segments();
     c.apply(pks, {});
     auto empty = c.segments();
@@ -267,7 +343,7 @@ TEST_F(ListSegmentsTest, AGrowingSegmentIsSplitAndAShrinkingOneMerged) {
     ListSegments c(200, versions);
     std::vector<Row> rows;
     for (int i = 1; i <= 10; ++i) rows.push_back(row(i));
-    c.replace(rows);
+    c.replace(rows, KeyOrder::Integer);
     const std::size_t before = c.segments().size();
 
     std::vector<std::string> pks;
@@ -296,7 +372,7 @@ TEST_F(ListSegmentsTest, AGrowingSegmentIsSplitAndAShrinkingOneMerged) {
 TEST_F(ListSegmentsTest, ARowLargerThanASegmentStaysAlone) {
     ListSegments c(100, versions);
     std::vector<Row> rows = {row(1), row(2), row(3, std::string(300, 'L')), row(4), row(5)};
-    c.replace(rows);
+    c.replace(rows, KeyOrder::Integer);
     auto list = c.segments();
     EXPECT_EQ(text_of(list), list_of(rows));
     for (const auto& s : list) {
@@ -344,7 +420,7 @@ TEST_F(ListSegmentsTest, SegmentsAlwaysConcatenateToTheList) {
         std::vector<Row> rows;
         for (const auto& [id, json] : model) rows.push_back({std::to_string(id), json});
         std::shuffle(rows.begin(), rows.end(), rng);  // a full read may come in any order
-        c.replace(rows);
+        c.replace(rows, KeyOrder::Integer);
     };
     full_read();
 

@@ -23,10 +23,10 @@ Row row(int id, const std::string& title = "t") {
     return {std::to_string(id), int_row(id, title)};
 }
 
-Snapshot full(std::vector<Row> rows, bool integer_key_order) {
+Snapshot full(std::vector<Row> rows, KeyOrder order) {
     Snapshot s;
     s.rows = std::move(rows);
-    s.integer_key_order = integer_key_order;
+    s.key_order = order;
     return s;
 }
 
@@ -34,7 +34,7 @@ Snapshot changes(std::vector<std::string> asked, std::vector<Row> found) {
     Snapshot s;
     s.asked = std::move(asked);
     s.rows = std::move(found);
-    s.integer_key_order = true;
+    s.key_order = KeyOrder::Integer;
     return s;
 }
 
@@ -45,7 +45,7 @@ TEST(List, IsReadWholeUntilAFullRead) {
 
 TEST(List, FollowsTheRowsABatchNamesWhenOrderedByAnIntegerKey) {
     List list("/a", 1000, 1);
-    list.follow(full({row(2), row(10)}, true), true);
+    list.follow(full({row(2), row(10)}, KeyOrder::Integer), true);
     EXPECT_EQ(list.wants(), ListRows::Changes);
     EXPECT_EQ(list.plan(all_cached).head, list_text({int_row(2), int_row(10)}));
     list.committed();
@@ -57,12 +57,12 @@ TEST(List, FollowsTheRowsABatchNamesWhenOrderedByAnIntegerKey) {
 
 TEST(List, InAnyOtherOrderIsRenderedFromEveryRowEachBatch) {
     List list("/a", 1000, 1);
-    list.follow(full({row(10), row(2)}, false), true);
+    list.follow(full({row(10), row(2)}, KeyOrder::None), true);
     EXPECT_EQ(list.wants(), ListRows::All);
     EXPECT_EQ(list.plan(all_cached).head, list_text({int_row(10), int_row(2)}));
 
     Snapshot s = changes({"7"}, {row(7)});
-    s.integer_key_order = false;
+    s.key_order = KeyOrder::None;
     s.listed = {row(7), row(10), row(2)};
     list.follow(s, false);
     EXPECT_EQ(list.segment_count(), 1u);
@@ -71,17 +71,17 @@ TEST(List, InAnyOtherOrderIsRenderedFromEveryRowEachBatch) {
 
 TEST(List, AFullReadInAnotherOrderStopsFollowingChanges) {
     List list("/a", 1000, 1);
-    list.follow(full({row(1)}, true), true);
+    list.follow(full({row(1)}, KeyOrder::Integer), true);
     ASSERT_EQ(list.wants(), ListRows::Changes);
-    list.follow(full({row(2), row(1)}, false), true);
+    list.follow(full({row(2), row(1)}, KeyOrder::None), true);
     EXPECT_EQ(list.wants(), ListRows::All);
     EXPECT_EQ(list.plan(all_cached).head, list_text({int_row(2), int_row(1)}));
 }
 
 TEST(List, AnEmptyTableIsAnEmptyArray) {
-    for (bool integer_key_order : {true, false}) {
+    for (KeyOrder order : {KeyOrder::Integer, KeyOrder::Uuid, KeyOrder::None}) {
         List list("/a", 1000, 1);
-        list.follow(full({}, integer_key_order), true);
+        list.follow(full({}, order), true);
         EXPECT_EQ(list.plan(all_cached).head, "[]");
     }
 }
@@ -103,7 +103,7 @@ TEST(List, ReadsBackAChunkedListAndAdoptsItsParts) {
     List list("/a", 1000, 1);
     EXPECT_EQ(list.read_back(sink).value, "[1, 2]");
 
-    list.follow(full({row(1)}, true), true);
+    list.follow(full({row(1)}, KeyOrder::Integer), true);
     ListPlan plan = list.plan(all_cached);
     EXPECT_EQ(plan.obsolete, (std::vector<std::string>{"/a:part:5:0", "/a:part:5:1"}));
 }
@@ -118,7 +118,7 @@ TEST(List, ReadsBackNothingFromAManifestNamingAPartThatCannotBeAKey) {
     EXPECT_TRUE(back.reachable);
     EXPECT_TRUE(sink.misread_keys.empty());
 
-    list.follow(full({row(1)}, true), true);
+    list.follow(full({row(1)}, KeyOrder::Integer), true);
     EXPECT_EQ(list.plan(all_cached).obsolete, std::vector<std::string>{"/a:part:5:0"});
 }
 

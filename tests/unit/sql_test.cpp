@@ -146,7 +146,7 @@ TEST(KeyKind, FromFormatType) {
     EXPECT_EQ(key_kind("smallint"), KeyKind::Int16);
     EXPECT_EQ(key_kind("integer"), KeyKind::Int32);
     EXPECT_EQ(key_kind("bigint"), KeyKind::Int64);
-    EXPECT_EQ(key_kind("uuid"), KeyKind::Other);
+    EXPECT_EQ(key_kind("uuid"), KeyKind::Uuid);
     EXPECT_EQ(key_kind("text"), KeyKind::Other);
     EXPECT_EQ(key_kind("character varying(20)"), KeyKind::Other);
     EXPECT_EQ(key_kind("numeric"), KeyKind::Other);
@@ -168,6 +168,34 @@ TEST_P(Canonical, SpelledAsPostgresSpellsTheValue) {
 }
 
 const std::optional<std::string> kNone;
+
+// Postgres' uuid_in accepts these spellings (and no others): any case, braces, and a hyphen after
+// any group of four digits.
+INSTANTIATE_TEST_SUITE_P(
+    Uuids, Canonical,
+    ::testing::Values(
+        CanonicalCase{KeyKind::Uuid, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                      "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+        CanonicalCase{KeyKind::Uuid, "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+                      "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+        CanonicalCase{KeyKind::Uuid, "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+                      "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+        CanonicalCase{KeyKind::Uuid, "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+                      "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+        CanonicalCase{KeyKind::Uuid, "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
+                      "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+        CanonicalCase{KeyKind::Uuid, "{a0eebc999c0b4ef8bb6d6bb9bd380a11}",
+                      "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+        CanonicalCase{KeyKind::Uuid, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1", kNone},    // 31
+        CanonicalCase{KeyKind::Uuid, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a111", kNone},  // 33
+        CanonicalCase{KeyKind::Uuid, "a0eebc9-99c0b-4ef8-bb6d-6bb9bd380a11", kNone},   // '-' at 7
+        CanonicalCase{KeyKind::Uuid, "a0eebc99--9c0b-4ef8-bb6d-6bb9bd380a11", kNone},  // two
+        CanonicalCase{KeyKind::Uuid, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-", kNone},  // last
+        CanonicalCase{KeyKind::Uuid, "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", kNone},
+        CanonicalCase{KeyKind::Uuid, "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", kNone},
+        CanonicalCase{KeyKind::Uuid, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}", kNone},
+        CanonicalCase{KeyKind::Uuid, " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", kNone},
+        CanonicalCase{KeyKind::Uuid, "", kNone}));
 
 INSTANTIATE_TEST_SUITE_P(
     Boundaries, Canonical,

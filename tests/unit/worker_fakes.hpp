@@ -55,9 +55,9 @@ class FakeSource : public RowSource {
     std::map<std::string, std::string> table;  // pk -> to_jsonb(row)::text, in list order
     std::vector<Call> calls;
     bool fail = false;  // read() throws, as the Postgres adapter does when the server is away
-    // The list is ordered by an integer key (Snapshot::integer_key_order). The table is ordered
-    // as text: use ids of one length then.
-    bool integer_key_order = false;
+    // How the list is ordered (Snapshot::key_order). The table is ordered as text: use ids of one
+    // length with KeyOrder::Integer.
+    KeyOrder key_order = KeyOrder::None;
     // How the key type spells an id (Snapshot::asked); nullopt when no row can have it.
     std::function<std::optional<std::string>(const std::string&)> canonical =
         [](const std::string& pk) { return std::optional<std::string>(pk); };
@@ -76,7 +76,7 @@ class FakeSource : public RowSource {
         calls.push_back({pks, full, list});
         if (fail) throw std::runtime_error("connection to server was lost");
         Snapshot s;
-        s.integer_key_order = integer_key_order;
+        s.key_order = key_order;
         if (full) {
             s.rows = all();
         } else {

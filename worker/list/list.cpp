@@ -1,7 +1,7 @@
 #include "list/list.hpp"
 
-#include "manifest.hpp"
 #include "log.hpp"
+#include "manifest.hpp"
 
 namespace revalidator::worker {
 
@@ -16,8 +16,8 @@ ListRows List::wants() const {
 
 void List::follow(const Snapshot& snap, bool full) {
     if (full) {
-        if (snap.integer_key_order) {
-            segments_.replace(snap.rows);
+        if (snap.key_order != KeyOrder::None) {
+            segments_.replace(snap.rows, snap.key_order);
         } else {
             segments_.clear();
         }

@@ -3,12 +3,12 @@
 // own manifest back (manifest.hpp); the row source only returns rows, the applier writes the plan.
 //
 // How it follows the table is the seam between the two ways of keeping the list:
-// - the list is ordered by an integer primary key alone (the default order on such a key): a
-//   row's key is its position, so after a full read a batch needs only the rows it names, and
-//   re-renders only the segments they fall in;
+// - the list is ordered by an integer or uuid primary key alone (the default order on such a
+//   key): a row's key is its position, so after a full read a batch needs only the rows it names,
+//   and re-renders only the segments they fall in;
 // - any other order: the list asks the source for every row, in list order, on every batch, and
 //   is one segment rendered from them.
-// Which way is decided at each full read (Snapshot::integer_key_order), which starts over, so the
+// Which way is decided at each full read (Snapshot::key_order), which starts over, so the
 // list heals with every resync, like the item keys.
 #pragma once
 

@@ -19,6 +19,39 @@ std::optional<std::int64_t> integer(const std::string& s) {
     return v;
 }
 
+// Only Postgres' own spelling of a uuid: lower case, hyphens at 8, 13, 18 and 23.
+bool canonical_uuid(const std::string& s) {
+    if (s.size() != 36) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') return false;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Bytes whose order is the key's: an integer as 8 big-endian bytes with the sign bit flipped (so
+// that negative numbers come first), a uuid as its canonical text (hex digits in ASCII order are
+// the bytes' order). nullopt for a pk that is not of the kind, as Postgres spells it.
+std::optional<std::string> sort_key(KeyOrder order, const std::string& pk) {
+    if (order == KeyOrder::Uuid) {
+        if (!canonical_uuid(pk)) return std::nullopt;
+        return pk;
+    }
+    auto v = integer(pk);
+    if (order != KeyOrder::Integer || !v) return std::nullopt;
+    std::uint64_t u = static_cast<std::uint64_t>(*v) ^ (std::uint64_t{1} << 63);
+    std::string key(8, '\0');
+    for (int i = 7; i >= 0; --i) {
+        key[static_cast<std::size_t>(i)] = static_cast<char>(u & 0xff);
+        u >>= 8;
+    }
+    return key;
+}
+
 }  // namespace
 
 std::string jsonb_array_text(const std::vector<std::string_view>& elements) {
@@ -36,24 +69,25 @@ std::string jsonb_array_text(const std::vector<std::string_view>& elements) {
 }
 
 // Segments are filled to three quarters, so that rows can grow or arrive before one must split.
-void ListSegments::replace(const std::vector<Row>& rows) {
+void ListSegments::replace(const std::vector<Row>& rows, KeyOrder order) {
     segments_.clear();
     valid_ = false;
-    std::map<std::int64_t, std::string> sorted;
+    order_ = order;
+    std::map<std::string, std::string> sorted;
     for (const auto& row : rows) {
-        auto key = integer(row.pk);
+        auto key = sort_key(order_, row.pk);
         if (!key) return;
-        sorted[*key] = row.json;
+        sorted[std::move(*key)] = row.json;
     }
     valid_ = true;
     const std::size_t fill = segment_bytes_ / 4 * 3;
     Segment* current = nullptr;
-    for (auto& [pk, json] : sorted) {
+    for (auto& [key, json] : sorted) {
         if (!current || (current->bytes + json.size() + 2 > fill && !current->rows.empty())) {
-            current = &segments_[pk];
+            current = &segments_[key];
         }
         current->bytes += json.size() + 2;
-        current->rows.emplace_hint(current->rows.end(), pk, std::move(json));
+        current->rows.emplace_hint(current->rows.end(), key, std::move(json));
     }
 }
 
@@ -61,7 +95,7 @@ void ListSegments::apply(const std::vector<std::string>& pks, const std::vector<
     std::unordered_set<std::string_view> present;
     for (const auto& row : found) {
         present.insert(row.pk);
-        auto key = integer(row.pk);
+        auto key = sort_key(order_, row.pk);
         if (!key) {
             valid_ = false;
             segments_.clear();
@@ -71,25 +105,25 @@ void ListSegments::apply(const std::vector<std::string>& pks, const std::vector<
     }
     for (const auto& pk : pks) {
         if (present.count(pk)) continue;
-        auto key = integer(pk);
-        if (!key) continue;  // cannot be a row of an integer-keyed table
+        auto key = sort_key(order_, pk);
+        if (!key) continue;  // cannot be a row of this table
         erase(*key);
     }
 }
 
-ListSegments::Segments::iterator ListSegments::segment_for(std::int64_t pk) {
-    if (segments_.empty()) return segments_.try_emplace(pk).first;
-    auto it = segments_.upper_bound(pk);
+ListSegments::Segments::iterator ListSegments::segment_for(const std::string& key) {
+    if (segments_.empty()) return segments_.try_emplace(key).first;
+    auto it = segments_.upper_bound(key);
     if (it != segments_.begin()) return std::prev(it);
     // Below every segment: the first one now starts here.
     auto node = segments_.extract(it);
-    node.key() = pk;
+    node.key() = key;
     return segments_.insert(std::move(node)).position;
 }
 
-void ListSegments::put(std::int64_t pk, const std::string& json) {
-    Segment& s = segment_for(pk)->second;
-    auto [row, inserted] = s.rows.try_emplace(pk);
+void ListSegments::put(const std::string& key, const std::string& json) {
+    Segment& s = segment_for(key)->second;
+    auto [row, inserted] = s.rows.try_emplace(key);
     if (!inserted) {
         if (row->second == json) return;
         s.bytes -= row->second.size() + 2;
@@ -99,11 +133,11 @@ void ListSegments::put(std::int64_t pk, const std::string& json) {
     s.dirty = true;
 }
 
-void ListSegments::erase(std::int64_t pk) {
-    auto it = segments_.upper_bound(pk);
+void ListSegments::erase(const std::string& key) {
+    auto it = segments_.upper_bound(key);
     if (it == segments_.begin()) return;
     Segment& s = std::prev(it)->second;
-    auto row = s.rows.find(pk);
+    auto row = s.rows.find(key);
     if (row == s.rows.end()) return;
     s.bytes -= row->second.size() + 2;
     s.rows.erase(row);

@@ -3,8 +3,8 @@
 // the whole list costs more than a second and rendering the whole text tens of milliseconds; here
 // a batch costs what changed. A segment holds whole rows and stays under `segment_bytes` (the
 // cache's item limit), so that each one is one cache item (layout.hpp).
-// Rows are placed by their integer primary key: only for a list ordered by that key alone
-// (list.hpp decides when).
+// Rows are placed by their primary key, an integer or a uuid: only for a list ordered by that key
+// alone (list.hpp decides when). Each key is held as bytes whose order is the key's order.
 #pragma once
 
 #include <cstdint>
@@ -42,9 +42,10 @@ class ListSegments {
         segments_.clear();
         valid_ = false;
     }
-    // After a full read: every row, in any order. Invalid if a key is not an integer. Every
-    // segment is new afterwards, so a resync rewrites the whole list.
-    void replace(const std::vector<Row>& rows);
+    // After a full read: every row, in any order, keyed as `order` says (not None). Invalid if a
+    // key is not of that kind. Every segment is new afterwards, so a resync rewrites the whole
+    // list.
+    void replace(const std::vector<Row>& rows, KeyOrder order);
     // After a batch read: `found` replace their rows; `pks` without a found row are removed.
     // `pks` are spelled as Postgres spells the key (sql::canonical); another spelling names no row.
     void apply(const std::vector<std::string>& pks, const std::vector<Row>& found);
@@ -53,18 +54,18 @@ class ListSegments {
 
   private:
     struct Segment {
-        std::map<std::int64_t, std::string> rows;
-        std::size_t bytes = 0;  // rows plus a 2-byte separator each
+        std::map<std::string, std::string> rows;  // by sort key
+        std::size_t bytes = 0;                    // rows plus a 2-byte separator each
         bool dirty = true;
         bool first = false;  // where it was rendered: the text starts with '[' / ends with ']'
         bool last = false;
         ListSegment rendered;
     };
-    using Segments = std::map<std::int64_t, Segment>;  // keyed by the lowest pk each may hold
+    using Segments = std::map<std::string, Segment>;  // by the lowest sort key each may hold
 
-    Segments::iterator segment_for(std::int64_t pk);
-    void put(std::int64_t pk, const std::string& json);
-    void erase(std::int64_t pk);
+    Segments::iterator segment_for(const std::string& key);
+    void put(const std::string& key, const std::string& json);
+    void erase(const std::string& key);
     void rebalance();
     void render(Segment& s, bool first, bool last);
 
@@ -72,6 +73,7 @@ class ListSegments {
     std::uint64_t& versions_;
     Segments segments_;
     ListSegment empty_;
+    KeyOrder order_ = KeyOrder::None;
     bool valid_ = false;
 };
 

@@ -183,6 +183,18 @@ TEST(Keys, UuidKeysFromWebhookToReadAsSupabaseMakesThem) {
     auto gone = reader.Get(("/notes/" + id).c_str());
     ASSERT_TRUE(gone);
     EXPECT_EQ(gone->status, 404) << "Postgres has no such row: " << gone->body;
+
+    // A DELETE naming its row in upper case removes it from the list too.
+    const std::string other = "f1d2c3b4-a5e6-4f70-8a9b-0c1d2e3f4a5b";
+    s.sql("INSERT INTO public.notes VALUES ('" + other + "', 'Other')");
+    ASSERT_EQ(hook("INSERT", other, "Other"), 202);
+    EXPECT_TRUE(converged(other));
+    std::string other_upper = other;
+    for (auto& c : other_upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    s.sql("DELETE FROM public.notes WHERE id = '" + other + "'");
+    ASSERT_EQ(hook("DELETE", "{" + other_upper + "}", "Other"), 202);
+    EXPECT_TRUE(eventually(
+        [&] { return !s.cache_get("/notes/" + other) && s.cache_get("/notes") == list(); }));
 }
 
 TEST(Keys, IntegerIdsInAnySpellingNameTheirRowByValue) {

@@ -11,10 +11,14 @@ using namespace revalidator;
 int main(int argc, char** argv) {
     worker::Config cfg;
     bool generate_keypair = false;
+    bool verify = false;
     config::Parser parser("revalidator-worker: keeps Memcached equal to Postgres for one table");
     worker::declare(parser, cfg);
     parser.action("--generate-curve-keypair", generate_keypair,
                   "print a new CURVE key pair as public=<Z85> and secret=<Z85> lines, and exit");
+    parser.action("--verify", verify,
+                  "compare every row's key and the list with Postgres, writing nothing; print "
+                  "what differs and exit 0 (equal), 1 (something differs) or 2 (could not read)");
     if (auto exit = parser.parse(argc, argv, [&] { return worker::validate(cfg); })) return *exit;
     if (generate_keypair) {
         auto pair = curve::generate_keypair();
@@ -26,5 +30,6 @@ int main(int argc, char** argv) {
         std::cout << "public=" << pair.public_key << "\nsecret=" << pair.secret_key << "\n";
         return 0;
     }
+    if (verify) return worker::verify_once(cfg);
     return worker::run(cfg);
 }

@@ -14,9 +14,30 @@
 #include "pg_source.hpp"
 #include "role.hpp"
 #include "shutdown.hpp"
+#include "verify.hpp"
 #include "zmq_curve.hpp"
 
 namespace revalidator::worker {
+
+int verify_once(const Config& cfg) {
+    log::init("worker", cfg.log_level);
+    try {
+        PgSource source(pg_config(cfg));
+        const McTimeouts timeouts{.connect = std::chrono::milliseconds(cfg.cache_timeout_ms / 2),
+                                  .io = std::chrono::milliseconds(cfg.cache_timeout_ms)};
+        // Verify only reads: the gate is shut, so a write would throw before anything is sent.
+        McSink sink(cfg.memcached, 1, timeouts,
+                    WriteGate{.open = [] { return false; }, .closed_during_write = {}});
+        const auto report = verify(
+            source, sink, {.prefix = cfg.table.prefix, .max_item_bytes = cfg.max_item_bytes});
+        std::cout << describe(report, cfg.table.qualified()) << std::flush;
+        if (!report.readable()) return 2;
+        return report.equal() ? 0 : 1;
+    } catch (const std::exception& e) {
+        std::cerr << "revalidator-worker --verify: cannot verify: " << e.what() << "\n";
+        return 2;
+    }
+}
 
 int run(const Config& cfg) {
     const auto& curve_secret = cfg.curve_secret_key;

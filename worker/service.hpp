@@ -9,4 +9,9 @@ namespace revalidator::worker {
 
 int run(const Config& cfg);
 
+// --verify (verify.hpp): compares the cache with Postgres once, writing nothing, and prints the
+// report. Exit code 0 when they are equal, 1 when something differs, 2 when either could not be
+// read.
+int verify_once(const Config& cfg);
+
 }  // namespace revalidator::worker

@@ -223,6 +223,11 @@ void Stack::cache_set(const std::string& key, const std::string& value) {
     memcached_set(clients_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0);
 }
 
+void Stack::cache_delete(const std::string& key) {
+    std::lock_guard lock(clients_->mc_mu);
+    memcached_delete(clients_->mc, key.data(), key.size(), 0);
+}
+
 httplib::Result Stack::webhook(const std::string& body, int i) {
     httplib::Client c("127.0.0.1", ingress_port(i));
     c.set_read_timeout(5, 0);

@@ -57,6 +57,7 @@ class Stack {
     // (docs/cache-layout.md); nullopt when absent or a part is missing.
     std::optional<std::string> cache_list();
     void cache_set(const std::string& key, const std::string& value);
+    void cache_delete(const std::string& key);
 
     // POST /revalidate with the secret and JSON content type, to ingress `i`.
     httplib::Result webhook(const std::string& body, int i = 0);

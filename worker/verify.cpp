@@ -1,0 +1,129 @@
+#include "verify.hpp"
+
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "cache_key.hpp"
+#include "list/list.hpp"
+#include "list/segments.hpp"
+
+namespace revalidator::worker {
+
+namespace {
+
+enum class Verdict { Equal, Wrong, Missing, Unreadable };
+
+Verdict compare(CacheSink& cache, const std::string& key, const std::optional<std::string>& row) {
+    Lookup got = cache.get(key);
+    if (!got.reachable) return Verdict::Unreadable;
+    if (got.value == row) return Verdict::Equal;
+    return got.value ? Verdict::Wrong : Verdict::Missing;
+}
+
+VerifyReport::List compare_list(CacheSink& cache, const VerifySettings& s,
+                                const std::vector<Row>& rows) {
+    std::vector<std::string_view> elements;
+    elements.reserve(rows.size());
+    for (const auto& row : rows) elements.push_back(row.json);
+    // A list of its own, thrown away: read_back() is the one reader of the layout.
+    List list(s.prefix, s.max_item_bytes, 0);
+    Lookup got = list.read_back(cache);
+    if (!got.reachable) return VerifyReport::List::Unreadable;
+    if (!got.value) return VerifyReport::List::Missing;
+    return *got.value == jsonb_array_text(elements) ? VerifyReport::List::Equal
+                                                    : VerifyReport::List::Wrong;
+}
+
+const char* name(Verdict v) {
+    switch (v) {
+        case Verdict::Wrong:
+            return "wrong";
+        case Verdict::Missing:
+            return "missing";
+        case Verdict::Unreadable:
+            return "unreadable";
+        case Verdict::Equal:
+            break;
+    }
+    return "equal";
+}
+
+const char* name(VerifyReport::List l) {
+    switch (l) {
+        case VerifyReport::List::Wrong:
+            return "wrong";
+        case VerifyReport::List::Missing:
+            return "missing";
+        case VerifyReport::List::Unreadable:
+            return "unreadable";
+        case VerifyReport::List::Equal:
+            break;
+    }
+    return "equal";
+}
+
+}  // namespace
+
+VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& s) {
+    VerifyReport report;
+    Snapshot all = source.read({}, true, ListRows::All);
+    report.rows = all.rows.size();
+    // First pass: the differences, by pk, with the key each has.
+    std::map<std::string, std::string> suspects;
+    for (const auto& row : all.rows) {
+        auto key = item_key(s.prefix, row.pk);
+        if (!key) {
+            ++report.unkeyable;
+            continue;
+        }
+        if (compare(cache, *key, row.json) != Verdict::Equal) suspects.emplace(row.pk, *key);
+    }
+    report.list = compare_list(cache, s, all.rows);
+    report.compared = report.rows - report.unkeyable;
+    if (suspects.empty() && report.list == VerifyReport::List::Equal) return report;
+
+    std::this_thread::sleep_for(s.settle);
+    std::vector<std::string> pks;
+    for (const auto& [pk, _] : suspects) pks.push_back(pk);
+    const bool list_differs = report.list != VerifyReport::List::Equal;
+    Snapshot now = source.read(pks, false, list_differs ? ListRows::All : ListRows::Changes);
+    std::map<std::string, std::string> rows_now;
+    for (auto& row : now.rows) rows_now.emplace(row.pk, std::move(row.json));
+    for (const auto& [pk, key] : suspects) {
+        auto it = rows_now.find(pk);
+        // Deleted meanwhile: its key must be gone.
+        const auto row =
+            it == rows_now.end() ? std::nullopt : std::optional<std::string>(it->second);
+        const Verdict v = compare(cache, key, row);
+        if (v == Verdict::Equal) continue;
+        (v == Verdict::Wrong     ? report.wrong
+         : v == Verdict::Missing ? report.missing
+                                 : report.unreadable)++;
+        if (report.examples.size() < s.max_examples) {
+            report.examples.push_back(std::string(name(v)) + " " + key);
+        }
+    }
+    if (list_differs) {
+        report.list = compare_list(cache, s, now.listed);
+        if (report.list != VerifyReport::List::Equal && report.examples.size() < s.max_examples) {
+            report.examples.push_back(std::string(name(report.list)) + " " + s.prefix);
+        }
+    }
+    return report;
+}
+
+std::string describe(const VerifyReport& r, const std::string& table) {
+    std::string out = "verify " + table + ": " + std::to_string(r.rows) + " rows, " +
+                      std::to_string(r.compared) + " keys compared: " + std::to_string(r.wrong) +
+                      " wrong, " + std::to_string(r.missing) + " missing, " +
+                      std::to_string(r.unreadable) + " unreadable; list " + name(r.list);
+    if (r.unkeyable) {
+        out += "; " + std::to_string(r.unkeyable) + " rows have no key (docs/cache-layout.md)";
+    }
+    out += "\n";
+    for (const auto& e : r.examples) out += "  " + e + "\n";
+    return out;
+}
+
+}  // namespace revalidator::worker

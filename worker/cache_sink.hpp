@@ -60,6 +60,13 @@ class CacheSink {
     // Ok also when the key was not there.
     virtual WriteStatus remove(std::string_view key) = 0;
     virtual Lookup get(std::string_view key) = 0;
+    // A lookup per key, in order; the default asks one by one.
+    virtual std::vector<Lookup> get_many(std::span<const std::string> keys) {
+        std::vector<Lookup> out;
+        out.reserve(keys.size());
+        for (const auto& key : keys) out.push_back(get(key));
+        return out;
+    }
     // Whether the key is there, without fetching its value; false also when the server is away.
     virtual bool has(std::string_view key) { return get(key).value.has_value(); }
     // Names the running server process(es); it changes when a server restarts (and so comes back

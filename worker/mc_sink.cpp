@@ -3,7 +3,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include <libmemcached/memcached.h>
 
@@ -132,6 +134,41 @@ Lookup McSink::get(std::string_view key) {
     std::string out(v, len);
     std::free(v);
     return {std::move(out)};
+}
+
+std::vector<Lookup> McSink::get_many(std::span<const std::string> keys) {
+    std::vector<Lookup> out(keys.size());
+    std::vector<const char*> ptrs;
+    std::vector<std::size_t> lengths;
+    std::unordered_map<std::string_view, std::size_t> at;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (!Impl::sendable(keys[i])) continue;  // no item can have this key: a miss
+        if (!at.emplace(keys[i], i).second) continue;
+        ptrs.push_back(keys[i].data());
+        lengths.push_back(keys[i].size());
+    }
+    if (ptrs.empty()) return out;
+    // A multi-get reports a server it cannot reach as if its keys were absent, so a key it does
+    // not return is asked alone: one round trip per miss tells a miss from an outage.
+    if (memcached_mget(impl_->mc, ptrs.data(), lengths.data(), ptrs.size()) == MEMCACHED_SUCCESS) {
+        memcached_return_t rc{};
+        while (memcached_result_st* r = memcached_fetch_result(impl_->mc, nullptr, &rc)) {
+            std::string_view key(memcached_result_key_value(r), memcached_result_key_length(r));
+            if (auto it = at.find(key); it != at.end()) {
+                out[it->second].value.emplace(memcached_result_value(r),
+                                              memcached_result_length(r));
+            }
+            memcached_result_free(r);
+        }
+    }
+    for (const auto& [key, i] : at) {
+        if (!out[i].value) out[i] = get(key);
+    }
+    // A repeated key has the answer of its first place.
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (auto it = at.find(keys[i]); it != at.end() && it->second != i) out[i] = out[it->second];
+    }
+    return out;
 }
 
 std::string McSink::instance() {

@@ -42,6 +42,8 @@ class McSink final : public CacheSink {
     std::vector<WriteStatus> set_many(std::span<const CacheItem> items) override;
     WriteStatus remove(std::string_view key) override;
     Lookup get(std::string_view key) override;
+    // One multi-get: a round trip per server rather than per key.
+    std::vector<Lookup> get_many(std::span<const std::string> keys) override;
     bool has(std::string_view key) override;
     std::string instance() override;
 

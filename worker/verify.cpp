@@ -12,6 +12,9 @@ namespace revalidator::worker {
 
 namespace {
 
+// Keys asked of the cache at once in the first pass.
+constexpr std::size_t kBatch = 1000;
+
 enum class Verdict { Equal, Wrong, Missing, Unreadable };
 
 Verdict compare(CacheSink& cache, const std::string& key, const std::optional<std::string>& row) {
@@ -69,16 +72,31 @@ VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& s
     VerifyReport report;
     Snapshot all = source.read({}, true, ListRows::All);
     report.rows = all.rows.size();
-    // First pass: the differences, by pk, with the key each has.
+    // First pass: the differences, by pk, with the key each has; keys asked kBatch at a time.
     std::map<std::string, std::string> suspects;
+    std::vector<const Row*> keyed;
+    std::vector<std::string> keys;
+    auto compare_batch = [&] {
+        const auto got = cache.get_many(keys);
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            if (!got[i].reachable || got[i].value != keyed[i]->json) {
+                suspects.emplace(keyed[i]->pk, keys[i]);
+            }
+        }
+        keyed.clear();
+        keys.clear();
+    };
     for (const auto& row : all.rows) {
         auto key = item_key(s.prefix, row.pk);
         if (!key) {
             ++report.unkeyable;
             continue;
         }
-        if (compare(cache, *key, row.json) != Verdict::Equal) suspects.emplace(row.pk, *key);
+        keyed.push_back(&row);
+        keys.push_back(std::move(*key));
+        if (keys.size() == kBatch) compare_batch();
     }
+    compare_batch();
     report.list = compare_list(cache, s, all.rows);
     report.compared = report.rows - report.unkeyable;
     if (suspects.empty() && report.list == VerifyReport::List::Equal) return report;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,4 +73,49 @@ TEST(McSink, Utf8KeysAreKeys) {
     EXPECT_TRUE(sink.has(key));
     EXPECT_EQ(sink.remove(key), WriteStatus::Ok);
     EXPECT_FALSE(sink.get(key).value.has_value());
+}
+
+// get_many across three servers: found, absent, repeated and unsendable keys each get their own
+// answer in order; with a server down, its keys are unanswered, never a miss (a multi-get alone
+// would say absent), and the others' keys are still found.
+TEST(McSink, GetManyAnswersEveryKeyInOrderAcrossServers) {
+    TempDir dir;
+    MemcachedServer a(dir.path(), "a"), b(dir.path(), "b"), c(dir.path(), "c");
+    McSink sink(a.address() + "," + b.address() + "," + c.address(), 1);
+    std::vector<std::string> keys;
+    for (int i = 0; i < 60; ++i) {
+        keys.push_back("/t/" + std::to_string(i));
+        if (i % 2 == 0) {
+            ASSERT_EQ(sink.set(keys.back(), "v" + std::to_string(i)), WriteStatus::Ok);
+        }
+    }
+    keys.push_back("/t/0");
+    keys.push_back("a b");
+    auto got = sink.get_many(keys);
+    ASSERT_EQ(got.size(), keys.size());
+    for (int i = 0; i < 60; ++i) {
+        EXPECT_TRUE(got[i].reachable) << i;
+        EXPECT_EQ(got[i].value, i % 2 == 0 ? std::optional("v" + std::to_string(i)) : std::nullopt)
+            << i;
+    }
+    EXPECT_EQ(got[60].value, "v0") << "a repeated key";
+    EXPECT_FALSE(got[61].value.has_value()) << "an unsendable key is a miss";
+    EXPECT_TRUE(got[61].reachable);
+
+    b.stop();
+    got = sink.get_many(keys);
+    int unanswered = 0, found = 0;
+    for (int i = 0; i < 60; ++i) {
+        if (!got[i].reachable) {
+            ++unanswered;
+            EXPECT_FALSE(got[i].value.has_value());
+            continue;
+        }
+        if (got[i].value) {
+            ++found;
+            EXPECT_EQ(got[i].value, "v" + std::to_string(i));
+        }
+    }
+    EXPECT_GT(unanswered, 0) << "the stopped server's keys";
+    EXPECT_GT(found, 0) << "the other servers' keys";
 }

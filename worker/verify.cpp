@@ -15,52 +15,36 @@ namespace {
 // Keys asked of the cache at once in the first pass.
 constexpr std::size_t kBatch = 1000;
 
-enum class Verdict { Equal, Wrong, Missing, Unreadable };
+using Found = VerifyReport::Found;
 
-Verdict compare(CacheSink& cache, const std::string& key, const std::optional<std::string>& row) {
+Found compare(CacheSink& cache, const std::string& key, const std::optional<std::string>& row) {
     Lookup got = cache.get(key);
-    if (!got.reachable) return Verdict::Unreadable;
-    if (got.value == row) return Verdict::Equal;
-    return got.value ? Verdict::Wrong : Verdict::Missing;
+    if (!got.reachable) return Found::Unreadable;
+    if (got.value == row) return Found::Equal;
+    return got.value ? Found::Wrong : Found::Missing;
 }
 
-VerifyReport::List compare_list(CacheSink& cache, const VerifySettings& s,
-                                const std::vector<Row>& rows) {
+Found compare_list(CacheSink& cache, const VerifySettings& s, const std::vector<Row>& rows) {
     std::vector<std::string_view> elements;
     elements.reserve(rows.size());
     for (const auto& row : rows) elements.push_back(row.json);
     // A list of its own, thrown away: read_back() is the one reader of the layout.
     List list(s.prefix, s.max_item_bytes, 0);
     Lookup got = list.read_back(cache);
-    if (!got.reachable) return VerifyReport::List::Unreadable;
-    if (!got.value) return VerifyReport::List::Missing;
-    return *got.value == jsonb_array_text(elements) ? VerifyReport::List::Equal
-                                                    : VerifyReport::List::Wrong;
+    if (!got.reachable) return Found::Unreadable;
+    if (!got.value) return Found::Missing;
+    return *got.value == jsonb_array_text(elements) ? Found::Equal : Found::Wrong;
 }
 
-const char* name(Verdict v) {
-    switch (v) {
-        case Verdict::Wrong:
+const char* name(Found f) {
+    switch (f) {
+        case Found::Wrong:
             return "wrong";
-        case Verdict::Missing:
+        case Found::Missing:
             return "missing";
-        case Verdict::Unreadable:
+        case Found::Unreadable:
             return "unreadable";
-        case Verdict::Equal:
-            break;
-    }
-    return "equal";
-}
-
-const char* name(VerifyReport::List l) {
-    switch (l) {
-        case VerifyReport::List::Wrong:
-            return "wrong";
-        case VerifyReport::List::Missing:
-            return "missing";
-        case VerifyReport::List::Unreadable:
-            return "unreadable";
-        case VerifyReport::List::Equal:
+        case Found::Equal:
             break;
     }
     return "equal";
@@ -99,12 +83,12 @@ VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& s
     compare_batch();
     report.list = compare_list(cache, s, all.rows);
     report.compared = report.rows - report.unkeyable;
-    if (suspects.empty() && report.list == VerifyReport::List::Equal) return report;
+    if (suspects.empty() && report.list == Found::Equal) return report;
 
     std::this_thread::sleep_for(s.settle);
     std::vector<std::string> pks;
     for (const auto& [pk, _] : suspects) pks.push_back(pk);
-    const bool list_differs = report.list != VerifyReport::List::Equal;
+    const bool list_differs = report.list != Found::Equal;
     Snapshot now = source.read(pks, false, list_differs ? ListRows::All : ListRows::Changes);
     std::map<std::string, std::string> rows_now;
     for (auto& row : now.rows) rows_now.emplace(row.pk, std::move(row.json));
@@ -113,18 +97,18 @@ VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& s
         // Deleted meanwhile: its key must be gone.
         const auto row =
             it == rows_now.end() ? std::nullopt : std::optional<std::string>(it->second);
-        const Verdict v = compare(cache, key, row);
-        if (v == Verdict::Equal) continue;
-        (v == Verdict::Wrong     ? report.wrong
-         : v == Verdict::Missing ? report.missing
-                                 : report.unreadable)++;
+        const Found f = compare(cache, key, row);
+        if (f == Found::Equal) continue;
+        (f == Found::Wrong     ? report.wrong
+         : f == Found::Missing ? report.missing
+                               : report.unreadable)++;
         if (report.examples.size() < s.max_examples) {
-            report.examples.push_back(std::string(name(v)) + " " + key);
+            report.examples.push_back(std::string(name(f)) + " " + key);
         }
     }
     if (list_differs) {
         report.list = compare_list(cache, s, now.listed);
-        if (report.list != VerifyReport::List::Equal && report.examples.size() < s.max_examples) {
+        if (report.list != Found::Equal && report.examples.size() < s.max_examples) {
             report.examples.push_back(std::string(name(report.list)) + " " + s.prefix);
         }
     }

@@ -27,7 +27,8 @@ struct VerifySettings {
 };
 
 struct VerifyReport {
-    enum class List { Equal, Wrong, Missing, Unreadable };
+    // What a key (or the list) holds against what Postgres says it should.
+    enum class Found { Equal, Wrong, Missing, Unreadable };
 
     std::size_t rows = 0;        // in Postgres
     std::size_t compared = 0;    // row keys compared with their rows
@@ -35,11 +36,11 @@ struct VerifyReport {
     std::size_t missing = 0;     // no value for a row that exists
     std::size_t unkeyable = 0;   // rows whose id cannot be a key: they have none to compare
     std::size_t unreadable = 0;  // keys the cache did not answer
-    List list = List::Equal;
+    Found list = Found::Equal;
     std::vector<std::string> examples;  // the first differences: "wrong /articles/7"
 
-    bool equal() const { return wrong == 0 && missing == 0 && list == List::Equal; }
-    bool readable() const { return unreadable == 0 && list != List::Unreadable; }
+    bool equal() const { return wrong == 0 && missing == 0 && list == Found::Equal; }
+    bool readable() const { return unreadable == 0 && list != Found::Unreadable; }
 };
 
 // Throws what the source throws (Postgres unreachable).

@@ -28,6 +28,11 @@ std::size_t count_lines_with(const std::string& path, const std::string& needle)
     return n;
 }
 
+std::string upper_case(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
 bool resync(Stack& s) {
     httplib::Client c("127.0.0.1", s.worker_admin_port());
     auto r = c.Post("/resync", {{"Authorization", "Bearer " + kAdmin}}, "", "text/plain");
@@ -145,6 +150,10 @@ TEST(Keys, UuidKeysFromWebhookToReadAsSupabaseMakesThem) {
                                .dump());
         return r ? r->status : 0;
     };
+    auto gone = [&](const std::string& id) {
+        return eventually(
+            [&] { return !s.cache_get("/notes/" + id) && s.cache_get("/notes") == list(); });
+    };
     auto converged = [&](const std::string& id) {
         return eventually([&] {
             return s.cache_get("/notes/" + id) == row(id) && s.cache_get("/notes") == list();
@@ -160,8 +169,7 @@ TEST(Keys, UuidKeysFromWebhookToReadAsSupabaseMakesThem) {
     EXPECT_TRUE(converged(id));
 
     // Postgres reads an upper-case uuid as the same row; only its own spelling is a key.
-    std::string upper = id;
-    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string upper = upper_case(id);
     s.sql("UPDATE public.notes SET title = 'Updated' WHERE id = '" + id + "'");
     ASSERT_EQ(hook("UPDATE", upper, "Updated"), 202);
     EXPECT_TRUE(converged(id));
@@ -178,23 +186,19 @@ TEST(Keys, UuidKeysFromWebhookToReadAsSupabaseMakesThem) {
 
     s.sql("DELETE FROM public.notes WHERE id = '" + id + "'");
     ASSERT_EQ(hook("DELETE", id, "Updated"), 202);
-    EXPECT_TRUE(eventually(
-        [&] { return !s.cache_get("/notes/" + id) && s.cache_get("/notes") == list(); }));
-    auto gone = reader.Get(("/notes/" + id).c_str());
-    ASSERT_TRUE(gone);
-    EXPECT_EQ(gone->status, 404) << "Postgres has no such row: " << gone->body;
+    EXPECT_TRUE(gone(id));
+    auto deleted = reader.Get(("/notes/" + id).c_str());
+    ASSERT_TRUE(deleted);
+    EXPECT_EQ(deleted->status, 404) << "Postgres has no such row: " << deleted->body;
 
     // A DELETE naming its row in upper case removes it from the list too.
     const std::string other = "f1d2c3b4-a5e6-4f70-8a9b-0c1d2e3f4a5b";
     s.sql("INSERT INTO public.notes VALUES ('" + other + "', 'Other')");
     ASSERT_EQ(hook("INSERT", other, "Other"), 202);
     EXPECT_TRUE(converged(other));
-    std::string other_upper = other;
-    for (auto& c : other_upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     s.sql("DELETE FROM public.notes WHERE id = '" + other + "'");
-    ASSERT_EQ(hook("DELETE", "{" + other_upper + "}", "Other"), 202);
-    EXPECT_TRUE(eventually(
-        [&] { return !s.cache_get("/notes/" + other) && s.cache_get("/notes") == list(); }));
+    ASSERT_EQ(hook("DELETE", "{" + upper_case(other) + "}", "Other"), 202);
+    EXPECT_TRUE(gone(other));
 }
 
 TEST(Keys, IntegerIdsInAnySpellingNameTheirRowByValue) {

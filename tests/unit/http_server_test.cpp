@@ -209,10 +209,48 @@ Tuning small_tuning() {
     return t;
 }
 
-// A server with a few routes, serving on a free loopback port in its own thread.
-class Running {
+// A Server on a free loopback port, served in its own thread once its routes are set.
+class OnLoopback {
   public:
-    explicit Running(const Tuning& t = small_tuning()) : server_(t, registry_) {
+    explicit OnLoopback(const Tuning& t) : server_(t, registry_) {}
+    ~OnLoopback() { shut(); }
+    OnLoopback(const OnLoopback&) = delete;
+    OnLoopback& operator=(const OnLoopback&) = delete;
+
+    int port() const { return port_; }
+    Server& server() { return server_; }
+    metrics::Registry& registry() { return registry_; }
+    std::future<void>& served() { return served_; }
+    long refused(const std::string& reason) const { return refused_total(registry_, reason); }
+
+  protected:
+    void serve() {
+        port_ = server_.bind("127.0.0.1", 0);
+        if (port_ <= 0) throw std::runtime_error("bind failed");
+        served_ = std::async(std::launch::async, [this] { server_.serve(); });
+    }
+    // Stops serving and waits for serve() to return; a fixture whose handlers wait on gates opens
+    // them first.
+    void shut() {
+        if (shut_ || !served_.valid()) return;
+        shut_ = true;
+        server_.stop();
+        served_.wait();
+    }
+
+    metrics::Registry registry_;  // outlives the server, whose gauge it holds
+    Server server_;
+
+  private:
+    int port_ = -1;
+    std::future<void> served_;
+    bool shut_ = false;
+};
+
+// A server with a few routes.
+class Running : public OnLoopback {
+  public:
+    explicit Running(const Tuning& t = small_tuning()) : OnLoopback(t) {
         server_.get("/hello",
                     [](const Request&, Response& res) { res.set_content("hello", "text/plain"); });
         server_.get(R"(/n/(\d+))", [](const Request& req, Response& res) {
@@ -232,27 +270,8 @@ class Running {
         server_.get("/json", [](const Request&, Response& res) {
             res.set_content("[" + std::string(4000, ' ') + "]", "application/json");
         });
-        port_ = server_.bind("127.0.0.1", 0);
-        if (port_ <= 0) throw std::runtime_error("bind failed");
-        served_ = std::async(std::launch::async, [this] { server_.serve(); });
+        serve();
     }
-    ~Running() {
-        server_.stop();
-        served_.wait();
-    }
-
-    int port() const { return port_; }
-    Server& server() { return server_; }
-    metrics::Registry& registry() { return registry_; }
-    std::future<void>& served() { return served_; }
-
-    long refused(const std::string& reason) const { return refused_total(registry_, reason); }
-
-  private:
-    metrics::Registry registry_;  // outlives the server, whose gauge it holds
-    Server server_;
-    int port_ = -1;
-    std::future<void> served_;
 };
 
 void expect_refusal(const Reply& r, int status, const std::string& code) {
@@ -784,9 +803,9 @@ class Gate {
     int waiting_ = 0;
 };
 
-class Blocking {
+class Blocking : public OnLoopback {
   public:
-    explicit Blocking(Tuning t = small_tuning()) : server_(t, registry_) {
+    explicit Blocking(Tuning t = small_tuning()) : OnLoopback(t) {
         server_.get("/hello",
                     [](const Request&, Response& res) { res.set_content("hello", "text/plain"); });
         server_.get_blocking(R"(/slow/(\w+))", [this](const Request& req, Response& res) {
@@ -797,27 +816,14 @@ class Blocking {
             gate.pass();
             throw std::runtime_error("blocking handler failed");
         });
-        port_ = server_.bind("127.0.0.1", 0);
-        if (port_ <= 0) throw std::runtime_error("bind failed");
-        served_ = std::async(std::launch::async, [this] { server_.serve(); });
+        serve();
     }
     ~Blocking() {
         gate.open();
-        server_.stop();
-        served_.wait();
+        shut();
     }
 
     Gate gate;
-    int port() const { return port_; }
-    Server& server() { return server_; }
-    std::future<void>& served() { return served_; }
-    long refused(const std::string& reason) const { return refused_total(registry_, reason); }
-
-  private:
-    metrics::Registry registry_;
-    Server server_;
-    int port_ = -1;
-    std::future<void> served_;
 };
 
 TEST(HttpBlocking, AWaitingHandlerDoesNotHoldTheLoop) {
@@ -953,9 +959,9 @@ TEST(HttpBlocking, StopWaitsForTheRunningHandlerThenServeReturns) {
 // Batched routes (Server::get_batched): the hook sees the waiting requests together, may hold a
 // batch at the test's gate, and leaves the rows named "wait..." not ready, whose handler then
 // waits at a gate of its own.
-class Batched {
+class Batched : public OnLoopback {
   public:
-    explicit Batched(Tuning t = small_tuning()) : server_(t, registry_) {
+    explicit Batched(Tuning t = small_tuning()) : OnLoopback(t) {
         server_.get_batched(R"(/row/(\w+))", [this](const Request& req, Response& res) {
             const std::string id(req.match(1));
             {
@@ -985,22 +991,18 @@ class Batched {
             answer();
             in_hook = false;
         });
-        port_ = server_.bind("127.0.0.1", 0);
-        if (port_ <= 0) throw std::runtime_error("bind failed");
-        served_ = std::async(std::launch::async, [this] { server_.serve(); });
+        serve();
     }
     ~Batched() {
         hold_gate.open();
         wait_gate.open();
         slow_gate.open();
-        server_.stop();
-        served_.wait();
+        shut();
     }
 
     Gate hold_gate;
     Gate wait_gate;
     Gate slow_gate;
-    int port() const { return port_; }
     long queued() const {
         const std::string series = "\nrevalidator_http_pool_queued ";
         const std::string text = registry_.render();
@@ -1019,10 +1021,6 @@ class Batched {
 
   private:
     static thread_local bool in_hook;
-    metrics::Registry registry_;
-    Server server_;
-    int port_ = -1;
-    std::future<void> served_;
     std::mutex mu_;
     std::vector<std::vector<std::string>> batches_;
     std::map<std::string, bool> answered_in_hook_;

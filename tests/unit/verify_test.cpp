@@ -56,7 +56,7 @@ TEST(Verify, WrongMissingAndUnreadableKeysAndAWrongListAreNamed) {
     EXPECT_EQ(r.wrong, 1u);
     EXPECT_EQ(r.missing, 1u);
     EXPECT_EQ(r.unreadable, 1u);
-    EXPECT_EQ(r.list, VerifyReport::List::Wrong);
+    EXPECT_EQ(r.list, VerifyReport::Found::Wrong);
     EXPECT_EQ(r.examples, (std::vector<std::string>{"wrong /a/2", "missing /a/4", "unreadable /a/5",
                                                     "wrong /a"}));
     EXPECT_EQ(t.cache.sets + t.cache.removes, 0);
@@ -66,7 +66,7 @@ TEST(Verify, AMissingListIsMissing) {
     Table t;
     t.cache.store.erase("/a");
     auto r = verify(t.source, t.cache, kSettings);
-    EXPECT_EQ(r.list, VerifyReport::List::Missing);
+    EXPECT_EQ(r.list, VerifyReport::Found::Missing);
     EXPECT_FALSE(r.equal());
     EXPECT_TRUE(r.readable());
 }

@@ -1,10 +1,12 @@
-// Chaos: the consistency promises under a hostile world, end to end. Real Postgres and Memcached,
-// 2 ingresses, 2 workers (active + standby). A driver makes random INSERT/UPDATE/DELETE changes in
-// Postgres and sends the matching webhooks, dropping ~10%, doubling ~10% and reordering them;
-// meanwhile faults are injected: kill -9 of the active worker and of an ingress (both restarted),
-// a Memcached restart, Postgres stopped for a few seconds. An observer reads keys throughout and
-// records any key that moves back to an older version. When the load stops, every key must equal
-// Postgres within a deadline. Pass: zero divergent keys and zero backwards moves.
+// Chaos: the consistency promises under a hostile world, end to end. Real Postgres, three
+// Memcached servers (keys spread by ketama, read through twemproxy as a reader of the cluster
+// would), 2 ingresses, 2 workers (active + standby). A driver makes random INSERT/UPDATE/DELETE
+// changes in Postgres and sends the matching webhooks, dropping ~10%, doubling ~10% and
+// reordering them; meanwhile faults are injected: kill -9 of the active worker and of an ingress
+// (both restarted), a restart of one Memcached server (each in turn), Postgres stopped for a few
+// seconds. An observer reads keys throughout and records any key that moves back to an older
+// version. When the load stops, every key must equal Postgres within a deadline. Pass: zero
+// divergent keys and zero backwards moves.
 //
 // CHAOS_SECONDS sets the load duration (default 30, the CI form); scripts/chaos runs a long one.
 #include <gtest/gtest.h>
@@ -37,7 +39,11 @@ seconds load_duration() {
 }  // namespace
 
 TEST(Chaos, CacheEqualsPostgresAfterFaultsAndNeverMovesBackwards) {
-    Stack s({.worker_args = {"--resync-interval-s", "10"}, .workers = 2, .ingresses = 2});
+    Stack s({.worker_args = {"--resync-interval-s", "10"},
+             .workers = 2,
+             .ingresses = 2,
+             .memcached_servers = 3,
+             .read_through_twemproxy = true});
     s.sql("INSERT INTO public.articles (title) SELECT 'Seed ' || g FROM generate_series(1, 195) g");
     const auto load = load_duration();
     const auto start = steady_clock::now();
@@ -176,11 +182,13 @@ TEST(Chaos, CacheEqualsPostgresAfterFaultsAndNeverMovesBackwards) {
                 std::this_thread::sleep_for(milliseconds(1000));
                 s.start_ingress(1);
                 break;
-            case 2:
-                s.memcached().stop();
-                s.memcached().start();
-                faults.push_back("restart memcached");
+            case 2: {
+                const int server = (k / 4) % 3;
+                s.memcached(server).stop();
+                s.memcached(server).start();
+                faults.push_back("restart memcached " + std::to_string(server));
                 break;
+            }
             case 3:
                 s.postgres().stop();
                 faults.push_back("stop postgres 3 s");

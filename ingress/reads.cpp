@@ -254,8 +254,18 @@ ReadAnswer Reads::list(const Conditions& c) {
         for (const auto& k : m->parts) {
             auto it = parts->find(k);
             if (it == parts->end()) {
-                whole = false;
-                break;
+                // A multi-get tells no outage from an absence (a part on a server that is down
+                // looks absent): the part is asked alone, which does.
+                auto part = cache_.get(k);
+                if (!part) {
+                    return unavailable("list", "unavailable", "cache_unavailable",
+                                       "the cache could not be read (" + part.error() + ")");
+                }
+                if (!*part) {
+                    whole = false;
+                    break;
+                }
+                it = parts->emplace(k, std::move(**part)).first;
             }
             text += it->second;
         }

@@ -131,6 +131,18 @@ TEST(Cluster, AServerKilledIsNeverReadStaleAndIsRefilledWhenBackEmpty) {
         }
     }
 
+    // The list, chunked over the servers: the current one, or a 503 that says why; never torn or
+    // stale, and an outage is not taken for a rewrite.
+    auto list = read(s, "/articles");
+    ASSERT_TRUE(list);
+    if (list->status == 200) {
+        EXPECT_EQ(list->body, s.expected_list());
+    } else {
+        EXPECT_EQ(list->status, 503);
+        const auto error = nlohmann::json::parse(list->body, nullptr, false).value("error", "");
+        EXPECT_TRUE(error == "cache_unavailable" || error == "not_cached") << list->body;
+    }
+
     s.memcached(1).start();
     EXPECT_TRUE(all_converge(s, ids, 20s)) << "the server back empty is refilled";
     EXPECT_TRUE(s.list_converges(15s));

@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -29,6 +30,9 @@ class FakeCache final : public CacheReads {
     std::mutex mu;
     std::map<std::string, std::string> store;
     std::string failure;  // when set, every call fails with it
+    // Keys on a server that is down: get() fails, and get_many() leaves them out as if absent, as
+    // libmemcached's multi-get does.
+    std::set<std::string> unreachable;
     int gets = 0;
     int many = 0;
     std::vector<std::string> asked_keys;
@@ -41,6 +45,7 @@ class FakeCache final : public CacheReads {
             ++gets;
             asked_keys.push_back(key);
             if (!failure.empty()) return Err(failure);
+            if (unreachable.count(key)) return Err(std::string("memcached: connection refused"));
             if (auto it = store.find(key); it != store.end()) out = it->second;
         }
         if (after_get) after_get(*this);
@@ -53,6 +58,7 @@ class FakeCache final : public CacheReads {
         if (!failure.empty()) return Err(failure);
         std::unordered_map<std::string, std::string> out;
         for (const auto& k : keys) {
+            if (unreachable.count(k)) continue;
             if (auto it = store.find(k); it != store.end()) out.emplace(k, it->second);
         }
         return out;
@@ -253,6 +259,20 @@ TEST(Reads, AChunkedListReadThatRacesARewriteReadsTheNewHead) {
     auto a = f.reads.list({""});
     EXPECT_EQ(a.status, 200);
     EXPECT_EQ(a.body, "[1]");
+}
+
+TEST(Reads, AChunkedListWithAPartOnAServerThatIsDownIs503CacheUnavailable) {
+    Fixture f;
+    f.cache.put("/articles", manifest::encode(6, {"/articles:part:1:0", "/articles:part:1:1"}));
+    f.cache.put("/articles:part:1:0", "[1, ");
+    f.cache.put("/articles:part:1:1", "2]");
+    f.cache.unreachable.insert("/articles:part:1:1");
+    auto a = f.reads.list({""});
+    EXPECT_EQ(a.status, 503);
+    EXPECT_EQ(a.error, "cache_unavailable") << a.detail;
+    EXPECT_EQ(f.cache.many, 1) << "an outage is not a rewrite: no second try";
+    f.cache.unreachable.clear();
+    EXPECT_EQ(f.reads.list({""}).body, "[1, 2]");
 }
 
 TEST(Reads, AChunkedListThatNeverReadsWholeIs503NeverTorn) {

@@ -17,10 +17,10 @@ constexpr std::size_t kBatch = 1000;
 
 using Found = VerifyReport::Found;
 
-Found compare(CacheSink& cache, const std::string& key, const std::optional<std::string>& row) {
-    Lookup got = cache.get(key);
+// What the cache answered against what it should hold (nullopt: nothing).
+Found found(const Lookup& got, const std::optional<std::string>& expected) {
     if (!got.reachable) return Found::Unreadable;
-    if (got.value == row) return Found::Equal;
+    if (got.value == expected) return Found::Equal;
     return got.value ? Found::Wrong : Found::Missing;
 }
 
@@ -30,10 +30,7 @@ Found compare_list(CacheSink& cache, const VerifySettings& s, const std::vector<
     for (const auto& row : rows) elements.push_back(row.json);
     // A list of its own, thrown away: read_back() is the one reader of the layout.
     List list(s.prefix, s.max_item_bytes, 0);
-    Lookup got = list.read_back(cache);
-    if (!got.reachable) return Found::Unreadable;
-    if (!got.value) return Found::Missing;
-    return *got.value == jsonb_array_text(elements) ? Found::Equal : Found::Wrong;
+    return found(list.read_back(cache), jsonb_array_text(elements));
 }
 
 const char* name(Found f) {
@@ -63,7 +60,7 @@ VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& s
     auto compare_batch = [&] {
         const auto got = cache.get_many(keys);
         for (std::size_t i = 0; i < keys.size(); ++i) {
-            if (!got[i].reachable || got[i].value != keyed[i]->json) {
+            if (found(got[i], keyed[i]->json) != Found::Equal) {
                 suspects.emplace(keyed[i]->pk, keys[i]);
             }
         }
@@ -97,7 +94,7 @@ VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& s
         // Deleted meanwhile: its key must be gone.
         const auto row =
             it == rows_now.end() ? std::nullopt : std::optional<std::string>(it->second);
-        const Found f = compare(cache, key, row);
+        const Found f = found(cache.get(key), row);
         if (f == Found::Equal) continue;
         (f == Found::Wrong     ? report.wrong
          : f == Found::Missing ? report.missing

@@ -19,6 +19,18 @@ namespace revalidator::testing {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+sockaddr_in loopback(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    return addr;
+}
+
+}  // namespace
+
 // Below Linux's ephemeral range (32768-60999), so that no outgoing connection takes the port
 // between this check and the server binding it. Tests run in parallel processes and restart
 // servers on the ports they were given, so a port is also claimed with a lock file held until
@@ -40,11 +52,8 @@ int free_port() {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         int yes = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = htons(static_cast<uint16_t>(port));
-        bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+        const sockaddr_in addr = loopback(port);
+        bool ok = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
         close(fd);
         if (ok) return port;  // the claim stays open, and locked, until the process exits
         close(claim);
@@ -174,11 +183,8 @@ namespace {
 bool accepts(int port, Process& proc) {
     return eventually([&] {
                int fd = socket(AF_INET, SOCK_STREAM, 0);
-               sockaddr_in addr{};
-               addr.sin_family = AF_INET;
-               addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-               addr.sin_port = htons(static_cast<uint16_t>(port));
-               bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+               const sockaddr_in addr = loopback(port);
+               bool ok = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
                close(fd);
                return ok || !proc.alive();
            }) &&

@@ -161,8 +161,17 @@ std::vector<Lookup> McSink::get_many(std::span<const std::string> keys) {
             memcached_result_free(r);
         }
     }
+    // A frozen server makes each of those gets wait the full timeout: after the first one that
+    // goes unanswered, the other misses are reported unknown rather than waited for one by one.
+    bool answering = true;
     for (const auto& [key, i] : at) {
-        if (!out[i].value) out[i] = get(key);
+        if (out[i].value) continue;
+        if (!answering) {
+            out[i].reachable = false;
+            continue;
+        }
+        out[i] = get(key);
+        answering = out[i].reachable;
     }
     // A repeated key has the answer of its first place.
     for (std::size_t i = 0; i < keys.size(); ++i) {

@@ -153,6 +153,13 @@ Queries build(std::string_view schema, std::string_view table, std::string_view 
     q.rows = select + " WHERE " + pk + " = ANY($1::text[]::" + std::string(key_type) + "[])";
     q.rows_text = select + " WHERE " + pk + "::text = ANY($1::text[])";
     q.all = select + " ORDER BY " + std::string(order_clause);
+    const std::string digests = "SELECT " + pk + "::text, md5(to_jsonb(t)::text) FROM " + rel;
+    const std::string by_key = " ORDER BY " + pk;
+    q.digests_first = digests + by_key + " LIMIT $1";
+    q.digests_after =
+        digests + " WHERE " + pk + " > $1::" + std::string(key_type) + by_key + " LIMIT $2";
+    q.digests_of = digests + " WHERE " + pk + " = ANY($1::text[]::" + std::string(key_type) + "[])";
+    q.digests_of_text = digests + " WHERE " + pk + "::text = ANY($1::text[])";
     return q;
 }
 

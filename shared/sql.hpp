@@ -39,6 +39,13 @@ struct Queries {
     std::string rows;       // $1 text[] of ids -> (pk::text, to_jsonb::text) of the rows that exist
     std::string rows_text;  // the same, comparing as text: the fallback when a cast fails
     std::string all;        // -> (pk::text, to_jsonb::text) of every row, in list order
+    // The anti-entropy pass's: (pk::text, md5(to_jsonb::text)) in primary key order, of the first
+    // $1 rows; of the $2 rows after the key $1; of the rows whose keys are in $1 text[] (and the
+    // same comparing as text, the fallback when a cast fails).
+    std::string digests_first;
+    std::string digests_after;
+    std::string digests_of;
+    std::string digests_of_text;
 };
 
 Queries build(std::string_view schema, std::string_view table, std::string_view primary_key,

@@ -46,6 +46,11 @@ class Applier {
     // True once after the cache server(s) changed identity (a restart emptied them).
     bool cache_restarted();
 
+    // For the anti-entropy pass (anti_entropy.hpp): the list as last followed, and the pks whose
+    // keys the cache should hold.
+    List& list() { return list_; }
+    const std::unordered_set<std::string>& cached_pks() const { return cached_; }
+
   private:
     bool write(const std::string& key, std::string_view value, Outcome& out);
     // Counts, logs, and deletes a refused key; false when the write did not land.

@@ -9,8 +9,9 @@ namespace revalidator::worker {
 
 using namespace std::chrono;
 
-Loop::Loop(Applier& applier, LoopConfig cfg, metrics::Registry& r)
+Loop::Loop(Applier& applier, LoopConfig cfg, metrics::Registry& r, AntiEntropy* anti_entropy)
     : applier_(applier),
+      anti_entropy_(anti_entropy),
       cfg_(std::move(cfg)),
       pending_(cfg_.max_pending),
       backoff_(cfg_.retry_min),
@@ -74,6 +75,12 @@ void Loop::retry_later(Clock::time_point now) {
     backoff_ = std::min(backoff_ * 2, cfg_.retry_max);
 }
 
+milliseconds Loop::idle_wait(Clock::time_point now) const {
+    if (!anti_entropy_ || !anti_entropy_->enabled()) return milliseconds(500);
+    const auto until_due = duration_cast<milliseconds>(anti_entropy_->due() - now);
+    return std::clamp(until_due + milliseconds(1), milliseconds(0), milliseconds(500));
+}
+
 milliseconds Loop::step() {
     auto now = Clock::now();
     {
@@ -92,7 +99,16 @@ milliseconds Loop::step() {
             pending_.require_resync("cache restarted");
         }
     }
-    if (pending_.empty()) return milliseconds(500);
+    // The pass runs on its budget whether or not events are owed (under a steady stream of
+    // webhooks something always is): what it finds joins the next batch. Not before a full
+    // resync, which rewrites everything anyway.
+    const bool verifying = anti_entropy_ && anti_entropy_->enabled();
+    if (verifying && !pending_.resync_required() && now >= anti_entropy_->due()) {
+        Repairs found = anti_entropy_->step(now);
+        for (const auto& pk : found.pks) pending_.add(pk, 0);
+        if (found.list) pending_.require_list();
+    }
+    if (pending_.empty()) return idle_wait(now);
     if (now < retry_at_) return duration_cast<milliseconds>(retry_at_ - now) + milliseconds(1);
 
     Batch batch = pending_.take();
@@ -124,7 +140,7 @@ milliseconds Loop::step() {
         retry_later(now);
     }
     pending_size_ = pending_.size();
-    if (pending_.empty()) return milliseconds(500);
+    if (pending_.empty()) return idle_wait(Clock::now());
     return std::max(milliseconds(0), duration_cast<milliseconds>(retry_at_ - Clock::now()));
 }
 

@@ -1,7 +1,9 @@
 // The worker's loop logic, without sockets: decode frames, track streams, coalesce into Pending,
 // and apply when due. Failures back off exponentially (capped) and keep everything owed, so an
 // outage of Postgres or Memcached neither spins nor loses work; when the source or the cache
-// comes back the owed work (a resync, after a cache outage) is applied.
+// comes back the owed work (a resync, after a cache outage) is applied. Between batches, the
+// anti-entropy pass (anti_entropy.hpp) verifies a slice when its budget allows, and what it finds
+// joins the next batch.
 #pragma once
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "anti_entropy.hpp"
 #include "applier.hpp"
 #include "metrics.hpp"
 #include "pending.hpp"
@@ -31,7 +34,9 @@ struct LoopConfig {
 
 class Loop {
   public:
-    Loop(Applier& applier, LoopConfig cfg, metrics::Registry& registry);
+    // `anti_entropy` may be null (no continuous verification).
+    Loop(Applier& applier, LoopConfig cfg, metrics::Registry& registry,
+         AntiEntropy* anti_entropy = nullptr);
 
     void ingest(const std::vector<std::string>& frames);
     // Applies pending work when it is due. Returns how long to wait for frames before calling
@@ -48,8 +53,11 @@ class Loop {
     using Clock = std::chrono::steady_clock;
     // Capped exponential backoff: the next attempt waits twice as long, up to retry_max.
     void retry_later(Clock::time_point now);
+    // How long to wait for frames with nothing owed: until the anti-entropy pass's next step.
+    std::chrono::milliseconds idle_wait(Clock::time_point now) const;
 
     Applier& applier_;
+    AntiEntropy* anti_entropy_;
     LoopConfig cfg_;
     Pending pending_;
     StreamTracker tracker_;

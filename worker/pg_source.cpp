@@ -78,6 +78,13 @@ struct PgSource::Impl {
         return s;
     }
 
+    static std::vector<RowDigest> digests_of(const pqxx::result& r) {
+        std::vector<RowDigest> rows;
+        rows.reserve(r.size());
+        for (const auto& row : r) rows.push_back({row[0].c_str(), row[1].c_str()});
+        return rows;
+    }
+
     Snapshot read_all() {
         ReadTx tx(*conn);
         auto r = tx.exec(q.all);
@@ -108,6 +115,45 @@ Snapshot PgSource::read(const std::vector<std::string>& pks, bool full, ListRows
             // An id the key type cannot hold (e.g. a malformed uuid): compare as text instead.
             log::warn("id cast failed, reading by text comparison", {{"error", e.what()}});
             return impl_->read_changed(pks, list, true);
+        }
+    } catch (const pqxx::broken_connection&) {
+        impl_->conn.reset();
+        throw;
+    }
+}
+
+std::vector<RowDigest> PgSource::digests(const std::optional<std::string>& after,
+                                         std::size_t limit) {
+    try {
+        impl_->connect();
+        Impl::ReadTx tx(*impl_->conn);
+        auto r = after ? tx.exec_params(impl_->q.digests_after, *after, limit)
+                       : tx.exec_params(impl_->q.digests_first, limit);
+        tx.commit();
+        return Impl::digests_of(r);
+    } catch (const pqxx::broken_connection&) {
+        impl_->conn.reset();
+        throw;
+    }
+}
+
+std::vector<RowDigest> PgSource::digests_of(const std::vector<std::string>& pks) {
+    try {
+        impl_->connect();
+        std::vector<std::string> typed;
+        for (const auto& pk : pks) {
+            if (sql::canonical(impl_->kind, pk)) typed.push_back(pk);
+        }
+        auto ask = [&](const std::string& query, const std::vector<std::string>& ids) {
+            Impl::ReadTx tx(*impl_->conn);
+            auto r = tx.exec_params(query, sql::text_array(ids));
+            tx.commit();
+            return Impl::digests_of(r);
+        };
+        try {
+            return ask(impl_->q.digests_of, typed);
+        } catch (const pqxx::data_exception&) {
+            return ask(impl_->q.digests_of_text, pks);
         }
     } catch (const pqxx::broken_connection&) {
         impl_->conn.reset();

@@ -2,12 +2,15 @@
 // in one read-only REPEATABLE READ transaction, so that the items and the list written from one
 // batch agree with each other. It keeps no list (list/list.hpp). Postgres renders the JSON
 // (to_jsonb), so the cache holds exactly what the webhook's `record` would have held.
+// It also answers the anti-entropy pass's questions (anti_entropy.hpp) with digests of rows.
 // It connects lazily and again after a broken connection; errors are thrown to the caller.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "anti_entropy.hpp"
 #include "pg_conninfo.hpp"
 #include "row_source.hpp"
 #include "table.hpp"
@@ -22,12 +25,15 @@ struct PgConfig {
     PgTimeouts timeouts;
 };
 
-class PgSource final : public RowSource {
+class PgSource final : public RowSource, public DigestSource {
   public:
     explicit PgSource(PgConfig cfg);
     ~PgSource() override;
 
     Snapshot read(const std::vector<std::string>& pks, bool full, ListRows list) override;
+    std::vector<RowDigest> digests(const std::optional<std::string>& after,
+                                   std::size_t limit) override;
+    std::vector<RowDigest> digests_of(const std::vector<std::string>& pks) override;
 
   private:
     struct Impl;

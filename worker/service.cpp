@@ -10,14 +10,30 @@
 #include "lease.hpp"
 #include "log.hpp"
 #include "loop.hpp"
+#include "mc_keys.hpp"
 #include "mc_sink.hpp"
 #include "pg_source.hpp"
 #include "role.hpp"
+#include "server_list.hpp"
 #include "shutdown.hpp"
 #include "verify.hpp"
 #include "zmq_curve.hpp"
 
 namespace revalidator::worker {
+
+namespace {
+
+// Keys one listing of the cache may hold; past this, the pass does without (50 bytes a key).
+constexpr std::size_t kMaxListedKeys = 10'000'000;
+
+std::unique_ptr<McKeyLister> key_lister(const Config& cfg) {
+    using std::chrono::milliseconds;
+    return std::make_unique<McKeyLister>(*parse_server_list(cfg.memcached, 11211),
+                                         milliseconds(cfg.cache_timeout_ms),
+                                         milliseconds(10 * cfg.cache_timeout_ms), kMaxListedKeys);
+}
+
+}  // namespace
 
 int verify_once(const Config& cfg) {
     log::init("worker", cfg.log_level);
@@ -28,8 +44,11 @@ int verify_once(const Config& cfg) {
         // Verify only reads: the gate is shut, so a write would throw before anything is sent.
         McSink sink(cfg.memcached, 1, timeouts,
                     WriteGate{.open = [] { return false; }, .closed_during_write = {}});
-        const auto report = verify(
-            source, sink, {.prefix = cfg.table.prefix, .max_item_bytes = cfg.max_item_bytes});
+        std::unique_ptr<McKeyLister> lister;
+        if (cfg.verify_keys) lister = key_lister(cfg);
+        const auto report =
+            verify(source, sink, {.prefix = cfg.table.prefix, .max_item_bytes = cfg.max_item_bytes},
+                   lister.get());
         std::cout << describe(report, cfg.table.qualified()) << std::flush;
         if (!report.readable()) return 2;
         return report.equal() ? 0 : 1;
@@ -75,7 +94,11 @@ int run(const Config& cfg) {
         return 1;
     }
     Applier applier(*source, *sink, applier_config(cfg), registry);
-    Loop loop(applier, loop_config(cfg), registry);
+    std::unique_ptr<McKeyLister> lister;
+    if (cfg.verify_keys) lister = key_lister(cfg);
+    AntiEntropy anti_entropy(*source, *sink, applier, lister.get(), anti_entropy_config(cfg),
+                             registry);
+    Loop loop(applier, loop_config(cfg), registry, &anti_entropy);
     ProcessStop stop;
     Role role(
         *lease,

@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 
 #include "cache_key.hpp"
 #include "list/list.hpp"
@@ -49,7 +50,8 @@ const char* name(Found f) {
 
 }  // namespace
 
-VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& s) {
+VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& s,
+                    KeyLister* lister) {
     VerifyReport report;
     Snapshot all = source.read({}, true, ListRows::All);
     report.rows = all.rows.size();
@@ -80,11 +82,25 @@ VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& s
     compare_batch();
     report.list = compare_list(cache, s, all.rows);
     report.compared = report.rows - report.unkeyable;
-    if (suspects.empty() && report.list == Found::Equal) return report;
+    // Keys no row has, listed from the cache.
+    std::map<std::string, std::string> extras;
+    if (lister) {
+        if (auto keys = lister->keys(s.prefix + "/")) {
+            report.listed = true;
+            std::unordered_set<std::string_view> pks;
+            for (const auto& row : all.rows) pks.insert(row.pk);
+            for (const auto& key : *keys) {
+                auto pk = listed_row_id(s.prefix, key);
+                if (pk && !pks.count(*pk)) extras.emplace(std::move(*pk), key);
+            }
+        }
+    }
+    if (suspects.empty() && extras.empty() && report.list == Found::Equal) return report;
 
     std::this_thread::sleep_for(s.settle);
     std::vector<std::string> pks;
     for (const auto& [pk, _] : suspects) pks.push_back(pk);
+    for (const auto& [pk, _] : extras) pks.push_back(pk);
     const bool list_differs = report.list != Found::Equal;
     Snapshot now = source.read(pks, false, list_differs ? ListRows::All : ListRows::Changes);
     std::map<std::string, std::string> rows_now;
@@ -103,6 +119,12 @@ VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& s
             report.examples.push_back(std::string(name(f)) + " " + key);
         }
     }
+    for (const auto& [pk, key] : extras) {
+        // A row with exactly this id exists now (inserted meanwhile), or the key is gone.
+        if (rows_now.count(pk) || !cache.get(key).value) continue;
+        ++report.extra;
+        if (report.examples.size() < s.max_examples) report.examples.push_back("extra " + key);
+    }
     if (list_differs) {
         report.list = compare_list(cache, s, now.listed);
         if (report.list != Found::Equal && report.examples.size() < s.max_examples) {
@@ -116,7 +138,10 @@ std::string describe(const VerifyReport& r, const std::string& table) {
     std::string out = "verify " + table + ": " + std::to_string(r.rows) + " rows, " +
                       std::to_string(r.compared) + " keys compared: " + std::to_string(r.wrong) +
                       " wrong, " + std::to_string(r.missing) + " missing, " +
-                      std::to_string(r.unreadable) + " unreadable; list " + name(r.list);
+                      std::to_string(r.unreadable) + " unreadable; " +
+                      (r.listed ? std::to_string(r.extra) + " extra keys"
+                                : std::string("extra keys not listed")) +
+                      "; list " + name(r.list);
     if (r.unkeyable) {
         out += "; " + std::to_string(r.unkeyable) + " rows have no key (docs/cache-layout.md)";
     }

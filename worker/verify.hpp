@@ -6,14 +6,15 @@
 // A worker may be writing meanwhile, so a first difference is not yet a finding: what differs is
 // compared again after `settle`, against Postgres read again, and only what still differs is
 // reported. A row changed between the reads, or a write the worker was about to make, is not.
-// Keys of rows that no longer exist are not looked for (nothing lists a cache's keys here); the
-// list shows such rows, since it must equal the table.
+// With a KeyLister, the keys the cache holds under the prefix are listed too, and a key no row
+// has (a deleted row's, another spelling of an id) is reported as extra.
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <vector>
 
+#include "anti_entropy.hpp"
 #include "cache_sink.hpp"
 #include "row_source.hpp"
 
@@ -36,15 +37,19 @@ struct VerifyReport {
     std::size_t missing = 0;     // no value for a row that exists
     std::size_t unkeyable = 0;   // rows whose id cannot be a key: they have none to compare
     std::size_t unreadable = 0;  // keys the cache did not answer
+    std::size_t extra = 0;       // keys under the prefix that no row has
+    bool listed = false;         // whether the cache's keys could be listed (for `extra`)
     Found list = Found::Equal;
     std::vector<std::string> examples;  // the first differences: "wrong /articles/7"
 
-    bool equal() const { return wrong == 0 && missing == 0 && list == Found::Equal; }
+    bool equal() const { return wrong == 0 && missing == 0 && extra == 0 && list == Found::Equal; }
     bool readable() const { return unreadable == 0 && list != Found::Unreadable; }
 };
 
-// Throws what the source throws (Postgres unreachable).
-VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& settings);
+// Throws what the source throws (Postgres unreachable). `lister` may be null: extra keys are then
+// not looked for.
+VerifyReport verify(RowSource& source, CacheSink& cache, const VerifySettings& settings,
+                    KeyLister* lister = nullptr);
 
 // The report as printed: a summary line, then the examples, one per line.
 std::string describe(const VerifyReport& report, const std::string& table);

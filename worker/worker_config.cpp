@@ -45,6 +45,17 @@ void declare(config::Parser& p, Config& c) {
     p.option("--resync-interval-s", c.resync_interval_s,
              "full resync period, a safety net (0: off)")
         ->check(CLI::Range(0, 7 * 86'400));
+    p.option("--verify-rate", c.verify_rate,
+             "rows per second the anti-entropy pass compares with Postgres, healing what differs "
+             "(docs/operations.md, \"Repairing itself\"; 0: off)")
+        ->check(CLI::Range(0, 10'000'000));
+    p.option("--verify-slice", c.verify_slice,
+             "rows compared in one step of the anti-entropy pass; a batch waits for at most one "
+             "step")
+        ->check(CLI::Range(std::size_t{10}, std::size_t{100'000}));
+    p.flag("--verify-keys", c.verify_keys,
+           "at the end of each anti-entropy pass, list the keys the cache holds under the prefix "
+           "(lru_crawler metadump) and delete those no row has");
     p.option("--retry-max-ms", c.retry_max_ms, "longest wait between retries after a failure")
         ->check(CLI::Range(100, 3'600'000));
     p.option("--takeover-delay-ms", c.takeover_delay_ms,
@@ -114,8 +125,9 @@ PgConfig pg_config(const Config& c) {
 }
 
 ApplierConfig applier_config(const Config& c) {
-    return {
-        .prefix = c.table.prefix, .primary_key = c.table.primary_key, .max_item_bytes = c.max_item_bytes};
+    return {.prefix = c.table.prefix,
+            .primary_key = c.table.primary_key,
+            .max_item_bytes = c.max_item_bytes};
 }
 
 LoopConfig loop_config(const Config& c) {
@@ -123,6 +135,12 @@ LoopConfig loop_config(const Config& c) {
             .max_pending = c.max_pending,
             .resync_interval = std::chrono::seconds(c.resync_interval_s),
             .retry_max = std::chrono::milliseconds(c.retry_max_ms)};
+}
+
+AntiEntropyConfig anti_entropy_config(const Config& c) {
+    return {.prefix = c.table.prefix,
+            .rows_per_second = static_cast<double>(c.verify_rate),
+            .slice_rows = c.verify_slice};
 }
 
 }  // namespace revalidator::worker

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "anti_entropy.hpp"
 #include "applier.hpp"
 #include "config.hpp"
 #include "loop.hpp"
@@ -34,6 +35,9 @@ struct Config {
     std::size_t max_pending = 100'000;
     int receive_hwm = 100'000;
     int resync_interval_s = 300;
+    int verify_rate = 5000;
+    std::size_t verify_slice = 500;
+    bool verify_keys = true;
     int retry_max_ms = 5000;
     int takeover_delay_ms = 1000;
     int lease_ttl_ms = 5000;
@@ -51,5 +55,6 @@ std::vector<config::Problem> validate(const Config& cfg);
 PgConfig pg_config(const Config& cfg);
 ApplierConfig applier_config(const Config& cfg);
 LoopConfig loop_config(const Config& cfg);
+AntiEntropyConfig anti_entropy_config(const Config& cfg);
 
 }  // namespace revalidator::worker

@@ -78,6 +78,18 @@ TEST(Keys, RowsWhoseKeyCannotBeACacheKeyAreSkippedAndTheRestIsCached) {
     EXPECT_FALSE(s.cache_get("/slugs/a").has_value());
     EXPECT_FALSE(s.cache_get("/slugs/").has_value());
 
+    // The anti-entropy pass meets them too, and finds nothing to heal in them: no false alarm
+    // that would re-read them forever, no failure.
+    ASSERT_TRUE(
+        eventually([&] { return s.worker_metric("revalidator_worker_verify_passes_total") >= 3; }));
+    for (const char* kind : {"missing", "wrong", "vanished", "stray_key", "list", "list_row"}) {
+        EXPECT_EQ(s.worker_metric(std::string("revalidator_worker_divergences_total{kind=\"") +
+                                  kind + "\"}"),
+                  0)
+            << kind;
+    }
+    EXPECT_EQ(s.worker_metric("revalidator_worker_verify_failures_total"), 0);
+
     // Every resync meets the rows again: counted each time, logged once each.
     ASSERT_TRUE(resync(s));
     ASSERT_TRUE(

@@ -59,6 +59,7 @@ class MemcachedServer {
     int port() const { return port_; }
     void start();
     void stop();
+    Process& process() { return *proc_; }  // to freeze it (Frozen)
 
   private:
     std::string dir_, name_;

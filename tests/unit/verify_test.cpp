@@ -41,7 +41,7 @@ TEST(Verify, ATrueCacheIsEqualAndNothingIsWritten) {
     EXPECT_EQ(t.cache.sets + t.cache.removes, 0);
     EXPECT_EQ(describe(r, "public.a"),
               "verify public.a: 5 rows, 5 keys compared: 0 wrong, 0 missing, 0 unreadable; "
-              "list equal\n");
+              "extra keys not listed; list equal\n");
 }
 
 TEST(Verify, WrongMissingAndUnreadableKeysAndAWrongListAreNamed) {
@@ -129,6 +129,33 @@ TEST(Verify, ARowDeletedBetweenTheLooksNeedsItsKeyGone) {
     auto r = verify(source, t.cache, kSettings);
     EXPECT_EQ(r.wrong, 1u) << "a key left for a deleted row holds a value no row has";
     EXPECT_EQ(r.examples.front(), "wrong /a/5");
+}
+
+class Lister : public KeyLister {
+  public:
+    std::optional<std::vector<std::string>> listed;
+    std::optional<std::vector<std::string>> keys(std::string_view) override { return listed; }
+};
+
+TEST(Verify, KeysNoRowHasAreExtraWhenTheCacheCanBeListed) {
+    Table t;
+    t.cache.store["/a/9"] = int_row(9, "deleted long ago");
+    t.cache.store["/a/01"] = "another spelling of row 1";
+    Lister lister;
+    lister.listed = std::vector<std::string>{"/a/1", "/a/9", "/a/01", "/a/x/1", "/a", "/ab/1"};
+    auto r = verify(t.source, t.cache, kSettings, &lister);
+    EXPECT_FALSE(r.equal());
+    EXPECT_TRUE(r.readable());
+    EXPECT_EQ(r.extra, 2u);
+    EXPECT_EQ(r.examples, (std::vector<std::string>{"extra /a/01", "extra /a/9"}));
+    EXPECT_NE(describe(r, "t").find("0 unreadable; 2 extra keys; list equal"), std::string::npos)
+        << describe(r, "t");
+    EXPECT_EQ(t.cache.sets + t.cache.removes, 0);
+
+    lister.listed = std::nullopt;  // a server that cannot list: nothing is claimed
+    auto unlisted = verify(t.source, t.cache, kSettings, &lister);
+    EXPECT_TRUE(unlisted.equal());
+    EXPECT_FALSE(unlisted.listed);
 }
 
 }  // namespace

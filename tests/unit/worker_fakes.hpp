@@ -1,6 +1,6 @@
-// In-memory stand-ins for the worker's adapters, shared by applier_test.cpp and loop_test.cpp:
-// FakeSource plays Postgres (an ordered pk -> row JSON table), FakeSink plays Memcached (a key ->
-// value map with switches for refusals and outages, which records every key Memcached's text
+// In-memory stand-ins for the worker's adapters, shared by the applier, loop and anti-entropy
+// tests: FakeSource plays Postgres (an ordered pk -> row JSON table), FakeSink plays Memcached (a
+// key -> value map with switches for refusals and outages, which records every key Memcached's text
 // protocol would misread).
 #pragma once
 
@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "anti_entropy.hpp"
 #include "cache_sink.hpp"
 #include "row_source.hpp"
 #include "worker_config.hpp"
@@ -44,7 +45,7 @@ inline std::string list_text(const std::vector<std::string>& rows) {
     return out + "]";
 }
 
-class FakeSource : public RowSource {
+class FakeSource : public RowSource, public DigestSource {
   public:
     struct Call {
         std::vector<std::string> pks;
@@ -93,6 +94,27 @@ class FakeSource : public RowSource {
         }
         if (!full && list == ListRows::All) s.listed = all();
         return s;
+    }
+
+    // Keyset pages in the table's order, as Postgres pages by primary key.
+    std::vector<RowDigest> digests(const std::optional<std::string>& after,
+                                   std::size_t limit) override {
+        if (fail) throw std::runtime_error("connection to server was lost");
+        std::vector<RowDigest> out;
+        for (auto it = after ? table.upper_bound(*after) : table.begin();
+             it != table.end() && out.size() < limit; ++it) {
+            out.push_back({it->first, md5_hex(it->second)});
+        }
+        return out;
+    }
+    std::vector<RowDigest> digests_of(const std::vector<std::string>& pks) override {
+        if (fail) throw std::runtime_error("connection to server was lost");
+        std::vector<RowDigest> out;
+        for (const auto& pk : pks) {
+            if (auto it = table.find(pk); it != table.end())
+                out.push_back({pk, md5_hex(it->second)});
+        }
+        return out;
     }
 
   private:

@@ -63,6 +63,40 @@ ListPlan ListLayout::plan(const std::vector<ListSegment>& list,
     return plan;
 }
 
+std::optional<ListPlan> ListLayout::written(const std::vector<ListSegment>& list) const {
+    ListPlan out;
+    std::size_t bytes = 0;
+    for (const auto& s : list) bytes += s.text->size();
+    if (max_item_bytes_ == 0 || bytes <= max_item_bytes_) {
+        out.head.reserve(bytes);
+        for (const auto& s : list) out.head += *s.text;
+        return out;
+    }
+    std::vector<std::string> keys;
+    for (const auto& s : list) {
+        auto parts = named_.find(s.version);
+        if (parts == named_.end()) return std::nullopt;
+        const std::string_view text = *s.text;
+        std::size_t at = 0;
+        for (const auto& key : parts->second) {
+            if (at >= text.size()) return std::nullopt;
+            out.parts.push_back({key, text.substr(at, max_item_bytes_)});
+            keys.push_back(key);
+            at += max_item_bytes_;
+        }
+        if (at < text.size()) return std::nullopt;
+    }
+    out.head = manifest::encode(bytes, keys);
+    return out;
+}
+
+void ListLayout::distrust() {
+    for (auto& [_, parts] : named_) {
+        adopted_.insert(adopted_.end(), parts.begin(), parts.end());
+    }
+    named_.clear();
+}
+
 void ListLayout::committed() {
     named_ = std::move(planned_);
     planned_.clear();

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -40,6 +41,12 @@ class ListLayout {
                   const std::function<bool(const std::string&)>& still_cached);
     // The last plan's parts and head were written: its parts are now the ones named.
     void committed();
+    // The head and parts the last committed plan for `list` wrote, as plan() would give them with
+    // every part new; nullopt when `list` is not the list that plan was for.
+    std::optional<ListPlan> written(const std::vector<ListSegment>& list) const;
+    // Forgets which parts hold which segment: the next plan writes them all anew, and deletes
+    // the ones named now once its head is written.
+    void distrust();
     // Parts found in the cache from an earlier process (read from its manifest): deleted after
     // the next list is written, and their numbers are not reused.
     void adopt(const std::vector<std::string>& part_keys);

@@ -15,6 +15,7 @@ ListRows List::wants() const {
 }
 
 void List::follow(const Snapshot& snap, bool full) {
+    written_ = false;
     if (full) {
         if (snap.key_order != KeyOrder::None) {
             segments_.replace(snap.rows, snap.key_order);
@@ -41,6 +42,22 @@ ListPlan List::plan(const std::function<bool(const std::string&)>& still_cached)
 
 void List::committed() {
     layout_.committed();
+    written_ = true;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string_view>>> List::rows_between(
+    const std::optional<std::string>& after, const std::optional<std::string>& through) const {
+    if (!segments_.valid()) return std::nullopt;
+    return segments_.rows_between(after, through);
+}
+
+std::optional<ListPlan> List::in_cache() const {
+    if (!written_) return std::nullopt;
+    return layout_.written(list_);
+}
+
+void List::distrust_cache() {
+    layout_.distrust();
 }
 
 Lookup List::read_back(CacheSink& sink) {

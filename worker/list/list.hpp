@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,17 @@ class List {
     // The last plan's parts and head were written.
     void committed();
 
+    // For the anti-entropy pass (anti_entropy.hpp). The rows in the pk range (after, through], as
+    // ListSegments::rows_between; nullopt when the list is not kept by key.
+    std::optional<std::vector<std::pair<std::string, std::string_view>>> rows_between(
+        const std::optional<std::string>& after, const std::optional<std::string>& through) const;
+    // The head and the parts the cache should hold now: nullopt unless the list in memory is the
+    // one last written. `parts` point into the list.
+    std::optional<ListPlan> in_cache() const;
+    // The cache's copy is not what was written: the next plan writes every part anew (under new
+    // keys) and deletes the old ones, rather than reuse a part it can no longer trust.
+    void distrust_cache();
+
     // The list under the head as the cache holds it (an earlier process may have written it):
     // nullopt, and `reachable` as the cache answered, when it is not there whole. The parts its
     // manifest names are adopted: deleted after the next list is written.
@@ -53,6 +65,7 @@ class List {
     ListSegments segments_;
     ListLayout layout_;
     std::vector<ListSegment> list_;
+    bool written_ = false;  // list_ is what the cache was last given
 };
 
 }  // namespace revalidator::worker

@@ -52,6 +52,14 @@ std::optional<std::string> sort_key(KeyOrder order, const std::string& pk) {
     return key;
 }
 
+// The pk a sort key was made from.
+std::string pk_of(KeyOrder order, const std::string& key) {
+    if (order == KeyOrder::Uuid) return key;
+    std::uint64_t u = 0;
+    for (char c : key) u = (u << 8) | static_cast<unsigned char>(c);
+    return std::to_string(static_cast<std::int64_t>(u ^ (std::uint64_t{1} << 63)));
+}
+
 }  // namespace
 
 std::string jsonb_array_text(const std::vector<std::string_view>& elements) {
@@ -89,6 +97,21 @@ void ListSegments::replace(const std::vector<Row>& rows, KeyOrder order) {
         current->bytes += json.size() + 2;
         current->rows.emplace_hint(current->rows.end(), key, std::move(json));
     }
+}
+
+std::vector<std::pair<std::string, std::string_view>> ListSegments::rows_between(
+    const std::optional<std::string>& after, const std::optional<std::string>& through) const {
+    std::optional<std::string> lo, hi;
+    if (after && !(lo = sort_key(order_, *after))) return {};
+    if (through && !(hi = sort_key(order_, *through))) return {};
+    std::vector<std::pair<std::string, std::string_view>> out;
+    for (const auto& [_, s] : segments_) {
+        for (auto it = lo ? s.rows.upper_bound(*lo) : s.rows.begin();
+             it != s.rows.end() && (!hi || it->first <= *hi); ++it) {
+            out.emplace_back(pk_of(order_, it->first), it->second);
+        }
+    }
+    return out;
 }
 
 void ListSegments::apply(const std::vector<std::string>& pks, const std::vector<Row>& found) {

@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "row_source.hpp"
@@ -51,6 +53,11 @@ class ListSegments {
     void apply(const std::vector<std::string>& pks, const std::vector<Row>& found);
     // The list now; segments untouched since the last call keep their version.
     std::vector<ListSegment> segments();
+    // The rows held after the pk `after` up to and including `through` (nullopt: no bound), in
+    // list order, as (pk, JSON); pks are spelled as Postgres spells them. Valid until the next
+    // change.
+    std::vector<std::pair<std::string, std::string_view>> rows_between(
+        const std::optional<std::string>& after, const std::optional<std::string>& through) const;
 
   private:
     struct Segment {

@@ -1,0 +1,333 @@
+// AntiEntropy: the continuous comparison of the cache with Postgres, driven with the in-memory
+// fakes. Each test makes the cache differ the way the world does (a webhook never sent, a buggy
+// writer, a crash's leftover key), runs one whole pass, and checks what the pass found, that
+// applying it heals the cache, and that a second pass then finds nothing.
+#include "anti_entropy.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "clock.hpp"
+#include "loop.hpp"
+#include "wire.hpp"
+#include "worker_fakes.hpp"
+
+namespace revalidator::worker {
+namespace {
+
+using namespace std::chrono_literals;
+using fakes::FakeSink;
+using fakes::FakeSource;
+using fakes::int_row;
+
+class FakeLister : public KeyLister {
+  public:
+    std::optional<std::vector<std::string>> listed = std::vector<std::string>{};
+    std::vector<std::string> prefixes;
+    std::optional<std::vector<std::string>> keys(std::string_view prefix) override {
+        prefixes.emplace_back(prefix);
+        return listed;
+    }
+};
+
+class AntiEntropyTest : public ::testing::Test {
+  protected:
+    FakeSource source;
+    FakeSink sink;
+    FakeLister lister;
+    metrics::Registry registry;
+    ApplierConfig applier_cfg = fakes::default_applier();
+    std::unique_ptr<Applier> applier;
+    std::unique_ptr<AntiEntropy> ae;
+
+    // Rows 10..19 (ids of one length, so that the fake's text order is the key order), applied by
+    // a full resync, as a worker that has just become active.
+    void start(KeyOrder order = KeyOrder::Integer, std::size_t slice = 3) {
+        source.key_order = order;
+        for (int id = 10; id < 20; ++id) source.put(id);
+        applier = std::make_unique<Applier>(source, sink, applier_cfg, registry);
+        Batch full;
+        full.full = true;
+        ASSERT_TRUE(applier->apply(full).done());
+        ae = std::make_unique<AntiEntropy>(
+            source, sink, *applier, &lister,
+            AntiEntropyConfig{.prefix = "/articles", .rows_per_second = 1000, .slice_rows = slice},
+            registry);
+    }
+
+    double metric(const std::string& series) {
+        return fakes::metric(registry.render(), series).value_or(-1);
+    }
+
+    // Steps until a pass ends, and returns everything it found.
+    Repairs pass() {
+        const double before = metric("revalidator_worker_verify_passes_total");
+        Repairs all;
+        for (int i = 0; i < 100 && metric("revalidator_worker_verify_passes_total") == before;
+             ++i) {
+            Repairs r = ae->step(AntiEntropy::Clock::now());
+            all.pks.insert(all.pks.end(), r.pks.begin(), r.pks.end());
+            all.list |= r.list;
+        }
+        EXPECT_GT(metric("revalidator_worker_verify_passes_total"), before) << "no pass ended";
+        std::sort(all.pks.begin(), all.pks.end());
+        all.pks.erase(std::unique(all.pks.begin(), all.pks.end()), all.pks.end());
+        return all;
+    }
+
+    // What the loop does with a pass's findings: one batch, read from the source.
+    void heal(const Repairs& r) {
+        Batch b;
+        b.pks = r.pks;
+        b.list = r.list;
+        for (const auto& pk : r.pks) b.received.emplace(pk, 0);
+        ASSERT_TRUE(applier->apply(b).done());
+    }
+
+    // Every row's key and the list hold what the source holds, and no other row key is there.
+    void expect_true_cache() {
+        for (const auto& [pk, json] : source.table) {
+            EXPECT_EQ(sink.at("/articles/" + pk), json) << pk;
+        }
+        for (const auto& [key, _] : sink.store) {
+            if (key.rfind("/articles/", 0) != 0) continue;
+            EXPECT_TRUE(source.table.count(key.substr(10))) << "extra key " << key;
+        }
+        EXPECT_EQ(sink.read_list("/articles"), source.list());
+    }
+
+    std::string kind(const std::string& k) {
+        return "revalidator_worker_divergences_total{kind=\"" + k + "\"}";
+    }
+};
+
+TEST_F(AntiEntropyTest, ATrueCacheIsVerifiedWholeAndNothingIsFound) {
+    start();
+    Repairs r = pass();
+    EXPECT_TRUE(r.empty());
+    EXPECT_EQ(metric("revalidator_worker_verify_rows_total"), 10);
+    for (const char* k : {"missing", "wrong", "list_row", "vanished", "stray_key", "list"}) {
+        EXPECT_EQ(metric(kind(k)), 0) << k;
+    }
+    EXPECT_EQ(lister.prefixes, std::vector<std::string>{"/articles/"});
+}
+
+TEST_F(AntiEntropyTest, ALostUpdateIsFoundInTheKeyAndTheListAndHealed) {
+    start();
+    source.put(14, "changed without a webhook");
+    Repairs r = pass();
+    EXPECT_EQ(r.pks, std::vector<std::string>{"14"});
+    EXPECT_EQ(metric(kind("wrong")), 1);
+    EXPECT_EQ(metric(kind("list_row")), 1);
+    heal(r);
+    expect_true_cache();
+    EXPECT_TRUE(pass().empty());
+}
+
+TEST_F(AntiEntropyTest, ALostInsertAndALostDeleteAreFoundOnceEachAndHealed) {
+    start();
+    source.table.erase("15");
+    source.put(21);
+    Repairs r = pass();
+    EXPECT_EQ(r.pks, (std::vector<std::string>{"15", "21"}));
+    EXPECT_EQ(metric(kind("missing")), 1);   // 21 has no key
+    EXPECT_EQ(metric(kind("list_row")), 1);  // nor a place in the list
+    EXPECT_EQ(metric(kind("vanished")), 1);  // 15 is listed and keyed, but gone: counted once
+    heal(r);
+    expect_true_cache();
+    EXPECT_TRUE(pass().empty());
+}
+
+TEST_F(AntiEntropyTest, ALostDeleteIsFoundInTheListsRangeAndHealed) {
+    start();
+    source.table.erase("12");
+    source.table.erase("19");  // the last row: the last slice has no upper bound
+    Repairs r = pass();
+    EXPECT_EQ(r.pks, (std::vector<std::string>{"12", "19"}));
+    EXPECT_EQ(metric(kind("vanished")), 2);
+    heal(r);
+    expect_true_cache();
+    EXPECT_EQ(sink.at("/articles/12"), "<absent>");
+    EXPECT_TRUE(pass().empty());
+}
+
+TEST_F(AntiEntropyTest, ALostDeleteIsFoundAtThePassEndWhenTheListIsNotKeptByKey) {
+    start(KeyOrder::None);
+    source.table.erase("17");
+    Repairs r = pass();
+    EXPECT_EQ(r.pks, std::vector<std::string>{"17"});
+    EXPECT_EQ(metric(kind("vanished")), 1);
+    heal(r);
+    expect_true_cache();
+}
+
+TEST_F(AntiEntropyTest, ValuesABuggyWriterLeftAreFoundAndRewritten) {
+    start();
+    sink.store["/articles/11"] = "garbage";
+    sink.store["/articles/13"] = int_row(13, "an older value");
+    sink.store.erase("/articles/16");
+    Repairs r = pass();
+    EXPECT_EQ(r.pks, (std::vector<std::string>{"11", "13", "16"}));
+    EXPECT_EQ(metric(kind("wrong")), 2);
+    EXPECT_EQ(metric(kind("missing")), 1);
+    EXPECT_EQ(metric(kind("list_row")), 0);  // the list the worker holds is right
+    heal(r);
+    expect_true_cache();
+}
+
+TEST_F(AntiEntropyTest, KeysNoRowHasAreDeletedWhenTheCacheListsThem) {
+    start();
+    for (const char* key : {"/articles/99", "/articles/010"}) sink.store[key] = "leftover";
+    // A key under a nested prefix (another table's), a key that is no row key, and the list's
+    // own keys are left alone.
+    sink.store["/articles/featured/1"] = "another table's";
+    lister.listed = std::vector<std::string>{"/articles/99", "/articles/010", "/articles/10",
+                                             "/articles/featured/1", "/articles/bad key"};
+    Repairs r = pass();
+    EXPECT_TRUE(r.empty());
+    EXPECT_EQ(metric(kind("stray_key")), 2);
+    EXPECT_EQ(sink.at("/articles/99"), "<absent>");
+    EXPECT_EQ(sink.at("/articles/010"), "<absent>");
+    EXPECT_EQ(sink.at("/articles/featured/1"), "another table's");
+    EXPECT_TRUE(sink.misread_keys.empty());
+    sink.store.erase("/articles/featured/1");
+    expect_true_cache();
+}
+
+TEST_F(AntiEntropyTest, AListThatCannotBeListedLeavesThePassWithoutStrayKeys) {
+    start();
+    sink.store["/articles/99"] = "leftover";
+    lister.listed = std::nullopt;
+    EXPECT_TRUE(pass().empty());
+    EXPECT_EQ(sink.at("/articles/99"), "leftover");
+}
+
+TEST_F(AntiEntropyTest, AWrongListIsRewritten) {
+    start();
+    sink.store["/articles"] = "[]";
+    Repairs r = pass();
+    EXPECT_TRUE(r.pks.empty());
+    EXPECT_TRUE(r.list);
+    EXPECT_EQ(metric(kind("list")), 1);
+    heal(r);
+    expect_true_cache();
+    EXPECT_TRUE(pass().empty());
+}
+
+TEST_F(AntiEntropyTest, AWrongPartOfAChunkedListIsWrittenAnewUnderNewKeys) {
+    applier_cfg.max_item_bytes = 100;  // about two rows a part
+    start();
+    auto parts = sink.part_keys("/articles");
+    ASSERT_GT(parts.size(), 2u);
+    sink.store[parts[1]] = "wrong bytes";
+    Repairs r = pass();
+    EXPECT_TRUE(r.list);
+    heal(r);
+    expect_true_cache();
+    // A part key is never reused for other bytes: the wrong one is gone, not overwritten.
+    EXPECT_EQ(sink.at(parts[1]), "<absent>");
+    EXPECT_TRUE(pass().empty());
+}
+
+TEST_F(AntiEntropyTest, AFailingSourceIsCountedAndTheSliceIsTriedAgain) {
+    start(KeyOrder::Integer, 100);
+    source.put(12, "lost");
+    source.fail = true;
+    EXPECT_TRUE(ae->step(AntiEntropy::Clock::now()).empty());
+    EXPECT_EQ(metric("revalidator_worker_verify_failures_total"), 1);
+    source.fail = false;
+    EXPECT_EQ(pass().pks, std::vector<std::string>{"12"});
+}
+
+TEST_F(AntiEntropyTest, StepsAreSpacedByTheBudgetFromTheirStart) {
+    start(KeyOrder::Integer, 5);  // 5 rows a step at 1000 rows/s: 5 ms apart
+    const auto before = AntiEntropy::Clock::now();
+    ae->step(before);
+    const auto after = AntiEntropy::Clock::now();
+    EXPECT_GE(ae->due(), before + 5ms);
+    EXPECT_LE(ae->due(), after + 5ms);
+}
+
+TEST_F(AntiEntropyTest, ARateOfZeroIsOff) {
+    start();
+    AntiEntropy off(source, sink, *applier, &lister,
+                    {.prefix = "/articles", .rows_per_second = 0, .slice_rows = 10}, registry);
+    EXPECT_FALSE(off.enabled());
+    source.put(12, "lost");
+    EXPECT_TRUE(off.step(AntiEntropy::Clock::now()).empty());
+}
+
+TEST_F(AntiEntropyTest, PassesAreSpacedByTheirMinimumOnASmallTable) {
+    start(KeyOrder::Integer, 100);
+    const auto now = AntiEntropy::Clock::now();
+    ae->step(now);  // the whole table: the pass ends
+    EXPECT_GE(ae->due() - now, std::chrono::milliseconds(900));
+}
+
+// The loop runs the pass when nothing is owed and applies what it finds: a change no webhook
+// announced reaches the cache with no event and no resync.
+TEST_F(AntiEntropyTest, TheLoopHealsALostChangeWithoutAnyEvent) {
+    start(KeyOrder::Integer, 3);
+    metrics::Registry loop_registry;
+    Loop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
+    source.put(13, "changed without a webhook");
+    source.table.erase("18");
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (
+        std::chrono::steady_clock::now() < deadline &&
+        (sink.at("/articles/13") != source.table["13"] || sink.at("/articles/18") != "<absent>")) {
+        std::this_thread::sleep_for(std::min(loop.step(), std::chrono::milliseconds(10)));
+    }
+    expect_true_cache();
+    EXPECT_EQ(metric("revalidator_worker_resyncs_total"), 1) << "only the first, at start";
+}
+
+// Under a steady stream of webhooks something is always owed when the loop steps: the pass must
+// still run on its budget, or lost changes would wait for the stream to stop.
+TEST_F(AntiEntropyTest, ThePassKeepsItsPaceWhileEventsKeepArriving) {
+    start(KeyOrder::Integer, 3);
+    metrics::Registry loop_registry;
+    Loop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
+    source.put(17, "changed without a webhook");
+    std::uint64_t seq = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline &&
+           sink.at("/articles/17") != source.table["17"]) {
+        ++seq;
+        source.put(11, "announced " + std::to_string(seq));
+        loop.ingest({wire::encode(
+            Event{"ingress-a", 1, seq, unix_micros(), Op::Update, "public", "articles", "11"})});
+        loop.step();
+        std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_EQ(sink.at("/articles/17"), source.table["17"])
+        << registry.render() << loop_registry.render();
+    EXPECT_GT(seq, 1u);
+}
+
+// The loop's wait for frames ends when the pass's next step is due, after a batch too: a wait of
+// the idle default there would halve the pass's pace whenever it heals something.
+TEST_F(AntiEntropyTest, TheLoopWaitsOnlyUntilTheNextStepAfterABatch) {
+    start(KeyOrder::Integer, 3);  // 3 rows a step at 1000 rows/s: a step every 3 ms
+    metrics::Registry loop_registry;
+    Loop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
+    loop.ingest({wire::encode(
+        Event{"ingress-a", 1, 1, unix_micros(), Op::Update, "public", "articles", "11"})});
+    const auto wait = loop.step();
+    EXPECT_EQ(loop.pending_keys(), 0u) << "the event was applied";
+    EXPECT_LE(wait, 4ms);
+}
+
+TEST(Md5, IsPostgresMd5OfText) {
+    // RFC 1321's test vectors; Postgres' md5() answers the same.
+    EXPECT_EQ(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
+    EXPECT_EQ(md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+}
+
+}  // namespace
+}  // namespace revalidator::worker

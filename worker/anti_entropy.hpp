@@ -1,0 +1,140 @@
+// Anti-entropy (docs/operations.md, "Repairing itself"): a webhook that is never sent, a cache
+// written by something else, or a key left behind by a crash makes the cache differ from Postgres
+// with nothing to announce it. The active worker therefore walks the table continuously, a slice
+// of rows at a time and at a budget of rows per second, and compares three things for each slice:
+//   - Postgres' digest of each row (md5 of the to_jsonb text, the bytes the cache holds) with the
+//     digest of the value its key holds in the cache;
+//   - the same digest with the row as the worker's list holds it, when the list is kept by key
+//     (list/list.hpp): a lost webhook leaves the list wrong even where a reader's miss has since
+//     filled the row's key;
+//   - the rows the list holds in the slice's range with the rows Postgres has there: a lost DELETE.
+// At the end of each pass it compares the list as the cache holds it (head and parts) with the
+// list it last wrote; and it takes the keys the cache holds under the prefix (KeyLister) and the
+// keys the worker wrote whose rows the pass did not see, and asks Postgres whether those rows
+// exist: a row inserted during the pass does, a row deleted while no webhook said so does not.
+//
+// It heals rows through the loop: it returns the rows that differ, and the loop re-applies them as
+// a batch that Postgres is read for (worker/loop.hpp). A repair is the same read-then-write as a
+// webhook, with the same fencing and ordering, so it never writes a value older than the one it
+// fixes; a false alarm (a row changed while its webhook is on the way) costs one re-read. The one
+// write it makes itself is the delete of a key no row can have (another spelling of an id, "007"),
+// which no batch would name.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "applier.hpp"
+#include "cache_sink.hpp"
+#include "metrics.hpp"
+
+namespace revalidator::worker {
+
+struct RowDigest {
+    std::string pk;   // pk::text
+    std::string md5;  // md5 of to_jsonb(row)::text, 32 lower-case hex digits
+};
+
+// Postgres' md5(text) of `bytes`: 32 lower-case hex digits.
+std::string md5_hex(std::string_view bytes);
+
+// One slice of the table's rows, by primary key as Postgres orders it.
+class DigestSource {
+  public:
+    virtual ~DigestSource() = default;
+    // Up to `limit` rows after `after` (from the first row when nullopt), in primary key order.
+    // Throws when Postgres cannot be read.
+    virtual std::vector<RowDigest> digests(const std::optional<std::string>& after,
+                                           std::size_t limit) = 0;
+    // The rows that exist among `pks`, each under its own pk::text (an id spelled otherwise, such
+    // as "007" for 7, is not answered for).
+    virtual std::vector<RowDigest> digests_of(const std::vector<std::string>& pks) = 0;
+};
+
+// The keys the cache holds whose names start with a prefix, on every server. nullopt when they
+// cannot all be listed now (a server away or busy); the pass then does without.
+class KeyLister {
+  public:
+    virtual ~KeyLister() = default;
+    virtual std::optional<std::vector<std::string>> keys(std::string_view prefix) = 0;
+};
+
+// The id a key listed from the cache names under `prefix`: nullopt unless the key is exactly the
+// key item_key builds for that id, and the id holds no '/' (the key may then belong to another
+// table whose prefix nests under this one's, "/articles/featured/1"). Keys read from the cache
+// are input like any other.
+std::optional<std::string> listed_row_id(std::string_view prefix, std::string_view key);
+
+struct AntiEntropyConfig {
+    std::string prefix;
+    double rows_per_second = 0;  // 0: off
+    std::size_t slice_rows = 500;
+    // A pass starts at most this often, so that a small table is not read many times a second.
+    std::chrono::milliseconds min_pass{1000};
+};
+
+// What a step found to differ: the rows to re-apply, and whether the list must be rewritten.
+struct Repairs {
+    std::vector<std::string> pks;
+    bool list = false;
+    bool empty() const { return pks.empty() && !list; }
+};
+
+class AntiEntropy {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    // `lister` may be null: keys nobody wrote are then not looked for.
+    AntiEntropy(DigestSource& source, CacheSink& cache, Applier& applier, KeyLister* lister,
+                AntiEntropyConfig cfg, metrics::Registry& registry);
+
+    bool enabled() const { return cfg_.rows_per_second > 0; }
+    // When the next step is due.
+    Clock::time_point due() const { return due_; }
+    // Verifies one slice, and ends the pass after the last. Call between batches: a row already
+    // owed to the cache (its event not applied yet) may be found again, which costs nothing more
+    // than its read. A failure (Postgres or the cache away, the write gate shut) is counted and
+    // logged; the slice is tried again after a pause.
+    Repairs step(Clock::time_point now);
+
+  private:
+    void slice(const std::vector<RowDigest>& rows, bool last, Repairs& out);
+    void end_pass(Repairs& out);
+    void unaccounted_keys(Repairs& out);
+    void compare_list(Repairs& out);
+    void found(metrics::Counter& kind, const std::string& pk, Repairs& out);
+
+    DigestSource& source_;
+    CacheSink& cache_;
+    Applier& applier_;
+    KeyLister* lister_;
+    AntiEntropyConfig cfg_;
+    Clock::time_point due_{};
+    std::optional<std::string> after_;  // the last pk of the previous slice
+    // Every pk this pass has accounted for: shown by Postgres, or found gone.
+    std::unordered_set<std::string> accounted_;
+    bool failing_ = false;  // logged once when steps start failing, once when one works again
+    Clock::time_point pass_started_;
+    // When the pass before this one started: every slice was verified since (a gauge reads it).
+    std::shared_ptr<std::atomic<Clock::rep>> previous_pass_;
+
+    metrics::Counter& rows_;
+    metrics::Counter& passes_;
+    metrics::Counter& failures_;
+    metrics::Counter& missing_;
+    metrics::Counter& wrong_;
+    metrics::Counter& list_rows_;
+    metrics::Counter& vanished_;
+    metrics::Counter& stray_;
+    metrics::Counter& list_;
+    metrics::Histogram& seconds_;
+};
+
+}  // namespace revalidator::worker

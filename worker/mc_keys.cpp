@@ -1,0 +1,136 @@
+#include "mc_keys.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+#include "log.hpp"
+#include "metadump.hpp"
+
+namespace revalidator::worker {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+class Socket {
+  public:
+    explicit Socket(int fd) : fd_(fd) {}
+    ~Socket() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    Socket(const Socket&) = delete;
+    Socket& operator=(const Socket&) = delete;
+    Socket& operator=(Socket&&) = delete;
+    int fd() const { return fd_; }
+
+  private:
+    int fd_;
+};
+
+// Waits for `events` on `fd` until `deadline`; throws when it passes first.
+void wait_for(int fd, short events, Clock::time_point deadline, const char* what) {
+    for (;;) {
+        const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) throw std::runtime_error(std::string("timed out ") + what);
+        pollfd p{fd, events, 0};
+        const int n = ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+        if (n > 0) return;
+        if (n < 0 && errno != EINTR) throw std::runtime_error(std::strerror(errno));
+    }
+}
+
+Socket connect_to(const HostPort& server, Clock::time_point deadline) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const std::string port = std::to_string(server.port);
+    if (int rc = ::getaddrinfo(server.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+        throw std::runtime_error(std::string("cannot resolve: ") + ::gai_strerror(rc));
+    }
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(found, ::freeaddrinfo);
+    Socket s(::socket(found->ai_family, found->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (s.fd() < 0) throw std::runtime_error(std::strerror(errno));
+    if (::connect(s.fd(), found->ai_addr, found->ai_addrlen) != 0 && errno != EINPROGRESS) {
+        throw std::runtime_error(std::string("cannot connect: ") + std::strerror(errno));
+    }
+    wait_for(s.fd(), POLLOUT, deadline, "connecting");
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(s.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) throw std::runtime_error(std::string("cannot connect: ") + std::strerror(err));
+    return s;
+}
+
+std::vector<std::string> list_one(const HostPort& server, std::string_view prefix, milliseconds io,
+                                  milliseconds total, std::size_t max_keys) {
+    const auto end = Clock::now() + total;
+    auto deadline = [&] { return std::min(end, Clock::now() + io); };
+    Socket s = connect_to(server, deadline());
+    static constexpr std::string_view kCommand = "lru_crawler metadump all\r\n";
+    std::size_t sent = 0;
+    while (sent < kCommand.size()) {
+        wait_for(s.fd(), POLLOUT, deadline(), "sending");
+        const ssize_t n =
+            ::send(s.fd(), kCommand.data() + sent, kCommand.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            throw std::runtime_error(std::strerror(errno));
+        if (n > 0) sent += static_cast<std::size_t>(n);
+    }
+    MetadumpReader reader{std::string(prefix), max_keys};
+    char buf[64 * 1024];
+    while (reader.state() == MetadumpReader::State::More) {
+        wait_for(s.fd(), POLLIN, deadline(), "reading");
+        const ssize_t n = ::recv(s.fd(), buf, sizeof buf, 0);
+        if (n == 0) throw std::runtime_error("connection closed");
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) continue;
+            throw std::runtime_error(std::strerror(errno));
+        }
+        reader.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+    if (reader.state() == MetadumpReader::State::Failed) throw std::runtime_error(reader.error());
+    return reader.take_keys();
+}
+
+}  // namespace
+
+McKeyLister::McKeyLister(std::vector<HostPort> servers, milliseconds io, milliseconds total,
+                         std::size_t max_keys)
+    : servers_(std::move(servers)), io_(io), total_(total), max_keys_(max_keys) {}
+
+std::optional<std::vector<std::string>> McKeyLister::keys(std::string_view prefix) {
+    std::vector<std::string> all;
+    for (const auto& server : servers_) {
+        try {
+            auto keys = list_one(server, prefix, io_, total_, max_keys_);
+            all.insert(all.end(), std::make_move_iterator(keys.begin()),
+                       std::make_move_iterator(keys.end()));
+        } catch (const std::exception& e) {
+            if (!failing_) {
+                log::warn("cannot list the cache's keys; passes go without until it can",
+                          {{"server", server.host + ":" + std::to_string(server.port)},
+                           {"error", e.what()}});
+            }
+            failing_ = true;
+            return std::nullopt;
+        }
+    }
+    if (failing_) log::info("the cache's keys can be listed again");
+    failing_ = false;
+    return all;
+}
+
+}  // namespace revalidator::worker

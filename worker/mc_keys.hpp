@@ -1,0 +1,31 @@
+// Lists the keys a Memcached cluster holds under a prefix (KeyLister, anti_entropy.hpp), with
+// `lru_crawler metadump all` sent to each server over its own short-lived connection: libmemcached
+// has no call for it. Every wait is bounded: connecting and each read by `io`, the whole listing
+// of one server by `total`, so a frozen server costs the pass at most `total` and then a pass
+// without the listing. The answer is parsed by MetadumpReader (metadump.hpp).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "anti_entropy.hpp"
+#include "server_list.hpp"
+
+namespace revalidator::worker {
+
+class McKeyLister final : public KeyLister {
+  public:
+    McKeyLister(std::vector<HostPort> servers, std::chrono::milliseconds io,
+                std::chrono::milliseconds total, std::size_t max_keys);
+
+    std::optional<std::vector<std::string>> keys(std::string_view prefix) override;
+
+  private:
+    std::vector<HostPort> servers_;
+    std::chrono::milliseconds io_, total_;
+    std::size_t max_keys_;
+    bool failing_ = false;  // logged once when listing starts failing, once when it works again
+};
+
+}  // namespace revalidator::worker

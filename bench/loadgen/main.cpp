@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     loadgen::add_ack_command(app);
     loadgen::add_read_command(app);
     loadgen::add_e2e_command(app);
+    loadgen::add_heal_command(app);
     loadgen::add_worker_command(app);
     loadgen::add_report_command(app);
     loadgen::add_sink_command(app);

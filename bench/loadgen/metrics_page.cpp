@@ -29,6 +29,7 @@ MetricsPage::MetricsPage(std::string_view text) {
         double v = std::strtod(value.c_str(), &end);
         if (end == value.c_str()) continue;
         values_[std::string(line.substr(0, name_end))] += v;
+        if (value_at != name_end) values_[std::string(line.substr(0, value_at))] += v;
     }
 }
 

@@ -1,6 +1,7 @@
 // The worker's own account of a run, read from its Prometheus page (GET /metrics on the admin
 // port): events received, list rebuilds, batches, pending keys. value() sums a family's series
-// over their labels; histogram families are read through their _sum and _count series.
+// over their labels, or gives one series named with its labels (name{kind="wrong"}); histogram
+// families are read through their _sum and _count series.
 #pragma once
 
 #include <optional>

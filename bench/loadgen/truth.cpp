@@ -89,6 +89,27 @@ std::vector<Change> Truth::bump(const std::vector<std::string>& ids) {
     return changes;
 }
 
+std::optional<Change> Truth::insert(const std::string& column, const std::string& value) {
+    pqxx::work tx(impl_->conn);
+    auto r =
+        tx.exec_params("INSERT INTO " + impl_->rel + " AS t (" + quote_ident(column) +
+                           ") VALUES ($1) RETURNING t." + impl_->key + "::text, to_jsonb(t)::text",
+                       value);
+    tx.commit();
+    if (r.empty()) return std::nullopt;
+    return Change{r[0][0].c_str(), r[0][1].c_str(), ""};
+}
+
+std::optional<Change> Truth::remove(const std::string& id) {
+    pqxx::work tx(impl_->conn);
+    auto r = tx.exec_params("DELETE FROM " + impl_->rel + " t WHERE t." + impl_->key +
+                                " = $1::" + impl_->key_type + " RETURNING to_jsonb(t)::text",
+                            id);
+    tx.commit();
+    if (r.empty()) return std::nullopt;
+    return Change{id, "", r[0][0].c_str()};
+}
+
 std::string Truth::row(const std::string& id) {
     pqxx::nontransaction tx(impl_->conn);
     auto r = tx.exec_params("SELECT to_jsonb(t)::text FROM " + impl_->rel + " t WHERE t." +

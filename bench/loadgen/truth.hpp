@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +44,11 @@ class Truth {
     std::vector<std::string> random_ids(std::size_t n);  // distinct, in random order
     // Increments the bump column of every row in `ids`, in one statement and transaction.
     std::vector<Change> bump(const std::vector<std::string>& ids);
+    // A new row with `column` set to `value` and every other column its default; nullopt when
+    // the insert returns nothing.
+    std::optional<Change> insert(const std::string& column, const std::string& value);
+    // Deletes row `id`; nullopt when there was none. `json` is empty, `old_json` the row.
+    std::optional<Change> remove(const std::string& id);
     std::string row(const std::string& id);  // "" when there is no such row
     std::string list();
 

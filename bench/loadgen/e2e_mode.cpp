@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "consistency.hpp"
+#include "deployment.hpp"
 #include "feeds.hpp"
 #include "format.hpp"
 #include "metrics_page.hpp"
@@ -30,13 +31,7 @@ namespace {
 
 using namespace std::chrono;
 
-struct E2eOptions {
-    std::string url;
-    std::string secret;
-    std::string postgres_url;
-    std::string memcached = "127.0.0.1:11211";
-    std::string metrics_url;
-    TableSpec table;
+struct E2eOptions : Deployment {
     std::size_t count = 10'000;
     double rate = 0;
     int connections = 64;
@@ -295,15 +290,7 @@ void add_e2e_command(CLI::App& app) {
     auto o = std::make_shared<E2eOptions>();
     auto* cmd = app.add_subcommand(
         "e2e", "change rows in Postgres, send their webhooks, and measure until the cache agrees");
-    cmd->add_option("--url", o->url, "webhook endpoint, http://host:port/path")->required();
-    cmd->add_option("--secret", o->secret, "sent as 'Authorization: Bearer <secret>'")
-        ->envname("REVALIDATOR_SECRET");
-    cmd->add_option("--postgres-url", o->postgres_url, "the database the worker reads")->required();
-    cmd->add_option("--memcached", o->memcached, "the Memcached the worker writes")
-        ->capture_default_str();
-    cmd->add_option("--worker-metrics", o->metrics_url,
-                    "the worker's metrics, http://host:admin-port/metrics (for list rebuilds)");
-    add_table_options(*cmd, o->table);
+    add_deployment_options(*cmd, *o);
     cmd->add_option("-n,--count", o->count, "rows changed, one webhook each (at most the table)")
         ->capture_default_str();
     cmd->add_option("--rate", o->rate, "changes per second; 0: a burst")->capture_default_str();

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "consistency.hpp"
+#include "deployment.hpp"
 #include "feeds.hpp"
 #include "format.hpp"
 #include "metrics_page.hpp"
@@ -32,13 +33,7 @@ namespace {
 
 using namespace std::chrono;
 
-struct HealOptions {
-    std::string url;
-    std::string secret;
-    std::string postgres_url;
-    std::string memcached = "127.0.0.1:11211";
-    std::string metrics_url;
-    TableSpec table;
+struct HealOptions : Deployment {
     std::string insert_column = "title";
     std::size_t count = 3000;
     double rate = 300;
@@ -262,15 +257,7 @@ void add_heal_command(CLI::App& app) {
         "heal",
         "changes at a steady rate with some webhooks never sent; time until the cache "
         "is right again");
-    cmd->add_option("--url", o->url, "webhook endpoint, http://host:port/path")->required();
-    cmd->add_option("--secret", o->secret, "sent as 'Authorization: Bearer <secret>'")
-        ->capture_default_str();
-    cmd->add_option("--postgres-url", o->postgres_url, "the database the worker reads")->required();
-    cmd->add_option("--memcached", o->memcached, "the Memcached the worker writes")
-        ->capture_default_str();
-    cmd->add_option("--worker-metrics", o->metrics_url,
-                    "the worker's /metrics URL, for the divergences it found");
-    add_table_options(*cmd, o->table);
+    add_deployment_options(*cmd, *o);
     cmd->add_option("--insert-column", o->insert_column,
                     "text column an INSERT sets (the others take their defaults)")
         ->capture_default_str();

@@ -51,8 +51,10 @@ struct PgSource::Impl {
         log::info("postgres connected", {{"table", cfg.table.qualified()}, {"key_type", type}});
     }
 
-    static std::vector<Row> rows_of(const pqxx::result& r) {
-        std::vector<Row> rows;
+    // Rows or digests: the two text columns of each result row.
+    template <class Pair = Row>
+    static std::vector<Pair> rows_of(const pqxx::result& r) {
+        std::vector<Pair> rows;
         rows.reserve(r.size());
         for (const auto& row : r) rows.push_back({row[0].c_str(), row[1].c_str()});
         return rows;
@@ -76,13 +78,6 @@ struct PgSource::Impl {
         if (list == ListRows::All) s.listed = rows_of(tx.exec(q.all));
         tx.commit();
         return s;
-    }
-
-    static std::vector<RowDigest> digests_of(const pqxx::result& r) {
-        std::vector<RowDigest> rows;
-        rows.reserve(r.size());
-        for (const auto& row : r) rows.push_back({row[0].c_str(), row[1].c_str()});
-        return rows;
     }
 
     Snapshot read_all() {
@@ -130,7 +125,7 @@ std::vector<RowDigest> PgSource::digests(const std::optional<std::string>& after
         auto r = after ? tx.exec_params(impl_->q.digests_after, *after, limit)
                        : tx.exec_params(impl_->q.digests_first, limit);
         tx.commit();
-        return Impl::digests_of(r);
+        return Impl::rows_of<RowDigest>(r);
     } catch (const pqxx::broken_connection&) {
         impl_->conn.reset();
         throw;
@@ -148,7 +143,7 @@ std::vector<RowDigest> PgSource::digests_of(const std::vector<std::string>& pks)
             Impl::ReadTx tx(*impl_->conn);
             auto r = tx.exec_params(query, sql::text_array(ids));
             tx.commit();
-            return Impl::digests_of(r);
+            return Impl::rows_of<RowDigest>(r);
         };
         try {
             return ask(impl_->q.digests_of, typed);

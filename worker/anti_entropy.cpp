@@ -102,6 +102,7 @@ Repairs AntiEntropy::step(Clock::time_point now) {
         const auto rows = source_.digests(after_, cfg_.slice_rows);
         const bool last = rows.size() < cfg_.slice_rows;
         slice(rows, last, out);
+        compare_next_part(out);
         rows_.inc(rows.size());
         if (last) {
             end_pass(out);
@@ -196,7 +197,7 @@ void AntiEntropy::slice(const std::vector<RowDigest>& rows, bool last, Repairs& 
 
 void AntiEntropy::end_pass(Repairs& out) {
     unaccounted_keys(out);
-    compare_list(out);
+    compare_head(out);
     accounted_.clear();
     after_.reset();
     passes_.inc();
@@ -209,12 +210,9 @@ void AntiEntropy::unaccounted_keys(Repairs& out) {
     for (const auto& pk : applier_.cached_pks()) {
         if (!accounted_.count(pk)) written.push_back(pk);
     }
-    if (lister_) {
-        if (auto keys = lister_->keys(cfg_.prefix + "/")) {
-            for (const auto& key : *keys) {
-                auto pk = listed_row_id(cfg_.prefix, key);
-                if (pk && !accounted_.count(*pk)) listed.push_back(std::move(*pk));
-            }
+    if (auto ids = listed_ids()) {
+        for (auto& pk : *ids) {
+            if (!accounted_.count(pk)) listed.push_back(std::move(pk));
         }
     }
     if (written.empty() && listed.empty()) return;
@@ -239,19 +237,44 @@ void AntiEntropy::unaccounted_keys(Repairs& out) {
     }
 }
 
-void AntiEntropy::compare_list(Repairs& out) {
+std::optional<std::vector<std::string>> AntiEntropy::listed_ids() {
+    if (!lister_) return std::nullopt;
+    std::optional<std::vector<std::string>> ids;
+    if (listing_.valid()) {
+        if (listing_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+            return std::nullopt;  // still listing: the next pass takes it
+        }
+        ids = listing_.get();
+    }
+    listing_ = std::async(std::launch::async, [lister = lister_, prefix = cfg_.prefix] {
+        auto keys = lister->keys(prefix + "/");
+        if (!keys) return std::optional<std::vector<std::string>>();
+        std::vector<std::string> found;
+        for (const auto& key : *keys) {
+            if (auto id = listed_row_id(prefix, key)) found.push_back(std::move(*id));
+        }
+        return std::optional<std::vector<std::string>>(std::move(found));
+    });
+    return ids;
+}
+
+void AntiEntropy::compare_head(Repairs& out) {
     const auto expected = applier_.list().in_cache();
     if (!expected) return;
     const Lookup head = cache_.get(cfg_.prefix);
-    if (!head.reachable) return;
-    bool same = head.value == expected->head;
-    // One part at a time: a large list's parts together are as large as the table.
-    for (std::size_t i = 0; same && i < expected->parts.size(); ++i) {
-        const Lookup part = cache_.get(expected->parts[i].key);
-        if (!part.reachable) return;
-        same = part.value && *part.value == expected->parts[i].value;
-    }
-    if (same) return;
+    if (head.reachable && head.value != expected->head) list_differs(out);
+}
+
+void AntiEntropy::compare_next_part(Repairs& out) {
+    const auto expected = applier_.list().in_cache();
+    if (!expected || expected->parts.empty()) return;
+    const auto& part = expected->parts[next_part_++ % expected->parts.size()];
+    const Lookup got = cache_.get(part.key);
+    if (got.reachable && (!got.value || *got.value != part.value)) list_differs(out);
+}
+
+void AntiEntropy::list_differs(Repairs& out) {
+    if (out.list) return;
     list_.inc();
     applier_.list().distrust_cache();
     out.list = true;

@@ -8,10 +8,11 @@
 //     (list/list.hpp): a lost webhook leaves the list wrong even where a reader's miss has since
 //     filled the row's key;
 //   - the rows the list holds in the slice's range with the rows Postgres has there: a lost DELETE.
-// At the end of each pass it compares the list as the cache holds it (head and parts) with the
-// list it last wrote; and it takes the keys the cache holds under the prefix (KeyLister) and the
-// keys the worker wrote whose rows the pass did not see, and asks Postgres whether those rows
-// exist: a row inserted during the pass does, a row deleted while no webhook said so does not.
+// Each step also compares one part of a chunked list with the part the worker last wrote, in turn,
+// and the end of each pass the list's head. At the end of each pass it takes the keys the cache
+// holds under the prefix (KeyLister, listed in the background during the pass) and the keys the
+// worker wrote whose rows the pass did not see, and asks Postgres whether those rows exist: a row
+// inserted during the pass does, a row deleted while no webhook said so does not.
 //
 // It heals rows through the loop: it returns the rows that differ, and the loop re-applies them as
 // a batch that Postgres is read for (worker/loop.hpp). A repair is the same read-then-write as a
@@ -24,6 +25,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,7 +110,14 @@ class AntiEntropy {
     void slice(const std::vector<RowDigest>& rows, bool last, Repairs& out);
     void end_pass(Repairs& out);
     void unaccounted_keys(Repairs& out);
-    void compare_list(Repairs& out);
+    // The ids the cache's keys name, from the listing started at the end of the last pass (it
+    // runs on a thread of its own: at 100k keys it takes a tenth of a second, which no batch
+    // should wait for); nullopt when there is none yet. Starts the next listing.
+    std::optional<std::vector<std::string>> listed_ids();
+    // The head at the end of a pass; one part of a chunked list at every step, in turn.
+    void compare_head(Repairs& out);
+    void compare_next_part(Repairs& out);
+    void list_differs(Repairs& out);
     void found(metrics::Counter& kind, const std::string& pk, Repairs& out);
 
     DigestSource& source_;
@@ -120,6 +129,8 @@ class AntiEntropy {
     std::optional<std::string> after_;  // the last pk of the previous slice
     // Every pk this pass has accounted for: shown by Postgres, or found gone.
     std::unordered_set<std::string> accounted_;
+    std::future<std::optional<std::vector<std::string>>> listing_;
+    std::size_t next_part_ = 0;
     bool failing_ = false;  // logged once when steps start failing, once when one works again
     Clock::time_point pass_started_;
     // When the pass before this one started: every slice was verified since (a gauge reads it).

@@ -25,12 +25,13 @@ using fakes::FakeSink;
 using fakes::FakeSource;
 using fakes::int_row;
 
+// Lists `listed` under "/articles/" and nothing under any other prefix. It is called on the
+// pass's listing thread: set `listed` before the first pass.
 class FakeLister : public KeyLister {
   public:
     std::optional<std::vector<std::string>> listed = std::vector<std::string>{};
-    std::vector<std::string> prefixes;
     std::optional<std::vector<std::string>> keys(std::string_view prefix) override {
-        prefixes.emplace_back(prefix);
+        if (prefix != "/articles/") return std::vector<std::string>{};
         return listed;
     }
 };
@@ -114,7 +115,6 @@ TEST_F(AntiEntropyTest, ATrueCacheIsVerifiedWholeAndNothingIsFound) {
     for (const char* k : {"missing", "wrong", "list_row", "vanished", "stray_key", "list"}) {
         EXPECT_EQ(metric(kind(k)), 0) << k;
     }
-    EXPECT_EQ(lister.prefixes, std::vector<std::string>{"/articles/"});
 }
 
 TEST_F(AntiEntropyTest, ALostUpdateIsFoundInTheKeyAndTheListAndHealed) {
@@ -188,7 +188,13 @@ TEST_F(AntiEntropyTest, KeysNoRowHasAreDeletedWhenTheCacheListsThem) {
     sink.store["/articles/featured/1"] = "another table's";
     lister.listed = std::vector<std::string>{"/articles/99", "/articles/010", "/articles/10",
                                              "/articles/featured/1", "/articles/bad key"};
+    // The listing a pass starts is used at the end of a later one.
     Repairs r = pass();
+    for (int i = 0; i < 100 && metric(kind("stray_key")) < 2; ++i) {
+        std::this_thread::sleep_for(1ms);
+        Repairs more = pass();
+        r.pks.insert(r.pks.end(), more.pks.begin(), more.pks.end());
+    }
     EXPECT_TRUE(r.empty());
     EXPECT_EQ(metric(kind("stray_key")), 2);
     EXPECT_EQ(sink.at("/articles/99"), "<absent>");
@@ -203,7 +209,10 @@ TEST_F(AntiEntropyTest, AListThatCannotBeListedLeavesThePassWithoutStrayKeys) {
     start();
     sink.store["/articles/99"] = "leftover";
     lister.listed = std::nullopt;
-    EXPECT_TRUE(pass().empty());
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_TRUE(pass().empty());
+        std::this_thread::sleep_for(1ms);
+    }
     EXPECT_EQ(sink.at("/articles/99"), "leftover");
 }
 

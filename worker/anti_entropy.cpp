@@ -5,6 +5,8 @@
 #include <unordered_map>
 
 #include <openssl/evp.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cache_key.hpp"
 #include "log.hpp"
@@ -16,6 +18,21 @@ namespace {
 // After a step fails, the next waits at least this long: a step against a frozen cache server
 // takes its timeouts, and the batches behind it should not wait that long again at once.
 constexpr std::chrono::seconds kFailurePause{5};
+// While a reading is under way, the loop looks for its end this often.
+constexpr std::chrono::milliseconds kReadingPoll{1};
+
+// The pass's threads run at a lower priority than the loop: on a machine short of cores, its md5s
+// and parsing yield to batches rather than delay them. Called first thing on each of them; a
+// failure (a sandbox that forbids it) leaves the default priority, which costs only latency.
+void yield_to_batches() {
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+}
+
+template <class T>
+bool done(const std::future<T>& reading) {
+    // A deferred reading (AntiEntropyConfig::background off) runs when its result is taken.
+    return reading.wait_for(std::chrono::seconds(0)) != std::future_status::timeout;
+}
 
 }  // namespace
 
@@ -51,9 +68,9 @@ std::optional<std::string> listed_row_id(std::string_view prefix, std::string_vi
     return id;
 }
 
-AntiEntropy::AntiEntropy(DigestSource& source, CacheSink& cache, Applier& applier,
-                         KeyLister* lister, AntiEntropyConfig cfg, metrics::Registry& r)
-    : source_(source),
+AntiEntropy::AntiEntropy(PassReaders readers, CacheSink& cache, Applier& applier, KeyLister* lister,
+                         AntiEntropyConfig cfg, metrics::Registry& r)
+    : readers_(readers),
       cache_(cache),
       applier_(applier),
       lister_(lister),
@@ -77,8 +94,13 @@ AntiEntropy::AntiEntropy(DigestSource& source, CacheSink& cache, Applier& applie
       stray_(r.counter("revalidator_worker_divergences_total", "", R"(kind="stray_key")")),
       list_(r.counter("revalidator_worker_divergences_total", "", R"(kind="list")")),
       seconds_(r.histogram("revalidator_worker_verify_step_seconds",
-                           "Time of one anti-entropy step (one slice)",
-                           metrics::latency_buckets())) {
+                           "Time the worker's loop spent at once on the anti-entropy pass (what a "
+                           "batch may wait for)",
+                           metrics::latency_buckets())),
+      read_seconds_(r.histogram("revalidator_worker_verify_read_seconds",
+                                "Time of one reading of the anti-entropy pass (a slice's digests "
+                                "and cached values, or a pass's end), on the pass's own thread",
+                                metrics::latency_buckets())) {
     r.gauge_fn("revalidator_worker_verify_oldest_seconds",
                "Seconds since the slice verified longest ago was verified (the active worker)",
                [oldest = previous_pass_] {
@@ -88,6 +110,9 @@ AntiEntropy::AntiEntropy(DigestSource& source, CacheSink& cache, Applier& applie
                });
 }
 
+// The futures of std::async wait for their readings; the listing's too.
+AntiEntropy::~AntiEntropy() = default;
+
 void AntiEntropy::found(metrics::Counter& kind, const std::string& pk, Repairs& out) {
     kind.inc();
     out.pks.push_back(pk);
@@ -96,19 +121,29 @@ void AntiEntropy::found(metrics::Counter& kind, const std::string& pk, Repairs& 
 Repairs AntiEntropy::step(Clock::time_point now) {
     Repairs out;
     if (!enabled()) return out;
-    const auto start = Clock::now();
-    bool ended = false;
+    const auto began = Clock::now();
+    const auto spent = [&] {
+        seconds_.observe(std::chrono::duration<double>(Clock::now() - began).count());
+    };
+    const bool ending = ending_;
     try {
-        const auto rows = source_.digests(after_, cfg_.slice_rows);
-        const bool last = rows.size() < cfg_.slice_rows;
-        slice(rows, last, out);
-        compare_next_part(out);
-        rows_.inc(rows.size());
-        if (last) {
-            end_pass(out);
-            ended = true;
+        if (!slice_reading_.valid() && !end_reading_.valid()) {
+            start();
+            if (cfg_.background) {
+                spent();
+                due_ = now + kReadingPoll;
+                return out;
+            }
+        }
+        const bool ready = slice_reading_.valid() ? done(slice_reading_) : done(end_reading_);
+        if (!ready) {
+            due_ = now + kReadingPoll;
+            return out;
+        }
+        if (slice_reading_.valid()) {
+            compare(slice_reading_.get(), out);
         } else {
-            after_ = rows.back().pk;
+            end_pass(end_reading_.get(), out);
         }
         if (failing_) log::info("anti-entropy steps work again");
         failing_ = false;
@@ -119,15 +154,21 @@ Repairs AntiEntropy::step(Clock::time_point now) {
                       {{"error", e.what()}});
         }
         failing_ = true;
+        // The end's reading took the pass's account of its rows with it: the pass starts over.
+        if (ending) {
+            ending_ = false;
+            after_.reset();
+        }
     }
-    seconds_.observe(std::chrono::duration<double>(Clock::now() - start).count());
-    // Paced from the step's start: a slow step (a busy machine) does not slow the pass further.
-    due_ = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                       static_cast<double>(cfg_.slice_rows) / cfg_.rows_per_second));
+    spent();
+    // Paced from the reading's start: a slow step (a busy machine) does not slow the pass further.
+    due_ = reading_started_ +
+           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+               static_cast<double>(cfg_.slice_rows) / cfg_.rows_per_second));
     if (failing_) due_ = std::max(due_, now + kFailurePause);
-    if (ended) {
-        const Clock::time_point began{Clock::duration(previous_pass_->load())};
-        due_ = std::max(due_, began + cfg_.min_pass);
+    if (ending && !ending_ && !failing_) {
+        const Clock::time_point began_pass{Clock::duration(previous_pass_->load())};
+        due_ = std::max(due_, began_pass + cfg_.min_pass);
     }
     if (!out.empty()) {
         log::info("anti-entropy found differences; healing",
@@ -136,56 +177,119 @@ Repairs AntiEntropy::step(Clock::time_point now) {
     log::debug("anti-entropy step",
                {{"after", after_.value_or("")},
                 {"found", out.pks.size()},
-                {"seconds", std::chrono::duration<double>(Clock::now() - start).count()}});
+                {"seconds", std::chrono::duration<double>(Clock::now() - began).count()}});
     return out;
 }
 
-void AntiEntropy::slice(const std::vector<RowDigest>& rows, bool last, Repairs& out) {
+void AntiEntropy::start() {
+    reading_started_ = Clock::now();
+    const auto launch = cfg_.background ? std::launch::async : std::launch::deferred;
+    if (!ending_) {
+        std::optional<std::string> part;
+        auto parts = applier_.list().parts_in_cache();
+        // Each part once a pass, spread over its steps: as many bytes of list as of rows. (A part
+        // a step would read a 60 MB list three times a pass at 100k rows.)
+        const std::size_t every = parts && !parts->empty()
+                                      ? std::max<std::size_t>(1, last_pass_steps_ / parts->size())
+                                      : 1;
+        if (parts && !parts->empty() && steps_ % every == 0) {
+            part = (*parts)[next_part_++ % parts->size()].key;
+        }
+        ++steps_;
+        slice_reading_ = std::async(launch, [this, after = after_, part = std::move(part)] {
+            if (cfg_.background) yield_to_batches();
+            return read_slice(after, part);
+        });
+        return;
+    }
+    // The keys the worker wrote, copied (a batch may change them while the reading runs), and the
+    // pass's account, which is done with.
+    std::vector<std::string> written(applier_.cached_pks().begin(), applier_.cached_pks().end());
+    end_reading_ =
+        std::async(launch, [this, accounted = std::move(accounted_), written = std::move(written),
+                            listed = listed_ids()]() mutable {
+            if (cfg_.background) yield_to_batches();
+            // Moved in, so that a hundred thousand keys are freed here, not where the loop takes
+            // the result (the task is destroyed with the future's state).
+            const auto a = std::move(accounted);
+            const auto w = std::move(written);
+            const auto l = std::move(listed);
+            return read_end(a, w, l);
+        });
+    accounted_ = {};
+    // The table's size from the last pass: growing the set step by step would rehash it, on the
+    // loop's thread, a dozen times a pass.
+    accounted_.reserve(applier_.cached_pks().size());
+}
+
+AntiEntropy::SliceReading AntiEntropy::read_slice(const std::optional<std::string>& after,
+                                                  const std::optional<std::string>& part_key) {
+    const auto began = Clock::now();
+    SliceReading r;
+    r.after = after;
+    r.rows = readers_.source.digests(after, cfg_.slice_rows);
+    r.last = r.rows.size() < cfg_.slice_rows;
     std::vector<std::string> keys;
     std::vector<const RowDigest*> keyed;
-    keys.reserve(rows.size());
-    keyed.reserve(rows.size());
-    for (const auto& row : rows) {
-        accounted_.insert(row.pk);
+    keys.reserve(r.rows.size());
+    keyed.reserve(r.rows.size());
+    for (const auto& row : r.rows) {
         auto key = item_key(cfg_.prefix, row.pk);
         if (!key) continue;  // such a row is never cached (docs/cache-layout.md)
         keys.push_back(std::move(*key));
         keyed.push_back(&row);
     }
-    auto cached = cache_.get_many(keys);
+    auto cached = readers_.cache.get_many(keys);
     const auto unanswered =
         std::count_if(cached.begin(), cached.end(), [](const Lookup& l) { return !l.reachable; });
     if (unanswered > 0) {
         throw std::runtime_error("the cache did not answer for " + std::to_string(unanswered) +
                                  " of " + std::to_string(keys.size()) + " keys");
     }
-    // The cached value of each row, by pk, once it is known to be right: the list's copy of a row
-    // is then compared by its bytes rather than digested again.
-    std::unordered_map<std::string_view, std::string_view> right;
     for (std::size_t i = 0; i < keys.size(); ++i) {
+        const std::string& pk = keyed[i]->pk;
         if (!cached[i].value) {
-            found(missing_, keyed[i]->pk, out);
+            r.missing.push_back(pk);
         } else if (md5_hex(*cached[i].value) != keyed[i]->md5) {
-            found(wrong_, keyed[i]->pk, out);
+            r.wrong.push_back(pk);
         } else {
-            right.emplace(keyed[i]->pk, *cached[i].value);
+            r.right.emplace(pk, std::move(*cached[i].value));
         }
+    }
+    if (part_key) {
+        r.part_key = part_key;
+        r.part = readers_.cache.get(*part_key);
+    }
+    read_seconds_.observe(std::chrono::duration<double>(Clock::now() - began).count());
+    return r;
+}
+
+void AntiEntropy::compare(SliceReading r, Repairs& out) {
+    for (const auto& row : r.rows) accounted_.insert(row.pk);
+    for (const auto& pk : r.missing) found(missing_, pk, out);
+    for (const auto& pk : r.wrong) found(wrong_, pk, out);
+    compare_part(r, out);
+    rows_.inc(r.rows.size());
+    if (r.last) {
+        ending_ = true;
+    } else {
+        after_ = r.rows.back().pk;
     }
 
     const auto listed = applier_.list().rows_between(
-        after_, last ? std::nullopt : std::optional<std::string>(rows.back().pk));
+        r.after, r.last ? std::nullopt : std::optional<std::string>(r.rows.back().pk));
     if (!listed) return;
     std::unordered_map<std::string_view, std::string_view> held;
     for (const auto& [pk, json] : *listed) held.emplace(pk, json);
-    for (const auto& row : rows) {
+    for (const auto& row : r.rows) {
         auto it = held.find(row.pk);
         if (it == held.end()) {
             found(list_rows_, row.pk, out);
             continue;
         }
-        auto known = right.find(row.pk);
+        auto known = r.right.find(row.pk);
         const bool same =
-            known != right.end() ? known->second == it->second : md5_hex(it->second) == row.md5;
+            known != r.right.end() ? known->second == it->second : md5_hex(it->second) == row.md5;
         if (!same) found(list_rows_, row.pk, out);
         held.erase(it);
     }
@@ -195,46 +299,67 @@ void AntiEntropy::slice(const std::vector<RowDigest>& rows, bool last, Repairs& 
     }
 }
 
-void AntiEntropy::end_pass(Repairs& out) {
-    unaccounted_keys(out);
-    compare_head(out);
-    accounted_.clear();
-    after_.reset();
-    passes_.inc();
-    previous_pass_->store(pass_started_.time_since_epoch().count());
-    pass_started_ = Clock::now();
-}
-
-void AntiEntropy::unaccounted_keys(Repairs& out) {
-    std::vector<std::string> written, listed;
-    for (const auto& pk : applier_.cached_pks()) {
-        if (!accounted_.count(pk)) written.push_back(pk);
+AntiEntropy::EndReading AntiEntropy::read_end(
+    const std::unordered_set<std::string>& accounted, const std::vector<std::string>& written,
+    const std::optional<std::vector<std::string>>& listed) {
+    const auto began = Clock::now();
+    std::vector<std::string_view> unseen_written, unseen_listed;
+    for (const auto& pk : written) {
+        if (!accounted.count(pk)) unseen_written.push_back(pk);
     }
-    if (auto ids = listed_ids()) {
-        for (auto& pk : *ids) {
-            if (!accounted_.count(pk)) listed.push_back(std::move(pk));
+    if (listed) {
+        for (const auto& pk : *listed) {
+            if (!accounted.count(pk)) unseen_listed.push_back(pk);
         }
     }
-    if (written.empty() && listed.empty()) return;
-    std::vector<std::string> ask = written;
-    ask.insert(ask.end(), listed.begin(), listed.end());
+    EndReading r;
+    if (unseen_written.empty() && unseen_listed.empty()) return r;
+    std::vector<std::string> ask(unseen_written.begin(), unseen_written.end());
+    ask.insert(ask.end(), unseen_listed.begin(), unseen_listed.end());
     std::sort(ask.begin(), ask.end());
     ask.erase(std::unique(ask.begin(), ask.end()), ask.end());
     std::unordered_set<std::string> exist;
-    for (auto& row : source_.digests_of(ask)) exist.insert(std::move(row.pk));
-    std::unordered_set<std::string_view> known(written.begin(), written.end());
-    for (const auto& pk : written) {
-        if (!exist.count(pk)) found(vanished_, pk, out);
+    for (auto& row : readers_.source.digests_of(ask)) exist.insert(std::move(row.pk));
+    const std::unordered_set<std::string_view> known(unseen_written.begin(), unseen_written.end());
+    for (const auto pk : unseen_written) {
+        if (!exist.count(std::string(pk))) r.vanished.emplace_back(pk);
     }
-    for (const auto& pk : listed) {
-        if (exist.count(pk) || known.count(pk)) continue;
-        // No row has this key, and the worker never wrote it: a crash's leftover, another
-        // writer's, or another spelling of an id ("007"), which no batch would ever name.
+    std::vector<std::string> candidates, keys;
+    for (const auto pk : unseen_listed) {
+        if (exist.count(std::string(pk)) || known.count(pk)) continue;
+        candidates.emplace_back(pk);
+        keys.push_back(*item_key(cfg_.prefix, pk));
+    }
+    // The listing is older than the pass's end: a key a batch has deleted since (its row's DELETE
+    // announced) is listed still, and is no stray.
+    const auto held = readers_.cache.get_many(keys);
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+        if (held[i].value) r.strays.push_back(std::move(candidates[i]));
+    }
+    read_seconds_.observe(std::chrono::duration<double>(Clock::now() - began).count());
+    return r;
+}
+
+void AntiEntropy::end_pass(EndReading r, Repairs& out) {
+    for (const auto& pk : r.vanished) found(vanished_, pk, out);
+    for (const auto& pk : r.strays) {
+        // No row has this key, and the worker had not written it: a crash's leftover, another
+        // writer's, or another spelling of an id ("007"), which no batch would ever name. Unless a
+        // batch wrote it since the reading (its row inserted meanwhile).
+        if (applier_.cached_pks().count(pk)) continue;
         auto key = item_key(cfg_.prefix, pk);
         if (cache_.remove(*key) != WriteStatus::Ok) continue;
         stray_.inc();
         log::info("key no row has deleted", {{"key", key->substr(0, 64)}});
     }
+    compare_head(out);
+    last_pass_steps_ = steps_;
+    steps_ = 0;
+    ending_ = false;
+    after_.reset();
+    passes_.inc();
+    previous_pass_->store(pass_started_.time_since_epoch().count());
+    pass_started_ = Clock::now();
 }
 
 std::optional<std::vector<std::string>> AntiEntropy::listed_ids() {
@@ -247,6 +372,7 @@ std::optional<std::vector<std::string>> AntiEntropy::listed_ids() {
         ids = listing_.get();
     }
     listing_ = std::async(std::launch::async, [lister = lister_, prefix = cfg_.prefix] {
+        yield_to_batches();
         auto keys = lister->keys(prefix + "/");
         if (!keys) return std::optional<std::vector<std::string>>();
         std::vector<std::string> found;
@@ -265,12 +391,17 @@ void AntiEntropy::compare_head(Repairs& out) {
     if (head.reachable && head.value != expected->head) list_differs(out);
 }
 
-void AntiEntropy::compare_next_part(Repairs& out) {
-    const auto expected = applier_.list().in_cache();
-    if (!expected || expected->parts.empty()) return;
-    const auto& part = expected->parts[next_part_++ % expected->parts.size()];
-    const Lookup got = cache_.get(part.key);
-    if (got.reachable && (!got.value || *got.value != part.value)) list_differs(out);
+void AntiEntropy::compare_part(const SliceReading& r, Repairs& out) {
+    if (!r.part_key || !r.part.reachable) return;
+    // A part key never names other bytes (list/layout.hpp): if the list still names this one, the
+    // value read must be the one written, however many batches ran since the reading.
+    const auto parts = applier_.list().parts_in_cache();
+    if (!parts) return;
+    for (const auto& part : *parts) {
+        if (part.key != *r.part_key) continue;
+        if (r.part.value != part.value) list_differs(out);
+        return;
+    }
 }
 
 void AntiEntropy::list_differs(Repairs& out) {

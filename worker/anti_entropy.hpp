@@ -8,18 +8,24 @@
 //     (list/list.hpp): a lost webhook leaves the list wrong even where a reader's miss has since
 //     filled the row's key;
 //   - the rows the list holds in the slice's range with the rows Postgres has there: a lost DELETE.
-// Each step also compares one part of a chunked list with the part the worker last wrote, in turn,
-// and the end of each pass the list's head. At the end of each pass it takes the keys the cache
-// holds under the prefix (KeyLister, listed in the background during the pass) and the keys the
-// worker wrote whose rows the pass did not see, and asks Postgres whether those rows exist: a row
-// inserted during the pass does, a row deleted while no webhook said so does not.
+// Each part of a chunked list is compared with the part the worker last wrote once a pass, spread
+// over its steps, and the end of each pass compares the list's head. At the end of each pass it
+// takes the keys the cache holds under the prefix (KeyLister, listed in the background during the
+// pass) and the keys the worker wrote whose rows the pass did not see, and asks Postgres whether
+// those rows exist: a row inserted during the pass does, a row deleted while no webhook said so
+// does not.
+//
+// A step has two halves. The reading half (Postgres' digests, the cache's values, their md5s)
+// runs on a thread of its own with a connection and a cache handle of its own (PassReaders), so
+// that a batch never waits for a query or a multi-get of the pass; the loop's half compares the
+// reading with the list in memory and takes microseconds. What a reading saw may be a batch older
+// than the list it is compared with: that costs a false alarm, which costs one re-read.
 //
 // It heals rows through the loop: it returns the rows that differ, and the loop re-applies them as
 // a batch that Postgres is read for (worker/loop.hpp). A repair is the same read-then-write as a
 // webhook, with the same fencing and ordering, so it never writes a value older than the one it
-// fixes; a false alarm (a row changed while its webhook is on the way) costs one re-read. The one
-// write it makes itself is the delete of a key no row can have (another spelling of an id, "007"),
-// which no batch would name.
+// fixes. The one write it makes itself is the delete of a key no row can have (another spelling of
+// an id, "007"), which no batch would name.
 #pragma once
 
 #include <atomic>
@@ -30,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -80,6 +87,16 @@ struct AntiEntropyConfig {
     std::size_t slice_rows = 500;
     // A pass starts at most this often, so that a small table is not read many times a second.
     std::chrono::milliseconds min_pass{1000};
+    // Readings run on a thread of their own; false runs each in the step that starts it (the unit
+    // tests' fakes are shared with the loop, and are not thread-safe).
+    bool background = true;
+};
+
+// What the reading half of each step reads through. With AntiEntropyConfig::background, it is
+// used from the pass's thread alone: give it a Postgres connection and a cache handle of its own.
+struct PassReaders {
+    DigestSource& source;
+    CacheSink& cache;
 };
 
 // What a step found to differ: the rows to re-apply, and whether the list must be rewritten.
@@ -93,44 +110,82 @@ class AntiEntropy {
   public:
     using Clock = std::chrono::steady_clock;
 
-    // `lister` may be null: keys nobody wrote are then not looked for.
-    AntiEntropy(DigestSource& source, CacheSink& cache, Applier& applier, KeyLister* lister,
+    // `cache` takes the deletes of keys no row has (through the worker's write gate). `lister`
+    // may be null: keys nobody wrote are then not looked for.
+    AntiEntropy(PassReaders readers, CacheSink& cache, Applier& applier, KeyLister* lister,
                 AntiEntropyConfig cfg, metrics::Registry& registry);
+    // Waits for a reading under way (each of its calls is bounded by its adapter's timeouts).
+    ~AntiEntropy();
+    AntiEntropy(const AntiEntropy&) = delete;
+    AntiEntropy& operator=(const AntiEntropy&) = delete;
 
     bool enabled() const { return cfg_.rows_per_second > 0; }
-    // When the next step is due.
+    // When the next step is due: soon, while a reading is under way.
     Clock::time_point due() const { return due_; }
-    // Verifies one slice, and ends the pass after the last. Call between batches: a row already
-    // owed to the cache (its event not applied yet) may be found again, which costs nothing more
-    // than its read. A failure (Postgres or the cache away, the write gate shut) is counted and
-    // logged; the slice is tried again after a pause.
+    // Starts the reading of the next slice (or the pass's end) or, once that reading is done,
+    // compares it and returns what differs. Call between batches: a row already owed to the cache
+    // (its event not applied yet) may be found again, which costs nothing more than its read. A
+    // failure (Postgres or the cache away, the write gate shut) is counted and logged; the slice is
+    // tried again after a pause.
     Repairs step(Clock::time_point now);
 
   private:
-    void slice(const std::vector<RowDigest>& rows, bool last, Repairs& out);
-    void end_pass(Repairs& out);
-    void unaccounted_keys(Repairs& out);
+    // The reading half of a slice's step: rows by Postgres, compared with their keys' values.
+    struct SliceReading {
+        std::optional<std::string> after;
+        std::vector<RowDigest> rows;
+        bool last = false;
+        std::vector<std::string> missing, wrong;  // pks
+        // The cached value of each row found right: the list's copy of the row is then compared
+        // by its bytes rather than digested again.
+        std::unordered_map<std::string, std::string> right;
+        std::optional<std::string> part_key;  // the list part read with the slice, and its value
+        Lookup part;
+    };
+    // The reading half of a pass's end: which of the keys the pass did not account for have rows.
+    struct EndReading {
+        std::vector<std::string> vanished;  // written by the worker; no row has them
+        std::vector<std::string> strays;    // listed in the cache, never written; no row has them
+    };
+
+    // Starts the reading of the next slice, or of the pass's end.
+    void start();
+    SliceReading read_slice(const std::optional<std::string>& after,
+                            const std::optional<std::string>& part_key);
+    EndReading read_end(const std::unordered_set<std::string>& accounted,
+                        const std::vector<std::string>& written,
+                        const std::optional<std::vector<std::string>>& listed);
+    void compare(SliceReading reading, Repairs& out);
+    void end_pass(EndReading reading, Repairs& out);
     // The ids the cache's keys name, from the listing started at the end of the last pass (it
     // runs on a thread of its own: at 100k keys it takes a tenth of a second, which no batch
     // should wait for); nullopt when there is none yet. Starts the next listing.
     std::optional<std::vector<std::string>> listed_ids();
-    // The head at the end of a pass; one part of a chunked list at every step, in turn.
+    // The head at the end of a pass; the part of a chunked list a slice's reading fetched.
     void compare_head(Repairs& out);
-    void compare_next_part(Repairs& out);
+    void compare_part(const SliceReading& reading, Repairs& out);
     void list_differs(Repairs& out);
     void found(metrics::Counter& kind, const std::string& pk, Repairs& out);
 
-    DigestSource& source_;
+    PassReaders readers_;
     CacheSink& cache_;
     Applier& applier_;
     KeyLister* lister_;
     AntiEntropyConfig cfg_;
     Clock::time_point due_{};
     std::optional<std::string> after_;  // the last pk of the previous slice
-    // Every pk this pass has accounted for: shown by Postgres, or found gone.
+    bool ending_ = false;               // every slice is compared: the pass's end is next
+    // Every pk this pass has accounted for: shown by Postgres, or found gone. Moved to the end's
+    // reading.
     std::unordered_set<std::string> accounted_;
+    // At most one reading is under way; the step that finds it done compares it.
+    std::future<SliceReading> slice_reading_;
+    std::future<EndReading> end_reading_;
+    Clock::time_point reading_started_;
     std::future<std::optional<std::vector<std::string>>> listing_;
     std::size_t next_part_ = 0;
+    std::size_t steps_ = 0;            // slices read this pass
+    std::size_t last_pass_steps_ = 0;  // and in the last whole pass
     bool failing_ = false;  // logged once when steps start failing, once when one works again
     Clock::time_point pass_started_;
     // When the pass before this one started: every slice was verified since (a gauge reads it).
@@ -146,6 +201,7 @@ class AntiEntropy {
     metrics::Counter& stray_;
     metrics::Counter& list_;
     metrics::Histogram& seconds_;
+    metrics::Histogram& read_seconds_;
 };
 
 }  // namespace revalidator::worker

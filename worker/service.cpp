@@ -33,6 +33,11 @@ std::unique_ptr<McKeyLister> key_lister(const Config& cfg) {
                                          milliseconds(10 * cfg.cache_timeout_ms), kMaxListedKeys);
 }
 
+// For a handle that only reads: the gate is shut, so a write would throw before anything is sent.
+WriteGate read_only() {
+    return {.open = [] { return false; }, .closed_during_write = {}};
+}
+
 }  // namespace
 
 int verify_once(const Config& cfg) {
@@ -41,9 +46,7 @@ int verify_once(const Config& cfg) {
         PgSource source(pg_config(cfg));
         const McTimeouts timeouts{.connect = std::chrono::milliseconds(cfg.cache_timeout_ms / 2),
                                   .io = std::chrono::milliseconds(cfg.cache_timeout_ms)};
-        // Verify only reads: the gate is shut, so a write would throw before anything is sent.
-        McSink sink(cfg.memcached, 1, timeouts,
-                    WriteGate{.open = [] { return false; }, .closed_during_write = {}});
+        McSink sink(cfg.memcached, 1, timeouts, read_only());
         std::unique_ptr<McKeyLister> lister;
         if (cfg.verify_keys) lister = key_lister(cfg);
         const auto report =
@@ -79,6 +82,10 @@ int run(const Config& cfg) {
     std::unique_ptr<Lease> lease;
     std::unique_ptr<PgSource> source;
     std::unique_ptr<McSink> sink;
+    // The anti-entropy pass reads on a thread of its own, through a connection and a cache handle
+    // of its own; it only reads through them, so their gate is shut.
+    std::unique_ptr<PgSource> pass_source;
+    std::unique_ptr<McSink> pass_cache;
     try {
         lease = std::make_unique<Lease>(LeaseOptions{.url = cfg.postgres_url,
                                                      .name = "revalidator:" + table,
@@ -89,6 +96,10 @@ int run(const Config& cfg) {
             cfg.memcached, cfg.cache_connections, cache_timeouts,
             WriteGate{.open = [&] { return lease->fresh_for(write_window); },
                       .closed_during_write = [&] { lease->request_repair(); }});
+        if (cfg.verify_rate > 0) {
+            pass_source = std::make_unique<PgSource>(pg_config(cfg));
+            pass_cache = std::make_unique<McSink>(cfg.memcached, 1, cache_timeouts, read_only());
+        }
     } catch (const std::exception& e) {
         log::error("cannot start", {{"error", e.what()}});
         return 1;
@@ -96,8 +107,9 @@ int run(const Config& cfg) {
     Applier applier(*source, *sink, applier_config(cfg), registry);
     std::unique_ptr<McKeyLister> lister;
     if (cfg.verify_keys) lister = key_lister(cfg);
-    AntiEntropy anti_entropy(*source, *sink, applier, lister.get(), anti_entropy_config(cfg),
-                             registry);
+    AntiEntropy anti_entropy(
+        {pass_source ? *pass_source : *source, pass_cache ? *pass_cache : *sink}, *sink, applier,
+        lister.get(), anti_entropy_config(cfg), registry);
     Loop loop(applier, loop_config(cfg), registry, &anti_entropy);
     ProcessStop stop;
     Role role(

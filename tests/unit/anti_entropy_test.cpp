@@ -5,7 +5,10 @@
 #include "anti_entropy.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <future>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,33 +50,39 @@ class AntiEntropyTest : public ::testing::Test {
     std::unique_ptr<AntiEntropy> ae;
 
     // Rows 10..19 (ids of one length, so that the fake's text order is the key order), applied by
-    // a full resync, as a worker that has just become active.
-    void start(KeyOrder order = KeyOrder::Integer, std::size_t slice = 3) {
+    // a full resync, as a worker that has just become active. Readings run on the pass's thread,
+    // as in the worker, unless the test shares the fakes with a loop (`background` false).
+    void start(KeyOrder order = KeyOrder::Integer, std::size_t slice = 3, bool background = true) {
         source.key_order = order;
         for (int id = 10; id < 20; ++id) source.put(id);
         applier = std::make_unique<Applier>(source, sink, applier_cfg, registry);
         Batch full;
         full.full = true;
         ASSERT_TRUE(applier->apply(full).done());
-        ae = std::make_unique<AntiEntropy>(
-            source, sink, *applier, &lister,
-            AntiEntropyConfig{.prefix = "/articles", .rows_per_second = 1000, .slice_rows = slice},
-            registry);
+        ae = std::make_unique<AntiEntropy>(PassReaders{source, sink}, sink, *applier, &lister,
+                                           AntiEntropyConfig{.prefix = "/articles",
+                                                             .rows_per_second = 1000,
+                                                             .slice_rows = slice,
+                                                             .background = background},
+                                           registry);
     }
 
     double metric(const std::string& series) {
         return fakes::metric(registry.render(), series).value_or(-1);
     }
 
-    // Steps until a pass ends, and returns everything it found.
+    // Steps until a pass ends, and returns everything it found. No reading is under way after
+    // it: the test may change the fakes.
     Repairs pass() {
         const double before = metric("revalidator_worker_verify_passes_total");
         Repairs all;
-        for (int i = 0; i < 100 && metric("revalidator_worker_verify_passes_total") == before;
-             ++i) {
+        const auto deadline = AntiEntropy::Clock::now() + 5s;
+        while (AntiEntropy::Clock::now() < deadline &&
+               metric("revalidator_worker_verify_passes_total") == before) {
             Repairs r = ae->step(AntiEntropy::Clock::now());
             all.pks.insert(all.pks.end(), r.pks.begin(), r.pks.end());
             all.list |= r.list;
+            std::this_thread::sleep_until(std::min(ae->due(), AntiEntropy::Clock::now() + 1ms));
         }
         EXPECT_GT(metric("revalidator_worker_verify_passes_total"), before) << "no pass ended";
         std::sort(all.pks.begin(), all.pks.end());
@@ -205,6 +214,21 @@ TEST_F(AntiEntropyTest, KeysNoRowHasAreDeletedWhenTheCacheListsThem) {
     expect_true_cache();
 }
 
+// The listing is older than the pass's end: a key listed then and deleted since (its row's
+// DELETE announced and applied) is not a stray, nor deleted again.
+TEST_F(AntiEntropyTest, AKeyListedButDeletedSinceIsNoStray) {
+    start();
+    sink.store["/articles/98"] = "leftover";
+    lister.listed = std::vector<std::string>{"/articles/98", "/articles/99"};
+    for (int i = 0; i < 100 && metric(kind("stray_key")) < 1; ++i) {
+        std::this_thread::sleep_for(1ms);
+        EXPECT_TRUE(pass().empty());
+    }
+    EXPECT_EQ(metric(kind("stray_key")), 1);
+    EXPECT_EQ(sink.at("/articles/98"), "<absent>");
+    EXPECT_EQ(sink.removes, 1);
+}
+
 TEST_F(AntiEntropyTest, AListThatCannotBeListedLeavesThePassWithoutStrayKeys) {
     start();
     sink.store["/articles/99"] = "leftover";
@@ -243,18 +267,93 @@ TEST_F(AntiEntropyTest, AWrongPartOfAChunkedListIsWrittenAnewUnderNewKeys) {
     EXPECT_TRUE(pass().empty());
 }
 
+// Parts are read at most one a step, spread over the pass (each once, not once a step), yet
+// every part is compared within every pass.
+TEST_F(AntiEntropyTest, EveryPartIsComparedWithinEachPass) {
+    applier_cfg.max_item_bytes = 100;
+    start(KeyOrder::Integer, 1);  // eleven steps a pass: more steps than parts
+    EXPECT_TRUE(pass().empty());  // the first pass counts its steps
+    const std::size_t count = sink.part_keys("/articles").size();
+    ASSERT_GT(count, 2u);
+    for (std::size_t k = 0; k < count; ++k) {
+        auto parts = sink.part_keys("/articles");
+        sink.store[parts[k]] = "wrong bytes";
+        Repairs r = pass();
+        EXPECT_TRUE(r.list) << "part " << k;
+        heal(r);
+        expect_true_cache();
+    }
+}
+
 TEST_F(AntiEntropyTest, AFailingSourceIsCountedAndTheSliceIsTriedAgain) {
     start(KeyOrder::Integer, 100);
     source.put(12, "lost");
     source.fail = true;
-    EXPECT_TRUE(ae->step(AntiEntropy::Clock::now()).empty());
+    const auto deadline = AntiEntropy::Clock::now() + 5s;
+    while (AntiEntropy::Clock::now() < deadline &&
+           metric("revalidator_worker_verify_failures_total") == 0) {
+        EXPECT_TRUE(ae->step(AntiEntropy::Clock::now()).empty());
+        std::this_thread::sleep_for(1ms);
+    }
     EXPECT_EQ(metric("revalidator_worker_verify_failures_total"), 1);
+    EXPECT_GE(ae->due(), AntiEntropy::Clock::now() + 4s) << "a failed step pauses the pass";
     source.fail = false;
     EXPECT_EQ(pass().pks, std::vector<std::string>{"12"});
 }
 
+// Postgres that answers the pass's slices only once the test lets it.
+class HeldSource : public DigestSource {
+  public:
+    explicit HeldSource(DigestSource& inner) : inner_(inner) {}
+    std::promise<void> release;
+    std::atomic<bool> asked{false};
+    std::atomic<bool> never_released{false};
+
+    std::vector<RowDigest> digests(const std::optional<std::string>& after,
+                                   std::size_t limit) override {
+        asked = true;
+        if (released_.wait_for(5s) != std::future_status::ready) never_released = true;
+        return inner_.digests(after, limit);
+    }
+    std::vector<RowDigest> digests_of(const std::vector<std::string>& pks) override {
+        return inner_.digests_of(pks);
+    }
+
+  private:
+    DigestSource& inner_;
+    std::shared_future<void> released_ = release.get_future().share();
+};
+
+// The reading half runs on the pass's thread: while Postgres is slow to answer, the loop's steps
+// return at once (its batches go on), and the slice is compared once the answer is there.
+TEST_F(AntiEntropyTest, AStepDoesNotWaitForItsReading) {
+    start();
+    HeldSource held(source);
+    metrics::Registry own;
+    AntiEntropy slow(PassReaders{held, sink}, sink, *applier, &lister,
+                     {.prefix = "/articles", .rows_per_second = 1000, .slice_rows = 3}, own);
+    source.put(11, "changed without a webhook");
+    const auto deadline = AntiEntropy::Clock::now() + 5s;
+    EXPECT_TRUE(slow.step(AntiEntropy::Clock::now()).empty());
+    while (!held.asked && AntiEntropy::Clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    ASSERT_TRUE(held.asked);
+    for (int i = 0; i < 3; ++i) {
+        const auto now = AntiEntropy::Clock::now();
+        EXPECT_TRUE(slow.step(now).empty());
+        EXPECT_LE(slow.due(), now + 10ms) << "the loop looks again soon";
+    }
+    held.release.set_value();
+    Repairs r;
+    while (r.pks.empty() && AntiEntropy::Clock::now() < deadline) {
+        r = slow.step(AntiEntropy::Clock::now());
+        std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_EQ(std::set<std::string>(r.pks.begin(), r.pks.end()), std::set<std::string>{"11"});
+    EXPECT_FALSE(held.never_released);
+}
+
 TEST_F(AntiEntropyTest, StepsAreSpacedByTheBudgetFromTheirStart) {
-    start(KeyOrder::Integer, 5);  // 5 rows a step at 1000 rows/s: 5 ms apart
+    start(KeyOrder::Integer, 5, false);  // 5 rows a step at 1000 rows/s: 5 ms apart
     const auto before = AntiEntropy::Clock::now();
     ae->step(before);
     const auto after = AntiEntropy::Clock::now();
@@ -264,7 +363,7 @@ TEST_F(AntiEntropyTest, StepsAreSpacedByTheBudgetFromTheirStart) {
 
 TEST_F(AntiEntropyTest, ARateOfZeroIsOff) {
     start();
-    AntiEntropy off(source, sink, *applier, &lister,
+    AntiEntropy off({source, sink}, sink, *applier, &lister,
                     {.prefix = "/articles", .rows_per_second = 0, .slice_rows = 10}, registry);
     EXPECT_FALSE(off.enabled());
     source.put(12, "lost");
@@ -272,16 +371,17 @@ TEST_F(AntiEntropyTest, ARateOfZeroIsOff) {
 }
 
 TEST_F(AntiEntropyTest, PassesAreSpacedByTheirMinimumOnASmallTable) {
-    start(KeyOrder::Integer, 100);
+    start(KeyOrder::Integer, 100, false);
     const auto now = AntiEntropy::Clock::now();
-    ae->step(now);  // the whole table: the pass ends
+    ae->step(now);  // the whole table
+    ae->step(now);  // the pass's end
     EXPECT_GE(ae->due() - now, std::chrono::milliseconds(900));
 }
 
 // The loop runs the pass when nothing is owed and applies what it finds: a change no webhook
 // announced reaches the cache with no event and no resync.
 TEST_F(AntiEntropyTest, TheLoopHealsALostChangeWithoutAnyEvent) {
-    start(KeyOrder::Integer, 3);
+    start(KeyOrder::Integer, 3, false);
     metrics::Registry loop_registry;
     Loop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
     source.put(13, "changed without a webhook");
@@ -299,7 +399,7 @@ TEST_F(AntiEntropyTest, TheLoopHealsALostChangeWithoutAnyEvent) {
 // Under a steady stream of webhooks something is always owed when the loop steps: the pass must
 // still run on its budget, or lost changes would wait for the stream to stop.
 TEST_F(AntiEntropyTest, ThePassKeepsItsPaceWhileEventsKeepArriving) {
-    start(KeyOrder::Integer, 3);
+    start(KeyOrder::Integer, 3, false);
     metrics::Registry loop_registry;
     Loop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
     source.put(17, "changed without a webhook");
@@ -322,7 +422,7 @@ TEST_F(AntiEntropyTest, ThePassKeepsItsPaceWhileEventsKeepArriving) {
 // The loop's wait for frames ends when the pass's next step is due, after a batch too: a wait of
 // the idle default there would halve the pass's pace whenever it heals something.
 TEST_F(AntiEntropyTest, TheLoopWaitsOnlyUntilTheNextStepAfterABatch) {
-    start(KeyOrder::Integer, 3);  // 3 rows a step at 1000 rows/s: a step every 3 ms
+    start(KeyOrder::Integer, 3, false);  // 3 rows a step at 1000 rows/s: a step every 3 ms
     metrics::Registry loop_registry;
     Loop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
     loop.ingest({wire::encode(

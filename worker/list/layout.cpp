@@ -63,30 +63,43 @@ ListPlan ListLayout::plan(const std::vector<ListSegment>& list,
     return plan;
 }
 
-std::optional<ListPlan> ListLayout::written(const std::vector<ListSegment>& list) const {
-    ListPlan out;
+std::optional<std::vector<CacheItem>> ListLayout::written_parts(
+    const std::vector<ListSegment>& list) const {
+    std::vector<CacheItem> parts;
     std::size_t bytes = 0;
     for (const auto& s : list) bytes += s.text->size();
-    if (max_item_bytes_ == 0 || bytes <= max_item_bytes_) {
+    if (max_item_bytes_ == 0 || bytes <= max_item_bytes_) return parts;
+    for (const auto& s : list) {
+        auto named = named_.find(s.version);
+        if (named == named_.end()) return std::nullopt;
+        const std::string_view text = *s.text;
+        std::size_t at = 0;
+        for (const auto& key : named->second) {
+            if (at >= text.size()) return std::nullopt;
+            parts.push_back({key, text.substr(at, max_item_bytes_)});
+            at += max_item_bytes_;
+        }
+        if (at < text.size()) return std::nullopt;
+    }
+    return parts;
+}
+
+std::optional<ListPlan> ListLayout::written(const std::vector<ListSegment>& list) const {
+    auto parts = written_parts(list);
+    if (!parts) return std::nullopt;
+    std::size_t bytes = 0;
+    for (const auto& s : list) bytes += s.text->size();
+    ListPlan out;
+    if (parts->empty()) {
         out.head.reserve(bytes);
         for (const auto& s : list) out.head += *s.text;
         return out;
     }
     std::vector<std::string> keys;
-    for (const auto& s : list) {
-        auto parts = named_.find(s.version);
-        if (parts == named_.end()) return std::nullopt;
-        const std::string_view text = *s.text;
-        std::size_t at = 0;
-        for (const auto& key : parts->second) {
-            if (at >= text.size()) return std::nullopt;
-            out.parts.push_back({key, text.substr(at, max_item_bytes_)});
-            keys.push_back(key);
-            at += max_item_bytes_;
-        }
-        if (at < text.size()) return std::nullopt;
-    }
+    keys.reserve(parts->size());
+    for (const auto& part : *parts) keys.push_back(part.key);
     out.head = manifest::encode(bytes, keys);
+    out.parts = std::move(*parts);
     return out;
 }
 

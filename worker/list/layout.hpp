@@ -44,6 +44,8 @@ class ListLayout {
     // The head and parts the last committed plan for `list` wrote, as plan() would give them with
     // every part new; nullopt when `list` is not the list that plan was for.
     std::optional<ListPlan> written(const std::vector<ListSegment>& list) const;
+    // The parts alone of written(): none for a list that is one item.
+    std::optional<std::vector<CacheItem>> written_parts(const std::vector<ListSegment>& list) const;
     // Forgets which parts hold which segment: the next plan writes them all anew, and deletes
     // the ones named now once its head is written.
     void distrust();

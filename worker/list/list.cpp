@@ -56,6 +56,11 @@ std::optional<ListPlan> List::in_cache() const {
     return layout_.written(list_);
 }
 
+std::optional<std::vector<CacheItem>> List::parts_in_cache() const {
+    if (!written_) return std::nullopt;
+    return layout_.written_parts(list_);
+}
+
 void List::distrust_cache() {
     layout_.distrust();
 }

@@ -50,6 +50,8 @@ class List {
     // The head and the parts the cache should hold now: nullopt unless the list in memory is the
     // one last written. `parts` point into the list.
     std::optional<ListPlan> in_cache() const;
+    // The parts of in_cache() alone, without building the head: none for a list that is one item.
+    std::optional<std::vector<CacheItem>> parts_in_cache() const;
     // The cache's copy is not what was written: the next plan writes every part anew (under new
     // keys) and deletes the old ones, rather than reuse a part it can no longer trust.
     void distrust_cache();

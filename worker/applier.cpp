@@ -86,7 +86,7 @@ bool Applier::settle(const std::string& key, std::string_view value, WriteStatus
 
 bool Applier::write_list(Outcome& out) {
     auto start = std::chrono::steady_clock::now();
-    ListPlan plan = list_.plan([&](const std::string& key) { return sink_.has(key); });
+    ListPlan plan = list_.plan([&](const std::string& key) { return part_cached(key, start); });
     std::vector<WriteStatus> statuses = sink_.set_many(plan.parts);
     bool ok = true;
     for (std::size_t i = 0; i < plan.parts.size(); ++i) {
@@ -101,10 +101,25 @@ bool Applier::write_list(Outcome& out) {
         return false;
     }
     list_.committed();
-    for (const auto& key : plan.obsolete) remove(key);
+    for (const auto& part : plan.parts) parts_seen_[part.key] = start;
+    for (const auto& key : plan.obsolete) {
+        remove(key);
+        parts_seen_.erase(key);
+    }
     list_parts_written_.inc(plan.parts.size());
     list_rebuilds_.inc();
     list_seconds_.observe(seconds_since(start));
+    return true;
+}
+
+bool Applier::part_cached(const std::string& key, std::chrono::steady_clock::time_point now) {
+    auto seen = parts_seen_.find(key);
+    if (seen != parts_seen_.end() && now - seen->second < cfg_.part_recheck) return true;
+    if (!sink_.has(key)) {
+        if (seen != parts_seen_.end()) parts_seen_.erase(seen);
+        return false;
+    }
+    parts_seen_[key] = now;
     return true;
 }
 

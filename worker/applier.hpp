@@ -10,6 +10,7 @@
 // Pure logic over RowSource and CacheSink: the unit tests drive it with fakes.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -29,6 +30,9 @@ struct ApplierConfig {
     std::string prefix;
     std::string primary_key;
     std::size_t max_item_bytes = 0;
+    // How long a list part known to be in the cache (written, or found by a check) is trusted to
+    // be there still; a batch that reuses an older one checks it first. 0: every batch checks.
+    std::chrono::milliseconds part_recheck{0};
 };
 
 struct Outcome {
@@ -62,6 +66,11 @@ class Applier {
     void skip_unkeyable(const Row& row, const std::string& why);
     WriteStatus remove(const std::string& key);
     bool write_list(Outcome& out);
+    // Whether a part the list would reuse is still in the cache: asked of the cache (a touch,
+    // which also keeps it from eviction) unless it was known to be there within part_recheck.
+    // At 100k rows a list has ~60 parts, and a round trip for each on every batch was most of
+    // a batch's time.
+    bool part_cached(const std::string& key, std::chrono::steady_clock::time_point now);
     void learn_cached_rows();
     static std::unordered_map<std::string, std::uint64_t> spelled(const Batch& b,
                                                                   const Snapshot& snap);
@@ -74,6 +83,8 @@ class Applier {
     bool cached_known_ = false;
     std::string cache_instance_;
     List list_;
+    // When each part the list names was last known to be in the cache.
+    std::unordered_map<std::string, std::chrono::steady_clock::time_point> parts_seen_;
     std::unordered_set<std::string> unkeyable_logged_;
 
     metrics::Counter& batches_;

@@ -28,6 +28,10 @@ void declare(config::Parser& p, Config& c) {
     p.option("--max-item-bytes", c.max_item_bytes,
              "largest value written as one item; longer lists are split (docs/cache-layout.md)")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
+    p.option("--part-recheck-ms", c.part_recheck_ms,
+             "how long a list part known to be in the cache is trusted to stay there before a "
+             "batch that reuses it checks again (0: every batch checks every part it reuses)")
+        ->check(CLI::Range(0, 60'000));
     p.option("--admin-host", c.admin_host, "address for /healthz, /readyz, /metrics, /resync");
     p.option("--admin-port", c.admin_port, "port for the admin endpoints (0 picks a free port)")
         ->check(CLI::Range(0, 65535));
@@ -127,7 +131,8 @@ PgConfig pg_config(const Config& c) {
 ApplierConfig applier_config(const Config& c) {
     return {.prefix = c.table.prefix,
             .primary_key = c.table.primary_key,
-            .max_item_bytes = c.max_item_bytes};
+            .max_item_bytes = c.max_item_bytes,
+            .part_recheck = std::chrono::milliseconds(c.part_recheck_ms)};
 }
 
 LoopConfig loop_config(const Config& c) {

@@ -27,6 +27,7 @@ struct Config {
     Table table;
     std::string order_by;  // empty: the primary key
     std::size_t max_item_bytes = 1'000'000;
+    int part_recheck_ms = 1000;
     std::string admin_host = "127.0.0.1";
     int admin_port = 8081;
     config::Secret admin_secret;

@@ -2,8 +2,10 @@
 #include "applier.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -509,9 +511,11 @@ TEST_F(ApplierTest, FreshApplierDeletesOnlyItsOwnPartsOfAnEarlierManifest) {
 class ChunkedListTest : public ApplierTest {
   protected:
     // Four segments of three rows (~100 bytes each: segments are filled to 120 bytes), a list of
-    // ~400 bytes over a 160-byte limit: one part per segment.
+    // ~400 bytes over a 160-byte limit: one part per segment. Every batch checks the parts it
+    // reuses (--part-recheck-ms 0), unless a test says otherwise.
     void SetUp() override {
         cfg.max_item_bytes = 160;
+        cfg.part_recheck = std::chrono::milliseconds(0);
         sink.max_value_bytes = 300;  // room for the manifest
         source.key_order = KeyOrder::Integer;
         // Two-digit ids: the fake orders pks as text.
@@ -578,6 +582,33 @@ TEST_F(ChunkedListTest, APartEvictedFromTheCacheIsWrittenAgain) {
     ASSERT_TRUE(applier().apply(list_only).done());
     EXPECT_EQ(parts_written(), 4 + 2 + 1);
     EXPECT_EQ(sink.read_list("/articles"), source.list());
+    EXPECT_EQ(sink.part_keys("/articles"), sorted(manifest_keys(sink.at("/articles"))));
+}
+
+// A part written or found in the cache is trusted for --part-recheck-ms: batches within it send no
+// touch at all; the first batch after it checks again, and finds an evicted part.
+TEST_F(ChunkedListTest, APartKnownToBeCachedIsCheckedAgainOnlyAfterTheRecheckInterval) {
+    cfg.part_recheck = std::chrono::hours(1);
+    metrics::Registry own, own_too;
+    Applier trusting(source, sink, cfg, own);
+    ASSERT_TRUE(trusting.apply(full_batch()).done());  // every part written: known to be there
+    const int touches = sink.touches;
+    for (const char* title : {"a", "b", "c"}) {
+        source.put(14, title);
+        ASSERT_TRUE(trusting.apply(rows_batch({"14"})).done());
+    }
+    EXPECT_EQ(sink.touches, touches);
+    EXPECT_EQ(sink.read_list("/articles"), source.list());
+
+    cfg.part_recheck = std::chrono::milliseconds(1);
+    Applier checking(source, sink, cfg, own_too);
+    ASSERT_TRUE(checking.apply(full_batch()).done());
+    const auto parts = manifest_keys(sink.at("/articles"));
+    sink.store.erase(parts[3]);                                 // evicted
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the interval passes
+    source.put(11, "changed");
+    ASSERT_TRUE(checking.apply(rows_batch({"11"})).done());
+    EXPECT_EQ(sink.read_list("/articles"), source.list()) << "the evicted part was written again";
     EXPECT_EQ(sink.part_keys("/articles"), sorted(manifest_keys(sink.at("/articles"))));
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that compose.yaml is valid and consistent with the binaries it runs:
-#   1. `docker-compose config -q` accepts it (placeholder values for the required interpolations:
-#      REVALIDATOR_SECRET and the CURVE keys);
+#   1. `docker-compose config -q` accepts it (a placeholder value for the required interpolation,
+#      the worker's CURVE public key);
 #   2. every REVALIDATOR_* variable a service passes is an option of the binary that service runs
 #      (a service runs the binary named by its build target: ingress or worker), read from the
 #      `(Env:REVALIDATOR_...)` entries of that binary's --help;
@@ -41,9 +41,9 @@ for pair in "ingress:$ingress_bin" "worker:$worker_bin"; do
   [ -s "$tmp/$name.env" ] || fail "$bin --help lists no REVALIDATOR_* variables"
 done
 
-# Placeholders for the variables compose.yaml requires (${VAR:?...}).
-required_env=(REVALIDATOR_SECRET=x WORKER_CURVE_SECRET_KEY=x WORKER_CURVE_PUBLIC_KEY=x
-  INGRESS_CURVE_SECRET_KEY=x)
+# Placeholders for the variables compose.yaml requires (${VAR:?...}); its secrets are files, which
+# `config` does not read.
+required_env=(WORKER_CURVE_PUBLIC_KEY=x)
 
 # 1. Valid Compose. --project-directory keeps relative paths resolving against the repo root even
 # when COMPOSE_FILE_UNDER_TEST points at a copy elsewhere.

@@ -399,7 +399,10 @@ void AntiEntropy::compare_part(const SliceReading& r, Repairs& out) {
     if (!parts) return;
     for (const auto& part : *parts) {
         if (part.key != *r.part_key) continue;
-        if (r.part.value != part.value) list_differs(out);
+        if (r.part.value == part.value) return;
+        list_.inc();
+        applier_.list().distrust_part(part.key);
+        out.list = true;
         return;
     }
 }

@@ -264,6 +264,12 @@ TEST_F(AntiEntropyTest, AWrongPartOfAChunkedListIsWrittenAnewUnderNewKeys) {
     expect_true_cache();
     // A part key is never reused for other bytes: the wrong one is gone, not overwritten.
     EXPECT_EQ(sink.at(parts[1]), "<absent>");
+    // Only its segment was written anew: the other parts are reused as they were.
+    const auto now = sink.part_keys("/articles");
+    const auto kept = std::count_if(parts.begin(), parts.end(), [&](const std::string& k) {
+        return std::find(now.begin(), now.end(), k) != now.end();
+    });
+    EXPECT_GE(kept, static_cast<long>(parts.size()) - 2) << "a segment is at most two parts here";
     EXPECT_TRUE(pass().empty());
 }
 

@@ -222,6 +222,34 @@ TEST(ListLayout, APartNoLongerCachedIsWrittenAgain) {
     EXPECT_EQ(keys[0], k[0]);
 }
 
+TEST(ListLayout, ADistrustedPartRewritesItsSegmentAloneAndTheOthersAreReused) {
+    ListLayout layout("/l", 100, 1);
+    std::vector<ListSegment> list = {seg(1, body(30, true, false, 'a')),
+                                     seg(2, body(250, false, true, 'b'))};
+    ListPlan first = layout.plan(list, all_cached);
+    layout.committed();
+    const auto k = keys_written(first);
+    ASSERT_EQ(k.size(), 4u);
+
+    // The anti-entropy pass found k[2], a part of segment 2, holding other bytes.
+    layout.distrust_part(k[2]);
+    std::vector<std::string> asked;
+    ListPlan second = layout.plan(list, [&](const std::string& key) {
+        asked.push_back(key);
+        return true;
+    });
+    ASSERT_EQ(second.parts.size(), 3u);
+    EXPECT_EQ(concat(second), *list[1].text);
+    EXPECT_EQ(sorted(second.obsolete), sorted({k[1], k[2], k[3]}));
+    EXPECT_EQ(manifest_keys(second)[0], k[0]);
+    EXPECT_EQ(asked, std::vector<std::string>{k[0]});  // segment 1 is reused as it was
+
+    // A key the layout does not name changes nothing.
+    layout.committed();
+    layout.distrust_part("/l:part:999:0");
+    EXPECT_TRUE(layout.plan(list, all_cached).parts.empty());
+}
+
 TEST(ListLayout, AFailedWriteKeepsReusingThePartsLastCommitted) {
     ListLayout layout("/l", 100, 1);
     ListPlan first = layout.plan(three(), all_cached);

@@ -110,6 +110,15 @@ void ListLayout::distrust() {
     named_.clear();
 }
 
+void ListLayout::distrust_part(std::string_view part_key) {
+    for (auto it = named_.begin(); it != named_.end(); ++it) {
+        if (std::find(it->second.begin(), it->second.end(), part_key) == it->second.end()) continue;
+        adopted_.insert(adopted_.end(), it->second.begin(), it->second.end());
+        named_.erase(it);
+        return;
+    }
+}
+
 void ListLayout::committed() {
     named_ = std::move(planned_);
     planned_.clear();

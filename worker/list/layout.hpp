@@ -49,6 +49,9 @@ class ListLayout {
     // Forgets which parts hold which segment: the next plan writes them all anew, and deletes
     // the ones named now once its head is written.
     void distrust();
+    // The same for the one segment whose parts include `part_key`: the next plan writes that
+    // segment anew and deletes its old parts once its head is written; the others are reused.
+    void distrust_part(std::string_view part_key);
     // Parts found in the cache from an earlier process (read from its manifest): deleted after
     // the next list is written, and their numbers are not reused.
     void adopt(const std::vector<std::string>& part_keys);

@@ -65,6 +65,10 @@ void List::distrust_cache() {
     layout_.distrust();
 }
 
+void List::distrust_part(std::string_view part_key) {
+    layout_.distrust_part(part_key);
+}
+
 Lookup List::read_back(CacheSink& sink) {
     Lookup head = sink.get(prefix_);
     if (!head.value || !manifest::is_manifest(*head.value)) return head;

@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cache_sink.hpp"
@@ -55,6 +56,9 @@ class List {
     // The cache's copy is not what was written: the next plan writes every part anew (under new
     // keys) and deletes the old ones, rather than reuse a part it can no longer trust.
     void distrust_cache();
+    // The same for the segment of one part only (a part evicted, or overwritten by another
+    // writer): a 60 MB list at 100k rows is not rewritten for one 1 MB part.
+    void distrust_part(std::string_view part_key);
 
     // The list under the head as the cache holds it (an earlier process may have written it):
     // nullopt, and `reachable` as the cache answered, when it is not there whole. The parts its

@@ -77,6 +77,11 @@ std::vector<ListSegment> three(std::uint64_t a = 1, std::uint64_t b = 2, std::ui
             seg(c, body(40, false, true, 'c'))};
 }
 
+// A segment of 30 bytes, then one of 250 bytes: one part, then three, over a 100-byte limit.
+std::vector<ListSegment> short_and_split() {
+    return {seg(1, body(30, true, false, 'a')), seg(2, body(250, false, true, 'b'))};
+}
+
 TEST(ListLayout, PartKey) {
     EXPECT_EQ(part_key("/articles", 7, 0), "/articles:part:7:0");
     EXPECT_EQ(part_key("/articles", 1700000000000001, 12), "/articles:part:1700000000000001:12");
@@ -185,8 +190,7 @@ TEST(ListLayout, AChangedSegmentIsTheOnlyPartWritten) {
 
 TEST(ListLayout, AReplacedSplitSegmentMakesAllItsPartsObsolete) {
     ListLayout layout("/l", 100, 1);
-    std::vector<ListSegment> list = {seg(1, body(30, true, false, 'a')),
-                                     seg(2, body(250, false, true, 'b'))};
+    std::vector<ListSegment> list = short_and_split();
     ListPlan first = layout.plan(list, all_cached);
     layout.committed();
     ASSERT_EQ(first.parts.size(), 4u);
@@ -202,8 +206,7 @@ TEST(ListLayout, AReplacedSplitSegmentMakesAllItsPartsObsolete) {
 
 TEST(ListLayout, APartNoLongerCachedIsWrittenAgain) {
     ListLayout layout("/l", 100, 1);
-    std::vector<ListSegment> list = {seg(1, body(30, true, false, 'a')),
-                                     seg(2, body(250, false, true, 'b'))};
+    std::vector<ListSegment> list = short_and_split();
     ListPlan first = layout.plan(list, all_cached);
     layout.committed();
     const auto k = keys_written(first);
@@ -224,8 +227,7 @@ TEST(ListLayout, APartNoLongerCachedIsWrittenAgain) {
 
 TEST(ListLayout, ADistrustedPartRewritesItsSegmentAloneAndTheOthersAreReused) {
     ListLayout layout("/l", 100, 1);
-    std::vector<ListSegment> list = {seg(1, body(30, true, false, 'a')),
-                                     seg(2, body(250, false, true, 'b'))};
+    std::vector<ListSegment> list = short_and_split();
     ListPlan first = layout.plan(list, all_cached);
     layout.committed();
     const auto k = keys_written(first);

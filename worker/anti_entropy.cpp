@@ -28,6 +28,22 @@ void yield_to_batches() {
     setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
 }
 
+// Observes the time from its construction to its destruction, however the scope is left.
+class Timed {
+  public:
+    explicit Timed(metrics::Histogram& h) : h_(h), began_(std::chrono::steady_clock::now()) {}
+    ~Timed() {
+        h_.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - began_).count());
+    }
+    Timed(const Timed&) = delete;
+    Timed& operator=(const Timed&) = delete;
+
+  private:
+    metrics::Histogram& h_;
+    std::chrono::steady_clock::time_point began_;
+};
+
 template <class T>
 bool done(const std::future<T>& reading) {
     // A deferred reading (AntiEntropyConfig::background off) runs when its result is taken.
@@ -158,6 +174,7 @@ Repairs AntiEntropy::step(Clock::time_point now) {
         if (ending) {
             ending_ = false;
             after_.reset();
+            steps_ = 0;
         }
     }
     spent();
@@ -224,7 +241,7 @@ void AntiEntropy::start() {
 
 AntiEntropy::SliceReading AntiEntropy::read_slice(const std::optional<std::string>& after,
                                                   const std::optional<std::string>& part_key) {
-    const auto began = Clock::now();
+    const Timed timed(read_seconds_);
     SliceReading r;
     r.after = after;
     r.rows = readers_.source.digests(after, cfg_.slice_rows);
@@ -260,7 +277,6 @@ AntiEntropy::SliceReading AntiEntropy::read_slice(const std::optional<std::strin
         r.part_key = part_key;
         r.part = readers_.cache.get(*part_key);
     }
-    read_seconds_.observe(std::chrono::duration<double>(Clock::now() - began).count());
     return r;
 }
 
@@ -302,7 +318,7 @@ void AntiEntropy::compare(SliceReading r, Repairs& out) {
 AntiEntropy::EndReading AntiEntropy::read_end(
     const std::unordered_set<std::string>& accounted, const std::vector<std::string>& written,
     const std::optional<std::vector<std::string>>& listed) {
-    const auto began = Clock::now();
+    const Timed timed(read_seconds_);
     std::vector<std::string_view> unseen_written, unseen_listed;
     for (const auto& pk : written) {
         if (!accounted.count(pk)) unseen_written.push_back(pk);
@@ -336,7 +352,6 @@ AntiEntropy::EndReading AntiEntropy::read_end(
     for (std::size_t i = 0; i < candidates.size(); ++i) {
         if (held[i].value) r.strays.push_back(std::move(candidates[i]));
     }
-    read_seconds_.observe(std::chrono::duration<double>(Clock::now() - began).count());
     return r;
 }
 

@@ -55,6 +55,8 @@ void declare(config::Parser& p, Config& c) {
     p.flag("--insecure-no-auth", c.insecure_no_auth,
            "accept webhooks without any authentication (local tests only)");
     config::declare(p, c.table);
+    p.collections(c.collections,
+                  {"--schema", "--table", "--primary-key", "--prefix", "--worker-endpoint"});
     p.option("--max-body-bytes", c.http.limits.max_body_bytes,
              "largest webhook body accepted, chunked or not (413 above)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
@@ -137,7 +139,14 @@ std::vector<config::Problem> validate(Config& c) {
     if (c.instance_id.empty()) {
         problem("--instance-id", "must not be empty: the worker drops events of an unnamed stream");
     }
-    config::check(c.table, problems);
+    if (c.collections.empty()) config::check(c.table, problems);
+    for (const auto& collection : c.collections) {
+        if (collection.workers.empty()) {
+            problem("collection.workers", "collection \"" + collection.name +
+                                              "\" names no workers: the ingress pushes its "
+                                              "events to their endpoints");
+        }
+    }
     const bool server_key = !c.curve_server_key.empty();
     const bool secret_key = !c.curve_secret_key.value.empty();
     if (server_key && !secret_key) {
@@ -184,16 +193,24 @@ std::vector<config::Problem> validate(Config& c) {
             problem("--read-postgres-url", e.what());
         }
     }
-    if (!c.memcached.empty()) {
+    for (const auto& collection : served(c)) {
+        if (c.memcached.empty()) break;
+        const std::string_view prefix = collection.table.prefix;
         for (const char* route : {"/revalidate", "/healthz", "/readyz", "/metrics"}) {
-            const std::string_view prefix = c.table.prefix;
             if (prefix == route || std::string_view(route).starts_with(std::string(prefix) + "/")) {
-                problem("--prefix", "'" + c.table.prefix + "' would serve reads on " + route +
-                                        ", which the ingress serves itself");
+                problem(c.collections.empty() ? "--prefix" : "collection.prefix",
+                        "'" + collection.table.prefix + "' would serve reads on " + route +
+                            ", which the ingress serves itself");
             }
         }
     }
     return problems;
+}
+
+std::vector<Collection> served(const Config& c) {
+    if (!c.collections.empty()) return c.collections;
+    return {
+        {.name = c.table.name, .table = c.table, .order_by = {}, .workers = c.worker_endpoints}};
 }
 
 }  // namespace revalidator::ingress

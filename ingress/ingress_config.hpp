@@ -1,13 +1,16 @@
 // The ingress's configuration: every setting, its default (the initialiser below) and its checks,
 // in one place. declare() binds each field to its flag, environment variable and config-file key
 // (shared/config.hpp); validate() checks what one setting cannot check alone and derives what the
-// process needs from the settings (the signing keys). docs/configuration.md lists them for users.
+// process needs from the settings (the signing keys). The tables served come either from the
+// table flags or from the file's [[collection]] tables (shared/collection.hpp), never both.
+// docs/configuration.md lists them for users.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "auth.hpp"
+#include "collection.hpp"
 #include "config.hpp"
 #include "http_server.hpp"
 #include "webhook.hpp"
@@ -27,6 +30,9 @@ struct Config {
     SigningConfig signing;  // keys derived from signing_secret by validate()
     bool insecure_no_auth = false;
     Table table;
+    // The [[collection]] tables of the config file; when there are none, the table flags and
+    // --worker-endpoint declare the one collection (served()).
+    std::vector<Collection> collections;
     http::Tuning http;
     std::size_t queue_capacity = 100'000;
     int send_hwm = 1000;
@@ -45,5 +51,8 @@ struct Config {
 
 void declare(config::Parser& parser, Config& cfg);
 std::vector<config::Problem> validate(Config& cfg);
+
+// The collections this ingress serves: the file's, or the one the flags declare.
+std::vector<Collection> served(const Config& cfg);
 
 }  // namespace revalidator::ingress

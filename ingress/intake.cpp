@@ -2,7 +2,7 @@
 
 namespace revalidator::ingress {
 
-Answer intake(const Delivery& d, const Authenticator& auth, const Table& table, EventQueue& queue) {
+Answer intake(const Delivery& d, const Authenticator& auth, const Destinations& to) {
     auto admitted = auth.admit({d.authorization, d.webhook, d.body});
     if (!admitted) {
         return {admitted.error().status, admitted.error().code, admitted.error().detail};
@@ -16,12 +16,13 @@ Answer intake(const Delivery& d, const Authenticator& auth, const Table& table, 
                       "Content-Type must be application/json, got \"" +
                           (d.content_type.empty() ? "(none)" : std::string(d.content_type)) + "\"");
     }
-    auto changes = parse_webhook(d.body, table);
-    if (!changes)
-        return refuse(changes.error().status, changes.error().code, changes.error().detail);
+    auto routed = parse_webhook(d.body, to.tables);
+    if (!routed) return refuse(routed.error().status, routed.error().code, routed.error().detail);
+    const Table& table = to.tables[routed->table];
+    EventQueue& queue = *to.queues[routed->table];
     // While draining, requests still being served are queued: the queue is flushed before exit.
     // Only a closed queue refuses, and the refusal takes a number like a full queue.
-    for (const auto& c : *changes) {
+    for (const auto& c : routed->changes) {
         switch (queue.push(c.op, table.schema, table.name, c.pk, d.received_us)) {
             case EventQueue::Push::Queued:
                 continue;

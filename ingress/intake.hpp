@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "auth.hpp"
 #include "event_queue.hpp"
@@ -31,7 +32,12 @@ struct Answer {
     std::string detail;
 };
 
-Answer intake(const Delivery& delivery, const Authenticator& auth, const Table& table,
-              EventQueue& queue);
+// The tables this ingress serves and, at the same index, the queue of each table's event stream.
+struct Destinations {
+    std::vector<Table> tables;
+    std::vector<EventQueue*> queues;
+};
+
+Answer intake(const Delivery& delivery, const Authenticator& auth, const Destinations& to);
 
 }  // namespace revalidator::ingress

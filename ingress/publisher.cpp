@@ -25,11 +25,16 @@ std::int64_t steady_ns() {
 Publisher::Publisher(EventQueue& queue, PublisherConfig cfg, metrics::Registry& registry)
     : queue_(queue),
       cfg_(std::move(cfg)),
-      sent_(registry.counter("revalidator_ingress_events_sent_total", "Events handed to ZeroMQ")),
+      sent_(registry.counter("revalidator_ingress_events_sent_total", "Events handed to ZeroMQ",
+                             cfg_.labels)),
       lost_(registry.counter("revalidator_ingress_events_lost_total",
-                             "Events still queued when the drain deadline passed")) {
-    registry.gauge_fn("revalidator_ingress_worker_peers", "Workers the PUSH socket is connected to",
-                      [this] { return static_cast<double>(peers_.load()); });
+                             "Events still queued when the drain deadline passed", cfg_.labels)) {
+    registry.gauge_fn(
+        "revalidator_ingress_worker_peers", "Workers the PUSH socket is connected to",
+        [this] { return static_cast<double>(peers_.load()); }, cfg_.labels);
+    registry.gauge_fn(
+        "revalidator_ingress_queue_depth", "Events waiting for the publisher",
+        [&q = queue_] { return static_cast<double>(q.depth()); }, cfg_.labels);
 }
 
 Publisher::~Publisher() {
@@ -51,6 +56,7 @@ void Publisher::drain(std::chrono::milliseconds linger) {
 }
 
 void Publisher::run() {
+    const std::string table = cfg_.table.qualified();
     zmq::context_t ctx(1);
     zmq::socket_t push(ctx, zmq::socket_type::push);
     push.set(zmq::sockopt::immediate, 1);
@@ -92,13 +98,14 @@ void Publisher::run() {
             if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
                 connected.insert(endpoint);
                 failing.erase(endpoint);
-                log::info("worker connected", {{"endpoint", endpoint}});
+                log::info("worker connected", {{"endpoint", endpoint}, {"table", table}});
             } else if (event == ZMQ_EVENT_DISCONNECTED) {
                 if (connected.erase(endpoint) > 0)
-                    log::info("worker disconnected", {{"endpoint", endpoint}});
+                    log::info("worker disconnected", {{"endpoint", endpoint}, {"table", table}});
             } else if ((event & kHandshakeFailed) != 0 && failing.insert(endpoint).second) {
                 log::warn("handshake with worker failed; retrying",
                           {{"endpoint", endpoint},
+                           {"table", table},
                            {"curve", !cfg_.curve_server_key.empty()},
                            {"hint", cfg_.curve_server_key.empty()
                                         ? "the worker may require CURVE: set --curve-server-key "
@@ -173,14 +180,17 @@ void Publisher::run() {
         const bool clean = unsent == 0 && end_sent;
         if (unsent > 0) {
             lost_.inc(unsent);
-            log::error(
-                "drain deadline passed with events unsent; the worker will resync",
-                {{"stream", queue_.stream()}, {"epoch", queue_.epoch()}, {"unsent", unsent}});
+            log::error("drain deadline passed with events unsent; the worker will resync",
+                       {{"stream", queue_.stream()},
+                        {"table", table},
+                        {"epoch", queue_.epoch()},
+                        {"unsent", unsent}});
         }
         // Give ZeroMQ the rest of the linger bound to put the last frames on the wire.
         auto rest = std::max<std::int64_t>(0, deadline_ns_.load() - steady_ns()) / 1'000'000;
         push.set(zmq::sockopt::linger, static_cast<int>(rest));
         log::info("publisher drained", {{"stream", queue_.stream()},
+                                        {"table", table},
                                         {"epoch", queue_.epoch()},
                                         {"last_seq", queue_.last_seq()},
                                         {"unsent", unsent},

@@ -21,8 +21,9 @@ namespace revalidator::ingress {
 
 struct PublisherConfig {
     std::vector<std::string> endpoints;
-    int send_hwm{};  // frames buffered per connected worker inside ZeroMQ
-    Table table;     // named in the END and HEARTBEAT markers
+    int send_hwm{};        // frames buffered per connected worker inside ZeroMQ
+    Table table;           // named in the END and HEARTBEAT markers
+    std::string labels{};  // of its metric series: the collection's (collection="articles")
     std::chrono::milliseconds heartbeat{1000};  // idle time after which a HEARTBEAT is sent
     // CURVE (all Z85, validated by the caller). Empty server key: plaintext (the default).
     std::string curve_server_key;  // the worker's public key

@@ -42,30 +42,37 @@ struct Reads::Body {
 };
 
 struct Reads::Counters {
-    explicit Counters(metrics::Registry& r)
+    Counters(metrics::Registry& r, const std::string& labels)
         : fills(r.counter("revalidator_ingress_read_fills_total",
-                          "Rows the read routes asked the worker to fill after a miss")),
+                          "Rows the read routes asked the worker to fill after a miss", labels)),
           fills_refused(r.counter("revalidator_ingress_read_fills_refused_total",
-                                  "Fills that could not be asked (queue full or draining)")),
+                                  "Fills that could not be asked (queue full or draining)",
+                                  labels)),
           db_queries(r.counter("revalidator_ingress_read_db_queries_total",
-                               "Postgres queries made for rows the cache missed")),
+                               "Postgres queries made for rows the cache missed", labels)),
           db_shared(r.counter("revalidator_ingress_read_db_shared_total",
-                              "Misses that shared another read's Postgres query (single flight)")),
+                              "Misses that shared another read's Postgres query (single flight)",
+                              labels)),
           db_busy(r.counter("revalidator_ingress_read_db_errors_total",
-                            "Misses Postgres could not answer, by reason", "reason=\"busy\"")),
+                            "Misses Postgres could not answer, by reason",
+                            with(labels, "reason=\"busy\""))),
           db_unavailable(r.counter("revalidator_ingress_read_db_errors_total",
                                    "Misses Postgres could not answer, by reason",
-                                   "reason=\"unavailable\"")) {
+                                   with(labels, "reason=\"unavailable\""))) {
         for (const char* route : {"row", "list"}) {
             for (const char* result : kResults) {
                 by.emplace(
                     std::pair<std::string, std::string>(route, result),
                     &r.counter("revalidator_ingress_reads_total", "Reads by route and result",
-                               std::string("route=\"") + route + "\",result=\"" + result + "\""));
+                               with(labels, std::string("route=\"") + route + "\",result=\"" +
+                                                result + "\"")));
             }
         }
     }
     void count(const char* route, const char* result) { by.at({route, result})->inc(); }
+    static std::string with(const std::string& labels, const std::string& more) {
+        return labels.empty() ? more : labels + "," + more;
+    }
 
     std::map<std::pair<std::string, std::string>, metrics::Counter*> by;
     metrics::Counter& fills;
@@ -82,7 +89,7 @@ Reads::Reads(ReadSettings settings, CacheReads& cache, DatabaseReads* database, 
       cache_(cache),
       database_(database),
       fill_(std::move(fill)),
-      counters_(std::make_shared<Counters>(registry)) {}
+      counters_(std::make_shared<Counters>(registry, settings_.labels)) {}
 
 namespace {
 

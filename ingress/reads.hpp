@@ -42,6 +42,7 @@ struct ReadSettings {
     std::string prefix;                        // the table's cache prefix (shared/table.hpp)
     std::chrono::milliseconds fill_wait{500};  // how long a missed row waits for the worker
     std::chrono::milliseconds poll_every{10};  // how often it looks meanwhile
+    std::string labels{};  // of its metric series: the collection's (collection="articles")
 };
 
 // What the request asks beyond the resource: its If-None-Match, and whether it accepts gzip (then

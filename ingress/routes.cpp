@@ -43,8 +43,6 @@ void add_routes(http::Server& svr, RouteContext ctx) {
                                       "Webhooks refused with 503", "reason=\"queue_full\"");
     auto& drain = ctx.registry.counter("revalidator_ingress_rejected_total",
                                        "Webhooks refused with 503", "reason=\"draining\"");
-    ctx.registry.gauge_fn("revalidator_ingress_queue_depth", "Events waiting for the publisher",
-                          [&q = ctx.queue] { return static_cast<double>(q.depth()); });
 
     svr.set_logger([statuses](const http::Request&, const http::Response& res) {
         statuses->count(res.status());
@@ -66,7 +64,7 @@ void add_routes(http::Server& svr, RouteContext ctx) {
                                      req.header("webhook-signature")},
                                     req.body(),
                                     unix_micros()},
-                                   ctx.auth, ctx.table, ctx.queue);
+                                   ctx.auth, ctx.destinations);
         if (answer.status == 202) {
             res.set_status(202);
             res.set_content(R"({"received":true})", "application/json");
@@ -78,7 +76,8 @@ void add_routes(http::Server& svr, RouteContext ctx) {
         if (answer.code == "draining") drain.inc();
         if (answer.code == "queue_full") {
             full.inc();
-            log::warn("queue full, webhook refused", {{"stream", ctx.queue.stream()}});
+            log::warn("queue full, webhook refused",
+                      {{"stream", ctx.destinations.queues[0]->stream()}});
         }
         http::reject(res, answer.status, answer.code, answer.detail);
     });

@@ -10,17 +10,15 @@
 #include <string>
 
 #include "auth.hpp"
-#include "event_queue.hpp"
 #include "http_front.hpp"
+#include "intake.hpp"
 #include "metrics.hpp"
-#include "webhook.hpp"
 
 namespace revalidator::ingress {
 
 struct RouteContext {
     const Authenticator& auth;
-    const Table& table;
-    EventQueue& queue;
+    Destinations destinations;
     metrics::Registry& registry;
     std::function<http::Readiness()> readiness;
     // The read routes' paths and methods (read_route_patterns), when they are served.

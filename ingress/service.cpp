@@ -2,10 +2,16 @@
 
 #include <atomic>
 #include <iostream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "clock.hpp"
 #include "event_queue.hpp"
 #include "http_front.hpp"
+#include "intake.hpp"
 #include "log.hpp"
 #include "mc_reader.hpp"
 #include "pg_reader.hpp"
@@ -32,72 +38,104 @@ int run(const Config& cfg) {
     shutdown::install();
     metrics::Registry registry;
     const std::uint64_t epoch = unix_micros();
-    EventQueue queue(cfg.instance_id, epoch, cfg.queue_capacity);
-    Publisher publisher(queue,
-                        {.endpoints = cfg.worker_endpoints,
-                         .send_hwm = cfg.send_hwm,
-                         .table = cfg.table,
-                         .curve_server_key = cfg.curve_server_key,
-                         .curve_public_key = curve_public,
-                         .curve_secret_key = cfg.curve_secret_key.value},
-                        registry);
     const bool bearer = !cfg.secret.value.empty() || !cfg.secret_previous.value.empty();
     const bool signatures = !cfg.signing.keys.empty();
     Authenticator auth({cfg.secret.value, cfg.secret_previous.value}, cfg.insecure_no_auth,
                        cfg.signing);
     std::atomic<bool> draining{false};
-
     http::Server svr(cfg.http, registry);
-    auto readiness = [&] {
-        int peers = publisher.connected_peers();
-        return http::Readiness{peers > 0 && !draining,
-                               {{"worker_peers", peers},
-                                {"draining", draining.load()},
-                                {"queue_depth", queue.depth()}}};
-    };
-    // The read routes, when the cache is named. A miss is answered from Postgres when a read URL
-    // is set, and asks the worker to fill the row with the event an UPDATE webhook makes
-    // (docs/read-api.md, "What a miss means").
+
+    // The cache the read routes read, when it is named; one for every collection.
     std::unique_ptr<McReader> cache;
     std::unique_ptr<PrefetchedCache> prefetched;
-    std::unique_ptr<PgReader> database;
-    std::unique_ptr<Reads> reads;
     std::unique_ptr<BearerAuth> read_auth;
     if (!cfg.memcached.empty()) {
         cache = std::make_unique<McReader>(cfg.memcached,
                                            std::chrono::milliseconds(cfg.read_timeout_ms));
         prefetched = std::make_unique<PrefetchedCache>(*cache);
-        auto fill = [&queue, &table = cfg.table](const std::string& id) {
+        if (!cfg.read_secret.value.empty()) {
+            read_auth = std::make_unique<BearerAuth>(std::vector{cfg.read_secret.value});
+        }
+    }
+    // One lane per collection: its own event stream (a queue and a publisher to its workers
+    // alone, so that each table's workers see a contiguous sequence) and its read routes.
+    struct Lane {
+        Collection collection;
+        std::unique_ptr<EventQueue> queue;
+        std::unique_ptr<Publisher> publisher;
+        std::unique_ptr<PgReader> database;
+        std::unique_ptr<Reads> reads;
+    };
+    std::vector<Lane> lanes;
+    Destinations destinations;
+    std::map<std::string, std::set<std::string>> read_patterns;
+    std::vector<std::string> names;
+    for (auto& collection : served(cfg)) {
+        Lane& lane = lanes.emplace_back();
+        lane.collection = std::move(collection);
+        const Table& table = lane.collection.table;
+        const std::string labels = "collection=\"" + lane.collection.name + "\"";
+        names.push_back(lane.collection.name);
+        lane.queue = std::make_unique<EventQueue>(cfg.instance_id, epoch, cfg.queue_capacity);
+        lane.publisher = std::make_unique<Publisher>(
+            *lane.queue,
+            PublisherConfig{.endpoints = lane.collection.workers,
+                            .send_hwm = cfg.send_hwm,
+                            .table = table,
+                            .labels = labels,
+                            .curve_server_key = cfg.curve_server_key,
+                            .curve_public_key = curve_public,
+                            .curve_secret_key = cfg.curve_secret_key.value},
+            registry);
+        destinations.tables.push_back(table);
+        destinations.queues.push_back(lane.queue.get());
+        if (!cache) continue;
+        // A miss is answered from Postgres when a read URL is set, and asks the worker to fill
+        // the row with the event an UPDATE webhook makes (docs/read-api.md, "What a miss means").
+        auto fill = [&queue = *lane.queue, table](const std::string& id) {
             return queue.push(Op::Update, table.schema, table.name, id, unix_micros()) ==
                    EventQueue::Push::Queued;
         };
         if (!cfg.read_postgres_url.empty()) {
-            database = std::make_unique<PgReader>(PgReaderSettings{
+            lane.database = std::make_unique<PgReader>(PgReaderSettings{
                 .url = cfg.read_postgres_url,
-                .table = cfg.table,
+                .table = table,
                 .pool = static_cast<std::size_t>(cfg.read_postgres_pool),
                 .timeout = std::chrono::milliseconds(cfg.read_postgres_timeout_ms)});
         }
-        reads = std::make_unique<Reads>(
-            ReadSettings{.prefix = cfg.table.prefix,
-                         .fill_wait = std::chrono::milliseconds(cfg.read_fill_wait_ms)},
-            *prefetched, database.get(), fill, registry);
-        if (!cfg.read_secret.value.empty()) {
-            read_auth = std::make_unique<BearerAuth>(std::vector{cfg.read_secret.value});
-        }
-        add_read_routes(svr, {*reads, cfg.table.prefix, cfg.read_cache_control, read_auth.get(),
+        lane.reads = std::make_unique<Reads>(
+            ReadSettings{.prefix = table.prefix,
+                         .fill_wait = std::chrono::milliseconds(cfg.read_fill_wait_ms),
+                         .labels = labels},
+            *prefetched, lane.database.get(), fill, registry);
+        add_read_routes(svr, {*lane.reads, table.prefix, cfg.read_cache_control, read_auth.get(),
                               prefetched.get()});
+        read_patterns.merge(read_route_patterns(table.prefix));
     }
-    add_routes(svr, {auth, cfg.table, queue, registry, readiness,
-                     reads ? read_route_patterns(cfg.table.prefix)
-                           : std::map<std::string, std::set<std::string>>{}});
+    // Ready while every collection's events can reach one of its workers: a webhook for a table
+    // with none would wait in the queue.
+    auto readiness = [&] {
+        bool reachable = true;
+        auto peers = nlohmann::json::object();
+        std::size_t depth = 0;
+        for (const auto& lane : lanes) {
+            const int n = lane.publisher->connected_peers();
+            reachable = reachable && n > 0;
+            peers[lane.collection.name] = n;
+            depth += lane.queue->depth();
+        }
+        return http::Readiness{
+            reachable && !draining,
+            {{"worker_peers", peers}, {"draining", draining.load()}, {"queue_depth", depth}}};
+    };
+    add_routes(svr, {auth, destinations, registry, readiness, read_patterns});
 
     int bound = svr.bind(cfg.host, cfg.port);
     if (bound < 0) {
         log::error("cannot listen", {{"host", cfg.host}, {"port", cfg.port}});
         return 1;
     }
-    publisher.start();
+    for (auto& lane : lanes) lane.publisher->start();
     // The drain (docs/operations.md): webhooks are refused from the first moment (503 draining,
     // each taking a number that the END will show missing); the connections already open are
     // answered until they close or half the bound has passed; then the publisher, which sent all
@@ -109,31 +147,37 @@ int run(const Config& cfg) {
         const auto now = Clock::now();
         drain_deadline = now + drain_bound;
         draining = true;
-        queue.close();
+        for (auto& lane : lanes) lane.queue->close();
         svr.drain(now + drain_bound / 2);
     });
     log::info("ingress listening", {{"host", cfg.host},
                                     {"port", bound},
                                     {"stream", cfg.instance_id},
                                     {"epoch", epoch},
-                                    {"workers", cfg.worker_endpoints},
+                                    {"collections", names},
                                     {"curve", !cfg.curve_server_key.empty()},
                                     {"insecure", cfg.insecure_no_auth},
                                     {"bearer_auth", bearer},
                                     {"signature_auth", signatures},
                                     {"reads", !cfg.memcached.empty()},
-                                    {"reads_from_postgres", database != nullptr},
+                                    {"reads_from_postgres", !cfg.read_postgres_url.empty()},
                                     {"read_auth", !cfg.read_secret.value.empty()}});
     svr.serve();
 
     draining = true;
-    queue.close();
+    for (auto& lane : lanes) lane.queue->close();
+    // The lanes drain together: each publisher has its own thread, and all share the deadline.
     const auto deadline = drain_deadline.load();
-    publisher.drain(deadline == Clock::time_point::max()
-                        ? drain_bound
-                        : std::max(std::chrono::milliseconds(0),
-                                   std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       deadline - Clock::now())));
+    const auto end = deadline == Clock::time_point::max() ? Clock::now() + drain_bound : deadline;
+    std::vector<std::thread> drains;
+    for (auto& lane : lanes) {
+        drains.emplace_back([&lane, end] {
+            lane.publisher->drain(std::max(
+                std::chrono::milliseconds(0),
+                std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now())));
+        });
+    }
+    for (auto& t : drains) t.join();
     log::info("ingress stopped", {{"stream", cfg.instance_id}, {"epoch", epoch}});
     return 0;
 }

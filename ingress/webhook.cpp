@@ -110,7 +110,7 @@ bool is_json_content_type(std::string_view content_type) {
            });
 }
 
-Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body, const Table& cfg) {
+Result<Routed, Rejection> parse_webhook(std::string_view body, std::span<const Table> tables) {
     if (nested_deeper_than(body, kMaxJsonDepth)) {
         return reject(400, "malformed_json",
                       "body is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
@@ -141,19 +141,25 @@ Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body, cons
     auto old_record = row_field(j, "old_record");
     if (!old_record) return Err{old_record.error()};
 
-    if (!cfg.is(*schema, *table)) {
+    const auto served = std::find_if(tables.begin(), tables.end(),
+                                     [&](const Table& t) { return t.is(*schema, *table); });
+    if (served == tables.end()) {
+        std::string names;
+        for (const auto& t : tables)
+            names += (names.empty() ? "\"" : ", \"") + t.qualified() + "\"";
         return reject(422, "unknown_table",
                       "table \"" + *schema + "." + *table +
-                          "\" is not configured (this ingress serves \"" + cfg.qualified() + "\")");
+                          "\" is not configured (this ingress serves " + names + ")");
     }
-
-    std::vector<Change> changes;
+    const Table& cfg = *served;
+    Routed routed{.table = static_cast<std::size_t>(served - tables.begin()), .changes = {}};
+    auto& changes = routed.changes;
     std::string_view op_name = to_string(*op);
     if (*op == Op::Delete) {
         auto pk = primary_key(*old_record, "old_record", cfg.primary_key, op_name);
         if (!pk) return Err{pk.error()};
         changes.push_back({*op, std::move(*pk)});
-        return changes;
+        return routed;
     }
     auto pk = primary_key(*record, "record", cfg.primary_key, op_name);
     if (!pk) return Err{pk.error()};
@@ -163,7 +169,7 @@ Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body, cons
         auto old_pk = primary_key(*old_record, "old_record", cfg.primary_key, op_name);
         if (old_pk && *old_pk != *pk) changes.push_back({Op::Delete, std::move(*old_pk)});
     }
-    return changes;
+    return routed;
 }
 
 }  // namespace revalidator::ingress

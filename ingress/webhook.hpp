@@ -4,6 +4,7 @@
 // gets").
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,7 +29,14 @@ struct Change {
 
 inline constexpr int kMaxJsonDepth = 64;
 
-Result<std::vector<Change>, Rejection> parse_webhook(std::string_view body, const Table& table);
+// The rows a webhook names, and which of the served tables it is for.
+struct Routed {
+    std::size_t table = 0;  // index into the tables given to parse_webhook
+    std::vector<Change> changes;
+};
+
+// `tables` are those this ingress serves; a webhook for any other is refused with 422.
+Result<Routed, Rejection> parse_webhook(std::string_view body, std::span<const Table> tables);
 
 // Content-Type must be application/json (parameters such as charset allowed).
 bool is_json_content_type(std::string_view content_type);

@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,8 @@
 #include <string_view>
 
 #include <toml++/toml.h>
+
+#include "collection_file.hpp"
 
 namespace revalidator::config {
 
@@ -61,6 +64,11 @@ void Parser::secret(const std::string& flag, Secret& secret, const std::string& 
         true);
     option(flag + "-file", secret.file, "file holding " + flag + " (trailing newlines ignored)");
     secrets_.emplace_back(flag, &secret);
+}
+
+void Parser::collections(std::vector<Collection>& out, std::vector<std::string> replaced) {
+    collections_ = &out;
+    replaced_ = std::move(replaced);
 }
 
 void Parser::remember(CLI::Option* opt, std::function<std::string()> print, bool secret) {
@@ -146,6 +154,11 @@ std::vector<Problem> Parser::apply_file(int argc, const char* const* argv) {
     for (const auto& [key, node] : table) {
         const std::string flag = "--" + std::string(key.str());
         const std::string where = file_ + ":" + std::to_string(key.source().begin.line);
+        if (collections_ && key.str() == "collection") {
+            auto found = read_collections(node, file_, *collections_);
+            problems.insert(problems.end(), found.begin(), found.end());
+            continue;
+        }
         Setting* setting = nullptr;
         for (auto& s : settings_) {
             if (s->opt->check_lname(std::string(key.str()))) setting = s.get();
@@ -168,6 +181,17 @@ std::vector<Problem> Parser::apply_file(int argc, const char* const* argv) {
             setting->source = "file";
         } catch (const CLI::Error& e) {
             problems.push_back({flag, where + ": " + e.what()});
+        }
+    }
+    if (collections_ && !collections_->empty()) {
+        for (const auto& s : settings_) {
+            for (const auto& flag : replaced_) {
+                if (s->source != "default" && s->opt->check_lname(flag.substr(2))) {
+                    problems.push_back({flag, "is set (" + s->source + ") but " + file_ +
+                                                  " declares [[collection]] tables: give the "
+                                                  "tables one way, not both"});
+                }
+            }
         }
     }
     return problems;
@@ -233,8 +257,15 @@ std::string Parser::effective() const {
         << "# The effective configuration: flag > environment > file > default.\n";
     if (!file_.empty()) out << "# file: " << file_ << "\n";
     for (const auto& s : settings_) {
-        out << s->opt->get_lnames().front() << " = " << s->print() << "  # " << s->source << "\n";
+        const auto& name = s->opt->get_lnames().front();
+        // Left out when collections replace it, so that the output reads back as a file.
+        const bool replaced =
+            collections_ && !collections_->empty() &&
+            std::find(replaced_.begin(), replaced_.end(), "--" + name) != replaced_.end();
+        out << (replaced ? "# " : "") << name << " = " << s->print() << "  # " << s->source
+            << (replaced ? ", replaced by [[collection]]" : "") << "\n";
     }
+    if (collections_) out << render_collections(*collections_);
     return out.str();
 }
 

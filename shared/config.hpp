@@ -5,7 +5,8 @@
 // environment, then file, then default. Each setting's own check (a range, a set) runs whatever
 // the source; the process's cross-field rules run after, through `validate`. Any problem ends the
 // process with exit code 64 (EX_USAGE) and a message that names the setting, before anything has
-// started. --check-config prints the effective configuration, secrets masked, as a TOML file that
+// started. The file alone may also declare collections (collection.hpp) as [[collection]] tables.
+// --check-config prints the effective configuration, secrets masked, as a TOML file that
 // says where each value came from, and exits 0. docs/configuration.md is the user's side of this.
 #pragma once
 
@@ -16,6 +17,8 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "collection.hpp"
 
 namespace revalidator::config {
 
@@ -56,6 +59,9 @@ class Parser {
     void secret(const std::string& flag, Secret& secret, const std::string& help);
     // A flag that asks for an action rather than configuring one: not a file key, never printed.
     CLI::Option* action(const std::string& flag, bool& value, const std::string& help);
+    // The file's `[[collection]]` tables (collection_file.hpp), read into `out`. They declare the
+    // tables instead of the flags in `replaced` (--table, ...): setting both is a problem.
+    void collections(std::vector<Collection>& out, std::vector<std::string> replaced);
 
     // Parses the command line, the environment and the file; reads the secrets' files; then runs
     // `validate` (the cross-field rules). Returns an exit code when the process must stop here
@@ -86,6 +92,8 @@ class Parser {
     bool check_ = false;
     std::vector<std::unique_ptr<Setting>> settings_;
     std::vector<std::pair<std::string, Secret*>> secrets_;
+    std::vector<Collection>* collections_ = nullptr;
+    std::vector<std::string> replaced_;
 };
 
 }  // namespace revalidator::config

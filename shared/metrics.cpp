@@ -66,9 +66,10 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
 }
 
 void Registry::gauge_fn(const std::string& name, const std::string& help,
-                        std::function<double()> fn) {
+                        std::function<double()> fn, const std::string& labels) {
     std::lock_guard lock(mu_);
-    family(name, help, "gauge").series.push_back({"", nullptr, nullptr, nullptr, std::move(fn)});
+    family(name, help, "gauge")
+        .series.push_back({labels, nullptr, nullptr, nullptr, std::move(fn)});
 }
 
 namespace {

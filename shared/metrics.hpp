@@ -65,7 +65,8 @@ class Registry {
     Histogram& histogram(const std::string& name, const std::string& help,
                          std::vector<double> bounds, const std::string& labels = "");
     // A gauge computed when scraped (queue depth, connected peers).
-    void gauge_fn(const std::string& name, const std::string& help, std::function<double()> fn);
+    void gauge_fn(const std::string& name, const std::string& help, std::function<double()> fn,
+                  const std::string& labels = "");
 
     std::string render() const;
 

@@ -25,6 +25,11 @@ void declare(config::Parser& p, Config& c) {
     config::declare(p, c.table);
     p.option("--order-by", c.order_by,
              "list order, e.g. \"published_at DESC, id\" (default: the primary key)");
+    p.collections(c.collections,
+                  {"--schema", "--table", "--primary-key", "--prefix", "--order-by"});
+    p.option("--collection", c.collection,
+             "the [[collection]] of the config file this worker serves (needed when it declares "
+             "several)");
     p.option("--max-item-bytes", c.max_item_bytes,
              "largest value written as one item; longer lists are split (docs/cache-layout.md)")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
@@ -86,11 +91,32 @@ void declare(config::Parser& p, Config& c) {
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 }
 
-std::vector<config::Problem> validate(const Config& c) {
+std::vector<config::Problem> validate(Config& c) {
     std::vector<config::Problem> problems;
     auto problem = [&](std::string option, std::string message) {
         problems.push_back({std::move(option), std::move(message)});
     };
+    if (!c.collections.empty()) {
+        std::string names;
+        const Collection* chosen = nullptr;
+        for (const auto& collection : c.collections) {
+            names += (names.empty() ? "" : ", ") + collection.name;
+            if (collection.name == c.collection) chosen = &collection;
+        }
+        if (c.collection.empty() && c.collections.size() == 1) chosen = &c.collections.front();
+        if (!chosen) {
+            problem("--collection",
+                    (c.collection.empty() ? std::string("is not set")
+                                          : "\"" + c.collection + "\" is not declared") +
+                        ": name the collection this worker serves, one of " + names);
+            return problems;
+        }
+        c.table = chosen->table;
+        c.order_by = chosen->order_by;
+    } else if (!c.collection.empty()) {
+        problem("--collection",
+                "\"" + c.collection + "\" is set but the configuration declares no [[collection]]");
+    }
     config::check(c.table, problems);
     try {
         pg_conninfo(c.postgres_url, {});

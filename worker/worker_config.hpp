@@ -1,9 +1,10 @@
 // The worker's configuration: every setting, its default (the initialiser below) and its checks,
 // in one place. declare() binds each field to its flag, environment variable and config-file key
-// (shared/config.hpp); validate() checks what one setting cannot check alone: the Postgres URL and
-// the list order as libpq and the SQL builder read them, the Memcached servers, and the lease's
-// time against the cache's (docs/operations.md, "One writer, fenced"). docs/configuration.md
-// lists the settings for users.
+// (shared/config.hpp); the table comes from the table flags or from the file's [[collection]]
+// named by --collection (shared/collection.hpp), never both. validate() checks what one setting
+// cannot check alone: the Postgres URL and the list order as libpq and the SQL builder read them,
+// the Memcached servers, and the lease's time against the cache's (docs/operations.md, "One writer,
+// fenced"). docs/configuration.md lists the settings for users.
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 
 #include "anti_entropy.hpp"
 #include "applier.hpp"
+#include "collection.hpp"
 #include "config.hpp"
 #include "loop.hpp"
 #include "pg_source.hpp"
@@ -26,6 +28,10 @@ struct Config {
     config::Secret curve_secret_key;
     Table table;
     std::string order_by;  // empty: the primary key
+    // The config file's [[collection]] tables, and which of them this worker serves; validate()
+    // sets `table` and `order_by` from it.
+    std::vector<Collection> collections;
+    std::string collection;
     std::size_t max_item_bytes = 1'000'000;
     int part_recheck_ms = 1000;
     std::string admin_host = "127.0.0.1";
@@ -49,7 +55,7 @@ struct Config {
 };
 
 void declare(config::Parser& parser, Config& cfg);
-std::vector<config::Problem> validate(const Config& cfg);
+std::vector<config::Problem> validate(Config& cfg);
 
 // What each part is built with, taken from the one Config: the service builds the worker with
 // these, and the unit tests start from Config{} so that a default lives in one place only.

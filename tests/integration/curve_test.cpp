@@ -101,7 +101,8 @@ void expect_nothing_delivered(Stack& s) {
     EXPECT_TRUE(s.worker().alive());
     EXPECT_EQ(ingress_readyz(s), 503);
     // The publisher holds the event, waiting for a worker that completes the handshake.
-    EXPECT_EQ(s.ingress_metric("revalidator_ingress_events_sent_total"), 0);
+    EXPECT_EQ(s.ingress_metric(R"(revalidator_ingress_events_sent_total{collection="articles"})"),
+              0);
 }
 
 }  // namespace

@@ -23,6 +23,11 @@ std::vector<std::string> with_defaults(std::vector<std::string> args) {
 
 TEST(IngressOptions, BadValuesExit64BeforeServing) {
     TempDir dir;
+    const std::string no_workers = dir.path() + "/no-workers.toml";
+    std::ofstream(no_workers) << "[[collection]]\nname = \"authors\"\ntable = \"authors\"\n";
+    const std::string reads_on_probe = dir.path() + "/reads-on-probe.toml";
+    std::ofstream(reads_on_probe) << "[[collection]]\nname = \"h\"\ntable = \"h\"\nprefix = "
+                                     "\"/healthz\"\nworkers = [\"tcp://127.0.0.1:5555\"]\n";
     const std::vector<BadConfiguration> cases = {
         {with_defaults({"--worker-endpoint", "tcp://x:notaport"}), "--worker-endpoint"},
         {with_defaults({"--worker-endpoint", "tcp://127.0.0.1:5555,tcp://x:notaport"}),
@@ -69,6 +74,11 @@ TEST(IngressOptions, BadValuesExit64BeforeServing) {
          "--read-postgres-url"},
         {with_defaults({"--read-postgres-pool", "0"}), "--read-postgres-pool"},
         {with_defaults({"--read-postgres-timeout-ms", "0"}), "--read-postgres-timeout-ms"},
+        {with_defaults({"--config", no_workers}), "collection.workers"},
+        {with_defaults({"--config", no_workers, "--worker-endpoint", "tcp://127.0.0.1:5555"}),
+         "--worker-endpoint"},
+        {with_defaults({"--config", reads_on_probe, "--memcached", "127.0.0.1"}),
+         "collection.prefix"},
     };
     int n = 0;
     for (const auto& c : cases) {

@@ -118,7 +118,8 @@ TEST_F(Reads, AMissOnAnExistingRowIsFilledByTheWorker) {
     auto r = read(*stack, "/articles/" + id);
     EXPECT_EQ(r->body, stack->expected_row(id).value_or("(absent)"));
     EXPECT_EQ(stack->cache_get("/articles/" + id), stack->expected_row(id));
-    EXPECT_GE(stack->ingress_metric("revalidator_ingress_read_fills_total"), 1);
+    EXPECT_GE(
+        stack->ingress_metric(R"(revalidator_ingress_read_fills_total{collection="articles"})"), 1);
 }
 
 TEST_F(Reads, AMissOnARowThatDoesNotExistIs503WithRetryAfterNeverA404) {
@@ -288,7 +289,8 @@ TEST_F(ReadsFromPostgres, AMissOnAnExistingRowIsAnsweredAtOnceAndTheWorkerFillsI
     ASSERT_TRUE(hit);
     EXPECT_EQ(hit->get_header_value("ETag"), r->get_header_value("ETag"));
     EXPECT_GE(
-        stack->ingress_metric(R"(revalidator_ingress_reads_total{route="row",result="database"})"),
+        stack->ingress_metric(
+            R"(revalidator_ingress_reads_total{collection="articles",route="row",result="database"})"),
         1);
 }
 
@@ -329,8 +331,10 @@ TEST(ReadsFromFrozenPostgres, AFrozenDatabaseCostsABoundedWaitAndIsNeverA404) {
     EXPECT_EQ(r->status, 503) << r->body;
     EXPECT_EQ(r->get_header_value("Retry-After"), "1");
     EXPECT_EQ(json::parse(r->body)["error"], "not_cached");
-    EXPECT_GE(s.ingress_metric(R"(revalidator_ingress_read_db_errors_total{reason="unavailable"})"),
-              1);
+    EXPECT_GE(
+        s.ingress_metric(
+            R"(revalidator_ingress_read_db_errors_total{collection="articles",reason="unavailable"})"),
+        1);
     ASSERT_TRUE(reads_as(s, "/articles/" + id, 200)) << "reads recover once it thaws";
 }
 
@@ -393,12 +397,13 @@ TEST(ColdCacheReads, AStormOnARestartedCacheGetsOnlyRightAnswers) {
         });
     }
     for (auto& t : readers) t.join();
-    std::cout << "[ figures  ] cold cache, " << kReaders << " readers for 3 s: " << ok << " ok, "
-              << not_found << " 404, " << unavailable << " 503; "
-              << s.ingress_metric("revalidator_ingress_read_db_queries_total")
-              << " Postgres queries, "
-              << s.ingress_metric("revalidator_ingress_read_db_shared_total")
-              << " misses shared one\n";
+    std::cout
+        << "[ figures  ] cold cache, " << kReaders << " readers for 3 s: " << ok << " ok, "
+        << not_found << " 404, " << unavailable << " 503; "
+        << s.ingress_metric(R"(revalidator_ingress_read_db_queries_total{collection="articles"})")
+        << " Postgres queries, "
+        << s.ingress_metric(R"(revalidator_ingress_read_db_shared_total{collection="articles"})")
+        << " misses shared one\n";
     EXPECT_EQ(wrong, 0) << (examples.empty() ? "" : examples.front());
     EXPECT_GT(ok, 0);
     EXPECT_GT(not_found, 0);

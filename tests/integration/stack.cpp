@@ -83,9 +83,37 @@ Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_uni
     sql("INSERT INTO public.articles (title, body) SELECT 'Article ' || g, 'Body of ' || g "
         "FROM generate_series(1, 5) g");
     for (const auto& query : opts_.setup_sql) sql(query);
-    for (int i = 0; i < opts_.workers; ++i) workers_.push_back({nullptr, free_port(), free_port()});
+    for (const char* collection : {"articles", "authors"}) {
+        if (!opts_.authors && collection == std::string("authors")) break;
+        for (int i = 0; i < opts_.workers; ++i) {
+            workers_.push_back(
+                {nullptr, free_port(), free_port(), opts_.authors ? collection : ""});
+        }
+    }
+    if (opts_.authors) {
+        sql("CREATE TABLE public.authors (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text "
+            "NOT NULL, version integer NOT NULL DEFAULT 1)");
+        sql("INSERT INTO public.authors (name) SELECT 'Author ' || g FROM generate_series(1, 5) g");
+        collections_file_ = dir_.path() + "/collections.toml";
+        std::ofstream file(collections_file_);
+        for (const char* collection : {"articles", "authors"}) {
+            file << "[[collection]]\nname = \"" << collection << "\"\ntable = \"public."
+                 << collection << "\"\n"
+                 << (collection == std::string("authors") ? "order-by = \"name\"\n" : "")
+                 << "workers = [";
+            std::string sep;
+            for (const auto& w : workers_) {
+                if (w.collection != collection) continue;
+                file << sep << "\"tcp://127.0.0.1:" << w.zmq_port << "\"";
+                sep = ", ";
+            }
+            file << "]\n\n";
+        }
+    }
     for (int i = 0; i < opts_.ingresses; ++i) ingresses_.push_back({nullptr, free_port()});
-    for (int i = 0; i < opts_.workers; ++i) start_worker(i, i == 0);
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        start_worker(static_cast<int>(i), i % static_cast<std::size_t>(opts_.workers) == 0);
+    }
     for (int i = 0; i < opts_.ingresses; ++i) start_ingress(i);
 }
 
@@ -143,6 +171,9 @@ void Stack::start_worker(int i, bool wait_ready) {
                                   "500",
                                   "--takeover-delay-ms",
                                   "200"};
+    if (!w.collection.empty()) {
+        argv.insert(argv.end(), {"--config", collections_file_, "--collection", w.collection});
+    }
     argv.insert(argv.end(), opts_.worker_args.begin(), opts_.worker_args.end());
     w.proc.reset();
     w.proc = std::make_unique<Process>(argv, dir_.path() + "/worker" + std::to_string(i) + ".log");
@@ -159,10 +190,18 @@ void Stack::start_ingress(int i) {
         endpoints += (endpoints.empty() ? "" : ",") + std::string("tcp://127.0.0.1:") +
                      std::to_string(w.zmq_port);
     }
-    std::vector<std::string> argv{
-        INGRESS_BIN,        "--port",        std::to_string(in.port),           "--worker-endpoint",
-        endpoints,          "--instance-id", "it-ingress-" + std::to_string(i), "--memcached",
-        memcached_servers()};
+    std::vector<std::string> argv{INGRESS_BIN,
+                                  "--port",
+                                  std::to_string(in.port),
+                                  "--instance-id",
+                                  "it-ingress-" + std::to_string(i),
+                                  "--memcached",
+                                  memcached_servers()};
+    if (opts_.authors) {
+        argv.insert(argv.end(), {"--config", collections_file_});
+    } else {
+        argv.insert(argv.end(), {"--worker-endpoint", endpoints});
+    }
     if (opts_.reads_from_postgres) {
         argv.insert(argv.end(), {"--read-postgres-url", pg_->url()});
     }
@@ -182,8 +221,9 @@ std::string Stack::memcached_servers() const {
     return out;
 }
 
-int Stack::active_worker() {
+int Stack::active_worker(const std::string& collection) {
     for (std::size_t i = 0; i < workers_.size(); ++i) {
+        if (!collection.empty() && workers_[i].collection != collection) continue;
         httplib::Client c("127.0.0.1", workers_[i].admin_port);
         c.set_read_timeout(1, 0);  // a frozen worker accepts but never answers
         auto r = c.Get("/readyz");
@@ -236,9 +276,9 @@ httplib::Result Stack::webhook(const std::string& body, int i) {
 }
 
 std::string Stack::webhook_body(const std::string& type, const nlohmann::json& record,
-                                const nlohmann::json& old_record) {
+                                const nlohmann::json& old_record, const std::string& table) {
     return nlohmann::json{{"type", type},
-                          {"table", "articles"},
+                          {"table", table},
                           {"schema", "public"},
                           {"record", record},
                           {"old_record", old_record}}
@@ -260,8 +300,6 @@ double Stack::workers_metric(const std::string& series) {
     return sum;
 }
 
-namespace {
-
 double scrape(int port, const std::string& series) {
     httplib::Client c("127.0.0.1", port);
     auto r = c.Get("/metrics");
@@ -273,8 +311,6 @@ double scrape(int port, const std::string& series) {
     }
     return 0;
 }
-
-}  // namespace
 
 double Stack::worker_metric(const std::string& series, int i) {
     return scrape(worker_admin_port(i), series);

@@ -41,6 +41,11 @@ struct StackOptions {
     bool read_through_twemproxy = false;
     // SQL run after public.articles is filled and before any process starts (e.g. another table).
     std::vector<std::string> setup_sql = {};
+    // A second collection: public.authors (a uuid key, Supabase's default; name, version), listed
+    // at /authors by name, with `workers` workers of its own after the articles' ones (worker
+    // `workers` is its first). Every process then takes its tables from one config file of
+    // [[collection]] tables (docs/configuration.md, "Collections") instead of the table flags.
+    bool authors = false;
 };
 
 class Stack {
@@ -62,7 +67,8 @@ class Stack {
     // POST /revalidate with the secret and JSON content type, to ingress `i`.
     httplib::Result webhook(const std::string& body, int i = 0);
     static std::string webhook_body(const std::string& type, const nlohmann::json& record,
-                                    const nlohmann::json& old_record);
+                                    const nlohmann::json& old_record,
+                                    const std::string& table = "articles");
     // A webhook body as Supabase sends it for the row as it is now (or as given for DELETE).
     std::string webhook_for(const std::string& type, const std::string& id);
 
@@ -88,8 +94,9 @@ class Stack {
     Process& ingress(int i = 0) { return *ingresses_.at(i).proc; }
     int ingress_port(int i = 0) const { return ingresses_.at(i).port; }
     int worker_admin_port(int i = 0) const { return workers_.at(i).admin_port; }
-    // Index of the worker whose /readyz says active, or -1.
-    int active_worker();
+    int worker_zmq_port(int i = 0) const { return workers_.at(i).zmq_port; }
+    // Index of the worker whose /readyz says active (of `collection`'s workers when given), or -1.
+    int active_worker(const std::string& collection = "");
     PostgresServer& postgres() { return *pg_; }
     MemcachedServer& memcached(int i = 0) { return *mcs_.at(i); }
     // "host:port,host:port,...": what --memcached gets.
@@ -105,7 +112,9 @@ class Stack {
     struct Worker {
         std::unique_ptr<Process> proc;
         int admin_port, zmq_port;
+        std::string collection;  // with `authors`: the [[collection]] it serves
     };
+    std::string collections_file_;
     struct Ingress {
         std::unique_ptr<Process> proc;
         int port;
@@ -115,6 +124,9 @@ class Stack {
     struct Clients;
     std::unique_ptr<Clients> clients_;
 };
+
+// Value of a metric series in the /metrics of the server on `port` (0 when absent or unreachable).
+double scrape(int port, const std::string& series);
 
 // Runs `command` (a binary and the arguments every case shares) followed by a bad configuration:
 // it must exit 64 (EX_USAGE) within 10 s, name `named` in its message, and never log `started`

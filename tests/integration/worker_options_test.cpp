@@ -14,6 +14,9 @@ TEST(WorkerOptions, BadValuesExit64BeforeStarting) {
     TempDir dir;
     const std::string file = dir.path() + "/worker.toml";
     std::ofstream(file) << "max-batch = 10\nno-such-setting = 1\n";
+    const std::string two = dir.path() + "/two.toml";
+    std::ofstream(two) << "[[collection]]\nname = \"articles\"\ntable = \"articles\"\n"
+                          "[[collection]]\nname = \"authors\"\ntable = \"authors\"\n";
     const std::vector<BadConfiguration> cases = {
         {{"--bind", "tcp://x:notaport"}, "--bind"},
         {{"--bind", "inproc://w"}, "--bind"},
@@ -38,6 +41,10 @@ TEST(WorkerOptions, BadValuesExit64BeforeStarting) {
         {{}, "--max-batch", {"REVALIDATOR_MAX_BATCH=0"}},
         {{"--config", file}, "--no-such-setting"},
         {{"--no-such-option"}, "--no-such-option"},
+        {{"--collection", "articles"}, "--collection"},
+        {{"--config", two}, "--collection"},
+        {{"--config", two, "--collection", "notes"}, "--collection"},
+        {{"--config", two, "--collection", "authors", "--table", "authors"}, "--table"},
     };
     int n = 0;
     for (const auto& c : cases) {

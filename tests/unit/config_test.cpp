@@ -18,6 +18,7 @@ struct Settings {
     std::vector<std::string> peers{"a"};
     bool verbose = false;
     config::Secret token;
+    std::vector<Collection> collections;
 };
 
 struct Outcome {
@@ -56,6 +57,7 @@ class ConfigTest : public ::testing::Test {
         parser.option("--ct-peers", s.peers, "peers")->delimiter(',');
         parser.flag("--ct-verbose", s.verbose, "verbose");
         parser.secret("--ct-token", s.token, "token");
+        parser.collections(s.collections, {"--ct-host"});
         args.insert(args.begin(), "ct");
         std::vector<const char*> argv;
         for (const auto& a : args) argv.push_back(a.c_str());
@@ -182,6 +184,123 @@ TEST_F(ConfigTest, CheckConfigStillFailsOnABadConfiguration) {
     auto r = parse({"--check-config", "--ct-port", "0"});
     EXPECT_EQ(r.exit, 64);
     EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+const char* const kTwoCollections = R"(ct-port = 9
+
+[[collection]]
+name = "articles"
+table = "public.articles"
+workers = ["tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556"]
+
+[[collection]]
+name = "authors"
+table = "authors"
+primary-key = "uuid"
+prefix = "/people"
+order-by = "name"
+workers = ["ipc:///run/authors.sock"]
+)";
+
+TEST_F(ConfigTest, CollectionsComeFromTheFileWithTheirDefaults) {
+    auto r = parse({"--config", file("c.toml", kTwoCollections)});
+    ASSERT_FALSE(r.exit.has_value()) << r.err;
+    EXPECT_EQ(s.port, 9);
+    ASSERT_EQ(s.collections.size(), 2u);
+    const auto& articles = s.collections[0];
+    EXPECT_EQ(articles.name, "articles");
+    EXPECT_EQ(articles.table.qualified(), "public.articles");
+    EXPECT_EQ(articles.table.primary_key, "id");
+    EXPECT_EQ(articles.table.prefix, "/articles");
+    EXPECT_EQ(articles.order_by, "");
+    EXPECT_EQ(articles.workers,
+              (std::vector<std::string>{"tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556"}));
+    const auto& authors = s.collections[1];
+    EXPECT_EQ(authors.table.qualified(), "public.authors");
+    EXPECT_EQ(authors.table.primary_key, "uuid");
+    EXPECT_EQ(authors.table.prefix, "/people");
+    EXPECT_EQ(authors.order_by, "name");
+    EXPECT_EQ(authors.workers, std::vector<std::string>{"ipc:///run/authors.sock"});
+}
+
+TEST_F(ConfigTest, EveryBadCollectionExits64NamingTheKeyAndItsLine) {
+    struct Case {
+        std::string name, toml, named, in_message;
+    };
+    const std::string ok = "name = \"a\"\ntable = \"a\"\n";
+    const std::vector<Case> cases{
+        {"not tables", "collection = 1\n", "collection", "[[collection]]"},
+        {"no name", "[[collection]]\ntable = \"a\"\n", "collection.name", "c.toml:1"},
+        {"bad name", "[[collection]]\nname = \"a b\"\ntable = \"a\"\n", "collection.name",
+         "\"a b\""},
+        {"no table", "[[collection]]\nname = \"a\"\n", "collection.table", "schema.table"},
+        {"bad table", "[[collection]]\nname = \"a\"\ntable = \"x.y.z\"\n", "collection.table",
+         "\"x.y.z\""},
+        {"number table", "[[collection]]\nname = \"a\"\ntable = 7\n", "collection.table", "string"},
+        {"unknown key", "[[collection]]\n" + ok + "view = \"v\"\n", "collection.view",
+         "no such key"},
+        {"bad prefix", "[[collection]]\n" + ok + "prefix = \"a\"\n", "collection.prefix",
+         "start with '/'"},
+        {"empty primary key", "[[collection]]\n" + ok + "primary-key = \"\"\n",
+         "collection.primary-key", "empty"},
+        {"bad order", "[[collection]]\n" + ok + "order-by = \"title; DROP\"\n",
+         "collection.order-by", "title"},
+        {"bad endpoint", "[[collection]]\n" + ok + "workers = [\"tcp://x\"]\n",
+         "collection.workers", "tcp://x"},
+        {"workers not an array", "[[collection]]\n" + ok + "workers = \"tcp://a:1\"\n",
+         "collection.workers", "array"},
+        {"same name", "[[collection]]\n" + ok + "[[collection]]\nname = \"a\"\ntable = \"b\"\n",
+         "collection.name", "same name"},
+        {"same table",
+         "[[collection]]\n" + ok + "[[collection]]\nname = \"b\"\ntable = \"public.a\"\n",
+         "collection.table", "public.a"},
+        {"prefix inside another's keys",
+         "[[collection]]\n" + ok +
+             "[[collection]]\nname = \"b\"\ntable = \"b\"\nprefix = \"/a/drafts\"\n",
+         "collection.prefix", "\"/a/drafts\""},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        s.collections.clear();
+        auto r = parse({"--config", file("c.toml", c.toml)});
+        EXPECT_EQ(r.exit, 64);
+        EXPECT_NE(r.err.find("bad configuration: " + c.named + ": "), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find(c.in_message), std::string::npos) << r.err;
+    }
+}
+
+TEST_F(ConfigTest, CollectionsAndTheFlagsTheyReplaceAreNeverBoth) {
+    const auto cfg = file("c.toml", kTwoCollections);
+    auto by_flag = parse({"--config", cfg, "--ct-host", "h"});
+    EXPECT_EQ(by_flag.exit, 64);
+    EXPECT_NE(by_flag.err.find("--ct-host: is set (flag)"), std::string::npos) << by_flag.err;
+    s.collections.clear();
+    setenv("REVALIDATOR_CT_HOST", "h", 1);
+    auto by_env = parse({"--config", cfg});
+    EXPECT_EQ(by_env.exit, 64);
+    EXPECT_NE(by_env.err.find("--ct-host: is set (environment)"), std::string::npos) << by_env.err;
+}
+
+TEST_F(ConfigTest, CheckConfigPrintsTheCollectionsSoThatTheOutputReadsBack) {
+    auto r = parse({"--check-config", "--config", file("c.toml", kTwoCollections)});
+    ASSERT_EQ(r.exit, 0) << r.err;
+    EXPECT_NE(r.out.find("# ct-host = '127.0.0.1'  # default, replaced by [[collection]]\n"),
+              std::string::npos)
+        << r.out;
+    const auto first = s.collections;
+    s = Settings{};
+    auto again = parse({"--config", file("again.toml", r.out)});
+    ASSERT_FALSE(again.exit.has_value()) << again.err << "\n" << r.out;
+    ASSERT_EQ(s.collections.size(), first.size());
+    for (std::size_t i = 0; i < first.size(); ++i) {
+        EXPECT_EQ(s.collections[i].name, first[i].name);
+        EXPECT_EQ(s.collections[i].table.qualified(), first[i].table.qualified());
+        EXPECT_EQ(s.collections[i].table.primary_key, first[i].table.primary_key);
+        EXPECT_EQ(s.collections[i].table.prefix, first[i].table.prefix);
+        EXPECT_EQ(s.collections[i].order_by, first[i].order_by);
+        EXPECT_EQ(s.collections[i].workers, first[i].workers);
+    }
+    EXPECT_EQ(s.port, 9);
 }
 
 TEST_F(ConfigTest, TheEnvironmentNameFollowsTheFlag) {

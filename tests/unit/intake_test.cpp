@@ -25,6 +25,11 @@ Authenticator make_auth() {
     return Authenticator({"s3cret"}, false, {{*key}, {300, 1000, [] { return kNow; }}});
 }
 
+// The destinations of an ingress that serves public.articles alone.
+Destinations one(EventQueue& queue) {
+    return {{Table{}}, {&queue}};
+}
+
 struct Signed {
     std::string id, timestamp, signature;
 };
@@ -75,7 +80,7 @@ TEST(Intake, EveryOutcomeHasOneStatusAndCode) {
         EventQueue queue("a", 1, c.capacity);
         if (c.closed) queue.close();
         const Delivery d{c.authorization, c.content_type, {}, c.body, 42};
-        const auto answer = intake(d, auth, table, queue);
+        const auto answer = intake(d, auth, {{table}, {&queue}});
         EXPECT_EQ(answer.status, c.status) << answer.detail;
         EXPECT_EQ(answer.code, c.code) << answer.detail;
         EXPECT_EQ(answer.detail.empty(), c.status == 202) << answer.detail;
@@ -87,7 +92,7 @@ TEST(Intake, TheQueuedEventNamesTheRowAndTheReceiveTime) {
     const auto auth = make_auth();
     EventQueue queue("a", 1, 10);
     ASSERT_EQ(
-        intake({"Bearer s3cret", "application/json", {}, kInsert, 42}, auth, {}, queue).status,
+        intake({"Bearer s3cret", "application/json", {}, kInsert, 42}, auth, one(queue)).status,
         202);
     auto e = queue.pop(std::chrono::milliseconds(0));
     ASSERT_TRUE(e.has_value());
@@ -96,18 +101,45 @@ TEST(Intake, TheQueuedEventNamesTheRowAndTheReceiveTime) {
     EXPECT_EQ(e->received_us, 42u);
 }
 
+TEST(Intake, EachTablesEventsGoToItsOwnQueue) {
+    const auto auth = make_auth();
+    EventQueue articles("a", 1, 10);
+    EventQueue authors("a", 1, 10);
+    const Destinations to{{Table{}, Table{"public", "authors", "id", "/authors"}},
+                          {&articles, &authors}};
+    ASSERT_EQ(intake({"Bearer s3cret", "application/json", {}, kOtherTable, 1}, auth, to).status,
+              202);
+    ASSERT_EQ(intake({"Bearer s3cret", "application/json", {}, kMove, 1}, auth, to).status, 202);
+    EXPECT_EQ(authors.depth(), 1u);
+    EXPECT_EQ(articles.depth(), 2u);
+    auto e = authors.pop(std::chrono::milliseconds(0));
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->table, "authors");
+    EXPECT_EQ(e->pk, "7");
+
+    EventQueue full("a", 1, 0);
+    const Destinations to_full{{Table{}, Table{"public", "authors", "id", "/authors"}},
+                               {&articles, &full}};
+    EXPECT_EQ(intake({"Bearer s3cret", "application/json", {}, kOtherTable, 1}, auth, to_full).code,
+              "queue_full")
+        << "a full queue refuses its own table's webhooks";
+    EXPECT_EQ(intake({"Bearer s3cret", "application/json", {}, kInsert, 1}, auth, to_full).status,
+              202)
+        << "and no other table's";
+}
+
 TEST(Intake, ARefusedSignedWebhookIsNotAReplayWhenSentAgain) {
     const auto auth = make_auth();
     const auto s = sign("msg_1", kInsert);
     const WebhookHeaders headers{s.id, s.timestamp, s.signature};
     EventQueue full("a", 1, 0);
-    EXPECT_EQ(intake({"", "application/json", headers, kInsert, 1}, auth, {}, full).code,
+    EXPECT_EQ(intake({"", "application/json", headers, kInsert, 1}, auth, one(full)).code,
               "queue_full");
-    EXPECT_EQ(intake({"", "text/plain", headers, kInsert, 1}, auth, {}, full).code,
+    EXPECT_EQ(intake({"", "text/plain", headers, kInsert, 1}, auth, one(full)).code,
               "unsupported_media_type");
     EventQueue queue("a", 1, 10);
-    EXPECT_EQ(intake({"", "application/json", headers, kInsert, 1}, auth, {}, queue).status, 202);
-    const auto replay = intake({"", "application/json", headers, kInsert, 1}, auth, {}, queue);
+    EXPECT_EQ(intake({"", "application/json", headers, kInsert, 1}, auth, one(queue)).status, 202);
+    const auto replay = intake({"", "application/json", headers, kInsert, 1}, auth, one(queue));
     EXPECT_EQ(replay.status, 401);
     EXPECT_NE(replay.detail.find("replay"), std::string::npos) << replay.detail;
 }

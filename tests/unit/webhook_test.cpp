@@ -10,6 +10,13 @@
 namespace revalidator::ingress {
 namespace {
 
+// parse_webhook for an ingress that serves `table` alone.
+Result<std::vector<Change>, Rejection> parse(std::string_view body, const Table& table = {}) {
+    auto r = parse_webhook(body, std::span(&table, 1));
+    if (!r) return Err{r.error()};
+    return std::move(r->changes);
+}
+
 // A Supabase Database Webhook body for public.articles.
 std::string body(const std::string& type, const std::string& record,
                  const std::string& old_record = "null", const std::string& table = "articles",
@@ -203,7 +210,7 @@ class ParseWebhook : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ParseWebhook, Outcome) {
     const Case& c = GetParam();
-    auto r = parse_webhook(c.body, Table{});
+    auto r = parse(c.body, Table{});
     if (c.status == kOk) {
         ASSERT_TRUE(r.ok()) << r.error().status << " " << r.error().code << ": "
                             << r.error().detail;
@@ -224,27 +231,54 @@ INSTANTIATE_TEST_SUITE_P(Table, ParseWebhook, ::testing::ValuesIn(cases()),
 
 TEST(ParseWebhookConfig, UsesTheConfiguredTableAndPrimaryKey) {
     Table cfg{"app", "posts", "slug"};
-    auto ok = parse_webhook(
-        R"({"type":"UPDATE","table":"posts","schema":"app","record":{"id":1,"slug":"new"},)"
-        R"("old_record":{"id":1,"slug":"old"}})",
-        cfg);
+    auto ok =
+        parse(R"({"type":"UPDATE","table":"posts","schema":"app","record":{"id":1,"slug":"new"},)"
+              R"("old_record":{"id":1,"slug":"old"}})",
+              cfg);
     ASSERT_TRUE(ok.ok()) << ok.error().detail;
     EXPECT_EQ(render(*ok), "UPDATE:new,DELETE:old");
 
     auto missing =
-        parse_webhook(R"({"type":"INSERT","table":"posts","schema":"app","record":{"id":1}})", cfg);
+        parse(R"({"type":"INSERT","table":"posts","schema":"app","record":{"id":1}})", cfg);
     ASSERT_FALSE(missing.ok());
     EXPECT_EQ(missing.error().code, "missing_field");
     EXPECT_NE(missing.error().detail.find("'record.slug'"), std::string::npos);
 
-    auto default_table = parse_webhook(body("INSERT", rec("1")), cfg);
+    auto default_table = parse(body("INSERT", rec("1")), cfg);
     ASSERT_FALSE(default_table.ok());
     EXPECT_EQ(default_table.error().code, "unknown_table");
     EXPECT_NE(default_table.error().detail.find("app.posts"), std::string::npos);
 }
 
+TEST(ParseWebhookConfig, RoutesEachWebhookToTheTableItNames) {
+    const std::vector<Table> tables{{}, {"public", "authors", "uuid", "/authors"}};
+    auto authors =
+        parse_webhook(R"({"type":"DELETE","table":"authors","schema":"public","record":null,)"
+                      R"("old_record":{"uuid":"0b5e1c9a-4d1f-4a8e-9c55-3f1d2a6b7c80"}})",
+                      tables);
+    ASSERT_TRUE(authors.ok()) << authors.error().detail;
+    EXPECT_EQ(authors->table, 1u);
+    EXPECT_EQ(render(authors->changes), "DELETE:0b5e1c9a-4d1f-4a8e-9c55-3f1d2a6b7c80");
+    auto articles = parse_webhook(body("INSERT", rec("4")), tables);
+    ASSERT_TRUE(articles.ok()) << articles.error().detail;
+    EXPECT_EQ(articles->table, 0u);
+
+    // Each table's own primary key: an authors row is named by its uuid, not by "id".
+    auto keyed_by_id = parse_webhook(
+        R"({"type":"INSERT","table":"authors","schema":"public","record":{"id":4}})", tables);
+    ASSERT_FALSE(keyed_by_id.ok());
+    EXPECT_NE(keyed_by_id.error().detail.find("'record.uuid'"), std::string::npos);
+
+    auto other = parse_webhook(body("INSERT", rec("1"), "null", "notes"), tables);
+    ASSERT_FALSE(other.ok());
+    EXPECT_EQ(other.error().status, 422);
+    EXPECT_NE(other.error().detail.find(R"("public.articles", "public.authors")"),
+              std::string::npos)
+        << other.error().detail;
+}
+
 TEST(ParseWebhookConfig, OpsAreReportedExactly) {
-    auto r = parse_webhook(body("UPDATE", rec("3"), rec("2")), Table{});
+    auto r = parse(body("UPDATE", rec("3"), rec("2")), Table{});
     ASSERT_TRUE(r.ok());
     ASSERT_EQ(r->size(), 2u);
     EXPECT_EQ((*r)[0].op, Op::Update);

@@ -1,0 +1,121 @@
+// Two collections declared once in a config file ([[collection]], docs/configuration.md,
+// "Collections", written by the Stack) and served by one ingress and a worker each:
+// public.articles (a bigint key) and public.authors (a uuid key, Supabase's default, listed by
+// name). Each table's events reach its
+// own worker only, each is read under its own prefix, and one table's worker down never stops the
+// other's updates nor resyncs it.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "stack.hpp"
+
+using namespace revalidator::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+struct Options {
+    static StackOptions get() { return {.authors = true}; }
+};
+
+class Collections : public SharedStack<Options> {
+  protected:
+    static constexpr int kArticles = 0, kAuthors = 1;  // the workers' indexes
+
+    static std::pair<int, json> readyz(int port) {
+        httplib::Client c("127.0.0.1", port);
+        c.set_read_timeout(1, 0);
+        auto r = c.Get("/readyz");
+        if (!r) return {0, nullptr};
+        return {r->status, json::parse(r->body, nullptr, false)};
+    }
+    // The webhook Supabase sends for `table`'s row `id` as it is now.
+    static std::string webhook_for(const std::string& table, const std::string& type,
+                                   const std::string& id) {
+        json rec = json::parse(*row(table, id));
+        return Stack::webhook_body(type, rec, type == "INSERT" ? json(nullptr) : rec, table);
+    }
+    static std::optional<std::string> row(const std::string& table, const std::string& id) {
+        return stack->sql("SELECT to_jsonb(t)::text FROM public." + table +
+                          " t WHERE id::text = '" + id + "'");
+    }
+    static std::string list(const std::string& table, const std::string& order) {
+        return *stack->sql("SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY " + order +
+                           ")::text, '[]') FROM public." + table + " t");
+    }
+    static std::optional<std::string> read(const std::string& path) {
+        httplib::Client c("127.0.0.1", stack->ingress_port());
+        auto r = c.Get(path);
+        if (!r || r->status != 200) return std::nullopt;
+        return r->body;
+    }
+    // Polls until the row's key and the table's list, read through the ingress, equal Postgres.
+    static bool converges(const std::string& table, const std::string& id,
+                          const std::string& order) {
+        return eventually([&] {
+            return stack->cache_get("/" + table + "/" + id) == row(table, id) &&
+                   read("/" + table) == list(table, order);
+        });
+    }
+};
+
+TEST_F(Collections, EachTablesWebhooksReachItsOwnWorkerAndItsOwnKeys) {
+    const auto author =
+        *stack->sql("INSERT INTO public.authors (name) VALUES ('Mia') RETURNING id");
+    ASSERT_EQ(stack->webhook(webhook_for("authors", "INSERT", author))->status, 202);
+    stack->sql("UPDATE public.articles SET title = 'Renamed' WHERE id = 1");
+    ASSERT_EQ(stack->webhook(webhook_for("articles", "UPDATE", "1"))->status, 202);
+
+    EXPECT_TRUE(converges("authors", author, "t.name, t.id"));
+    EXPECT_TRUE(converges("articles", "1", "t.id"));
+    EXPECT_EQ(read("/authors/" + author), row("authors", author));
+    EXPECT_EQ(read("/articles/1"), row("articles", "1"));
+    for (int w : {kArticles, kAuthors}) {
+        EXPECT_EQ(stack->worker_metric("revalidator_worker_events_foreign_total", w), 0)
+            << "an event of another table reached worker " << w;
+    }
+    EXPECT_GE(
+        stack->ingress_metric(R"(revalidator_ingress_events_sent_total{collection="authors"})"), 1);
+}
+
+TEST_F(Collections, AWebhookForATableNoCollectionDeclaresIs422NamingThoseServed) {
+    auto r = stack->webhook(json{
+        {"type", "INSERT"},
+        {"table", "notes"},
+        {"schema", "public"},
+        {"record", {{"id", 1}}},
+        {"old_record", nullptr}}.dump());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 422);
+    EXPECT_NE(r->body.find(R"(\"public.articles\", \"public.authors\")"), std::string::npos)
+        << r->body;
+}
+
+TEST_F(Collections, OneTablesWorkerDownNeverStopsTheOtherTable) {
+    const double articles_resyncs =
+        stack->worker_metric("revalidator_worker_resyncs_total", kArticles);
+    stack->worker(kAuthors).stop(SIGKILL);
+    ASSERT_TRUE(eventually([] {
+        auto [status, detail] = readyz(stack->ingress_port());
+        return status == 503 && detail.is_object() &&
+               detail["detail"]["worker_peers"].value("authors", -1) == 0;
+    })) << "the ingress is not ready while a table has no worker";
+
+    stack->sql("UPDATE public.articles SET title = 'While authors is down' WHERE id = 2");
+    ASSERT_EQ(stack->webhook(webhook_for("articles", "UPDATE", "2"))->status, 202);
+    EXPECT_TRUE(converges("articles", "2", "t.id"));
+
+    // Acknowledged while its worker is down: queued in the ingress, delivered once it is back.
+    stack->sql("UPDATE public.authors SET version = version + 1 WHERE name = 'Author 2'");
+    const auto author = *stack->sql("SELECT id FROM public.authors WHERE name = 'Author 2'");
+    ASSERT_EQ(stack->webhook(webhook_for("authors", "UPDATE", author))->status, 202);
+    stack->start_worker(kAuthors);
+    EXPECT_TRUE(converges("authors", author, "t.name, t.id"));
+    EXPECT_TRUE(eventually([] { return readyz(stack->ingress_port()).first == 200; }));
+    EXPECT_EQ(stack->worker_metric("revalidator_worker_resyncs_total", kArticles), articles_resyncs)
+        << "the authors worker's restart resynced articles";
+}
+
+}  // namespace

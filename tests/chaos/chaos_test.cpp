@@ -1,12 +1,14 @@
 // Chaos: the consistency promises under a hostile world, end to end. Real Postgres, three
 // Memcached servers (keys spread by ketama, read through twemproxy as a reader of the cluster
-// would), 2 ingresses, 2 workers (active + standby). A driver makes random INSERT/UPDATE/DELETE
-// changes in Postgres and sends the matching webhooks, dropping ~10%, doubling ~10% and
-// reordering them; meanwhile faults are injected: kill -9 of the active worker and of an ingress
-// (both restarted), a restart of one Memcached server (each in turn), Postgres stopped for a few
-// seconds. An observer reads keys throughout and records any key that moves back to an older
-// version. When the load stops, every key must equal Postgres within a deadline. Pass: zero
-// divergent keys and zero backwards moves.
+// would), 2 ingresses, and two collections (public.articles with a bigint key; public.authors
+// with a uuid key, listed by name), each with 2 workers (active + standby). A driver makes random
+// INSERT/UPDATE/DELETE changes to both tables in Postgres and sends the matching webhooks,
+// dropping ~10%, doubling ~10% and reordering them; meanwhile faults are injected: kill -9 of both
+// tables' active workers at once and of an ingress (all restarted), a restart of one
+// Memcached server (each in turn), Postgres stopped for a few seconds. An observer reads keys
+// throughout and records any key that moves back to an older version. When the load stops, every
+// key and both lists must equal Postgres within a deadline. Pass: zero divergent keys and zero
+// backwards moves.
 //
 // It runs twice: with the periodic resync, and with none, where the worker's anti-entropy pass
 // alone heals the dropped webhooks. CHAOS_SECONDS sets the load duration (default 30, the CI
@@ -18,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "stack.hpp"
@@ -44,7 +47,8 @@ void chaos(const std::vector<std::string>& worker_args) {
              .workers = 2,
              .ingresses = 2,
              .memcached_servers = 3,
-             .read_through_twemproxy = true});
+             .read_through_twemproxy = true,
+             .authors = true});
     s.sql("INSERT INTO public.articles (title) SELECT 'Seed ' || g FROM generate_series(1, 195) g");
     const auto load = load_duration();
     const auto start = steady_clock::now();
@@ -57,6 +61,74 @@ void chaos(const std::vector<std::string>& worker_args) {
         return v;
     }();
     long max_id = *std::max_element(live.begin(), live.end());
+    std::vector<std::string> authors = s.sql_column("SELECT id FROM public.authors");
+    std::set<std::string> every_author(authors.begin(), authors.end());
+    const std::string authors_list =
+        "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.name, t.id)::text, '[]') "
+        "FROM public.authors t";
+    auto author_row = [&](const std::string& id) {
+        return s.sql("SELECT to_jsonb(t)::text FROM public.authors t WHERE id = '" + id + "'");
+    };
+    // One change to public.articles; returns its webhook.
+    auto change_article = [&](std::mt19937& rng, int roll) {
+        long id;
+        {
+            std::lock_guard lock(ids_mu);
+            id = live[rng() % live.size()];
+        }
+        if (roll < 25) {
+            id = std::stol(
+                *s.sql("INSERT INTO public.articles (title) VALUES ('Chaos') RETURNING id"));
+            {
+                std::lock_guard lock(ids_mu);
+                live.push_back(id);
+                max_id = std::max(max_id, id);
+            }
+            return s.webhook_for("INSERT", std::to_string(id));
+        }
+        if (roll < 40 && live.size() > 50) {
+            auto old = s.sql("DELETE FROM public.articles WHERE id = " + std::to_string(id) +
+                             " RETURNING to_jsonb(articles)::text");
+            std::lock_guard lock(ids_mu);
+            std::erase(live, id);
+            return old ? Stack::webhook_body("DELETE", nullptr, json::parse(*old))
+                       : s.webhook_for("DELETE", std::to_string(id));
+        }
+        s.sql("UPDATE public.articles SET version = version + 1, title = 'Edited' WHERE id = " +
+              std::to_string(id));
+        return s.webhook_for("UPDATE", std::to_string(id));
+    };
+    // One change to public.authors (3 in 10 of all changes); returns its webhook.
+    auto change_author = [&](std::mt19937& rng, int roll) {
+        std::string id;
+        {
+            std::lock_guard lock(ids_mu);
+            id = authors[rng() % authors.size()];
+        }
+        if (roll < 25) {
+            id = *s.sql("INSERT INTO public.authors (name) VALUES ('Chaos') RETURNING id");
+            std::lock_guard lock(ids_mu);
+            authors.push_back(id);
+            every_author.insert(id);
+            return Stack::webhook_body("INSERT", json::parse(*author_row(id)), nullptr, "authors");
+        }
+        if (roll < 40 && authors.size() > 3) {
+            auto old = s.sql("DELETE FROM public.authors WHERE id = '" + id +
+                             "' RETURNING to_jsonb(authors)::text");
+            std::lock_guard lock(ids_mu);
+            std::erase(authors, id);
+            return Stack::webhook_body("DELETE", nullptr,
+                                       old ? json::parse(*old) : json{{"id", id}}, "authors");
+        }
+        // A new name moves the row within the list, which is ordered by name.
+        s.sql(
+            "UPDATE public.authors SET version = version + 1, name = 'Edited ' || "
+            "(random() * 100)::int WHERE id = '" +
+            id + "'");
+        auto row = author_row(id);
+        json rec = row ? json::parse(*row) : json{{"id", id}};
+        return Stack::webhook_body("UPDATE", rec, rec, "authors");
+    };
 
     // Driver: one real change, then its webhook (maybe dropped or doubled) into a shuffle buffer.
     auto driver = std::thread([&] {
@@ -85,37 +157,10 @@ void chaos(const std::vector<std::string>& worker_args) {
             buffer.clear();
         };
         while (steady_clock::now() < stop_at) {
-            int roll = static_cast<int>(rng() % 100);
-            std::string type, body;
+            const int roll = static_cast<int>(rng() % 100);
+            std::string body;
             try {
-                long id;
-                {
-                    std::lock_guard lock(ids_mu);
-                    id = live[rng() % live.size()];
-                }
-                if (roll < 25) {
-                    id = std::stol(*s.sql(
-                        "INSERT INTO public.articles (title) VALUES ('Chaos') RETURNING id"));
-                    type = "INSERT";
-                    std::lock_guard lock(ids_mu);
-                    live.push_back(id);
-                    max_id = std::max(max_id, id);
-                } else if (roll < 40 && live.size() > 50) {
-                    auto old =
-                        s.sql("DELETE FROM public.articles WHERE id = " + std::to_string(id) +
-                              " RETURNING to_jsonb(articles)::text");
-                    std::lock_guard lock(ids_mu);
-                    std::erase(live, id);
-                    if (old) body = Stack::webhook_body("DELETE", nullptr, json::parse(*old));
-                    type = "DELETE";
-                } else {
-                    s.sql(
-                        "UPDATE public.articles SET version = version + 1, title = 'Edited' WHERE "
-                        "id = " +
-                        std::to_string(id));
-                    type = "UPDATE";
-                }
-                if (body.empty()) body = s.webhook_for(type, std::to_string(id));
+                body = rng() % 10 < 3 ? change_author(rng, roll) : change_article(rng, roll);
                 ++n.changes;
             } catch (const std::exception&) {
                 ++n.change_failures;  // Postgres is down: no change, so no webhook either
@@ -140,22 +185,30 @@ void chaos(const std::vector<std::string>& worker_args) {
 
     // Observer: a key's version must never go down while the row exists.
     std::atomic<bool> observing{true};
-    std::map<long, int> seen;
+    std::map<std::string, int> seen;
     auto observer = std::thread([&] {
         std::mt19937 rng(7);
         while (observing) {
-            long id = 1 + static_cast<long>(rng() % static_cast<unsigned long>(max_id));
-            auto v = s.cache_get("/articles/" + std::to_string(id));
+            std::string key;
+            {
+                std::lock_guard lock(ids_mu);
+                key = rng() % 3 == 0
+                          ? "/authors/" + authors[rng() % authors.size()]
+                          : "/articles/" +
+                                std::to_string(1 + static_cast<long>(
+                                                       rng() % static_cast<unsigned long>(max_id)));
+            }
+            auto v = s.cache_get(key);
             ++n.reads;
             if (!v) continue;
             auto row = json::parse(*v, nullptr, false);
             if (!row.is_object()) continue;
             int version = row.value("version", 0);
-            int& best = seen[id];
+            int& best = seen[key];
             if (version < best) {
                 ++n.backwards;
-                std::cerr << "backwards: /articles/" << id << " version " << best << " -> "
-                          << version << "\n";
+                std::cerr << "backwards: " << key << " version " << best << " -> " << version
+                          << "\n";
             }
             best = std::max(best, version);
         }
@@ -169,12 +222,18 @@ void chaos(const std::vector<std::string>& worker_args) {
         std::this_thread::sleep_for(interval);
         switch (k % 4) {
             case 0: {
-                int active = s.active_worker();
-                if (active < 0) break;
-                s.worker(active).stop(SIGKILL);
-                faults.push_back("kill -9 active worker " + std::to_string(active));
+                // Both tables fail over at once; each has its own lease and standby.
+                std::vector<int> killed;
+                for (const char* table : {"articles", "authors"}) {
+                    const int active = s.active_worker(table);
+                    if (active < 0) continue;
+                    s.worker(active).stop(SIGKILL);
+                    killed.push_back(active);
+                    faults.push_back(std::string("kill -9 ") + table + "'s active worker " +
+                                     std::to_string(active));
+                }
                 std::this_thread::sleep_for(milliseconds(1500));
-                s.start_worker(active, false);
+                for (int w : killed) s.start_worker(w, false);
                 break;
             }
             case 1:
@@ -210,6 +269,11 @@ void chaos(const std::vector<std::string>& worker_args) {
             if (s.cache_get(key) != s.expected_row(std::to_string(id))) bad_keys.push_back(key);
         }
         if (s.cache_get("/articles") != s.expected_list()) bad_keys.push_back("/articles");
+        for (const auto& id : every_author) {
+            if (s.cache_get("/authors/" + id) != author_row(id))
+                bad_keys.push_back("/authors/" + id);
+        }
+        if (s.cache_get("/authors") != s.sql(authors_list)) bad_keys.push_back("/authors");
         return static_cast<long>(bad_keys.size());
     };
     bool converged = eventually([&] { return divergent() == 0; }, seconds(60));
@@ -219,7 +283,8 @@ void chaos(const std::vector<std::string>& worker_args) {
     long bad = divergent();
 
     std::cout << "[ chaos    ] load " << load.count() << " s, rows at end " << live.size()
-              << ", max id " << max_id << "\n[ chaos    ] changes " << n.changes
+              << " articles and " << authors.size() << " authors, max article id " << max_id
+              << "\n[ chaos    ] changes " << n.changes
               << " (failed while Postgres was down: " << n.change_failures
               << ")\n[ chaos    ] webhooks sent " << n.sent << ", acked " << n.acked << ", refused "
               << n.refused << ", send errors " << n.send_errors << ", dropped on purpose "
@@ -236,7 +301,7 @@ void chaos(const std::vector<std::string>& worker_args) {
     EXPECT_TRUE(converged);
     EXPECT_EQ(bad, 0);
     EXPECT_EQ(n.backwards, 0);
-    EXPECT_GE(faults.size(), 4u);
+    EXPECT_GE(faults.size(), 5u);
     if (::testing::Test::HasFailure()) std::cerr << s.diagnostics() << "\n";
 }
 

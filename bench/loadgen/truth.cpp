@@ -2,22 +2,67 @@
 
 #include <stdexcept>
 
+#include <toml++/toml.h>
 #include <pqxx/pqxx>
 
+#include "collection_file.hpp"
 #include "sql.hpp"
 
 namespace loadgen {
 
 void add_table_options(CLI::App& cmd, TableSpec& spec) {
-    cmd.add_option("--schema", spec.schema, "schema of the watched table")->capture_default_str();
-    cmd.add_option("--table", spec.table, "the watched table")->capture_default_str();
-    cmd.add_option("--primary-key", spec.key, "its primary key column")->capture_default_str();
+    const std::vector<CLI::Option*> replaced{
+        cmd.add_option("--schema", spec.schema, "schema of the watched table")
+            ->capture_default_str(),
+        cmd.add_option("--table", spec.table, "the watched table")->capture_default_str(),
+        cmd.add_option("--primary-key", spec.key, "its primary key column")->capture_default_str(),
+        cmd.add_option("--list-order", spec.order,
+                       "the list's ORDER BY over alias t, as the worker's --order-by renders it "
+                       "(default: t.<primary key>)"),
+        cmd.add_option("--prefix", spec.prefix, "the worker's cache key prefix")
+            ->capture_default_str()};
     cmd.add_option("--bump-column", spec.bump, "integer column incremented to change a row")
         ->capture_default_str();
-    cmd.add_option("--list-order", spec.order,
-                   "the list's ORDER BY over alias t, as the worker's --order-by renders it "
-                   "(default: t.<primary key>)");
-    cmd.add_option("--prefix", spec.prefix, "the worker's cache key prefix")->capture_default_str();
+    auto* file = cmd.add_option("--config", spec.config,
+                                "a revalidator config file that declares [[collection]] tables");
+    auto* collection =
+        cmd.add_option("--collection", spec.collection,
+                       "drive this collection of --config: its table, key, prefix and list order "
+                       "replace --schema, --table, --primary-key, --list-order and --prefix")
+            ->needs(file);
+    for (auto* opt : replaced) collection->excludes(opt);
+    cmd.parse_complete_callback([&spec] {
+        if (spec.collection.empty()) return;
+        auto problem = [&](const std::string& what) {
+            throw CLI::ValidationError("--collection", spec.config + ": " + what);
+        };
+        toml::table file;
+        try {
+            file = toml::parse_file(spec.config);
+        } catch (const toml::parse_error& e) {
+            problem(std::string(e.description()));
+        }
+        std::vector<revalidator::Collection> collections;
+        if (const auto* declared = file.get("collection")) {
+            auto problems =
+                revalidator::config::read_collections(*declared, spec.config, collections);
+            if (!problems.empty()) problem(problems.front().message);
+        }
+        for (const auto& c : collections) {
+            if (c.name != spec.collection) continue;
+            const auto& t = c.table;
+            spec.schema = t.schema;
+            spec.table = t.name;
+            spec.key = t.primary_key;
+            spec.prefix = t.prefix;
+            auto order = revalidator::sql::order_by(c.order_by.empty() ? t.primary_key : c.order_by,
+                                                    t.primary_key);
+            if (!order) problem(order.error());
+            spec.order = *order;
+            return;
+        }
+        problem("declares no collection \"" + spec.collection + "\"");
+    });
 }
 
 using revalidator::sql::quote_ident;

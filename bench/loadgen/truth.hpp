@@ -22,9 +22,14 @@ struct TableSpec {
     std::string bump = "version";  // integer column that UPDATEs increment
     std::string order;             // the list's ORDER BY over alias t; empty: the primary key
     std::string prefix = "/articles";
+    // Or all but `bump` from a collection of a revalidator config file (--config, --collection).
+    std::string config;
+    std::string collection;
 };
 
-// --schema, --table, --primary-key, --bump-column, --list-order, --prefix.
+// --schema, --table, --primary-key, --bump-column, --list-order, --prefix; or --config and
+// --collection, which take the table, key, prefix and order from the file's [[collection]] of
+// that name, as the ingress and the worker read it (docs/configuration.md, "Collections").
 void add_table_options(CLI::App& cmd, TableSpec& spec);
 
 struct Change {

@@ -195,12 +195,15 @@ std::vector<config::Problem> validate(Config& c) {
     }
     for (const auto& collection : served(c)) {
         if (c.memcached.empty()) break;
-        const std::string_view prefix = collection.table.prefix;
-        for (const char* route : {"/revalidate", "/healthz", "/readyz", "/metrics"}) {
-            if (prefix == route || std::string_view(route).starts_with(std::string(prefix) + "/")) {
-                problem(c.collections.empty() ? "--prefix" : "collection.prefix",
-                        "'" + collection.table.prefix + "' would serve reads on " + route +
-                            ", which the ingress serves itself");
+        std::vector<std::pair<std::string, std::string>> lists{
+            {c.collections.empty() ? "--prefix" : "collection.prefix", collection.table.prefix}};
+        for (const auto& v : collection.views) lists.emplace_back("collection.view.key", v.key);
+        for (const auto& [option, key] : lists) {
+            for (const char* route : {"/revalidate", "/healthz", "/readyz", "/metrics"}) {
+                if (key == route || std::string_view(route).starts_with(key + "/")) {
+                    problem(option, "'" + key + "' would serve reads on " + route +
+                                        ", which the ingress serves itself");
+                }
             }
         }
     }
@@ -209,8 +212,7 @@ std::vector<config::Problem> validate(Config& c) {
 
 std::vector<Collection> served(const Config& c) {
     if (!c.collections.empty()) return c.collections;
-    return {
-        {.name = c.table.name, .table = c.table, .order_by = {}, .workers = c.worker_endpoints}};
+    return {{.name = c.table.name, .table = c.table, .workers = c.worker_endpoints}};
 }
 
 }  // namespace revalidator::ingress

@@ -53,25 +53,31 @@ void answer(const ReadRouteContext& ctx, const http::Request& req, http::Respons
     http::reject(res, a.status, a.error, a.detail);
 }
 
-// The row route's batch hook: the rows of a batch in one multi-get. A row found is ready, and so
-// is an id that cannot be a key (its 404 needs nothing); a miss is not: it may wait for Postgres
-// or the worker's fill, so it is answered alone. Paths with '%' never come here (http_server.hpp).
-void answer_batch(const ReadRouteContext& ctx, const std::vector<std::string_view>& paths,
-                  std::vector<bool>& ready, const std::function<void()>& answer) {
-    const std::string head = ctx.prefix + "/";
+// The row routes' batch hook: the rows of a batch, of any collection, in one multi-get. A row
+// found is ready, and so is an id that cannot be a key (its 404 needs nothing); a miss is not: it
+// may wait for Postgres or the worker's fill, so it is answered alone. Paths with '%' never come
+// here (http_server.hpp).
+void answer_batch(const std::vector<ReadRouteContext>& collections,
+                  const std::vector<std::string_view>& paths, std::vector<bool>& ready,
+                  const std::function<void()>& answer) {
     std::vector<std::string> keys(paths.size());
     std::vector<std::string> wanted;
     for (std::size_t i = 0; i < paths.size(); ++i) {
-        if (!paths[i].starts_with(head) || paths[i].size() == head.size()) continue;
-        auto key = item_key(ctx.prefix, paths[i].substr(head.size()));
-        if (!key) {
-            ready[i] = true;
-            continue;
+        for (const auto& ctx : collections) {
+            if (!ctx.rows) continue;
+            const std::string head = ctx.prefix + "/";
+            if (!paths[i].starts_with(head) || paths[i].size() == head.size()) continue;
+            auto key = item_key(ctx.prefix, paths[i].substr(head.size()));
+            if (!key) {
+                ready[i] = true;
+                break;
+            }
+            keys[i] = *key;
+            wanted.push_back(std::move(*key));
+            break;
         }
-        keys[i] = *key;
-        wanted.push_back(std::move(*key));
     }
-    auto fetched = ctx.prefetch->prefetch(wanted);
+    auto fetched = collections.front().prefetch->prefetch(wanted);
     for (std::size_t i = 0; i < paths.size(); ++i) {
         if (!keys[i].empty() && fetched.found(keys[i])) ready[i] = true;
     }
@@ -80,24 +86,34 @@ void answer_batch(const ReadRouteContext& ctx, const std::vector<std::string_vie
 
 }  // namespace
 
-void add_read_routes(http::Server& svr, const ReadRouteContext& ctx) {
-    svr.get_blocking(
-        list_pattern(ctx.prefix),
-        [ctx](const http::Request& req, http::Response& res) { answer(ctx, req, res, false); });
-    auto row = [ctx](const http::Request& req, http::Response& res) {
-        answer(ctx, req, res, true);
-    };
-    if (!ctx.prefetch) {
-        svr.get_blocking(row_pattern(ctx.prefix), row);
-        return;
+void add_read_routes(http::Server& svr, const std::vector<ReadRouteContext>& collections) {
+    bool batched = !collections.empty();
+    for (const auto& ctx : collections) {
+        svr.get_blocking(
+            list_pattern(ctx.prefix),
+            [ctx](const http::Request& req, http::Response& res) { answer(ctx, req, res, false); });
+        if (!ctx.rows) continue;
+        auto row = [ctx](const http::Request& req, http::Response& res) {
+            answer(ctx, req, res, true);
+        };
+        if (ctx.prefetch) {
+            svr.get_batched(row_pattern(ctx.prefix), row);
+        } else {
+            svr.get_blocking(row_pattern(ctx.prefix), row);
+            batched = false;
+        }
     }
-    svr.get_batched(row_pattern(ctx.prefix), row);
-    svr.set_batch_hook(
-        [ctx](const std::vector<std::string_view>& paths, std::vector<bool>& ready,
-              const std::function<void()>& answer) { answer_batch(ctx, paths, ready, answer); });
+    if (!batched) return;
+    svr.set_batch_hook([collections](const std::vector<std::string_view>& paths,
+                                     std::vector<bool>& ready,
+                                     const std::function<void()>& answer) {
+        answer_batch(collections, paths, ready, answer);
+    });
 }
 
-std::map<std::string, std::set<std::string>> read_route_patterns(std::string_view prefix) {
+std::map<std::string, std::set<std::string>> read_route_patterns(std::string_view prefix,
+                                                                 bool rows) {
+    if (!rows) return {{list_pattern(prefix), {"GET", "HEAD"}}};
     return {{list_pattern(prefix), {"GET", "HEAD"}}, {row_pattern(prefix), {"GET", "HEAD"}}};
 }
 

@@ -65,9 +65,11 @@ int run(const Config& cfg) {
         std::unique_ptr<Publisher> publisher;
         std::unique_ptr<PgReader> database;
         std::unique_ptr<Reads> reads;
+        std::vector<std::unique_ptr<Reads>> views;  // each view's list, read as the list is
     };
     std::vector<Lane> lanes;
     Destinations destinations;
+    std::vector<ReadRouteContext> read_routes;
     std::map<std::string, std::set<std::string>> read_patterns;
     std::vector<std::string> names;
     for (auto& collection : served(cfg)) {
@@ -108,10 +110,21 @@ int run(const Config& cfg) {
                          .fill_wait = std::chrono::milliseconds(cfg.read_fill_wait_ms),
                          .labels = labels},
             *prefetched, lane.database.get(), fill, registry);
-        add_read_routes(svr, {*lane.reads, table.prefix, cfg.read_cache_control, read_auth.get(),
-                              prefetched.get()});
+        read_routes.push_back(
+            {*lane.reads, table.prefix, cfg.read_cache_control, read_auth.get(), prefetched.get()});
         read_patterns.merge(read_route_patterns(table.prefix));
+        for (const auto& view : lane.collection.views) {
+            auto& reads = lane.views.emplace_back(std::make_unique<Reads>(
+                ReadSettings{.prefix = view.key,
+                             .fill_wait = std::chrono::milliseconds(cfg.read_fill_wait_ms),
+                             .labels = labels + ",view=\"" + view.name + "\""},
+                *prefetched, nullptr, [](const std::string&) { return false; }, registry));
+            read_routes.push_back({*reads, view.key, cfg.read_cache_control, read_auth.get(),
+                                   prefetched.get(), false});
+            read_patterns.merge(read_route_patterns(view.key, false));
+        }
     }
+    add_read_routes(svr, read_routes);
     // Ready while every collection's events can reach one of its workers: a webhook for a table
     // with none would wait in the queue.
     auto readiness = [&] {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <sstream>
 
 #include "cache_key.hpp"
@@ -12,7 +13,10 @@ namespace revalidator::config {
 
 namespace {
 
-constexpr const char* kKeys[] = {"name", "table", "primary-key", "prefix", "order-by", "workers"};
+constexpr const char* kKeys[] = {"name",     "table",   "primary-key", "prefix",
+                                 "order-by", "workers", "view"};
+constexpr const char* kViewKeys[] = {"name", "key", "filter", "order-by", "limit", "columns"};
+constexpr std::int64_t kMaxLimit = 1'000'000;
 
 bool valid_name(const std::string& name) {
     if (name.empty() || name.size() > 64) return false;
@@ -20,6 +24,68 @@ bool valid_name(const std::string& name) {
         if (!std::isalnum(c) && c != '_' && c != '-') return false;
     }
     return true;
+}
+
+// A string key of `t` read into `into`: false when absent or not a string (then a problem).
+template <class Report>
+bool text(const toml::table& t, const std::string& key, std::string& into, Report& problem) {
+    const auto* node = t.get(key);
+    if (!node) return false;
+    if (auto s = node->value_exact<std::string>()) {
+        into = *s;
+        return true;
+    }
+    problem(key, "must be a string");
+    return false;
+}
+
+// Reads one [[collection.view]] table of a collection keyed by `primary_key`.
+template <class Report>
+View read_view(const toml::table& t, const std::string& primary_key, Report&& problem) {
+    View v;
+    for (const auto& [key, value] : t) {
+        const std::string k(key.str());
+        if (std::find(std::begin(kViewKeys), std::end(kViewKeys), k) == std::end(kViewKeys)) {
+            problem(k, "no such key (a view has name, key, filter, order-by, limit and columns)");
+        }
+    }
+    if (!text(t, "name", v.name, problem)) {
+        if (!t.contains("name")) problem("name", "is missing: every view has a name");
+    } else if (!valid_name(v.name)) {
+        problem("name", "\"" + v.name + "\" must be 1 to 64 letters, digits, '_' or '-'");
+    }
+    if (!text(t, "key", v.key, problem)) {
+        if (!t.contains("key")) problem("key", "is missing: the cache key the view is written at");
+    } else if (auto bad = check_prefix(v.key)) {
+        problem("key", "\"" + v.key + "\" " + *bad);
+    }
+    text(t, "filter", v.filter, problem);
+    if (text(t, "order-by", v.order_by, problem) && !primary_key.empty()) {
+        if (auto order = sql::order_by(v.order_by, primary_key); !order) {
+            problem("order-by", order.error());
+        }
+    }
+    if (const auto* limit = t.get("limit")) {
+        auto n = limit->value_exact<std::int64_t>();
+        if (!n || *n < 1 || *n > kMaxLimit) {
+            problem("limit", "must be an integer from 1 to " + std::to_string(kMaxLimit));
+        } else {
+            v.limit = static_cast<std::size_t>(*n);
+        }
+    }
+    if (const auto* columns = t.get("columns")) {
+        const auto* array = columns->as_array();
+        if (!array || array->empty()) problem("columns", "must be a non-empty array of names");
+        for (std::size_t i = 0; array && i < array->size(); ++i) {
+            auto column = (*array)[i].value_exact<std::string>();
+            if (!column || column->empty()) {
+                problem("columns", "element " + std::to_string(i + 1) + " must be a name");
+            } else {
+                v.columns.push_back(*column);
+            }
+        }
+    }
+    return v;
 }
 
 // Reads one [[collection]] table; `problem` takes the key and what is wrong with it.
@@ -30,19 +96,12 @@ Collection read_one(const toml::table& t, Report&& problem) {
         const std::string k(key.str());
         if (std::find(std::begin(kKeys), std::end(kKeys), k) == std::end(kKeys)) {
             problem(k,
-                    "no such key (a collection has name, table, primary-key, prefix, order-by "
-                    "and workers)");
+                    "no such key (a collection has name, table, primary-key, prefix, order-by, "
+                    "workers and view)");
         }
     }
     auto text = [&](const char* key, std::string& into) {
-        const auto* node = t.get(key);
-        if (!node) return false;
-        if (auto s = node->value_exact<std::string>()) {
-            into = *s;
-            return true;
-        }
-        problem(key, "must be a string");
-        return false;
+        return config::text(t, key, into, problem);
     };
     if (!text("name", c.name)) {
         if (!t.contains("name")) problem("name", "is missing: every collection has a name");
@@ -93,13 +152,29 @@ Collection read_one(const toml::table& t, Report&& problem) {
             }
         }
     }
+    if (const auto* views = t.get("view")) {
+        const auto* array = views->as_array();
+        if (!array || !array->is_array_of_tables()) {
+            problem("view", "must be an array of tables, each under [[collection.view]]");
+        }
+        for (std::size_t i = 0; array && array->is_array_of_tables() && i < array->size(); ++i) {
+            const std::string which = "view " + std::to_string(i + 1);
+            c.views.push_back(read_view(*(*array)[i].as_table(), c.table.primary_key,
+                                        [&](const std::string& key, const std::string& message) {
+                                            problem("view." + key, which + ": " + message);
+                                        }));
+        }
+    }
     return c;
 }
 
 // Whether keys under one prefix can be keys under the other: row "drafts" of /articles is the
-// list of /articles/drafts.
+// list of /articles/drafts, and a list's parts are "{key}:part:...".
 bool overlap(const std::string& a, const std::string& b) {
-    return a == b || a.starts_with(b + "/") || b.starts_with(a + "/");
+    auto inside = [](const std::string& x, const std::string& y) {
+        return x.starts_with(y + "/") || x.starts_with(y + ":");
+    };
+    return a == b || inside(a, b) || inside(b, a);
 }
 
 }  // namespace
@@ -145,6 +220,26 @@ std::vector<Problem> read_collections(const toml::node& node, const std::string&
             }
         }
     }
+    // Every list key (a prefix or a view's key) apart from every other: a view's key is a list's,
+    // so it may lie in no collection's keys and no other view's.
+    std::vector<std::pair<std::string, std::string>> lists;  // key, what owns it
+    for (std::size_t i = first; i < out.size(); ++i) {
+        lists.emplace_back(out[i].table.prefix, "collection \"" + out[i].name + "\"");
+    }
+    for (std::size_t i = first; i < out.size(); ++i) {
+        for (const auto& v : out[i].views) {
+            const std::string owner =
+                "view \"" + v.name + "\" of collection \"" + out[i].name + "\"";
+            for (const auto& [key, other] : lists) {
+                if (!v.key.empty() && overlap(v.key, key)) {
+                    problems.push_back({"collection.view.key", file + ": " + owner + ": key \"" +
+                                                                   v.key + "\" collides with " +
+                                                                   other + " at \"" + key + "\""});
+                }
+            }
+            lists.emplace_back(v.key, owner);
+        }
+    }
     return problems;
 }
 
@@ -160,6 +255,18 @@ std::string render_collections(const std::vector<Collection>& collections) {
                       {"workers", workers}};
         if (!c.order_by.empty()) t.insert("order-by", c.order_by);
         out << "\n[[collection]]\n" << t << "\n";
+        for (const auto& v : c.views) {
+            toml::table view{{"name", v.name}, {"key", v.key}};
+            if (!v.filter.empty()) view.insert("filter", v.filter);
+            if (!v.order_by.empty()) view.insert("order-by", v.order_by);
+            if (v.limit > 0) view.insert("limit", static_cast<std::int64_t>(v.limit));
+            if (!v.columns.empty()) {
+                toml::array columns;
+                for (const auto& col : v.columns) columns.push_back(col);
+                view.insert("columns", columns);
+            }
+            out << "\n[[collection.view]]\n" << view << "\n";
+        }
     }
     return out.str();
 }

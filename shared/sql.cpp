@@ -163,6 +163,29 @@ Queries build(std::string_view schema, std::string_view table, std::string_view 
     return q;
 }
 
+Result<std::string, std::string> view(std::string_view schema, std::string_view table,
+                                      std::string_view primary_key, const View& v) {
+    auto order =
+        order_by(v.order_by.empty() ? primary_key : std::string_view(v.order_by), primary_key);
+    if (!order) return Err{order.error()};
+    std::string element = "to_jsonb(t)";
+    if (!v.columns.empty()) {
+        element = "jsonb_build_object(";
+        for (std::size_t i = 0; i < v.columns.size(); ++i) {
+            std::string name;
+            for (char c : v.columns[i]) name += c == '\'' ? std::string("''") : std::string(1, c);
+            element += (i ? ", '" : "'") + name + "', t." + quote_ident(v.columns[i]);
+        }
+        element += ")";
+    }
+    std::string q = "SELECT t." + quote_ident(primary_key) + "::text, " + element + "::text FROM " +
+                    quote_ident(schema) + "." + quote_ident(table) + " t";
+    if (!v.filter.empty()) q += " WHERE (" + v.filter + ")";
+    q += " ORDER BY " + *order;
+    if (v.limit > 0) q += " LIMIT " + std::to_string(v.limit);
+    return q;
+}
+
 std::string one_row(std::string_view schema, std::string_view table, std::string_view primary_key) {
     std::string pk = "t." + quote_ident(primary_key);
     return "SELECT to_jsonb(t)::text FROM " + quote_ident(schema) + "." + quote_ident(table) +

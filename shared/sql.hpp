@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collection.hpp"
 #include "result.hpp"
 
 namespace revalidator::sql {
@@ -50,6 +51,13 @@ struct Queries {
 
 Queries build(std::string_view schema, std::string_view table, std::string_view primary_key,
               std::string_view key_type, std::string_view order_clause);
+
+// A list view's rows, in its order: -> (pk::text, the element's JSON text) of the rows its filter
+// keeps, the first `limit` of them, each the whole row (to_jsonb) or an object of its columns.
+// The filter is the operator's SQL, put in parentheses as it is; Postgres checks it, and an error
+// names the view (pg_source.cpp). Fails only when the order cannot be read (order_by).
+Result<std::string, std::string> view(std::string_view schema, std::string_view table,
+                                      std::string_view primary_key, const View& view);
 
 // One row as the worker renders it, for a reader that does not know the key's type: $1 and $2 are
 // the same id as text -> to_jsonb::text of the row keyed so. $1 is typed by the key column, so the

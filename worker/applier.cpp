@@ -55,7 +55,9 @@ Applier::Applier(RowSource& source, CacheSink& sink, ApplierConfig cfg, metrics:
                            "Rows read whose primary key cannot form a cache key, so not cached")),
       staleness_(r.histogram("revalidator_worker_staleness_seconds",
                              "Time from the ingress receiving a webhook to the cache showing it",
-                             metrics::latency_buckets())) {}
+                             metrics::latency_buckets())) {
+    for (const auto& key : cfg_.views) views_.emplace_back(key, cfg_.max_item_bytes, unix_micros());
+}
 
 WriteStatus Applier::remove(const std::string& key) {
     WriteStatus st = sink_.remove(key);
@@ -84,23 +86,23 @@ bool Applier::settle(const std::string& key, std::string_view value, WriteStatus
     return false;
 }
 
-bool Applier::write_list(Outcome& out) {
+bool Applier::write_list(List& list, const std::string& key, Outcome& out) {
     auto start = std::chrono::steady_clock::now();
-    ListPlan plan = list_.plan([&](const std::string& key) { return part_cached(key, start); });
+    ListPlan plan = list.plan([&](const std::string& part) { return part_cached(part, start); });
     std::vector<WriteStatus> statuses = sink_.set_many(plan.parts);
     bool ok = true;
     for (std::size_t i = 0; i < plan.parts.size(); ++i) {
         ok = settle(plan.parts[i].key, plan.parts[i].value, statuses[i], out) && ok;
     }
-    ok = ok && write(cfg_.prefix, plan.head, out);
+    ok = ok && write(key, plan.head, out);
     if (!ok) {
         // The old head may still point at a complete older list: take it away, and the parts
         // of this list. The parts the old head named stay, for a later list to reuse.
-        out.cache_unreachable |= remove(cfg_.prefix) == WriteStatus::Unreachable;
+        out.cache_unreachable |= remove(key) == WriteStatus::Unreachable;
         for (const auto& part : plan.parts) remove(part.key);
         return false;
     }
-    list_.committed();
+    list.committed();
     for (const auto& part : plan.parts) parts_seen_[part.key] = start;
     for (const auto& key : plan.obsolete) {
         remove(key);
@@ -110,6 +112,21 @@ bool Applier::write_list(Outcome& out) {
     list_rebuilds_.inc();
     list_seconds_.observe(seconds_since(start));
     return true;
+}
+
+bool Applier::write_views(Snapshot& snap, Outcome& out) {
+    if (snap.views.size() != views_.size()) return true;  // a source that serves no views
+    bool ok = true;
+    for (std::size_t i = 0; i < views_.size(); ++i) {
+        // An earlier process's parts: adopted, so that they are deleted once replaced.
+        if (!views_read_back_) views_[i].read_back(sink_);
+        Snapshot view;
+        view.rows = std::move(snap.views[i]);
+        views_[i].follow(view, true);
+        ok = write_list(views_[i], cfg_.views[i], out) && ok;
+    }
+    views_read_back_ = true;
+    return ok;
 }
 
 bool Applier::part_cached(const std::string& key, std::chrono::steady_clock::time_point now) {
@@ -253,7 +270,8 @@ Outcome Applier::apply(const Batch& b) {
             }
         }
     }
-    if (!write_list(out)) out.retry.list = true;
+    if (!write_list(list_, cfg_.prefix, out)) out.retry.list = true;
+    if (!write_views(snap, out)) out.retry.list = true;
 
     std::uint64_t now = unix_micros();
     for (const auto& [pk, at] : received) {

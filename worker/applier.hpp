@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -33,6 +34,8 @@ struct ApplierConfig {
     // How long a list part known to be in the cache (written, or found by a check) is trusted to
     // be there still; a batch that reuses an older one checks it first. 0: every batch checks.
     std::chrono::milliseconds part_recheck{0};
+    // The views' keys, in the order the source reads them (Snapshot::views).
+    std::vector<std::string> views{};
 };
 
 struct Outcome {
@@ -65,7 +68,10 @@ class Applier {
                                         const std::function<void(const std::string&)>& owe);
     void skip_unkeyable(const Row& row, const std::string& why);
     WriteStatus remove(const std::string& key);
-    bool write_list(Outcome& out);
+    // Writes `list`'s plan at `key`: its new parts, then its head, then deletes its old parts.
+    bool write_list(List& list, const std::string& key, Outcome& out);
+    // Each view rendered from `snap` and written, as the list is.
+    bool write_views(Snapshot& snap, Outcome& out);
     // Whether a part the list would reuse is still in the cache: asked of the cache (a touch,
     // which also keeps it from eviction) unless it was known to be there within part_recheck.
     // At 100k rows a list has ~60 parts, and a round trip for each on every batch was most of
@@ -83,6 +89,8 @@ class Applier {
     bool cached_known_ = false;
     std::string cache_instance_;
     List list_;
+    std::deque<List> views_;  // one per cfg_.views
+    bool views_read_back_ = false;
     // When each part the list names was last known to be in the cache.
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> parts_seen_;
     std::unordered_set<std::string> unkeyable_logged_;

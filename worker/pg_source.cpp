@@ -10,10 +10,17 @@
 namespace revalidator::worker {
 
 struct PgSource::Impl {
-    Impl(PgConfig c, std::string o) : cfg(std::move(c)), order(std::move(o)) {}
+    Impl(PgConfig c, std::string o) : cfg(std::move(c)), order(std::move(o)) {
+        for (const auto& v : cfg.views) {
+            auto q = sql::view(cfg.table.schema, cfg.table.name, cfg.table.primary_key, v);
+            if (!q) throw std::invalid_argument("view \"" + v.name + "\": " + q.error());
+            views.push_back(std::move(*q));
+        }
+    }
 
     PgConfig cfg;
     std::string order;
+    std::vector<std::string> views;  // each view's query
     std::unique_ptr<pqxx::connection> conn;
     sql::Queries q;
     sql::KeyKind kind = sql::KeyKind::Other;
@@ -47,6 +54,17 @@ struct PgSource::Impl {
             }
         }
         q = sql::build(cfg.table.schema, cfg.table.name, cfg.table.primary_key, type, order);
+        for (std::size_t i = 0; i < views.size(); ++i) {
+            try {
+                pqxx::read_transaction check(*c);
+                check.exec("EXPLAIN " + views[i]);
+            } catch (const pqxx::broken_connection&) {
+                throw;
+            } catch (const pqxx::sql_error& e) {
+                throw BadView("view \"" + cfg.views[i].name + "\" of " + cfg.table.qualified() +
+                              " does not compile: " + e.what());
+            }
+        }
         conn = std::move(c);
         log::info("postgres connected", {{"table", cfg.table.qualified()}, {"key_type", type}});
     }
@@ -76,6 +94,7 @@ struct PgSource::Impl {
                 rows_of(tx.exec_params(as_text ? q.rows_text : q.rows, sql::text_array(wanted)));
         }
         if (list == ListRows::All) s.listed = rows_of(tx.exec(q.all));
+        read_views(tx, s);
         tx.commit();
         return s;
     }
@@ -83,11 +102,17 @@ struct PgSource::Impl {
     Snapshot read_all() {
         ReadTx tx(*conn);
         auto r = tx.exec(q.all);
-        tx.commit();
         Snapshot s;
         s.key_order = key_order;
         s.rows = rows_of(r);
+        read_views(tx, s);
+        tx.commit();
         return s;
+    }
+
+    void read_views(ReadTx& tx, Snapshot& s) {
+        s.views.reserve(views.size());
+        for (const auto& query : views) s.views.push_back(rows_of(tx.exec(query)));
     }
 };
 
@@ -99,6 +124,15 @@ PgSource::PgSource(PgConfig cfg) {
 }
 
 PgSource::~PgSource() = default;
+
+void PgSource::check() {
+    try {
+        impl_->connect();
+    } catch (const pqxx::broken_connection&) {
+        impl_->conn.reset();
+        throw;
+    }
+}
 
 Snapshot PgSource::read(const std::vector<std::string>& pks, bool full, ListRows list) {
     try {

@@ -8,9 +8,11 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "anti_entropy.hpp"
+#include "collection.hpp"
 #include "pg_conninfo.hpp"
 #include "row_source.hpp"
 #include "table.hpp"
@@ -23,6 +25,13 @@ struct PgConfig {
     Table table;
     std::string order_by;  // empty: the primary key
     PgTimeouts timeouts;
+    std::vector<View> views;  // read with every snapshot, in this order (Snapshot::views)
+};
+
+// A view's SQL that Postgres refuses (a filter or column that does not compile): the process's
+// configuration is wrong, and retrying cannot help.
+struct BadView : std::runtime_error {
+    using std::runtime_error::runtime_error;
 };
 
 class PgSource final : public RowSource, public DigestSource {
@@ -30,6 +39,9 @@ class PgSource final : public RowSource, public DigestSource {
     explicit PgSource(PgConfig cfg);
     ~PgSource() override;
 
+    // Connects, and has Postgres compile every view's query; throws BadView naming the view it
+    // refuses, or what the connection threw.
+    void check();
     Snapshot read(const std::vector<std::string>& pks, bool full, ListRows list) override;
     std::vector<RowDigest> digests(const std::optional<std::string>& after,
                                    std::size_t limit) override;

@@ -35,6 +35,9 @@ struct Snapshot {
     // With ListRows::All, unless full: every row, in list order.
     std::vector<Row> listed;
     KeyOrder key_order = KeyOrder::None;
+    // Each configured view's rows (collection.hpp), in its order, from the same snapshot: read
+    // with every batch. Empty when the source serves no views.
+    std::vector<std::vector<Row>> views;
 };
 
 class RowSource {

@@ -104,6 +104,18 @@ int run(const Config& cfg) {
         log::error("cannot start", {{"error", e.what()}});
         return 1;
     }
+    if (!cfg.views.empty()) {
+        // A view Postgres refuses is a bad configuration: stop now, naming it. Postgres not
+        // answering yet is not: every connection checks the views again.
+        try {
+            source->check();
+        } catch (const BadView& e) {
+            log::error("bad view", {{"error", e.what()}});
+            return config::kUsage;
+        } catch (const std::exception& e) {
+            log::warn("views not checked: postgres unavailable", {{"error", e.what()}});
+        }
+    }
     Applier applier(*source, *sink, applier_config(cfg), registry);
     std::unique_ptr<McKeyLister> lister;
     if (cfg.verify_keys) lister = key_lister(cfg);

@@ -113,6 +113,7 @@ std::vector<config::Problem> validate(Config& c) {
         }
         c.table = chosen->table;
         c.order_by = chosen->order_by;
+        c.views = chosen->views;
     } else if (!c.collection.empty()) {
         problem("--collection",
                 "\"" + c.collection + "\" is set but the configuration declares no [[collection]]");
@@ -151,14 +152,18 @@ PgConfig pg_config(const Config& c) {
             .table = c.table,
             .order_by = c.order_by,
             .timeouts = {.network = milliseconds(c.pg_timeout_ms),
-                         .statement = milliseconds(c.statement_timeout_ms)}};
+                         .statement = milliseconds(c.statement_timeout_ms)},
+            .views = c.views};
 }
 
 ApplierConfig applier_config(const Config& c) {
+    std::vector<std::string> views;
+    for (const auto& v : c.views) views.push_back(v.key);
     return {.prefix = c.table.prefix,
             .primary_key = c.table.primary_key,
             .max_item_bytes = c.max_item_bytes,
-            .part_recheck = std::chrono::milliseconds(c.part_recheck_ms)};
+            .part_recheck = std::chrono::milliseconds(c.part_recheck_ms),
+            .views = std::move(views)};
 }
 
 LoopConfig loop_config(const Config& c) {

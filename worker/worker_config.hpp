@@ -32,6 +32,7 @@ struct Config {
     // sets `table` and `order_by` from it.
     std::vector<Collection> collections;
     std::string collection;
+    std::vector<View> views;  // the served collection's, set by validate()
     std::size_t max_item_bytes = 1'000'000;
     int part_recheck_ms = 1000;
     std::string admin_host = "127.0.0.1";

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fstream>
 
 #include "stack.hpp"
 
@@ -16,8 +17,22 @@ using nlohmann::json;
 
 namespace {
 
+// A view of articles: the three newest edited ones (version > 1), their id and title only.
+constexpr const char* kRecentView = R"([[collection.view]]
+name = "recent"
+key = "/recent-articles"
+filter = "version > 1"
+order-by = "published_at DESC"
+limit = 3
+columns = ["id", "title"]
+)";
+const std::string kRecentSql =
+    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'title', title) ORDER BY published_at "
+    "DESC, id)::text, '[]') FROM (SELECT * FROM public.articles WHERE version > 1 ORDER BY "
+    "published_at DESC, id LIMIT 3) t";
+
 struct Options {
-    static StackOptions get() { return {.authors = true}; }
+    static StackOptions get() { return {.authors = true, .articles_views = kRecentView}; }
 };
 
 class Collections : public SharedStack<Options> {
@@ -78,6 +93,60 @@ TEST_F(Collections, EachTablesWebhooksReachItsOwnWorkerAndItsOwnKeys) {
     }
     EXPECT_GE(
         stack->ingress_metric(R"(revalidator_ingress_events_sent_total{collection="authors"})"), 1);
+}
+
+TEST_F(Collections, AViewHoldsTheRowsItsFilterKeepsInItsOrderUpToItsLimit) {
+    auto edit = [](const std::string& id, const std::string& set) {
+        stack->sql("UPDATE public.articles SET " + set + " WHERE id = " + id);
+        ASSERT_EQ(stack->webhook(webhook_for("articles", "UPDATE", id))->status, 202);
+    };
+    auto view_is_postgres = [] {
+        return eventually(
+            [] { return stack->cache_get("/recent-articles") == stack->sql(kRecentSql); });
+    };
+    // Rows enter the view as they pass its filter, newest first, three at most.
+    for (const char* id : {"1", "2", "3", "4"}) {
+        edit(id, "version = version + 1, published_at = now() + interval '" + std::string(id) +
+                     " minutes'");
+    }
+    ASSERT_TRUE(view_is_postgres()) << stack->cache_get("/recent-articles").value_or("(absent)");
+    auto recent = json::parse(*stack->cache_get("/recent-articles"));
+    ASSERT_EQ(recent.size(), 3u);
+    EXPECT_EQ(recent[0], json({{"id", 4}, {"title", json::parse(*row("articles", "4"))["title"]}}));
+
+    // A row that leaves the filter leaves the view, and the next one in order takes its place.
+    edit("4", "version = 1");
+    ASSERT_TRUE(view_is_postgres()) << stack->cache_get("/recent-articles").value_or("(absent)");
+    EXPECT_EQ(json::parse(*stack->cache_get("/recent-articles"))[2]["id"], 1);
+
+    // The ingress serves a view as it serves a list, and nothing under it.
+    EXPECT_EQ(read("/recent-articles"), stack->sql(kRecentSql));
+    httplib::Client c("127.0.0.1", stack->ingress_port());
+    auto under = c.Get("/recent-articles/1");
+    ASSERT_TRUE(under);
+    EXPECT_EQ(under->status, 404);
+    EXPECT_GE(
+        stack->ingress_metric(
+            R"(revalidator_ingress_reads_total{collection="articles",view="recent",route="list",result="hit"})"),
+        1);
+}
+
+TEST_F(Collections, AViewPostgresRefusesStopsTheWorkerNamingIt) {
+    TempDir dir;
+    const std::string file = dir.path() + "/bad-view.toml";
+    std::ofstream(file) << "[[collection]]\nname = \"articles\"\ntable = \"public.articles\"\n"
+                           "[[collection.view]]\nname = \"broken\"\nkey = \"/broken\"\n"
+                           "filter = \"no_such_column > 1\"\n";
+    const std::string log = dir.path() + "/worker.log";
+    Process worker({WORKER_BIN, "--config", file, "--postgres-url", stack->postgres().url(),
+                    "--memcached", stack->memcached_servers(), "--admin-port", "0", "--bind",
+                    "tcp://127.0.0.1:" + std::to_string(free_port())},
+                   log);
+    const auto code = worker.wait_for(std::chrono::seconds(20));
+    ASSERT_TRUE(code.has_value()) << "the worker did not stop:\n" << read_file(log);
+    EXPECT_EQ(*code, 64) << read_file(log);
+    EXPECT_NE(read_file(log).find(R"(view \"broken\")"), std::string::npos) << read_file(log);
+    EXPECT_NE(read_file(log).find("no_such_column"), std::string::npos) << read_file(log);
 }
 
 TEST_F(Collections, AWebhookForATableNoCollectionDeclaresIs422NamingThoseServed) {

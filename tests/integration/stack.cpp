@@ -108,6 +108,7 @@ Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_uni
                 sep = ", ";
             }
             file << "]\n\n";
+            if (collection == std::string("articles")) file << opts_.articles_views << "\n";
         }
     }
     for (int i = 0; i < opts_.ingresses; ++i) ingresses_.push_back({nullptr, free_port()});

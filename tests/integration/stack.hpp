@@ -46,6 +46,8 @@ struct StackOptions {
     // `workers` is its first). Every process then takes its tables from one config file of
     // [[collection]] tables (docs/configuration.md, "Collections") instead of the table flags.
     bool authors = false;
+    // With `authors`: TOML appended to the articles' [[collection]] ([[collection.view]] tables).
+    std::string articles_views = {};
 };
 
 class Stack {

@@ -110,6 +110,38 @@ TEST_F(ApplierTest, BatchWritesChangedRowsAndTheListAndDeletesAbsentRows) {
     EXPECT_EQ(metric("revalidator_worker_batch_rows_sum"), 2);
 }
 
+// A view: the rows titled "p", newest id first, two at most, written with every batch.
+TEST_F(ApplierTest, EveryBatchWritesEachViewFromItsSnapshot) {
+    cfg.views = {"/published"};
+    source.views.push_back([](const std::map<std::string, std::string>& table) {
+        std::vector<Row> rows;
+        for (auto it = table.rbegin(); it != table.rend() && rows.size() < 2; ++it) {
+            if (it->second.find(R"("title": "p")") != std::string::npos) {
+                rows.push_back({it->first, it->second});
+            }
+        }
+        return rows;
+    });
+    for (int id : {1, 2, 3, 4}) source.put(id, id == 3 ? "draft" : "p");
+    ASSERT_TRUE(applier().apply(full_batch()).done());
+    EXPECT_EQ(sink.store["/published"], list_text({int_row(4, "p"), int_row(2, "p")}));
+
+    // A row that leaves the filter leaves the view; the next one in order takes its place.
+    source.put(4, "draft");
+    ASSERT_TRUE(applier().apply(rows_batch({"4"})).done());
+    EXPECT_EQ(sink.store["/published"], list_text({int_row(2, "p"), int_row(1, "p")}));
+
+    // A view that cannot be written is owed, like the list.
+    sink.refuse.insert("/published");
+    source.put(3, "p");
+    auto out = applier().apply(rows_batch({"3"}));
+    EXPECT_TRUE(out.retry.list);
+    EXPECT_EQ(sink.store.count("/published"), 0u) << "a view that was not written is not left";
+    sink.refuse.clear();
+    ASSERT_TRUE(applier().apply(out.retry).done());
+    EXPECT_EQ(sink.store["/published"], list_text({int_row(3, "p"), int_row(2, "p")}));
+}
+
 TEST_F(ApplierTest, ChangedRowIsRewritten) {
     source.put(1, "first");
     ASSERT_TRUE(applier().apply(rows_batch({"1"})).done());

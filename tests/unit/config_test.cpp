@@ -200,6 +200,14 @@ primary-key = "uuid"
 prefix = "/people"
 order-by = "name"
 workers = ["ipc:///run/authors.sock"]
+
+[[collection.view]]
+name = "recent"
+key = "/recent-authors"
+filter = "bio IS NOT NULL"
+order-by = "created_at DESC"
+limit = 10
+columns = ["uuid", "name"]
 )";
 
 TEST_F(ConfigTest, CollectionsComeFromTheFileWithTheirDefaults) {
@@ -221,6 +229,15 @@ TEST_F(ConfigTest, CollectionsComeFromTheFileWithTheirDefaults) {
     EXPECT_EQ(authors.table.prefix, "/people");
     EXPECT_EQ(authors.order_by, "name");
     EXPECT_EQ(authors.workers, std::vector<std::string>{"ipc:///run/authors.sock"});
+    ASSERT_EQ(authors.views.size(), 1u);
+    const auto& recent = authors.views[0];
+    EXPECT_EQ(recent.name, "recent");
+    EXPECT_EQ(recent.key, "/recent-authors");
+    EXPECT_EQ(recent.filter, "bio IS NOT NULL");
+    EXPECT_EQ(recent.order_by, "created_at DESC");
+    EXPECT_EQ(recent.limit, 10u);
+    EXPECT_EQ(recent.columns, (std::vector<std::string>{"uuid", "name"}));
+    EXPECT_TRUE(articles.views.empty());
 }
 
 TEST_F(ConfigTest, EveryBadCollectionExits64NamingTheKeyAndItsLine) {
@@ -237,8 +254,10 @@ TEST_F(ConfigTest, EveryBadCollectionExits64NamingTheKeyAndItsLine) {
         {"bad table", "[[collection]]\nname = \"a\"\ntable = \"x.y.z\"\n", "collection.table",
          "\"x.y.z\""},
         {"number table", "[[collection]]\nname = \"a\"\ntable = 7\n", "collection.table", "string"},
-        {"unknown key", "[[collection]]\n" + ok + "view = \"v\"\n", "collection.view",
+        {"unknown key", "[[collection]]\n" + ok + "views = \"v\"\n", "collection.views",
          "no such key"},
+        {"view not a table", "[[collection]]\n" + ok + "view = \"v\"\n", "collection.view",
+         "[[collection.view]]"},
         {"bad prefix", "[[collection]]\n" + ok + "prefix = \"a\"\n", "collection.prefix",
          "start with '/'"},
         {"empty primary key", "[[collection]]\n" + ok + "primary-key = \"\"\n",
@@ -254,6 +273,31 @@ TEST_F(ConfigTest, EveryBadCollectionExits64NamingTheKeyAndItsLine) {
         {"same table",
          "[[collection]]\n" + ok + "[[collection]]\nname = \"b\"\ntable = \"public.a\"\n",
          "collection.table", "public.a"},
+        {"view without a key", "[[collection]]\n" + ok + "[[collection.view]]\nname = \"v\"\n",
+         "collection.view.key", "view 1: is missing"},
+        {"view inside the collection's keys",
+         "[[collection]]\n" + ok + "[[collection.view]]\nname = \"v\"\nkey = \"/a/v\"\n",
+         "collection.view.key", "collides with collection \"a\""},
+        {"two views at one key",
+         "[[collection]]\n" + ok +
+             "[[collection.view]]\nname = \"v\"\nkey = \"/v\"\n[[collection.view]]\nname = "
+             "\"w\"\nkey = \"/v\"\n",
+         "collection.view.key", "view \"w\""},
+        {"view limit",
+         "[[collection]]\n" + ok + "[[collection.view]]\nname = \"v\"\nkey = \"/v\"\nlimit = 0\n",
+         "collection.view.limit", "from 1"},
+        {"view columns",
+         "[[collection]]\n" + ok +
+             "[[collection.view]]\nname = \"v\"\nkey = \"/v\"\ncolumns = []\n",
+         "collection.view.columns", "non-empty"},
+        {"view order",
+         "[[collection]]\n" + ok +
+             "[[collection.view]]\nname = \"v\"\nkey = \"/v\"\norder-by = \"x y z\"\n",
+         "collection.view.order-by", "x y z"},
+        {"view unknown key",
+         "[[collection]]\n" + ok +
+             "[[collection.view]]\nname = \"v\"\nkey = \"/v\"\nwhere = \"x\"\n",
+         "collection.view.where", "no such key"},
         {"prefix inside another's keys",
          "[[collection]]\n" + ok +
              "[[collection]]\nname = \"b\"\ntable = \"b\"\nprefix = \"/a/drafts\"\n",
@@ -299,6 +343,16 @@ TEST_F(ConfigTest, CheckConfigPrintsTheCollectionsSoThatTheOutputReadsBack) {
         EXPECT_EQ(s.collections[i].table.prefix, first[i].table.prefix);
         EXPECT_EQ(s.collections[i].order_by, first[i].order_by);
         EXPECT_EQ(s.collections[i].workers, first[i].workers);
+        ASSERT_EQ(s.collections[i].views.size(), first[i].views.size());
+        for (std::size_t v = 0; v < first[i].views.size(); ++v) {
+            const auto &a = s.collections[i].views[v], &b = first[i].views[v];
+            EXPECT_EQ(a.name, b.name);
+            EXPECT_EQ(a.key, b.key);
+            EXPECT_EQ(a.filter, b.filter);
+            EXPECT_EQ(a.order_by, b.order_by);
+            EXPECT_EQ(a.limit, b.limit);
+            EXPECT_EQ(a.columns, b.columns);
+        }
     }
     EXPECT_EQ(s.port, 9);
 }

@@ -268,5 +268,28 @@ TEST(OneRow, TypesTheIdByTheKeyAndComparesItsSpelling) {
     EXPECT_TRUE(contains(hostile, "WHERE t.\"Key\"\"; --\" = $1")) << hostile;
 }
 
+TEST(View, RendersTheFilterOrderLimitAndProjection) {
+    auto all = view("public", "articles", "id", {.name = "all", .key = "/all"});
+    ASSERT_TRUE(all.ok());
+    EXPECT_EQ(*all,
+              "SELECT t.\"id\"::text, to_jsonb(t)::text FROM \"public\".\"articles\" t ORDER BY "
+              "t.\"id\"");
+    auto published = view("public", "articles", "id",
+                          {.name = "published",
+                           .key = "/published",
+                           .filter = "published",
+                           .order_by = "published_at DESC",
+                           .limit = 50,
+                           .columns = {"id", "it's"}});
+    ASSERT_TRUE(published.ok());
+    EXPECT_EQ(
+        *published,
+        "SELECT t.\"id\"::text, jsonb_build_object('id', t.\"id\", 'it''s', t.\"it's\")::text "
+        "FROM \"public\".\"articles\" t WHERE (published) ORDER BY t.\"published_at\" DESC, "
+        "t.\"id\" LIMIT 50");
+    EXPECT_FALSE(
+        view("public", "articles", "id", {.name = "v", .key = "/v", .order_by = "a;b"}).ok());
+}
+
 }  // namespace
 }  // namespace revalidator::sql

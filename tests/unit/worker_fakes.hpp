@@ -62,6 +62,8 @@ class FakeSource : public RowSource, public DigestSource {
     // How the key type spells an id (Snapshot::asked); nullopt when no row can have it.
     std::function<std::optional<std::string>(const std::string&)> canonical =
         [](const std::string& pk) { return std::optional<std::string>(pk); };
+    // The views' queries (Snapshot::views): each picks its rows from the table, in its order.
+    std::vector<std::function<std::vector<Row>(const std::map<std::string, std::string>&)>> views;
 
     void put(int id, const std::string& title = "t") {
         table[std::to_string(id)] = int_row(id, title);
@@ -93,6 +95,7 @@ class FakeSource : public RowSource, public DigestSource {
             }
         }
         if (!full && list == ListRows::All) s.listed = all();
+        for (const auto& view : views) s.views.push_back(view(table));
         return s;
     }
 

@@ -7,8 +7,8 @@
 // tables' active workers at once and of an ingress (all restarted), a restart of one
 // Memcached server (each in turn), Postgres stopped for a few seconds. An observer reads keys
 // throughout and records any key that moves back to an older version. When the load stops, every
-// key and both lists must equal Postgres within a deadline. Pass: zero divergent keys and zero
-// backwards moves.
+// key, both lists and a view of each table must equal Postgres within a deadline. Pass: zero
+// divergent keys and zero backwards moves.
 //
 // It runs twice: with the periodic resync, and with none, where the worker's anti-entropy pass
 // alone heals the dropped webhooks. CHAOS_SECONDS sets the load duration (default 30, the CI
@@ -48,7 +48,14 @@ void chaos(const std::vector<std::string>& worker_args) {
              .ingresses = 2,
              .memcached_servers = 3,
              .read_through_twemproxy = true,
-             .authors = true});
+             .authors = true,
+             // Views whose rows come and go as the load edits them.
+             .articles_views = "[[collection.view]]\nname = \"even\"\nkey = \"/even-articles\"\n"
+                               "filter = \"version % 2 = 0\"\norder-by = \"version DESC\"\n"
+                               "limit = 20\ncolumns = [\"id\", \"version\"]\n",
+             .authors_views =
+                 "[[collection.view]]\nname = \"edited\"\nkey = \"/edited-authors\"\n"
+                 "filter = \"name LIKE 'Edited%'\"\norder-by = \"name\"\nlimit = 10\n"});
     s.sql("INSERT INTO public.articles (title) SELECT 'Seed ' || g FROM generate_series(1, 195) g");
     const auto load = load_duration();
     const auto start = steady_clock::now();
@@ -66,6 +73,13 @@ void chaos(const std::vector<std::string>& worker_args) {
     const std::string authors_list =
         "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.name, t.id)::text, '[]') "
         "FROM public.authors t";
+    const std::string even_view =
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'version', version) ORDER BY "
+        "version DESC, id)::text, '[]') FROM (SELECT * FROM public.articles WHERE version % 2 = 0 "
+        "ORDER BY version DESC, id LIMIT 20) t";
+    const std::string edited_view =
+        "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY name, id)::text, '[]') FROM (SELECT * "
+        "FROM public.authors WHERE name LIKE 'Edited%' ORDER BY name, id LIMIT 10) t";
     auto author_row = [&](const std::string& id) {
         return s.sql("SELECT to_jsonb(t)::text FROM public.authors t WHERE id = '" + id + "'");
     };
@@ -274,6 +288,10 @@ void chaos(const std::vector<std::string>& worker_args) {
                 bad_keys.push_back("/authors/" + id);
         }
         if (s.cache_get("/authors") != s.sql(authors_list)) bad_keys.push_back("/authors");
+        if (s.cache_get("/even-articles") != s.sql(even_view)) bad_keys.push_back("/even-articles");
+        if (s.cache_get("/edited-authors") != s.sql(edited_view)) {
+            bad_keys.push_back("/edited-authors");
+        }
         return static_cast<long>(bad_keys.size());
     };
     bool converged = eventually([&] { return divergent() == 0; }, seconds(60));

@@ -31,8 +31,22 @@ const std::string kRecentSql =
     "DESC, id)::text, '[]') FROM (SELECT * FROM public.articles WHERE version > 1 ORDER BY "
     "published_at DESC, id LIMIT 3) t";
 
+// A view of the uuid-keyed authors: every one, by name, without their version.
+constexpr const char* kNamesView = R"([[collection.view]]
+name = "names"
+key = "/author-names"
+order-by = "name"
+columns = ["id", "name"]
+)";
+const std::string kNamesSql =
+    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'name', name) ORDER BY name, "
+    "id)::text, "
+    "'[]') FROM public.authors";
+
 struct Options {
-    static StackOptions get() { return {.authors = true, .articles_views = kRecentView}; }
+    static StackOptions get() {
+        return {.authors = true, .articles_views = kRecentView, .authors_views = kNamesView};
+    }
 };
 
 class Collections : public SharedStack<Options> {
@@ -85,6 +99,10 @@ TEST_F(Collections, EachTablesWebhooksReachItsOwnWorkerAndItsOwnKeys) {
 
     EXPECT_TRUE(converges("authors", author, "t.name, t.id"));
     EXPECT_TRUE(converges("articles", "1", "t.id"));
+    EXPECT_TRUE(eventually([] {
+        return stack->cache_get("/author-names") == stack->sql(kNamesSql);
+    })) << stack->cache_get("/author-names").value_or("(absent)");
+    EXPECT_NE(stack->cache_get("/author-names")->find(author), std::string::npos);
     EXPECT_EQ(read("/authors/" + author), row("authors", author));
     EXPECT_EQ(read("/articles/1"), row("articles", "1"));
     for (int w : {kArticles, kAuthors}) {

@@ -108,7 +108,9 @@ Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_uni
                 sep = ", ";
             }
             file << "]\n\n";
-            if (collection == std::string("articles")) file << opts_.articles_views << "\n";
+            file << (collection == std::string("articles") ? opts_.articles_views
+                                                           : opts_.authors_views)
+                 << "\n";
         }
     }
     for (int i = 0; i < opts_.ingresses; ++i) ingresses_.push_back({nullptr, free_port()});

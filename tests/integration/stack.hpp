@@ -46,8 +46,9 @@ struct StackOptions {
     // `workers` is its first). Every process then takes its tables from one config file of
     // [[collection]] tables (docs/configuration.md, "Collections") instead of the table flags.
     bool authors = false;
-    // With `authors`: TOML appended to the articles' [[collection]] ([[collection.view]] tables).
+    // With `authors`: TOML appended to each one's [[collection]] ([[collection.view]] tables).
     std::string articles_views = {};
+    std::string authors_views = {};
 };
 
 class Stack {

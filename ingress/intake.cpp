@@ -30,7 +30,8 @@ Answer intake(const Delivery& d, const Authenticator& auth, const Destinations& 
                 return refuse(503, "draining",
                               "this ingress is shutting down; send to another instance");
             case EventQueue::Push::Full:
-                return refuse(503, "queue_full", "the event queue is full; retry later");
+                return refuse(503, "queue_full",
+                              "the event queue of " + table.qualified() + " is full; retry later");
         }
     }
     return {};

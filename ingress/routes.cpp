@@ -76,8 +76,7 @@ void add_routes(http::Server& svr, RouteContext ctx) {
         if (answer.code == "draining") drain.inc();
         if (answer.code == "queue_full") {
             full.inc();
-            log::warn("queue full, webhook refused",
-                      {{"stream", ctx.destinations.queues[0]->stream()}});
+            log::warn("queue full, webhook refused", {{"detail", answer.detail}});
         }
         http::reject(res, answer.status, answer.code, answer.detail);
     });

@@ -120,9 +120,10 @@ TEST(Intake, EachTablesEventsGoToItsOwnQueue) {
     EventQueue full("a", 1, 0);
     const Destinations to_full{{Table{}, Table{"public", "authors", "id", "/authors"}},
                                {&articles, &full}};
-    EXPECT_EQ(intake({"Bearer s3cret", "application/json", {}, kOtherTable, 1}, auth, to_full).code,
-              "queue_full")
-        << "a full queue refuses its own table's webhooks";
+    const auto refused =
+        intake({"Bearer s3cret", "application/json", {}, kOtherTable, 1}, auth, to_full);
+    EXPECT_EQ(refused.code, "queue_full") << "a full queue refuses its own table's webhooks";
+    EXPECT_NE(refused.detail.find("public.authors"), std::string::npos) << refused.detail;
     EXPECT_EQ(intake({"Bearer s3cret", "application/json", {}, kInsert, 1}, auth, to_full).status,
               202)
         << "and no other table's";

@@ -56,9 +56,11 @@ env "${required_env[@]}" docker-compose --project-directory "$root" -f "$compose
   fail "docker-compose config -q rejected $compose_file"
 
 # 2-4. Variables against options.
-python3 - "$compose_file" "$tmp/resolved.yaml" "$tmp/ingress.env" "$tmp/worker.env" <<'PY'
+python3 - "$compose_file" "$tmp/resolved.yaml" "$tmp/ingress.env" "$tmp/worker.env" \
+  >"$tmp/checked.txt" <<'PY'
 import re
 import sys
+import tomllib
 
 import yaml
 
@@ -115,11 +117,38 @@ for var in sorted(set(re.findall(r"\bREVALIDATOR_[A-Z0-9_]+\b", raw))):
 
 # The ingresses must reach the worker where it binds.
 workers = {n: services[n] for n in seen_targets.get("worker", [])}
+
+
+def mounted(name, path):
+    """The host file a service's volume puts at `path`, or None."""
+    for v in services[name].get("volumes") or []:
+        if isinstance(v, str):  # "source:target[:mode]", as docker-compose 1.x prints it
+            parts = v.split(":")
+            v = {"source": parts[0], "target": parts[1] if len(parts) > 1 else None}
+        if v.get("target") == path:
+            return v.get("source")
+    return None
+
+
 for name in seen_targets.get("ingress", []):
-    endpoints = environment(services[name]).get("REVALIDATOR_WORKER_ENDPOINT")
-    if not endpoints:
-        continue
-    for ep in str(endpoints).split(","):
+    env = environment(services[name])
+    # (endpoint, the collection its worker must serve, or None): from --worker-endpoint, or from
+    # the [[collection]] tables of the config file the ingress is given.
+    endpoints = [(ep, None) for ep in str(env.get("REVALIDATOR_WORKER_ENDPOINT") or "").split(",")
+                 if ep]
+    if env.get("REVALIDATOR_CONFIG"):
+        source = mounted(name, env["REVALIDATOR_CONFIG"])
+        if not source:
+            errors.append(f"service '{name}': REVALIDATOR_CONFIG={env['REVALIDATOR_CONFIG']!r} "
+                          "is not a file any of its volumes mounts")
+            continue
+        with open(source, "rb") as f:
+            collections = tomllib.load(f).get("collection", [])
+        # For the shell, which has both binaries check the file.
+        print("config", source, *[c["name"] for c in collections])
+        for c in collections:
+            endpoints += [(ep, c["name"]) for ep in c.get("workers", [])]
+    for ep, collection in endpoints:
         m = re.fullmatch(r"tcp://([^:/]+):(\d+)", ep.strip())
         if not m:
             errors.append(f"service '{name}': worker endpoint {ep!r} is not tcp://host:port")
@@ -129,6 +158,10 @@ for name in seen_targets.get("ingress", []):
             errors.append(f"service '{name}': worker endpoint {ep!r} names no worker service "
                           f"(worker services: {', '.join(sorted(workers)) or 'none'})")
             continue
+        serves = environment(workers[host]).get("REVALIDATOR_COLLECTION")
+        if collection and serves != collection:
+            errors.append(f"service '{host}' is a worker of collection {collection!r} but its "
+                          f"REVALIDATOR_COLLECTION is {serves!r}")
         bind = str(environment(workers[host]).get("REVALIDATOR_BIND", "tcp://127.0.0.1:5555"))
         bm = re.fullmatch(r"tcp://([^:/]+):(\d+)", bind)
         if not bm or bm.group(2) != port:
@@ -144,3 +177,16 @@ if errors:
 counts = ", ".join(f"{t}: {', '.join(s)}" for t, s in sorted(seen_targets.items()))
 print(f"check_compose: ok ({counts})")
 PY
+
+# Each config file a service is given, as the binaries read it: the ingress, and a worker of each
+# collection it declares.
+while read -r kind file names; do
+  [ "$kind" = config ] || continue
+  "$ingress_bin" --config "$file" --insecure-no-auth --check-config >"$tmp/check.txt" 2>&1 ||
+    { cat "$tmp/check.txt" >&2; fail "revalidator-ingress refuses $file"; }
+  for collection in $names; do
+    "$worker_bin" --config "$file" --collection "$collection" --check-config >"$tmp/check.txt" 2>&1 ||
+      { cat "$tmp/check.txt" >&2; fail "revalidator-worker --collection $collection refuses $file"; }
+  done
+done <"$tmp/checked.txt"
+grep -v '^config ' "$tmp/checked.txt"

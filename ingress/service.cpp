@@ -125,15 +125,17 @@ int run(const Config& cfg) {
         }
     }
     add_read_routes(svr, read_routes);
-    // Ready while every collection's events can reach one of its workers: a webhook for a table
-    // with none would wait in the queue.
+    // Ready while some collection's workers are reachable. An ingress cut off from every worker
+    // is taken out of the balancer; a table whose workers are all away is that table's alone: its
+    // webhooks are acked and queued until one is back, and taking every ingress out for it would
+    // stop the other tables too (worker_peers shows which).
     auto readiness = [&] {
-        bool reachable = true;
+        bool reachable = false;
         auto peers = nlohmann::json::object();
         std::size_t depth = 0;
         for (const auto& lane : lanes) {
             const int n = lane.publisher->connected_peers();
-            reachable = reachable && n > 0;
+            reachable = reachable || n > 0;
             peers[lane.collection.name] = n;
             depth += lane.queue->depth();
         }

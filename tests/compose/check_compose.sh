@@ -7,8 +7,11 @@
 #      `(Env:REVALIDATOR_...)` entries of that binary's --help;
 #   3. every other REVALIDATOR_* name in the file (interpolations, comments) is an option of at
 #      least one binary, so the file never talks about variables that do not exist;
-#   4. the ingress's REVALIDATOR_WORKER_ENDPOINT names the worker service on the port its
-#      REVALIDATOR_BIND binds.
+#   4. each worker endpoint of the ingress (its REVALIDATOR_WORKER_ENDPOINT, or the `workers` of
+#      the [[collection]] tables of the config file it mounts) names a worker service on the port
+#      its REVALIDATOR_BIND binds, serving that collection (REVALIDATOR_COLLECTION);
+#   5. both binaries accept each such config file (the ingress, and a worker of each collection),
+#      and HAProxy accepts docker/haproxy.cfg.
 # Usage: check_compose.sh REPO_ROOT INGRESS_BINARY WORKER_BINARY
 set -euo pipefail
 
@@ -189,4 +192,8 @@ while read -r kind file names; do
       { cat "$tmp/check.txt" >&2; fail "revalidator-worker --collection $collection refuses $file"; }
   done
 done <"$tmp/checked.txt"
+# The load balancer's configuration, as HAProxy reads it.
+command -v haproxy >/dev/null ||
+  fail "haproxy is not installed (Debian package haproxy; scripts/install-deps installs it)"
+haproxy -c -q -f "$root/docker/haproxy.cfg" || fail "haproxy -c rejects docker/haproxy.cfg"
 grep -v '^config ' "$tmp/checked.txt"

@@ -76,7 +76,7 @@ int run(const Config& cfg) {
         Lane& lane = lanes.emplace_back();
         lane.collection = std::move(collection);
         const Table& table = lane.collection.table;
-        const std::string labels = "collection=\"" + lane.collection.name + "\"";
+        const std::string labels = metrics::label("collection", lane.collection.name);
         names.push_back(lane.collection.name);
         lane.queue = std::make_unique<EventQueue>(cfg.instance_id, epoch, cfg.queue_capacity);
         lane.publisher = std::make_unique<Publisher>(
@@ -117,7 +117,7 @@ int run(const Config& cfg) {
             auto& reads = lane.views.emplace_back(std::make_unique<Reads>(
                 ReadSettings{.prefix = view.key,
                              .fill_wait = std::chrono::milliseconds(cfg.read_fill_wait_ms),
-                             .labels = labels + ",view=\"" + view.name + "\""},
+                             .labels = labels + "," + metrics::label("view", view.name)},
                 *prefetched, nullptr, [](const std::string&) { return false; }, registry));
             read_routes.push_back({*reads, view.key, cfg.read_cache_control, read_auth.get(),
                                    prefetched.get(), false});

@@ -23,6 +23,16 @@ void Histogram::observe(double v) {
     }
 }
 
+std::string label(std::string_view name, std::string_view value) {
+    std::string out(name);
+    out += "=\"";
+    for (char c : value) {
+        if (c == '\\' || c == '"') out += '\\';
+        out += c == '\n' ? std::string("\\n") : std::string(1, c);
+    }
+    return out + "\"";
+}
+
 std::vector<double> latency_buckets() {
     return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
             0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace revalidator::metrics {
@@ -53,6 +54,9 @@ class Histogram {
 
 // Bucket bounds for latencies in seconds: 100 us .. 10 s.
 std::vector<double> latency_buckets();
+// One label as the text format writes it, name="value", the value escaped (\\, \", \n): a
+// table's name may hold any of them.
+std::string label(std::string_view name, std::string_view value);
 // Bucket bounds for sizes and counts: 1 .. 100k.
 std::vector<double> size_buckets();
 

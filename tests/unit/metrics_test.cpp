@@ -10,6 +10,11 @@
 namespace revalidator::metrics {
 namespace {
 
+TEST(Metrics, ALabelValueIsEscapedAsTheTextFormatSays) {
+    EXPECT_EQ(label("collection", "articles"), R"(collection="articles")");
+    EXPECT_EQ(label("collection", "a\"b\\c\nd"), R"(collection="a\"b\\c\nd")");
+}
+
 TEST(Registry, RendersEveryKindInTheTextFormat) {
     Registry r;
     Counter& accepted = r.counter("http_requests_total", "Requests answered", R"(status="202")");

@@ -228,12 +228,14 @@ void chaos(const std::vector<std::string>& worker_args) {
         }
     });
 
-    // Faults, in a cycle, until the load stops.
+    // Faults, in a cycle, while the load runs.
     std::vector<std::string> faults;
-    auto interval =
-        std::clamp(duration_cast<milliseconds>(load) / 6, milliseconds(4000), milliseconds(30000));
-    for (int k = 0; steady_clock::now() + interval < stop_at; ++k) {
-        std::this_thread::sleep_for(interval);
+    // On a fixed schedule from the start, not a pause after each fault: on a loaded machine the
+    // faults themselves take longer (restarts wait for health), and every kind must still run.
+    const auto interval =
+        std::clamp(duration_cast<milliseconds>(load) / 5, milliseconds(4000), milliseconds(30000));
+    for (int k = 0; start + (k + 1) * interval < stop_at; ++k) {
+        std::this_thread::sleep_until(start + (k + 1) * interval);
         switch (k % 4) {
             case 0: {
                 // Both tables fail over at once; each has its own lease and standby.

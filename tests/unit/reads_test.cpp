@@ -91,9 +91,10 @@ class FakeDatabase final : public DatabaseReads {
 };
 
 struct Fixture {
-    explicit Fixture(bool with_database = false)
+    explicit Fixture(bool with_database = false,
+                     std::chrono::milliseconds fill_wait = std::chrono::milliseconds(60))
         : reads(
-              {.prefix = "/articles", .fill_wait = 60ms, .poll_every = 2ms}, cache,
+              {.prefix = "/articles", .fill_wait = fill_wait, .poll_every = 2ms}, cache,
               with_database ? &database : nullptr,
               [this](const std::string& id) {
                   {
@@ -184,15 +185,20 @@ TEST(Reads, AMissThatIsNotFilledIs503NeverA404) {
                          R"(revalidator_ingress_reads_total{route="row",result="not_cached"} 1)"));
 }
 
+// At most one fill per row per fill_wait: the misses must all fall in one window, so they start
+// together and the window is long (a sanitizer build can start threads 60 ms apart).
 TEST(Reads, ConcurrentMissesOfOneRowAskTheWorkerOnce) {
-    Fixture f;
+    Fixture f(false, std::chrono::milliseconds(1000));
     std::atomic<int> answered{0};
+    std::atomic<bool> go{false};
     std::vector<std::thread> readers;
     for (int i = 0; i < 8; ++i) {
         readers.emplace_back([&] {
+            while (!go) std::this_thread::yield();
             if (f.reads.row("5", {""}).status == 503) ++answered;
         });
     }
+    go = true;
     for (auto& t : readers) t.join();
     EXPECT_EQ(answered, 8);
     EXPECT_EQ(f.fills, std::vector<std::string>{"5"});

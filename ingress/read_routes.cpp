@@ -64,10 +64,13 @@ void answer_batch(const std::vector<ReadRouteContext>& collections,
     std::vector<std::string> wanted;
     for (std::size_t i = 0; i < paths.size(); ++i) {
         for (const auto& ctx : collections) {
-            if (!ctx.rows) continue;
-            const std::string head = ctx.prefix + "/";
-            if (!paths[i].starts_with(head) || paths[i].size() == head.size()) continue;
-            auto key = item_key(ctx.prefix, paths[i].substr(head.size()));
+            // {prefix}/{id}, compared in place: this runs for every row read.
+            const std::string_view path = paths[i], prefix = ctx.prefix;
+            if (!ctx.rows || path.size() <= prefix.size() + 1 || !path.starts_with(prefix) ||
+                path[prefix.size()] != '/') {
+                continue;
+            }
+            auto key = item_key(ctx.prefix, path.substr(prefix.size() + 1));
             if (!key) {
                 ready[i] = true;
                 break;

@@ -125,22 +125,20 @@ int run(const Config& cfg) {
         }
     }
     add_read_routes(svr, read_routes);
-    // Ready while some collection's workers are reachable. An ingress cut off from every worker
-    // is taken out of the balancer; a table whose workers are all away is that table's alone: its
-    // webhooks are acked and queued until one is back, and taking every ingress out for it would
-    // stop the other tables too (worker_peers shows which).
+    // Ready unless draining. Workers being away is not a reason to leave the balancer: the
+    // webhooks are acked and queued until one is back (a full queue answers 503 on its own), and
+    // the reads need only Memcached. When every worker is away at once (Postgres down: no worker
+    // holds a lease), taking every ingress out would stop the reads the cache exists to serve
+    // (docs/deployment.md, "The load balancer"). worker_peers shows which table has none.
     auto readiness = [&] {
-        bool reachable = false;
         auto peers = nlohmann::json::object();
         std::size_t depth = 0;
         for (const auto& lane : lanes) {
-            const int n = lane.publisher->connected_peers();
-            reachable = reachable || n > 0;
-            peers[lane.collection.name] = n;
+            peers[lane.collection.name] = lane.publisher->connected_peers();
             depth += lane.queue->depth();
         }
         return http::Readiness{
-            reachable && !draining,
+            !draining,
             {{"worker_peers", peers}, {"draining", draining.load()}, {"queue_depth", depth}}};
     };
     add_routes(svr, {auth, destinations, registry, readiness, read_patterns});

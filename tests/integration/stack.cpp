@@ -118,6 +118,11 @@ Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_uni
         start_worker(static_cast<int>(i), i % static_cast<std::size_t>(opts_.workers) == 0);
     }
     for (int i = 0; i < opts_.ingresses; ++i) start_ingress(i);
+    if (opts_.balancer) {
+        std::vector<int> ports;
+        for (const auto& in : ingresses_) ports.push_back(in.port);
+        balancer_ = std::make_unique<HaproxyServer>(dir_.path(), REVALIDATOR_HAPROXY_CFG, ports);
+    }
 }
 
 namespace {
@@ -222,6 +227,16 @@ std::string Stack::memcached_servers() const {
     std::string out;
     for (const auto& mc : mcs_) out += (out.empty() ? "" : ",") + mc->address();
     return out;
+}
+
+int Stack::ingress_worker_peers(const std::string& collection, int i) {
+    httplib::Client c("127.0.0.1", ingresses_.at(i).port);
+    c.set_read_timeout(1, 0);
+    auto r = c.Get("/readyz");
+    if (!r) return -1;
+    auto body = nlohmann::json::parse(r->body, nullptr, false);
+    if (!body.is_object()) return -1;
+    return body.value("/detail/worker_peers"_json_pointer / collection, -1);
 }
 
 int Stack::active_worker(const std::string& collection) {

@@ -49,6 +49,8 @@ struct StackOptions {
     // With `authors`: TOML appended to each one's [[collection]] ([[collection.view]] tables).
     std::string articles_views = {};
     std::string authors_views = {};
+    // HAProxy in front of the ingresses, configured by docker/haproxy.cfg (HaproxyServer).
+    bool balancer = false;
 };
 
 class Stack {
@@ -96,8 +98,12 @@ class Stack {
     Process& worker(int i = 0) { return *workers_.at(i).proc; }
     Process& ingress(int i = 0) { return *ingresses_.at(i).proc; }
     int ingress_port(int i = 0) const { return ingresses_.at(i).port; }
+    int balancer_port() const { return balancer_->port(); }  // with `balancer`
     int worker_admin_port(int i = 0) const { return workers_.at(i).admin_port; }
     int worker_zmq_port(int i = 0) const { return workers_.at(i).zmq_port; }
+    // The workers of `collection` that ingress `i` is connected to (its /readyz detail); -1 when
+    // it does not answer.
+    int ingress_worker_peers(const std::string& collection = "articles", int i = 0);
     // Index of the worker whose /readyz says active (of `collection`'s workers when given), or -1.
     int active_worker(const std::string& collection = "");
     PostgresServer& postgres() { return *pg_; }
@@ -105,6 +111,8 @@ class Stack {
     // "host:port,host:port,...": what --memcached gets.
     std::string memcached_servers() const;
     std::string diagnostics();
+    // The folder that holds every server's data, configuration and log.
+    const std::string& dir() const { return dir_.path(); }
 
   private:
     StackOptions opts_;
@@ -124,6 +132,7 @@ class Stack {
     };
     std::vector<Worker> workers_;
     std::vector<Ingress> ingresses_;
+    std::unique_ptr<HaproxyServer> balancer_;
     struct Clients;
     std::unique_ptr<Clients> clients_;
 };

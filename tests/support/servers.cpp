@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -226,6 +227,73 @@ TwemproxyServer::TwemproxyServer(const std::string& dir, const std::vector<std::
     proc_ = std::make_unique<Process>(argv, dir + "/twemproxy.log");
     if (!accepts(port_, *proc_))
         throw std::runtime_error("nutcracker did not start: " + proc_->log_tail());
+}
+
+namespace {
+
+// The shipped file with Docker's parts replaced, and its connection limit lowered to what this
+// host's file descriptor limit allows (HAProxy needs two per connection); throws when a part is not
+// found, so that a change to the shipped file cannot silently leave the tests running another
+// configuration.
+std::string loopback_haproxy_config(const std::string& shipped, int port,
+                                    const std::vector<int>& ingress_ports) {
+    std::ifstream in(shipped);
+    if (!in) throw std::runtime_error("cannot read " + shipped);
+    std::string out, line;
+    bool in_resolvers = false, bind = false, servers = false;
+    const std::string docker_dns = " resolvers docker init-addr none";
+    rlimit files{};
+    getrlimit(RLIMIT_NOFILE, &files);
+    const auto max_connections = static_cast<long>(files.rlim_max / 2 - 100);
+    while (std::getline(in, line)) {
+        if (line.starts_with("resolvers docker")) {
+            in_resolvers = true;
+            continue;
+        }
+        if (in_resolvers) {
+            if (!line.empty()) continue;
+            in_resolvers = false;
+        }
+        if (auto at = line.find("maxconn "); at != std::string::npos) {
+            const long wanted = std::stol(line.substr(at + 8));
+            line = line.substr(0, at + 8) + std::to_string(std::min(wanted, max_connections));
+        } else if (line.find("bind :8080") != std::string::npos) {
+            line = "    bind 127.0.0.1:" + std::to_string(port);
+            bind = true;
+        } else if (auto at = line.find(docker_dns); at != std::string::npos) {
+            line.erase(at, docker_dns.size());
+        } else if (line.find("server-template") != std::string::npos) {
+            line.clear();
+            for (std::size_t i = 0; i < ingress_ports.size(); ++i) {
+                line += "    server ingress" + std::to_string(i) +
+                        " 127.0.0.1:" + std::to_string(ingress_ports[i]) + "\n";
+            }
+            servers = true;
+        }
+        out += line + "\n";
+    }
+    if (!bind || !servers)
+        throw std::runtime_error(shipped +
+                                 ": no `bind :8080` or `server-template` line to replace");
+    return out;
+}
+
+}  // namespace
+
+HaproxyServer::HaproxyServer(const std::string& dir, const std::string& shipped_config,
+                             const std::vector<int>& ingress_ports)
+    : port_(free_port()) {
+    const std::string conf = dir + "/haproxy.cfg";
+    {
+        std::ofstream out(conf);
+        out << loopback_haproxy_config(shipped_config, port_, ingress_ports);
+        if (!out) throw std::runtime_error("cannot write " + conf);
+    }
+    // -db: in the foreground, so that it is this process's child and dies with it.
+    std::vector<std::string> argv{"haproxy", "-db", "-f", conf};
+    proc_ = std::make_unique<Process>(argv, dir + "/haproxy.log");
+    if (!accepts(port_, *proc_))
+        throw std::runtime_error("haproxy did not start: " + proc_->log_tail());
 }
 
 }  // namespace revalidator::testing

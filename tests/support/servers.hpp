@@ -81,4 +81,19 @@ class TwemproxyServer {
     std::unique_ptr<Process> proc_;
 };
 
+// HAProxy (Debian's haproxy) in front of the ingresses, run from the deployment's own
+// docker/haproxy.cfg with only what Docker supplies replaced: the listening address, and the
+// replicas Docker's DNS would resolve, named here by their loopback ports. Health checks, retries
+// and timeouts are the shipped ones, so what a test measures through it is what a deployment gets.
+class HaproxyServer {
+  public:
+    HaproxyServer(const std::string& dir, const std::string& shipped_config,
+                  const std::vector<int>& ingress_ports);
+    int port() const { return port_; }
+
+  private:
+    int port_;
+    std::unique_ptr<Process> proc_;
+};
+
 }  // namespace revalidator::testing

@@ -276,6 +276,28 @@ std::optional<std::string> Stack::cache_get(const std::string& key) {
     return out;
 }
 
+std::map<std::string, std::string> Stack::cache_get_many(const std::vector<std::string>& keys) {
+    std::map<std::string, std::string> out;
+    std::lock_guard lock(clients_->mc_mu);
+    for (std::size_t from = 0; from < keys.size(); from += 100) {
+        std::vector<const char*> ptrs;
+        std::vector<size_t> lens;
+        for (std::size_t i = from; i < std::min(keys.size(), from + 100); ++i) {
+            ptrs.push_back(keys[i].data());
+            lens.push_back(keys[i].size());
+        }
+        // A server that fails leaves its keys out of the answer; the others still come.
+        memcached_mget(clients_->mc, ptrs.data(), lens.data(), ptrs.size());
+        memcached_return_t rc{};
+        while (memcached_result_st* r = memcached_fetch_result(clients_->mc, nullptr, &rc)) {
+            out.emplace(std::string(memcached_result_key_value(r), memcached_result_key_length(r)),
+                        std::string(memcached_result_value(r), memcached_result_length(r)));
+            memcached_result_free(r);
+        }
+    }
+    return out;
+}
+
 void Stack::cache_set(const std::string& key, const std::string& value) {
     std::lock_guard lock(clients_->mc_mu);
     memcached_set(clients_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0);

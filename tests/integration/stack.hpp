@@ -3,6 +3,7 @@
 // test needs: SQL, Memcached reads, webhooks over HTTP, and metric scrapes.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,8 @@ class Stack {
     std::vector<std::string> sql_column(const std::string& query);
 
     std::optional<std::string> cache_get(const std::string& key);
+    // The same for many keys in few round trips (multi-gets): the keys present, with their values.
+    std::map<std::string, std::string> cache_get_many(const std::vector<std::string>& keys);
     // The list as a reader sees it: the head, or the parts its manifest names, joined
     // (docs/cache-layout.md); nullopt when absent or a part is missing.
     std::optional<std::string> cache_list();
@@ -99,6 +102,7 @@ class Stack {
     Process& ingress(int i = 0) { return *ingresses_.at(i).proc; }
     int ingress_port(int i = 0) const { return ingresses_.at(i).port; }
     int balancer_port() const { return balancer_->port(); }  // with `balancer`
+    int balancer_stats_port() const { return balancer_->stats_port(); }
     int worker_admin_port(int i = 0) const { return workers_.at(i).admin_port; }
     int worker_zmq_port(int i = 0) const { return workers_.at(i).zmq_port; }
     // The workers of `collection` that ingress `i` is connected to (its /readyz detail); -1 when

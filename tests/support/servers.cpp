@@ -282,11 +282,13 @@ std::string loopback_haproxy_config(const std::string& shipped, int port,
 
 HaproxyServer::HaproxyServer(const std::string& dir, const std::string& shipped_config,
                              const std::vector<int>& ingress_ports)
-    : port_(free_port()) {
+    : port_(free_port()), stats_port_(free_port()) {
     const std::string conf = dir + "/haproxy.cfg";
     {
         std::ofstream out(conf);
-        out << loopback_haproxy_config(shipped_config, port_, ingress_ports);
+        out << loopback_haproxy_config(shipped_config, port_, ingress_ports)
+            << "\nfrontend stats\n    bind 127.0.0.1:" << stats_port_
+            << "\n    stats enable\n    stats uri /stats\n";
         if (!out) throw std::runtime_error("cannot write " + conf);
     }
     // -db: in the foreground, so that it is this process's child and dies with it.

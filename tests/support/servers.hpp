@@ -85,14 +85,16 @@ class TwemproxyServer {
 // docker/haproxy.cfg with only what Docker supplies replaced: the listening address, and the
 // replicas Docker's DNS would resolve, named here by their loopback ports. Health checks, retries
 // and timeouts are the shipped ones, so what a test measures through it is what a deployment gets.
+// One thing is added: its statistics page, to count the retries it made.
 class HaproxyServer {
   public:
     HaproxyServer(const std::string& dir, const std::string& shipped_config,
                   const std::vector<int>& ingress_ports);
     int port() const { return port_; }
+    int stats_port() const { return stats_port_; }  // GET /stats;csv
 
   private:
-    int port_;
+    int port_, stats_port_;
     std::unique_ptr<Process> proc_;
 };
 

@@ -1,0 +1,654 @@
+// The scaled-out deployment, started, loaded and broken on one machine (scripts/cluster;
+// docs/deployment.md, "The scenario"). On loopback: Postgres; three Memcached servers (ketama, read
+// through twemproxy as docs/cache-layout.md tells readers); two collections, public.articles
+// (bigint key, a published view of the newest 50 without body) and public.authors (uuid key,
+// listed by name, a view of the edited ones), each with an active and a standby worker; three
+// ingresses with stable instance ids; HAProxy in front of them, configured by docker/haproxy.cfg.
+//
+// The load, all through the balancer: writers make real changes in both tables in Postgres,
+// steadily and in bursts, and send the webhook each change makes; readers read rows, lists and
+// views and check every answer. Faults run on a fixed schedule, each printed as it happens: kill -9
+// an ingress (restarted), kill -9 the articles' active worker (the standby takes over; restarted
+// as a standby), kill -9 a Memcached server (restarted empty), SIGSTOP the authors' active worker
+// past its lease (then SIGCONT), stop Postgres for 3 s. After each: how long until every change
+// committed before the component came back is in the cache and every row key equals Postgres.
+//
+// The verdict: every key of every collection and view equal to Postgres, no backwards move, no
+// acknowledged change missing, no wrong read, every webhook answered. Timing targets (ack p99,
+// convergence per fault) are printed against the figures, not asserted: speed is measured
+// by the long form, whose figures docs/performance.md keeps.
+//
+//   CLUSTER_SECONDS   load duration (default 60: the CI form; scripts/cluster --minutes N)
+//   CLUSTER_HOLD=1    start everything, print the addresses, and wait for Ctrl-C instead
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <iomanip>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "change_log.hpp"
+#include "stack.hpp"
+#include "traffic.hpp"
+
+using namespace revalidator::testing;
+using namespace revalidator::cluster;
+using namespace std::chrono;
+using nlohmann::json;
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+extern "C" void on_interrupt(int) {
+    interrupted = true;
+}
+
+// Ctrl-C and SIGTERM end the run through the destructors, which stop every server and remove the
+// data folder; a second Ctrl-C is not needed.
+void catch_interrupts() {
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Waits until `t`, or less when interrupted.
+void pause_until(Clock::time_point t) {
+    while (!interrupted && Clock::now() < t) std::this_thread::sleep_for(milliseconds(50));
+}
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+    return duration<double>(b - a).count();
+}
+
+// A short lease, so that a frozen active worker is replaced within seconds; the lease must outlast
+// five Memcached timeouts (docs/operations.md).
+constexpr int kLeaseTtlMs = 2500;
+
+const std::string kArticlesViews =
+    "[[collection.view]]\nname = \"published\"\nkey = \"/published-articles\"\n"
+    "filter = \"published_at <= now()\"\norder-by = \"published_at DESC\"\nlimit = 50\n"
+    "columns = [\"id\", \"title\", \"published_at\", \"version\"]\n";
+const std::string kAuthorsViews =
+    "[[collection.view]]\nname = \"edited\"\nkey = \"/edited-authors\"\n"
+    "filter = \"name LIKE 'Edited%'\"\norder-by = \"name\"\nlimit = 10\n";
+
+// What each list and view must hold, rendered by Postgres as the worker renders it.
+const std::map<std::string, std::string> kListQueries = {
+    {"/articles",
+     "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.id)::text, '[]') FROM public.articles t"},
+    {"/published-articles",
+     "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'title', title, 'published_at', "
+     "published_at, 'version', version) ORDER BY published_at DESC, id)::text, '[]') FROM "
+     "(SELECT * FROM public.articles WHERE published_at <= now() ORDER BY published_at DESC, id "
+     "LIMIT 50) t"},
+    {"/authors",
+     "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.name, t.id)::text, '[]') FROM "
+     "public.authors t"},
+    {"/edited-authors",
+     "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY name, id)::text, '[]') FROM (SELECT * FROM "
+     "public.authors WHERE name LIKE 'Edited%' ORDER BY name, id LIMIT 10) t"},
+};
+
+// HAProxy's counters for the ingresses' backend (its /stats;csv): per row (BACKEND, ingress0...),
+// by column name: wretr (attempts it retried), wredis (retries sent to another ingress), econ,
+// eresp (failed connections and answers), stot (requests). Empty when the page cannot be read.
+std::map<std::string, std::map<std::string, long>> balancer_counters(int stats_port) {
+    httplib::Client c("127.0.0.1", stats_port);
+    c.set_url_encode(false);  // the `;` is HAProxy's syntax, not a character of the path
+    auto r = c.Get("/stats;csv");
+    std::map<std::string, std::map<std::string, long>> out;
+    if (!r || r->status != 200) return out;
+    std::istringstream lines(r->body);
+    std::string header, line;
+    std::getline(lines, header);
+    auto fields = [](const std::string& l) {
+        std::vector<std::string> f;
+        std::istringstream in(l);
+        for (std::string x; std::getline(in, x, ',');) f.push_back(x);
+        return f;
+    };
+    const auto names = fields(header.substr(header.find_first_not_of("# ")));
+    while (std::getline(lines, line)) {
+        const auto values = fields(line);
+        if (values.size() < 2 || values[0] != "ingresses") continue;
+        for (std::size_t i = 0; i < std::min(names.size(), values.size()); ++i) {
+            out[values[1]][names[i]] = std::atol(values[i].c_str());
+        }
+    }
+    return out;
+}
+
+// A connection of the scenario's own (each thread has one), reconnecting after Postgres' stop.
+class Db {
+  public:
+    explicit Db(std::string url) : url_(std::move(url)) {}
+    pqxx::result exec(const std::string& query) {
+        if (!conn_ || !conn_->is_open()) conn_ = std::make_unique<pqxx::connection>(url_);
+        try {
+            pqxx::work tx(*conn_);
+            auto r = tx.exec(query);
+            tx.commit();
+            return r;
+        } catch (const pqxx::broken_connection&) {
+            conn_.reset();
+            throw;
+        }
+    }
+
+  private:
+    std::string url_;
+    std::unique_ptr<pqxx::connection> conn_;
+};
+
+// One table the writers change and the readers read.
+struct Table {
+    Table(std::string n, bool u) : name(std::move(n)), uuid(u) {}
+    std::string name;  // public.<name>, its prefix /<name>
+    bool uuid;
+    std::mutex mu;
+    std::vector<std::string> live;  // ids of existing rows
+    std::set<std::string> ever;     // ids of every row that existed during the run
+    std::string any_live(std::mt19937& rng) {
+        std::lock_guard lock(mu);
+        return live[rng() % live.size()];
+    }
+};
+
+// One random change to `t` in Postgres; returns the row's key, new version (0: deleted) and the
+// webhook Supabase would send for it.
+struct Change {
+    std::string key;
+    int version;
+    std::string webhook;
+};
+std::optional<Change> change(Db& db, Table& t, std::mt19937& rng) {
+    const int roll = static_cast<int>(rng() % 100);
+    const std::string tbl = "public." + t.name;
+    std::string id = t.any_live(rng), type, query;
+    const std::string where = " WHERE id = '" + id + "'";
+    if (roll < 20) {
+        type = "INSERT";
+        query = t.uuid ? "INSERT INTO " + tbl + " (name) VALUES ('Author ' || md5(random()::text))"
+                       : "INSERT INTO " + tbl +
+                             " (title, body) VALUES ('Cluster', repeat('Body ', 20))";
+    } else if (roll < 30 && t.live.size() > 50) {
+        type = "DELETE";
+        query = "DELETE FROM " + tbl + where;
+    } else {
+        type = "UPDATE";
+        // Articles move in and out of the published view (a year ahead is not yet published);
+        // authors move within the list, ordered by name, and in and out of the edited view.
+        query = t.uuid ? "UPDATE " + tbl +
+                             " SET version = version + 1, name = CASE WHEN random() < 0.5 THEN "
+                             "'Edited ' || (random() * 1000)::int ELSE name END" +
+                             where
+                       : "UPDATE " + tbl +
+                             " SET version = version + 1, title = 'Edited', published_at = CASE "
+                             "WHEN random() < 0.3 THEN now() + interval '1 year' ELSE "
+                             "clock_timestamp() END" +
+                             where;
+    }
+    auto r = db.exec(query + " RETURNING id::text, version, to_jsonb(" + t.name + ")::text");
+    if (r.empty()) return std::nullopt;
+    id = r[0][0].as<std::string>();
+    const json row = json::parse(r[0][2].as<std::string>());
+    {
+        std::lock_guard lock(t.mu);
+        if (type == "INSERT") {
+            t.live.push_back(id);
+            t.ever.insert(id);
+        } else if (type == "DELETE") {
+            std::erase(t.live, id);
+        }
+    }
+    return Change{"/" + t.name + "/" + id, type == "DELETE" ? 0 : r[0][1].as<int>(),
+                  Stack::webhook_body(type, type == "DELETE" ? json(nullptr) : row,
+                                      type == "INSERT" ? json(nullptr) : row, t.name)};
+}
+
+struct Fault {
+    std::string what;
+    Clock::time_point start, back;  // back: the component is back (for a takeover: the kill)
+    double takeover_s = -1;         // worker faults: until the standby was active
+    double converged_s = -1;        // after `back`; -1: not before the next fault
+};
+
+class Cluster {
+  public:
+    explicit Cluster(seconds load)
+        : load_(load),
+          s_({.worker_args = {"--lease-ttl-ms", std::to_string(kLeaseTtlMs), "--cache-timeout-ms",
+                              std::to_string(kLeaseTtlMs / 5)},
+              .workers = 2,
+              .ingresses = 3,
+              .reads_from_postgres = true,
+              .memcached_servers = 3,
+              .read_through_twemproxy = true,
+              .setup_sql = {"INSERT INTO public.articles (title, body) SELECT 'Seed ' || g, "
+                            "repeat('Body ', 20) FROM generate_series(1, 495) g"},
+              .authors = true,
+              .articles_views = kArticlesViews,
+              .authors_views = kAuthorsViews,
+              .balancer = true}) {
+        s_.sql(
+            "INSERT INTO public.authors (name) SELECT 'Author ' || g FROM "
+            "generate_series(1, 95) g");
+        for (Table* t : {&articles_, &authors_}) {
+            t->live = s_.sql_column("SELECT id::text FROM public." + t->name);
+            t->ever.insert(t->live.begin(), t->live.end());
+        }
+    }
+
+    void print_addresses() {
+        const std::string lb = "http://127.0.0.1:" + std::to_string(s_.balancer_port());
+        std::cout << "\nrevalidator cluster on loopback\n"
+                  << "  balancer      " << lb << "/revalidate   (Authorization: Bearer " << kSecret
+                  << ")\n"
+                  << "  reads         " << lb << "/articles[/{id}]  " << lb << "/authors[/{uuid}]  "
+                  << lb << "/published-articles  " << lb << "/edited-authors\n";
+        for (int i = 0; i < 3; ++i) {
+            std::cout << "  ingress " << i << "     http://127.0.0.1:" << s_.ingress_port(i)
+                      << "/{healthz,readyz,metrics}   (--instance-id it-ingress-" << i << ")\n";
+        }
+        for (int i = 0; i < 4; ++i) {
+            std::cout << "  worker " << i << "      http://127.0.0.1:" << s_.worker_admin_port(i)
+                      << "/{readyz,metrics}   (" << (i < 2 ? "articles" : "authors") << ")\n";
+        }
+        std::cout << "  postgres      " << s_.postgres().url() << "\n"
+                  << "  memcached     " << s_.memcached_servers() << "\n"
+                  << "  data, logs    " << s_.dir() << "   (removed at the end)\n"
+                  << "  workers run   --lease-ttl-ms " << kLeaseTtlMs << " --cache-timeout-ms "
+                  << kLeaseTtlMs / 5 << " --takeover-delay-ms 200 --retry-max-ms 500\n"
+                  << std::endl;
+    }
+
+    void run() {
+        start_ = Clock::now();
+        stop_at_ = start_ + load_;
+        std::vector<std::thread> threads;
+        threads.emplace_back([&] { write(articles_, 40, 1); });
+        threads.emplace_back([&] { write(authors_, 15, 2); });
+        for (int i = 0; i < 2; ++i) threads.emplace_back([this, i] { read(i); });
+        std::thread observer([&] { observe(); });
+        inject_faults();
+        for (auto& t : threads) t.join();
+        load_end_ = Clock::now();
+        converged_ = eventually([&] { return interrupted || divergent().empty(); }, seconds(60));
+        converge_s_ = seconds_between(load_end_, Clock::now());
+        observing_ = false;
+        observer.join();
+        for (const auto& key : log_.pending_keys()) observe_key(key);
+        final_divergent_ = divergent();
+    }
+
+    void report_and_check();
+
+  private:
+    // Steady `per_second` changes, and every 10 s a burst of 50 at once.
+    void write(Table& t, int per_second, unsigned seed) {
+        std::mt19937 rng(seed);
+        Db db(s_.postgres().url() + "?connect_timeout=2");
+        Sender sender(s_.balancer_port(), kSecret, sends_, ack_ms_);
+        auto next = Clock::now();
+        auto next_burst = start_ + seconds(5);
+        while (!interrupted && Clock::now() < stop_at_) {
+            int changes = 1;
+            if (Clock::now() >= next_burst) {
+                changes = 50;
+                next_burst += seconds(10);
+            }
+            for (int i = 0; i < changes; ++i) {
+                std::optional<Change> c;
+                try {
+                    c = change(db, t, rng);
+                } catch (const std::exception&) {
+                    ++change_failures_;  // Postgres is down: no change, so no webhook either
+                    std::this_thread::sleep_for(milliseconds(100));
+                    break;
+                }
+                if (!c) continue;
+                const auto index = log_.committed(c->key, c->version, Clock::now());
+                if (sender.send(c->webhook)) log_.acked(index);
+            }
+            // Pacing: a steady rate, not a synchronisation; a burst or an outage does not build up
+            // a debt of changes sent faster afterwards.
+            next = std::max(next + milliseconds(1000 / per_second), Clock::now());
+            std::this_thread::sleep_until(next);
+        }
+    }
+
+    // ~100 reads/s: rows (an id that may be deleted, too), both lists and both views.
+    void read(int seed) {
+        std::mt19937 rng(100 + seed);
+        Reader reader(s_.balancer_port(), log_, reads_, read_ms_);
+        while (!interrupted && Clock::now() < stop_at_) {
+            const int roll = static_cast<int>(rng() % 100);
+            if (roll < 50) {
+                reader.read(
+                    {.path = "/articles/" + articles_.any_live(rng), .prefix = "/articles"});
+            } else if (roll < 75) {
+                reader.read({.path = "/authors/" + authors_.any_live(rng), .prefix = "/authors"});
+            } else if (roll < 80) {
+                reader.read(
+                    {.path = "/articles", .prefix = "/articles", .list = true, .order = "id"});
+            } else if (roll < 85) {
+                reader.read(
+                    {.path = "/authors", .prefix = "/authors", .list = true, .order = "name"});
+            } else if (roll < 95) {
+                reader.read({.path = "/published-articles",
+                             .prefix = "/articles",
+                             .list = true,
+                             .order = "published",
+                             .limit = 50});
+            } else {
+                reader.read({.path = "/edited-authors",
+                             .prefix = "/authors",
+                             .list = true,
+                             .order = "name",
+                             .limit = 10});
+            }
+            std::this_thread::sleep_for(milliseconds(10));
+        }
+    }
+
+    // Polls the cache for every change not yet seen, and a few random keys, as a reader of the
+    // cluster would (through twemproxy).
+    void observe() {
+        std::mt19937 rng(7);
+        while (observing_ && !interrupted) {
+            for (const auto& key : log_.pending_keys()) observe_key(key);
+            for (int i = 0; i < 5; ++i) observe_key("/articles/" + articles_.any_live(rng));
+            std::this_thread::sleep_for(milliseconds(5));
+        }
+    }
+    void observe_key(const std::string& key) {
+        auto v = s_.cache_get(key);
+        const auto at = Clock::now();
+        std::optional<int> version;
+        if (v) {
+            auto row = json::parse(*v, nullptr, false);
+            if (!row.is_object()) return;  // the final comparison names a corrupt value
+            version = row.value("version", 0);
+        }
+        log_.observe(key, version, at);
+    }
+
+    // Every key that differs from Postgres: rows of every id that ever existed, lists and views.
+    // With `since`: only row keys, and not those with a change in flight (committed since `since`
+    // or not yet seen), since the load goes on.
+    std::vector<std::string> divergent(std::optional<Clock::time_point> since = std::nullopt) {
+        std::vector<std::string> out;
+        try {
+            for (Table* t : {&articles_, &authors_}) {
+                std::map<std::string, std::string> rows;
+                for (const auto& r :
+                     db_.exec("SELECT id::text, to_jsonb(t)::text FROM public." + t->name + " t")) {
+                    rows[r[0].as<std::string>()] = r[1].as<std::string>();
+                }
+                std::set<std::string> ids;
+                {
+                    std::lock_guard lock(t->mu);
+                    ids = t->ever;
+                }
+                std::vector<std::string> keys;
+                for (const auto& id : ids) keys.push_back("/" + t->name + "/" + id);
+                const auto cached = s_.cache_get_many(keys);
+                for (const auto& id : ids) {
+                    const std::string key = "/" + t->name + "/" + id;
+                    auto row = rows.find(id);
+                    auto have = cached.find(key);
+                    const bool equal = row == rows.end()
+                                           ? have == cached.end()
+                                           : have != cached.end() && have->second == row->second;
+                    if (equal || (since && log_.in_flight(key, *since))) continue;
+                    out.push_back(key);
+                }
+            }
+            if (!since) {
+                for (const auto& [key, query] : kListQueries) {
+                    auto want = db_.exec(query)[0][0].as<std::string>();
+                    if (s_.cache_get(key) != want) out.push_back(key);
+                }
+            }
+        } catch (const std::exception& e) {
+            out.push_back(std::string("(Postgres: ") + e.what() + ")");
+        }
+        return out;
+    }
+
+    void inject_faults();
+    Fault& begin_fault(const std::string& what) {
+        faults_.push_back({what, Clock::now(), {}});
+        std::cout << "[ " << std::fixed << std::setprecision(1)
+                  << seconds_between(start_, Clock::now()) << " s ] " << what << std::endl;
+        return faults_.back();
+    }
+    // Polls `collection`'s workers until one other than `old` is active; seconds since `t0`.
+    double takeover(const std::string& collection, int old, Clock::time_point t0) {
+        int now_active = -1;
+        eventually(
+            [&] {
+                now_active = s_.active_worker(collection);
+                return interrupted || (now_active >= 0 && now_active != old);
+            },
+            seconds(30));
+        return now_active >= 0 && now_active != old ? seconds_between(t0, Clock::now()) : -1;
+    }
+    // Polls until every change committed before the fault's `back` is in the cache and every row
+    // key equals Postgres (keys with a change in flight aside), or `until`.
+    void measure_convergence(Fault& f, Clock::time_point until) {
+        while (!interrupted && Clock::now() < until) {
+            const auto t = Clock::now();
+            if (log_.seen_all_before(f.back) && divergent(t).empty()) {
+                f.converged_s = std::max(0.0, seconds_between(f.back, Clock::now()));
+                break;
+            }
+            std::this_thread::sleep_for(milliseconds(50));
+        }
+        std::cout << "           converged "
+                  << (f.converged_s < 0 ? std::string("NOT before the next fault")
+                                        : std::to_string(f.converged_s) + " s after")
+                  << (f.takeover_s >= 0
+                          ? "; standby active " + std::to_string(f.takeover_s) + " s after"
+                          : "")
+                  << std::endl;
+    }
+
+    seconds load_;
+    Stack s_;
+    Db db_{s_.postgres().url() + "?connect_timeout=2"};
+    Table articles_{"articles", false}, authors_{"authors", true};
+    ChangeLog log_;
+    SendCounts sends_;
+    ReadCounts reads_;
+    Samples ack_ms_, read_ms_;
+    std::atomic<long> change_failures_{0};
+    std::atomic<bool> observing_{true};
+    std::vector<Fault> faults_;
+    Clock::time_point start_, stop_at_, load_end_;
+    bool converged_ = false;
+    double converge_s_ = 0;
+    std::vector<std::string> final_divergent_;
+};
+
+// Five kinds, in turn, on a fixed schedule from the start (a fault that takes longer on a loaded
+// machine does not push the others out of the run).
+void Cluster::inject_faults() {
+    const auto interval =
+        std::clamp(duration_cast<milliseconds>(load_) / 6, milliseconds(8000), milliseconds(30000));
+    for (int k = 0; start_ + (k + 1) * interval < stop_at_ && !interrupted; ++k) {
+        pause_until(start_ + (k + 1) * interval);
+        if (interrupted) break;
+        const auto next = start_ + (k + 2) * interval;
+        switch (k % 5) {
+            case 0: {
+                const int i = (k / 5) % 3;
+                Fault& f = begin_fault("kill -9 ingress " + std::to_string(i) + ", restart in 1 s");
+                s_.ingress(i).stop(SIGKILL);
+                pause_until(f.start + seconds(1));
+                s_.start_ingress(i);
+                f.back = Clock::now();
+                measure_convergence(f, next);
+                break;
+            }
+            case 1: {
+                const int a = s_.active_worker("articles");
+                Fault& f = begin_fault("kill -9 articles' active worker " + std::to_string(a));
+                if (a >= 0) s_.worker(a).stop(SIGKILL);
+                f.back = f.start;
+                f.takeover_s = takeover("articles", a, f.start);
+                if (a >= 0) s_.start_worker(a, false);  // the new standby
+                measure_convergence(f, next);
+                break;
+            }
+            case 2: {
+                const int i = (k / 5) % 3;
+                Fault& f = begin_fault("kill -9 memcached " + std::to_string(i) +
+                                       ", restart empty in 1 s");
+                s_.memcached(i).process().stop(SIGKILL);
+                pause_until(f.start + seconds(1));
+                s_.memcached(i).stop();
+                s_.memcached(i).start();
+                f.back = Clock::now();
+                measure_convergence(f, next);
+                break;
+            }
+            case 3: {
+                const int a = s_.active_worker("authors");
+                Fault& f = begin_fault("SIGSTOP authors' active worker " + std::to_string(a) +
+                                       " for " + std::to_string(kLeaseTtlMs + 1500) +
+                                       " ms (lease " + std::to_string(kLeaseTtlMs) + " ms)");
+                if (a >= 0) {
+                    Frozen frozen(s_.worker(a));
+                    f.takeover_s = takeover("authors", a, f.start);
+                    pause_until(f.start + milliseconds(kLeaseTtlMs + 1500));
+                }
+                f.back = Clock::now();
+                measure_convergence(f, next);
+                break;
+            }
+            case 4: {
+                Fault& f = begin_fault("stop postgres for 3 s");
+                s_.postgres().stop();
+                pause_until(f.start + seconds(3));
+                s_.postgres().start();
+                f.back = Clock::now();
+                measure_convergence(f, next);
+                break;
+            }
+        }
+    }
+}
+
+void Cluster::report_and_check() {
+    // During a fault: from its start until 2 s after its component is back.
+    std::vector<std::pair<Clock::time_point, Clock::time_point>> windows;
+    for (const auto& f : faults_) windows.emplace_back(f.start, f.back + seconds(2));
+    auto acks = ack_ms_.split(windows);
+    auto reads = read_ms_.split(windows);
+    auto log = log_.summary();
+    auto counters = balancer_counters(s_.balancer_stats_port());
+    auto& lb = counters["BACKEND"];
+    Samples staleness_ms;
+    log_.staleness(staleness_ms);
+    auto stale = staleness_ms.split(windows);
+    auto line = [](const char* what, std::vector<double>& v) {
+        std::ostringstream out;
+        out << std::fixed << std::setprecision(1) << std::left << std::setw(25) << what
+            << std::right << "p50 " << percentile(v, 50) << " ms, p99 " << percentile(v, 99)
+            << " ms, max " << percentile(v, 100) << " ms (" << v.size() << ")";
+        return out.str();
+    };
+    const double ack_p99_outside = percentile(acks.outside, 99);
+    std::cout << "\n== verdict (load " << load_.count() << " s, " << faults_.size()
+              << " faults) ==\n"
+              << "  divergent keys         " << final_divergent_.size() << " (every row of both "
+              << "tables, /articles, /published-articles, /authors, /edited-authors; converged "
+              << (converged_ ? "" : "NOT ") << std::setprecision(1) << converge_s_
+              << " s after the load)\n"
+              << "  backwards moves        " << log.backwards << "\n"
+              << "  acks lost              " << log.acked_unseen << " of " << log.acked
+              << " acknowledged changes never seen in the cache\n"
+              << "  wrong reads            " << reads_.wrong << " of " << reads_.reads << "\n"
+              << "  webhooks unanswered    " << sends_.unanswered_for_good << " after retries\n"
+              << "\n== figures ==\n"
+              << "  changes                " << log.changes << " (" << change_failures_
+              << " refused while Postgres was down)\n"
+              << "  webhooks               " << sends_.webhooks << ": acked first try "
+              << sends_.acked_first_try << ", acked after a retry " << sends_.acked_after_retry
+              << ", refused for good " << sends_.refused_for_good << "; attempts answered 503 "
+              << sends_.attempts_503 << ", attempts unanswered " << sends_.attempts_unanswered
+              << "\n"
+              << "  balancer               retried " << lb["wretr"] << " attempts, redispatched "
+              << lb["wredis"] << " to another ingress; failed connections " << lb["econ"]
+              << ", failed answers " << lb["eresp"] << "; requests per ingress "
+              << counters["ingress0"]["stot"] << " / " << counters["ingress1"]["stot"] << " / "
+              << counters["ingress2"]["stot"] << "\n"
+              << "  unacked changes healed " << log.unacked_seen << " of "
+              << log.changes - log.acked << "\n"
+              << "  " << line("ack outside faults", acks.outside)
+              << "   target p99 <= 10 ms: " << (ack_p99_outside <= 10 ? "met" : "MISSED") << "\n"
+              << "  " << line("ack during faults", acks.during) << "\n"
+              << "  " << line("read outside faults", reads.outside) << "\n"
+              << "  " << line("read during faults", reads.during) << "\n"
+              << "  reads                  " << reads_.reads << ": 200 " << reads_.ok << ", 404 "
+              << reads_.not_found << ", 503 " << reads_.refused << ", failed " << reads_.failed
+              << "\n"
+              << "  " << line("staleness outside faults", stale.outside) << "   (commit to cache)\n"
+              << "  " << line("staleness during faults", stale.during) << "\n"
+              << "  convergence per fault  (target <= 2 s after the component is back; a "
+                 "takeover <= 2 s after the kill)\n";
+    bool all_converged = true;
+    for (const auto& f : faults_) {
+        std::cout << "    " << std::left << std::setw(62) << f.what << std::right;
+        if (f.converged_s < 0) {
+            std::cout << "NOT converged before the next fault";
+            all_converged = false;
+        } else {
+            std::cout << std::setprecision(2) << f.converged_s << " s "
+                      << (f.converged_s <= 2 ? "met" : "MISSED");
+        }
+        if (f.takeover_s >= 0) std::cout << "; takeover " << f.takeover_s << " s";
+        std::cout << "\n";
+    }
+    std::cout << std::endl;
+    for (const auto& key : final_divergent_) {
+        std::cerr << "divergent " << key << ": cache " << s_.cache_get(key).value_or("(absent)")
+                  << "\n";
+    }
+
+    EXPECT_FALSE(interrupted) << "interrupted";
+    EXPECT_TRUE(converged_);
+    EXPECT_EQ(final_divergent_.size(), 0u);
+    EXPECT_EQ(log.backwards, 0);
+    EXPECT_EQ(log.acked_unseen, 0);
+    EXPECT_EQ(reads_.wrong, 0);
+    EXPECT_EQ(sends_.unanswered_for_good, 0);
+    EXPECT_EQ(sends_.rejected, 0);
+    EXPECT_GE(faults_.size(), 5u) << "every kind of fault runs";
+    EXPECT_TRUE(all_converged) << "each fault's changes reach the cache before the next fault";
+    if (::testing::Test::HasFailure()) std::cerr << s_.diagnostics() << "\n";
+}
+
+}  // namespace
+
+TEST(Cluster, ScaledOutDeploymentUnderLoadAndFaults) {
+    catch_interrupts();
+    const char* secs = std::getenv("CLUSTER_SECONDS");
+    Cluster cluster(seconds(secs ? std::atoi(secs) : 60));
+    cluster.print_addresses();
+    if (const char* hold = std::getenv("CLUSTER_HOLD"); hold && *hold) {
+        std::cout << "Holding; Ctrl-C stops everything." << std::endl;
+        while (!interrupted) std::this_thread::sleep_for(milliseconds(200));
+        return;
+    }
+    cluster.run();
+    cluster.report_and_check();
+}

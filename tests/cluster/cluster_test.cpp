@@ -324,7 +324,8 @@ class Cluster {
         }
     }
 
-    // ~100 reads/s: rows (an id that may be deleted, too), both lists and both views.
+    // Some 80 reads a second: rows (a live id, which may be deleted before the read), both lists
+    // and both views.
     void read(int seed) {
         std::mt19937 rng(100 + seed);
         Reader reader(s_.balancer_port(), log_, reads_, read_ms_);

@@ -51,8 +51,18 @@ Registry::Family& Registry::family(const std::string& name, const std::string& h
     return it->second;
 }
 
+Registry::Registry(Registry& parent, std::string labels)
+    : parent_(parent.parent_ ? parent.parent_ : &parent), scope_labels_(parent.scoped(labels)) {}
+
+std::string Registry::scoped(const std::string& labels) const {
+    if (scope_labels_.empty()) return labels;
+    if (labels.empty()) return scope_labels_;
+    return scope_labels_ + "," + labels;
+}
+
 Counter& Registry::counter(const std::string& name, const std::string& help,
                            const std::string& labels) {
+    if (parent_) return parent_->counter(name, help, scoped(labels));
     std::lock_guard lock(mu_);
     Counter& c = counters_.emplace_back();
     family(name, help, "counter").series.push_back({labels, &c, nullptr, nullptr, {}});
@@ -61,6 +71,7 @@ Counter& Registry::counter(const std::string& name, const std::string& help,
 
 Gauge& Registry::gauge(const std::string& name, const std::string& help,
                        const std::string& labels) {
+    if (parent_) return parent_->gauge(name, help, scoped(labels));
     std::lock_guard lock(mu_);
     Gauge& g = gauges_.emplace_back();
     family(name, help, "gauge").series.push_back({labels, nullptr, &g, nullptr, {}});
@@ -69,6 +80,7 @@ Gauge& Registry::gauge(const std::string& name, const std::string& help,
 
 Histogram& Registry::histogram(const std::string& name, const std::string& help,
                                std::vector<double> bounds, const std::string& labels) {
+    if (parent_) return parent_->histogram(name, help, std::move(bounds), scoped(labels));
     std::lock_guard lock(mu_);
     Histogram& h = histograms_.emplace_back(std::move(bounds));
     family(name, help, "histogram").series.push_back({labels, nullptr, nullptr, &h, {}});
@@ -77,6 +89,7 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
 
 void Registry::gauge_fn(const std::string& name, const std::string& help,
                         std::function<double()> fn, const std::string& labels) {
+    if (parent_) return parent_->gauge_fn(name, help, std::move(fn), scoped(labels));
     std::lock_guard lock(mu_);
     family(name, help, "gauge")
         .series.push_back({labels, nullptr, nullptr, nullptr, std::move(fn)});
@@ -98,6 +111,7 @@ std::string braced(const std::string& labels, const std::string& extra = "") {
 }  // namespace
 
 std::string Registry::render() const {
+    if (parent_) return parent_->render();
     std::lock_guard lock(mu_);
     std::string out;
     for (const auto& [name, f] : families_) {

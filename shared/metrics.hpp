@@ -62,6 +62,14 @@ std::vector<double> size_buckets();
 
 class Registry {
   public:
+    Registry() = default;
+    // A scope of `parent`: every series it registers lands in `parent` (and so in its render())
+    // with `labels` before its own, e.g. R"(collection="articles")". A process serving several
+    // tables gives each table's parts a scope of their own, so their series stay apart.
+    Registry(Registry& parent, std::string labels);
+    Registry(const Registry&) = delete;
+    Registry& operator=(const Registry&) = delete;
+
     // `labels` is the rendered label set without braces, e.g. R"(status="202")", or empty.
     Counter& counter(const std::string& name, const std::string& help,
                      const std::string& labels = "");
@@ -88,6 +96,10 @@ class Registry {
     };
     Family& family(const std::string& name, const std::string& help, const char* type);
 
+    std::string scoped(const std::string& labels) const;
+
+    Registry* parent_ = nullptr;  // set in a scope, which holds no series of its own
+    std::string scope_labels_;
     mutable std::mutex mu_;
     std::map<std::string, Family> families_;
     std::deque<Counter> counters_;

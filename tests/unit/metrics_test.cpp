@@ -78,6 +78,32 @@ TEST(Registry, GaugeFunctionIsEvaluatedAtEachRender) {
     EXPECT_NE(r.render().find("\ndepth 17\n"), std::string::npos);
 }
 
+TEST(Registry, ScopesKeepEachTablesSeriesApartInTheOnePage) {
+    Registry root;
+    Registry articles(root, label("collection", "articles"));
+    Registry authors(root, label("collection", "authors"));
+    Registry articles_views(articles, R"(view="latest")");
+    root.counter("requests_total", "R").inc(1);
+    articles.counter("batches_total", "B").inc(2);
+    authors.counter("batches_total", "B").inc(3);
+    articles_views.gauge("rows", "Rows", R"(part="0")").set(4);
+    authors.histogram("seconds", "S", {1}).observe(0.5);
+    authors.gauge_fn("active", "A", [] { return 1.0; });
+
+    const std::string page = articles.render();
+    EXPECT_EQ(page, root.render()) << "a scope renders the whole page";
+    for (const char* line :
+         {"\nrequests_total 1\n", "\nbatches_total{collection=\"articles\"} 2\n",
+          "\nbatches_total{collection=\"authors\"} 3\n",
+          "\nrows{collection=\"articles\",view=\"latest\",part=\"0\"} 4\n",
+          "\nseconds_bucket{collection=\"authors\",le=\"1\"} 1\n",
+          "\nseconds_count{collection=\"authors\"} 1\n", "\nactive{collection=\"authors\"} 1\n"}) {
+        EXPECT_NE(page.find(line), std::string::npos) << line << " missing from\n" << page;
+    }
+    EXPECT_EQ(page.find("# TYPE batches_total counter"), page.rfind("# TYPE batches_total counter"))
+        << "one family, two series";
+}
+
 TEST(Registry, GaugeKeepsTheLastValueAndInfinity) {
     Registry r;
     Gauge& g = r.gauge("g", "G");

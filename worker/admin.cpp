@@ -9,32 +9,64 @@ http::Tuning admin_tuning() {
     return t;
 }
 
+namespace {
+
+http::Readiness table_readiness(const AdminTable& t) {
+    const bool is_active = t.active();
+    return {is_active && t.loop.source_ok() && t.loop.cache_ok(),
+            {{"role", is_active ? "active" : "standby"},
+             {"postgres", t.loop.source_ok()},
+             {"memcached", t.loop.cache_ok()},
+             {"pending_keys", t.loop.pending_keys()}}};
+}
+
+}  // namespace
+
 void add_admin_routes(http::Server& svr, AdminContext ctx) {
-    http::route_errors(svr, {{"/healthz", {"GET"}},
-                             {"/readyz", {"GET"}},
-                             {"/metrics", {"GET"}},
-                             {"/resync", {"POST"}}});
-    http::add_probes(svr, ctx.registry, [&loop = ctx.loop, active = ctx.active] {
-        const bool is_active = active();
-        return http::Readiness{is_active && loop.source_ok() && loop.cache_ok(),
-                               {{"role", is_active ? "active" : "standby"},
-                                {"postgres", loop.source_ok()},
-                                {"memcached", loop.cache_ok()},
-                                {"pending_keys", loop.pending_keys()}}};
+    http::route_errors(
+        svr,
+        {{"/healthz", {"GET"}}, {"/readyz", {"GET"}}, {"/metrics", {"GET"}}, {"/resync", {"POST"}}},
+        {{"/resync/[^/]*", {"POST"}}});
+    const auto tables = std::make_shared<std::vector<AdminTable>>(std::move(ctx.tables));
+    http::add_probes(svr, ctx.registry, [tables] {
+        if (tables->size() == 1) return table_readiness(tables->front());
+        http::Readiness all{true, {{"collections", nlohmann::json::object()}}};
+        for (const auto& t : *tables) {
+            auto one = table_readiness(t);
+            all.ready = all.ready && one.ready;
+            all.detail["collections"][t.collection] = std::move(one.detail);
+        }
+        return all;
     });
-    svr.post("/resync",
-             [&auth = ctx.auth, &loop = ctx.loop](const http::Request& req, http::Response& res) {
-                 if (auth.empty()) {
-                     return http::reject(res, 403, "forbidden",
-                                         "POST /resync is off: no --admin-secret configured");
-                 }
-                 if (auto denied = auth.check(req.header("Authorization"))) {
-                     return http::reject(res, 401, "unauthorized", *denied);
-                 }
-                 loop.request_resync("admin request");
-                 res.set_status(202);
-                 res.set_content(R"({"resync":"scheduled"})", "application/json");
-             });
+    const auto resync = [&auth = ctx.auth, tables](const http::Request& req, http::Response& res) {
+        if (auth.empty()) {
+            return http::reject(res, 403, "forbidden",
+                                "POST /resync is off: no --admin-secret configured");
+        }
+        if (auto denied = auth.check(req.header("Authorization"))) {
+            return http::reject(res, 401, "unauthorized", *denied);
+        }
+        const std::string_view wanted = req.match(1);
+        nlohmann::json scheduled = nlohmann::json::array();
+        for (const auto& t : *tables) {
+            if (!wanted.empty() && t.collection != wanted) continue;
+            t.loop.request_resync("admin request");
+            if (!t.collection.empty()) scheduled.push_back(t.collection);
+        }
+        if (!wanted.empty() && scheduled.empty()) {
+            std::string served;
+            for (const auto& t : *tables) served += (served.empty() ? "" : ", ") + t.collection;
+            return http::reject(
+                res, 404, "not_found",
+                "no collection \"" + std::string(wanted) + "\" is served here; served: " + served);
+        }
+        nlohmann::json body = {{"resync", "scheduled"}};
+        if (!scheduled.empty()) body["collections"] = std::move(scheduled);
+        res.set_status(202);
+        res.set_content(body.dump(), "application/json");
+    };
+    svr.post("/resync", resync);
+    svr.post("/resync/([A-Za-z0-9_-]{1,64})", resync);
 }
 
 }  // namespace revalidator::worker

@@ -1,11 +1,15 @@
 // The worker's admin endpoints (docs/configuration.md, "revalidator-worker" and "Probes"): GET
-// /healthz, GET /readyz (ready while active and Postgres and Memcached answered; the detail has
-// role, postgres, memcached and pending_keys), GET /metrics, and POST /resync, which schedules a
-// full resync for a caller with the bearer secret: 403 when no secret is configured, 401 on a wrong
-// one, else 202.
+// /healthz, GET /readyz (ready while every served table is active and its Postgres and Memcached
+// answered; the detail has role, postgres, memcached and pending_keys, per collection when the
+// process serves several), GET /metrics, and POST /resync (every served table) or POST
+// /resync/{collection} (that one), which schedule a full resync for a caller with the bearer
+// secret: 403 when no secret is configured, 401 on a wrong one, 404 for a collection not served
+// here, else 202.
 #pragma once
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "bearer.hpp"
 #include "http_front.hpp"
@@ -14,11 +18,17 @@
 
 namespace revalidator::worker {
 
+// One served table.
+struct AdminTable {
+    std::string collection;  // its name; "" in a worker configured by the table flags
+    Loop& loop;
+    std::function<bool()> active;  // whether this worker holds its lease (Role::active)
+};
+
 struct AdminContext {
     const metrics::Registry& registry;
     const BearerAuth& auth;  // empty: POST /resync is off
-    Loop& loop;
-    std::function<bool()> active;  // whether this worker holds the lease (Role::active)
+    std::vector<AdminTable> tables;
 };
 
 // One event loop and at most 256 connections: the admin port serves probes and operators.

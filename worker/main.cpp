@@ -1,5 +1,6 @@
 // revalidator-worker: consumes events from every ingress, coalesces them, reads the truth from
-// Postgres and writes Memcached. Run one active worker per table (see docs/operations.md).
+// Postgres and writes Memcached, for one table or several. One worker per table is active at a
+// time (see docs/operations.md).
 #include <iostream>
 
 #include "service.hpp"
@@ -12,7 +13,8 @@ int main(int argc, char** argv) {
     worker::Config cfg;
     bool generate_keypair = false;
     bool verify = false;
-    config::Parser parser("revalidator-worker: keeps Memcached equal to Postgres for one table");
+    config::Parser parser(
+        "revalidator-worker: keeps Memcached equal to Postgres for one table or several");
     worker::declare(parser, cfg);
     parser.action("--generate-curve-keypair", generate_keypair,
                   "print a new CURVE key pair as public=<Z85> and secret=<Z85> lines, and exit");

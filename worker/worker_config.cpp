@@ -15,7 +15,9 @@ void declare(config::Parser& p, Config& c) {
     p.option("--memcached", c.memcached, "Memcached server(s), host:port[,host:port...]");
     p.option("--bind", c.bind,
              "ZeroMQ endpoint to bind the PULL socket on (ingresses connect here), "
-             "tcp://HOST:PORT or ipc://PATH")
+             "tcp://HOST:PORT or ipc://PATH; one per served collection, separated by commas, "
+             "in the order of --collection")
+        ->delimiter(',')
         ->check(CLI::Validator([](std::string& ep) { return endpoint_error(ep).value_or(""); },
                                "ENDPOINT"));
     p.secret("--curve-secret-key", c.curve_secret_key,
@@ -29,7 +31,9 @@ void declare(config::Parser& p, Config& c) {
                   {"--schema", "--table", "--primary-key", "--prefix", "--order-by"});
     p.option("--collection", c.collection,
              "the [[collection]] of the config file this worker serves (needed when it declares "
-             "several)");
+             "several), or several names separated by commas: one process then serves each "
+             "table with a lease, connections and thread of its own")
+        ->delimiter(',');
     p.option("--max-item-bytes", c.max_item_bytes,
              "largest value written as one item; longer lists are split (docs/cache-layout.md)")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
@@ -91,32 +95,76 @@ void declare(config::Parser& p, Config& c) {
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 }
 
+namespace {
+
+// The declared collections `c.collection` names, in its order; empty after a problem.
+std::vector<const Collection*> chosen(const Config& c, std::vector<config::Problem>& problems) {
+    std::string names;
+    for (const auto& collection : c.collections) {
+        names += (names.empty() ? "" : ", ") + collection.name;
+    }
+    if (c.collection.empty()) {
+        if (c.collections.size() == 1) return {&c.collections.front()};
+        problems.push_back({"--collection",
+                            "is not set: name the collections this worker serves "
+                            "(separated by commas), of " +
+                                names});
+        return {};
+    }
+    std::vector<const Collection*> out;
+    for (const auto& name : c.collection) {
+        const Collection* found = nullptr;
+        for (const auto& collection : c.collections) {
+            if (collection.name == name) found = &collection;
+        }
+        if (!found) {
+            problems.push_back({"--collection", "\"" + name +
+                                                    "\" is not declared: name the "
+                                                    "collections this worker serves, of " +
+                                                    names});
+            return {};
+        }
+        for (const auto* seen : out) {
+            if (seen == found) {
+                problems.push_back({"--collection", "\"" + name + "\" is named twice"});
+                return {};
+            }
+        }
+        out.push_back(found);
+    }
+    return out;
+}
+
+}  // namespace
+
 std::vector<config::Problem> validate(Config& c) {
     std::vector<config::Problem> problems;
     auto problem = [&](std::string option, std::string message) {
         problems.push_back({std::move(option), std::move(message)});
     };
+    std::size_t tables = 1;
     if (!c.collections.empty()) {
-        std::string names;
-        const Collection* chosen = nullptr;
-        for (const auto& collection : c.collections) {
-            names += (names.empty() ? "" : ", ") + collection.name;
-            if (collection.name == c.collection) chosen = &collection;
-        }
-        if (c.collection.empty() && c.collections.size() == 1) chosen = &c.collections.front();
-        if (!chosen) {
-            problem("--collection",
-                    (c.collection.empty() ? std::string("is not set")
-                                          : "\"" + c.collection + "\" is not declared") +
-                        ": name the collection this worker serves, one of " + names);
-            return problems;
-        }
-        c.table = chosen->table;
-        c.order_by = chosen->order_by;
-        c.views = chosen->views;
+        const auto served = chosen(c, problems);
+        if (served.empty()) return problems;
+        tables = served.size();
+        c.table = served.front()->table;
+        c.order_by = served.front()->order_by;
+        c.views = served.front()->views;
     } else if (!c.collection.empty()) {
-        problem("--collection",
-                "\"" + c.collection + "\" is set but the configuration declares no [[collection]]");
+        problem("--collection", "\"" + c.collection.front() +
+                                    "\" is set but the configuration declares no [[collection]]");
+    }
+    const auto& binds = c.bind;
+    if (binds.size() != tables) {
+        problem("--bind", "names " + std::to_string(binds.size()) + " endpoint(s) for " +
+                              std::to_string(tables) +
+                              " served collection(s): give one per collection, in the order of "
+                              "--collection");
+    }
+    for (std::size_t i = 0; i < binds.size(); ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+            if (binds[i] == binds[j]) problem("--bind", "\"" + binds[i] + "\" is named twice");
+        }
     }
     config::check(c.table, problems);
     try {
@@ -144,6 +192,26 @@ std::vector<config::Problem> validate(Config& c) {
         }
     }
     return problems;
+}
+
+std::vector<TableConfig> per_table(const Config& c) {
+    if (c.collections.empty()) return {{"", c.bind.front(), c}};
+    std::vector<std::string> names = c.collection;
+    if (names.empty()) names.push_back(c.collections.front().name);
+    std::vector<TableConfig> out;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        for (const auto& collection : c.collections) {
+            if (collection.name != names[i]) continue;
+            TableConfig t{collection.name, c.bind.at(i), c};
+            t.cfg.collection = {collection.name};
+            t.cfg.bind = {t.bind};
+            t.cfg.table = collection.table;
+            t.cfg.order_by = collection.order_by;
+            t.cfg.views = collection.views;
+            out.push_back(std::move(t));
+        }
+    }
+    return out;
 }
 
 PgConfig pg_config(const Config& c) {

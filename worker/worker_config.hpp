@@ -24,15 +24,17 @@ namespace revalidator::worker {
 struct Config {
     std::string postgres_url = "postgresql://postgres@127.0.0.1:5432/postgres";
     std::string memcached = "127.0.0.1:11211";
-    std::string bind = "tcp://127.0.0.1:5555";
+    // One endpoint per served table, in the order of `collection`.
+    std::vector<std::string> bind{"tcp://127.0.0.1:5555"};
     config::Secret curve_secret_key;
     Table table;
     std::string order_by;  // empty: the primary key
-    // The config file's [[collection]] tables, and which of them this worker serves; validate()
-    // sets `table` and `order_by` from it.
+    // The config file's [[collection]] tables, and the names of those this worker serves.
+    // validate() sets `table`, `order_by` and `views` from the first; per_table() gives each
+    // served table's settings.
     std::vector<Collection> collections;
-    std::string collection;
-    std::vector<View> views;  // the served collection's, set by validate()
+    std::vector<std::string> collection;
+    std::vector<View> views;
     std::size_t max_item_bytes = 1'000'000;
     int part_recheck_ms = 1000;
     std::string admin_host = "127.0.0.1";
@@ -57,6 +59,16 @@ struct Config {
 
 void declare(config::Parser& parser, Config& cfg);
 std::vector<config::Problem> validate(Config& cfg);
+
+// One served table's settings: its collection's name ("" without a config file), its --bind
+// endpoint, and `cfg` with that table, its order and its views. A validated Config serves one
+// table, or one per name of --collection (docs/configuration.md, "One worker, several tables").
+struct TableConfig {
+    std::string collection;
+    std::string bind;
+    Config cfg;
+};
+std::vector<TableConfig> per_table(const Config& cfg);
 
 // What each part is built with, taken from the one Config: the service builds the worker with
 // these, and the unit tests start from Config{} so that a default lives in one place only.

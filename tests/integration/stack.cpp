@@ -83,7 +83,14 @@ Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_uni
     sql("INSERT INTO public.articles (title, body) SELECT 'Article ' || g, 'Body of ' || g "
         "FROM generate_series(1, 5) g");
     for (const auto& query : opts_.setup_sql) sql(query);
+    if (opts_.shared_workers) {
+        for (int i = 0; i < opts_.workers; ++i) {
+            workers_.push_back(
+                {nullptr, free_port(), free_port(), "articles,authors", free_port()});
+        }
+    }
     for (const char* collection : {"articles", "authors"}) {
+        if (opts_.shared_workers) break;
         if (!opts_.authors && collection == std::string("authors")) break;
         for (int i = 0; i < opts_.workers; ++i) {
             workers_.push_back(
@@ -103,9 +110,10 @@ Stack::Stack(StackOptions opts) : opts_(std::move(opts)), clients_(std::make_uni
                  << "workers = [";
             std::string sep;
             for (const auto& w : workers_) {
-                if (w.collection != collection) continue;
-                file << sep << "\"tcp://127.0.0.1:" << w.zmq_port << "\"";
-                sep = ", ";
+                if (int port = w.endpoint_port(collection)) {
+                    file << sep << "\"tcp://127.0.0.1:" << port << "\"";
+                    sep = ", ";
+                }
             }
             file << "]\n\n";
             file << (collection == std::string("articles") ? opts_.articles_views
@@ -164,15 +172,22 @@ bool answers(int port, const char* path, const std::function<bool()>& gave_up) {
 
 }  // namespace
 
+int Stack::Worker::endpoint_port(const std::string& served) const {
+    if (authors_zmq_port) return served == "authors" ? authors_zmq_port : zmq_port;
+    return collection == served ? zmq_port : 0;
+}
+
 void Stack::start_worker(int i, bool wait_ready) {
     Worker& w = workers_.at(i);
+    std::string bind = "tcp://127.0.0.1:" + std::to_string(w.zmq_port);
+    if (w.authors_zmq_port) bind += ",tcp://127.0.0.1:" + std::to_string(w.authors_zmq_port);
     std::vector<std::string> argv{WORKER_BIN,
                                   "--postgres-url",
                                   pg_->url(),
                                   "--memcached",
                                   memcached_servers(),
                                   "--bind",
-                                  "tcp://127.0.0.1:" + std::to_string(w.zmq_port),
+                                  bind,
                                   "--admin-port",
                                   std::to_string(w.admin_port),
                                   "--retry-max-ms",
@@ -241,12 +256,21 @@ int Stack::ingress_worker_peers(const std::string& collection, int i) {
 
 int Stack::active_worker(const std::string& collection) {
     for (std::size_t i = 0; i < workers_.size(); ++i) {
-        if (!collection.empty() && workers_[i].collection != collection) continue;
+        if (!collection.empty() && !workers_[i].endpoint_port(collection)) continue;
         httplib::Client c("127.0.0.1", workers_[i].admin_port);
         c.set_read_timeout(1, 0);  // a frozen worker accepts but never answers
         auto r = c.Get("/readyz");
-        if (r && r->body.find("\"role\":\"active\"") != std::string::npos)
+        if (!r) continue;
+        auto detail = nlohmann::json::parse(r->body, nullptr, false)
+                          .value("detail", nlohmann::json::object());
+        // A worker serving several tables has the detail of each under "collections".
+        if (detail.contains("collections")) {
+            detail = detail["collections"].value(collection.empty() ? "articles" : collection,
+                                                 nlohmann::json::object());
+        }
+        if (detail.is_object() && detail.value("role", "") == "active") {
             return static_cast<int>(i);
+        }
     }
     return -1;
 }

@@ -50,6 +50,9 @@ struct StackOptions {
     // With `authors`: TOML appended to each one's [[collection]] ([[collection.view]] tables).
     std::string articles_views = {};
     std::string authors_views = {};
+    // With `authors`: each of the `workers` workers serves both tables (--collection
+    // articles,authors, an endpoint each) instead of each table having workers of its own.
+    bool shared_workers = false;
     // HAProxy in front of the ingresses, configured by docker/haproxy.cfg (HaproxyServer).
     bool balancer = false;
 };
@@ -127,7 +130,10 @@ class Stack {
     struct Worker {
         std::unique_ptr<Process> proc;
         int admin_port, zmq_port;
-        std::string collection;  // with `authors`: the [[collection]] it serves
+        std::string collection;    // with `authors`: the [[collection]]s it serves, as --collection
+        int authors_zmq_port = 0;  // with `shared_workers`: the authors' endpoint
+        // Its endpoint for `collection`, or 0 when it does not serve it.
+        int endpoint_port(const std::string& collection) const;
     };
     std::string collections_file_;
     struct Ingress {

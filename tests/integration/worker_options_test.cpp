@@ -45,6 +45,17 @@ TEST(WorkerOptions, BadValuesExit64BeforeStarting) {
         {{"--config", two}, "--collection"},
         {{"--config", two, "--collection", "notes"}, "--collection"},
         {{"--config", two, "--collection", "authors", "--table", "authors"}, "--table"},
+        {{"--config", two, "--collection", "articles,authors"}, "--bind"},
+        {{"--config", two, "--collection", "articles,notes", "--bind", "tcp://*:5555,tcp://*:5556"},
+         "--collection"},
+        {{"--config", two, "--collection", "articles,articles", "--bind",
+          "tcp://*:5555,tcp://*:5556"},
+         "--collection"},
+        {{"--config", two, "--collection", "articles,authors", "--bind",
+          "tcp://*:5555,tcp://*:5555"},
+         "--bind"},
+        {{"--config", two, "--collection", "articles", "--bind", "tcp://*:5555,tcp://*:5556"},
+         "--bind"},
     };
     int n = 0;
     for (const auto& c : cases) {

@@ -27,11 +27,46 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// The admin routes over a loop, served in a thread of their own until destroyed.
+// One served table: a loop over the in-memory source and sink, and whether it is active.
+struct Table {
+    Table(metrics::Registry& root, const std::string& collection)
+        : collection(collection),
+          scope(root, collection.empty() ? "" : metrics::label("collection", collection)) {}
+
+    std::string collection;
+    metrics::Registry scope;
+    fakes::FakeSource source;
+    fakes::FakeSink sink;
+    Applier applier{source, sink, fakes::default_applier(), scope};
+    Loop loop{applier, fakes::quick_loop(), scope};
+    std::atomic<bool> active{false};
+
+    // Whether a full resync was pending: one step applies it.
+    bool resync_scheduled() {
+        const auto before = source.calls.size();
+        loop.step();
+        return source.calls.size() > before && source.calls.back().full;
+    }
+};
+
+// The admin routes over the tables' loops (one table of no name: a worker configured by the table
+// flags), served in a thread of their own until destroyed. `source`, `sink`, `loop` and `active`
+// are the first table's.
 class Admin {
   public:
-    explicit Admin(const std::string& secret) : auth_({secret}), server_(admin_tuning(), registry) {
-        add_admin_routes(server_, {registry, auth_, loop, [this] { return active.load(); }});
+    explicit Admin(const std::string& secret, const std::vector<std::string>& collections = {""})
+        : tables(make_tables(registry, collections)),
+          source(tables[0]->source),
+          sink(tables[0]->sink),
+          loop(tables[0]->loop),
+          active(tables[0]->active),
+          auth_({secret}),
+          server_(admin_tuning(), registry) {
+        std::vector<AdminTable> served;
+        for (auto& t : tables) {
+            served.push_back({t->collection, t->loop, [&t = *t] { return t.active.load(); }});
+        }
+        add_admin_routes(server_, {registry, auth_, std::move(served)});
         port_ = server_.bind("127.0.0.1", 0);
         if (port_ <= 0) throw std::runtime_error("bind failed");
         served_ = std::async(std::launch::async, [this] { server_.serve(); });
@@ -41,12 +76,12 @@ class Admin {
         served_.wait();
     }
 
-    fakes::FakeSource source;
-    fakes::FakeSink sink;
     metrics::Registry registry;
-    Applier applier{source, sink, fakes::default_applier(), registry};
-    Loop loop{applier, fakes::quick_loop(), registry};
-    std::atomic<bool> active{false};
+    std::vector<std::unique_ptr<Table>> tables;
+    fakes::FakeSource& source;
+    fakes::FakeSink& sink;
+    Loop& loop;
+    std::atomic<bool>& active;
 
     httplib::Result get(const std::string& path) { return client().Get(path.c_str()); }
     httplib::Result post(const std::string& path, const std::optional<std::string>& authorization) {
@@ -55,14 +90,16 @@ class Admin {
         return client().Post(path.c_str(), headers, "", "application/json");
     }
 
-    // Whether a full resync was pending: one step applies it.
-    bool resync_scheduled() {
-        const auto before = source.calls.size();
-        loop.step();
-        return source.calls.size() > before && source.calls.back().full;
-    }
+    bool resync_scheduled() { return tables[0]->resync_scheduled(); }
 
   private:
+    static std::vector<std::unique_ptr<Table>> make_tables(
+        metrics::Registry& registry, const std::vector<std::string>& collections) {
+        std::vector<std::unique_ptr<Table>> out;
+        for (const auto& c : collections) out.push_back(std::make_unique<Table>(registry, c));
+        return out;
+    }
+
     httplib::Client client() {
         httplib::Client c("127.0.0.1", port_);
         c.set_connection_timeout(2);
@@ -238,6 +275,90 @@ TEST(Admin, ProbesMetricsAndWrongMethods) {
         EXPECT_EQ(without_detail(parsed(r)), refusal(c.code)) << r->body;
     }
     EXPECT_FALSE(admin.resync_scheduled());
+}
+
+TEST(Admin, SeveralTablesAreReadyTogetherAndResyncAloneOrAll) {
+    Admin admin("s3cret", {"articles", "authors"});
+    auto& articles = *admin.tables[0];
+    auto& authors = *admin.tables[1];
+    for (auto* t : {&articles, &authors}) {
+        t->loop.request_resync("test");
+        t->loop.step();
+    }
+    const auto detail = [](const char* role, bool postgres) {
+        return json{
+            {"role", role}, {"postgres", postgres}, {"memcached", true}, {"pending_keys", 0}};
+    };
+
+    articles.active = true;
+    auto r = admin.get("/readyz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << "one table still standby";
+    EXPECT_EQ(
+        parsed(r),
+        (json{{"ready", false},
+              {"detail",
+               {{"collections",
+                 {{"articles", detail("active", true)}, {"authors", detail("standby", true)}}}}}}))
+        << r->body;
+
+    authors.active = true;
+    r = admin.get("/readyz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+
+    r = admin.post("/resync/authors", "Bearer s3cret");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 202);
+    EXPECT_EQ(parsed(r), (json{{"resync", "scheduled"}, {"collections", {"authors"}}}));
+    EXPECT_FALSE(articles.resync_scheduled());
+    EXPECT_TRUE(authors.resync_scheduled());
+
+    r = admin.post("/resync", "Bearer s3cret");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 202);
+    EXPECT_EQ(parsed(r), (json{{"resync", "scheduled"}, {"collections", {"articles", "authors"}}}));
+    EXPECT_TRUE(articles.resync_scheduled());
+    EXPECT_TRUE(authors.resync_scheduled());
+
+    struct Case {
+        std::string method, path;
+        std::optional<std::string> authorization;
+        int status;
+        std::string code;
+    };
+    const std::vector<Case> cases = {
+        {"POST", "/resync/notes", "Bearer s3cret", 404, "not_found"},
+        {"POST", "/resync/authors", "Bearer nope", 401, "unauthorized"},
+        {"POST", "/resync/no.such", "Bearer s3cret", 404, "not_found"},
+        {"GET", "/resync/authors", std::nullopt, 405, "method_not_allowed"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.method + " " + c.path);
+        r = c.method == "GET" ? admin.get(c.path) : admin.post(c.path, c.authorization);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, c.status);
+        EXPECT_EQ(without_detail(parsed(r)), refusal(c.code)) << r->body;
+    }
+    EXPECT_FALSE(articles.resync_scheduled());
+    EXPECT_FALSE(authors.resync_scheduled());
+
+    authors.source.fail = true;
+    authors.loop.request_resync("test");
+    authors.loop.step();
+    r = admin.get("/readyz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << "authors' Postgres reads fail";
+    EXPECT_EQ(parsed(r)["detail"]["collections"]["authors"], detail("active", false)) << r->body;
+
+    auto metrics = admin.get("/metrics");
+    ASSERT_TRUE(metrics);
+    for (const char* c : {"articles", "authors"}) {
+        EXPECT_NE(metrics->body.find(std::string("revalidator_worker_pending_keys{collection=\"") +
+                                     c + "\"} 0"),
+                  std::string::npos)
+            << metrics->body;
+    }
 }
 
 }  // namespace

@@ -1,0 +1,142 @@
+// One worker process serving two tables (--collection articles,authors with an endpoint each;
+// docs/configuration.md, "One worker, several tables"), and a standby process serving the same
+// two. Each table keeps a lease, connections and a thread of its own in the process: its series
+// are labelled apart, a table whose reads hang never pauses the other, and a killed process hands
+// both tables to the standby.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include <pqxx/pqxx>
+
+#include "stack.hpp"
+
+using namespace revalidator::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kAdminSecret = "admin-s3cret";
+
+struct Options {
+    static StackOptions get() {
+        return {.worker_args = {"--admin-secret", kAdminSecret},
+                .workers = 2,
+                .authors = true,
+                .shared_workers = true};
+    }
+};
+
+class SharedWorker : public SharedStack<Options> {
+  protected:
+    static std::optional<std::string> row(const std::string& table, const std::string& id) {
+        return stack->sql("SELECT to_jsonb(t)::text FROM public." + table +
+                          " t WHERE id::text = '" + id + "'");
+    }
+    static std::string webhook_for(const std::string& table, const std::string& id) {
+        json rec = json::parse(*row(table, id));
+        return Stack::webhook_body("UPDATE", rec, rec, table);
+    }
+    // Changes the row, sends its webhook and returns the body the cache must come to hold.
+    static std::string edit(const std::string& table, const std::string& id) {
+        stack->sql("UPDATE public." + table + " SET version = version + 1 WHERE id::text = '" + id +
+                   "'");
+        EXPECT_EQ(stack->webhook(webhook_for(table, id))->status, 202);
+        return *row(table, id);
+    }
+    static bool holds(const std::string& key, const std::string& value,
+                      std::chrono::milliseconds timeout = 10s) {
+        return eventually([&] { return stack->cache_get(key) == value; }, timeout);
+    }
+    static std::string series(const std::string& name, const std::string& collection) {
+        return name + "{collection=\"" + collection + "\"}";
+    }
+    static std::string an_author() {
+        return *stack->sql("SELECT id::text FROM public.authors ORDER BY name LIMIT 1");
+    }
+};
+
+TEST_F(SharedWorker, OneProcessKeepsBothTablesWithTheirSeriesApart) {
+    ASSERT_EQ(stack->active_worker("articles"), 0);
+    ASSERT_EQ(stack->active_worker("authors"), 0);
+    const auto author = an_author();
+    EXPECT_TRUE(holds("/authors/" + author, edit("authors", author)));
+    EXPECT_TRUE(holds("/articles/1", edit("articles", "1")));
+
+    for (const char* c : {"articles", "authors"}) {
+        SCOPED_TRACE(c);
+        EXPECT_EQ(stack->worker_metric(series("revalidator_worker_active", c), 0), 1);
+        EXPECT_EQ(stack->worker_metric(series("revalidator_worker_active", c), 1), 0);
+        EXPECT_GE(stack->worker_metric(series("revalidator_worker_events_total", c), 0), 1);
+        EXPECT_EQ(stack->worker_metric(series("revalidator_worker_events_foreign_total", c), 0), 0)
+            << "an event of the other table reached this table's inbox";
+    }
+    EXPECT_EQ(stack->worker_metric("revalidator_worker_active", 0), 0)
+        << "a worker serving two tables has no unlabelled series of a table";
+
+    // An operator's resync of one table leaves the other alone.
+    const double articles =
+        stack->worker_metric(series("revalidator_worker_resyncs_total", "articles"));
+    const double authors =
+        stack->worker_metric(series("revalidator_worker_resyncs_total", "authors"));
+    httplib::Client admin("127.0.0.1", stack->worker_admin_port(0));
+    auto r =
+        admin.Post("/resync/authors", {{"Authorization", std::string("Bearer ") + kAdminSecret}},
+                   "", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 202) << r->body;
+    EXPECT_TRUE(eventually([&] {
+        return stack->worker_metric(series("revalidator_worker_resyncs_total", "authors")) >
+               authors;
+    }));
+    EXPECT_EQ(stack->worker_metric(series("revalidator_worker_resyncs_total", "articles")),
+              articles);
+}
+
+TEST_F(SharedWorker, ATableWhoseReadsHangNeverPausesTheOther) {
+    const auto author = an_author();
+    const auto before = stack->cache_get("/authors/" + author);
+    stack->sql("UPDATE public.authors SET version = version + 1 WHERE id::text = '" + author + "'");
+    const auto authors_body = webhook_for("authors", author);
+    const auto authors_row = *row("authors", author);
+
+    const auto received = [] {
+        return stack->worker_metric(series("revalidator_worker_events_total", "authors"));
+    };
+    const double received_before = received();
+
+    // Every read of public.authors now waits for this lock, the authors' batch with it.
+    pqxx::connection locker(stack->postgres().url());
+    pqxx::work lock(locker);
+    lock.exec("LOCK TABLE public.authors IN ACCESS EXCLUSIVE MODE");
+    ASSERT_EQ(stack->webhook(authors_body)->status, 202);
+    ASSERT_TRUE(eventually([&] { return received() > received_before; }))
+        << "the authors' event never reached its table";
+
+    for (const char* id : {"2", "3"}) {
+        EXPECT_TRUE(holds(std::string("/articles/") + id, edit("articles", id)))
+            << "articles stopped while authors' reads hang";
+    }
+    EXPECT_EQ(stack->cache_get("/authors/" + author), before)
+        << "the authors' batch was not held by the lock: the test shows nothing";
+
+    lock.abort();
+    EXPECT_TRUE(holds("/authors/" + author, authors_row)) << "authors did not resume";
+}
+
+TEST_F(SharedWorker, AKilledProcessHandsBothTablesToTheStandby) {
+    stack->worker(0).stop(SIGKILL);
+    ASSERT_TRUE(eventually(
+        [] {
+            return stack->active_worker("articles") == 1 && stack->active_worker("authors") == 1;
+        },
+        30s))
+        << stack->diagnostics();
+    const auto author = an_author();
+    EXPECT_TRUE(holds("/authors/" + author, edit("authors", author)));
+    EXPECT_TRUE(holds("/articles/4", edit("articles", "4")));
+    stack->start_worker(0, false);
+}
+
+}  // namespace

@@ -1,0 +1,130 @@
+#include "table_worker.hpp"
+
+#include "anti_entropy.hpp"
+#include "applier.hpp"
+#include "consumer.hpp"
+#include "lease.hpp"
+#include "log.hpp"
+#include "loop.hpp"
+#include "mc_keys.hpp"
+#include "mc_sink.hpp"
+#include "pg_source.hpp"
+#include "role.hpp"
+#include "server_list.hpp"
+#include "verify.hpp"
+
+namespace revalidator::worker {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// Keys one listing of the cache may hold; past this, the pass does without (50 bytes a key).
+constexpr std::size_t kMaxListedKeys = 10'000'000;
+
+McTimeouts cache_timeouts(const Config& cfg) {
+    return {.connect = milliseconds(cfg.cache_timeout_ms / 2),
+            .io = milliseconds(cfg.cache_timeout_ms)};
+}
+
+}  // namespace
+
+std::unique_ptr<McKeyLister> key_lister(const Config& cfg) {
+    return std::make_unique<McKeyLister>(*parse_server_list(cfg.memcached, 11211),
+                                         milliseconds(cfg.cache_timeout_ms),
+                                         milliseconds(10 * cfg.cache_timeout_ms), kMaxListedKeys);
+}
+
+std::unique_ptr<McSink> read_only_cache(const Config& cfg) {
+    // The gate is shut, so a write would throw before anything is sent.
+    return std::make_unique<McSink>(
+        cfg.memcached, 1, cache_timeouts(cfg),
+        WriteGate{.open = [] { return false; }, .closed_during_write = {}});
+}
+
+struct TableWorker::Parts {
+    Parts(const TableConfig& t, metrics::Registry& root, const std::string& labels,
+          StopSignal& stop)
+        : collection(t.collection),
+          table(t.cfg.table.qualified()),
+          scope(root, labels),
+          lease(LeaseOptions{.url = t.cfg.postgres_url,
+                             .name = "revalidator:" + table,
+                             .ttl = milliseconds(t.cfg.lease_ttl_ms),
+                             .network = milliseconds(t.cfg.pg_timeout_ms)}),
+          source(pg_config(t.cfg)),
+          // A write may start only if it ends, at its slowest, with a tenth of the lease to spare.
+          sink(t.cfg.memcached, t.cfg.cache_connections, cache_timeouts(t.cfg),
+               WriteGate{
+                   .open = [this, window = cache_timeouts(t.cfg).bound() +
+                                           milliseconds(t.cfg.lease_ttl_ms /
+                                                        10)] { return lease.fresh_for(window); },
+                   .closed_during_write = [this] { lease.request_repair(); }}),
+          // The anti-entropy pass reads on a thread of its own, through a connection and a cache
+          // handle of its own; it only reads through them.
+          pass_source(t.cfg.verify_rate > 0 ? std::make_unique<PgSource>(pg_config(t.cfg))
+                                            : nullptr),
+          pass_cache(t.cfg.verify_rate > 0 ? read_only_cache(t.cfg) : nullptr),
+          applier(source, sink, applier_config(t.cfg), scope),
+          lister(t.cfg.verify_keys ? key_lister(t.cfg) : nullptr),
+          anti_entropy({pass_source ? *pass_source : source, pass_cache ? *pass_cache : sink}, sink,
+                       applier, lister.get(), anti_entropy_config(t.cfg), scope),
+          loop(applier, loop_config(t.cfg), scope, &anti_entropy),
+          role(
+              lease,
+              [bind = t.bind, hwm = t.cfg.receive_hwm, key = t.cfg.curve_secret_key.value] {
+                  return std::make_unique<Consumer>(bind, hwm, key);
+              },
+              loop, stop,
+              {.table = table,
+               .bind = t.bind,
+               .max_batch = t.cfg.max_batch,
+               .takeover_delay = milliseconds(t.cfg.takeover_delay_ms)},
+              scope),
+          has_views(!t.cfg.views.empty()) {}
+
+    std::string collection;
+    std::string table;
+    metrics::Registry scope;
+    Lease lease;
+    PgSource source;
+    McSink sink;
+    std::unique_ptr<PgSource> pass_source;
+    std::unique_ptr<McSink> pass_cache;
+    Applier applier;
+    std::unique_ptr<McKeyLister> lister;
+    AntiEntropy anti_entropy;
+    Loop loop;
+    Role role;
+    bool has_views;
+};
+
+TableWorker::TableWorker(const TableConfig& t, metrics::Registry& registry,
+                         const std::string& labels, StopSignal& stop)
+    : parts_(std::make_unique<Parts>(t, registry, labels, stop)) {}
+
+TableWorker::~TableWorker() = default;
+
+bool TableWorker::views_compile() {
+    if (!parts_->has_views) return true;
+    try {
+        parts_->source.check();
+    } catch (const BadView& e) {
+        log::error("bad view", {{"error", e.what()}});
+        return false;
+    } catch (const std::exception& e) {
+        log::warn("views not checked: postgres unavailable",
+                  {{"table", parts_->table}, {"error", e.what()}});
+    }
+    return true;
+}
+
+int TableWorker::run() {
+    return parts_->role.run();
+}
+
+AdminTable TableWorker::admin() {
+    return {parts_->collection, parts_->loop, [this] { return parts_->role.active(); }};
+}
+
+}  // namespace revalidator::worker

@@ -1,0 +1,48 @@
+// One table a worker process serves: its lease, its Postgres connections, its Memcached handles,
+// its applier, loop, anti-entropy pass and role. A process serving several tables holds one of
+// these per table, each run on a thread of its own, so that one table's failing reads, lost lease
+// or slow batch never pauses another's (docs/architecture.md, "One worker, several tables").
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "admin.hpp"
+#include "metrics.hpp"
+#include "role_ports.hpp"
+#include "worker_config.hpp"
+
+namespace revalidator::worker {
+
+class McKeyLister;
+class McSink;
+
+// The cache handles the anti-entropy pass and --verify read through: a handle whose write gate is
+// shut, and the lister of the keys the servers hold.
+std::unique_ptr<McSink> read_only_cache(const Config& cfg);
+std::unique_ptr<McKeyLister> key_lister(const Config& cfg);
+
+class TableWorker {
+  public:
+    // Builds every part, registering its series in `registry` with `labels` (empty: unlabelled,
+    // as a one-table worker has them). Throws when a part cannot be made.
+    TableWorker(const TableConfig& t, metrics::Registry& registry, const std::string& labels,
+                StopSignal& stop);
+    ~TableWorker();
+    TableWorker(const TableWorker&) = delete;
+    TableWorker& operator=(const TableWorker&) = delete;
+
+    // False, after logging it, when Postgres refuses one of the table's views: a bad
+    // configuration. Postgres not answering is not; every connection checks the views again.
+    bool views_compile();
+    // The role, standby then active, until a stop is requested (0) or the inbox cannot be
+    // bound (1).
+    int run();
+    AdminTable admin();
+
+  private:
+    struct Parts;
+    std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace revalidator::worker

@@ -109,6 +109,7 @@ AntiEntropy::AntiEntropy(PassReaders readers, CacheSink& cache, Applier& applier
       vanished_(r.counter("revalidator_worker_divergences_total", "", R"(kind="vanished")")),
       stray_(r.counter("revalidator_worker_divergences_total", "", R"(kind="stray_key")")),
       list_(r.counter("revalidator_worker_divergences_total", "", R"(kind="list")")),
+      view_(r.counter("revalidator_worker_divergences_total", "", R"(kind="view")")),
       seconds_(r.histogram("revalidator_worker_verify_step_seconds",
                            "Time the worker's loop spent at once on the anti-entropy pass (what a "
                            "batch may wait for)",
@@ -368,6 +369,7 @@ void AntiEntropy::end_pass(EndReading r, Repairs& out) {
         log::info("key no row has deleted", {{"key", key->substr(0, 64)}});
     }
     compare_head(out);
+    compare_views(out);
     last_pass_steps_ = steps_;
     steps_ = 0;
     ending_ = false;
@@ -404,6 +406,21 @@ void AntiEntropy::compare_head(Repairs& out) {
     if (!expected) return;
     const Lookup head = cache_.get(cfg_.prefix);
     if (head.reachable && head.value != expected->head) list_differs(out);
+}
+
+void AntiEntropy::compare_views(Repairs& out) {
+    for (std::size_t i = 0; i < applier_.view_count(); ++i) {
+        List& view = applier_.view(i);
+        const auto expected = view.in_cache();
+        if (!expected) continue;
+        const Lookup head = cache_.get(applier_.view_key(i));
+        if (!head.reachable || head.value == expected->head) continue;
+        view_.inc();
+        log::info("view differs from what was written",
+                  {{"key", applier_.view_key(i)}, {"present", head.value.has_value()}});
+        view.distrust_cache();
+        out.list = true;  // the next batch writes the views with the list
+    }
 }
 
 void AntiEntropy::compare_part(const SliceReading& r, Repairs& out) {

@@ -53,9 +53,13 @@ class Applier {
     // True once after the cache server(s) changed identity (a restart emptied them).
     bool cache_restarted();
 
-    // For the anti-entropy pass (anti_entropy.hpp): the list as last followed, and the pks whose
-    // keys the cache should hold.
+    // For the anti-entropy pass (anti_entropy.hpp): the list as last followed, each view as last
+    // followed (the i-th at the i-th of ApplierConfig::views), and the pks whose keys the cache
+    // should hold.
     List& list() { return list_; }
+    std::size_t view_count() const { return views_.size(); }
+    List& view(std::size_t i) { return views_.at(i); }
+    const std::string& view_key(std::size_t i) const { return cfg_.views.at(i); }
     const std::unordered_set<std::string>& cached_pks() const { return cached_; }
 
   private:

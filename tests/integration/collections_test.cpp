@@ -148,6 +148,18 @@ TEST_F(Collections, AViewHoldsTheRowsItsFilterKeepsInItsOrderUpToItsLimit) {
         1);
 }
 
+TEST_F(Collections, AnEvictedViewIsWrittenAgainWithoutAnyChange) {
+    ASSERT_TRUE(
+        eventually([] { return stack->cache_get("/author-names") == stack->sql(kNamesSql); }));
+    const std::string divergences = R"(revalidator_worker_divergences_total{kind="view"})";
+    const double before = stack->worker_metric(divergences, kAuthors);
+    stack->cache_delete("/author-names");
+    EXPECT_TRUE(eventually([] {
+        return stack->cache_get("/author-names") == stack->sql(kNamesSql);
+    })) << "the anti-entropy pass did not bring the view back";
+    EXPECT_EQ(stack->worker_metric(divergences, kAuthors), before + 1);
+}
+
 TEST_F(Collections, AViewPostgresRefusesStopsTheWorkerNamingIt) {
     TempDir dir;
     const std::string file = dir.path() + "/bad-view.toml";

@@ -262,8 +262,11 @@ std::string Parser::effective() const {
         const bool replaced =
             collections_ && !collections_->empty() &&
             std::find(replaced_.begin(), replaced_.end(), "--" + name) != replaced_.end();
-        out << (replaced ? "# " : "") << name << " = " << s->print() << "  # " << s->source
-            << (replaced ? ", replaced by [[collection]]" : "") << "\n";
+        // The worker's --collection: in a file, `collection` is the [[collection]] tables.
+        const bool not_a_key = collections_ && name == "collection";
+        out << (replaced || not_a_key ? "# " : "") << name << " = " << s->print() << "  # "
+            << s->source << (replaced ? ", replaced by [[collection]]" : "")
+            << (not_a_key ? ", not a file key" : "") << "\n";
     }
     if (collections_) out << render_collections(*collections_);
     return out.str();

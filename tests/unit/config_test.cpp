@@ -19,6 +19,7 @@ struct Settings {
     bool verbose = false;
     config::Secret token;
     std::vector<Collection> collections;
+    std::vector<std::string> served;  // as the worker's --collection
 };
 
 struct Outcome {
@@ -58,6 +59,7 @@ class ConfigTest : public ::testing::Test {
         parser.flag("--ct-verbose", s.verbose, "verbose");
         parser.secret("--ct-token", s.token, "token");
         parser.collections(s.collections, {"--ct-host"});
+        parser.option("--collection", s.served, "served")->delimiter(',');
         args.insert(args.begin(), "ct");
         std::vector<const char*> argv;
         for (const auto& a : args) argv.push_back(a.c_str());
@@ -326,9 +328,13 @@ TEST_F(ConfigTest, CollectionsAndTheFlagsTheyReplaceAreNeverBoth) {
 }
 
 TEST_F(ConfigTest, CheckConfigPrintsTheCollectionsSoThatTheOutputReadsBack) {
-    auto r = parse({"--check-config", "--config", file("c.toml", kTwoCollections)});
+    auto r = parse({"--check-config", "--config", file("c.toml", kTwoCollections), "--collection",
+                    "articles,authors"});
     ASSERT_EQ(r.exit, 0) << r.err;
     EXPECT_NE(r.out.find("# ct-host = '127.0.0.1'  # default, replaced by [[collection]]\n"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("# collection = [ 'articles', 'authors' ]  # flag, not a file key\n"),
               std::string::npos)
         << r.out;
     const auto first = s.collections;

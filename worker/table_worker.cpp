@@ -11,7 +11,6 @@
 #include "pg_source.hpp"
 #include "role.hpp"
 #include "server_list.hpp"
-#include "verify.hpp"
 
 namespace revalidator::worker {
 

@@ -1,7 +1,7 @@
 // One table a worker process serves: its lease, its Postgres connections, its Memcached handles,
 // its applier, loop, anti-entropy pass and role. A process serving several tables holds one of
 // these per table, each run on a thread of its own, so that one table's failing reads, lost lease
-// or slow batch never pauses another's (docs/architecture.md, "One worker, several tables").
+// or slow batch never pauses another's (docs/configuration.md, "One worker, several tables").
 #pragma once
 
 #include <memory>

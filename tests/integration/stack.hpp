@@ -120,6 +120,8 @@ class Stack {
     std::string diagnostics();
     // The folder that holds every server's data, configuration and log.
     const std::string& dir() const { return dir_.path(); }
+    // With `authors`: the config file of [[collection]] tables every process is given.
+    const std::string& collections_file() const { return collections_file_; }
 
   private:
     StackOptions opts_;

@@ -196,20 +196,18 @@ std::vector<config::Problem> validate(Config& c) {
 
 std::vector<TableConfig> per_table(const Config& c) {
     if (c.collections.empty()) return {{"", c.bind.front(), c}};
-    std::vector<std::string> names = c.collection;
-    if (names.empty()) names.push_back(c.collections.front().name);
+    std::vector<config::Problem> reported;  // by validate(), before
+    const auto served = chosen(c, reported);
     std::vector<TableConfig> out;
-    for (std::size_t i = 0; i < names.size(); ++i) {
-        for (const auto& collection : c.collections) {
-            if (collection.name != names[i]) continue;
-            TableConfig t{collection.name, c.bind.at(i), c};
-            t.cfg.collection = {collection.name};
-            t.cfg.bind = {t.bind};
-            t.cfg.table = collection.table;
-            t.cfg.order_by = collection.order_by;
-            t.cfg.views = collection.views;
-            out.push_back(std::move(t));
-        }
+    for (std::size_t i = 0; i < served.size(); ++i) {
+        const Collection& collection = *served[i];
+        TableConfig t{collection.name, c.bind.at(i), c};
+        t.cfg.collection = {collection.name};
+        t.cfg.bind = {t.bind};
+        t.cfg.table = collection.table;
+        t.cfg.order_by = collection.order_by;
+        t.cfg.views = collection.views;
+        out.push_back(std::move(t));
     }
     return out;
 }

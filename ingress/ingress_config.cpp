@@ -116,17 +116,32 @@ void declare(config::Parser& p, Config& c) {
              "bound on a read's Postgres query, on its wait for a connection, and on a silent "
              "connection (the connect itself takes at least 2 s)")
         ->check(CLI::Range(1, 60'000));
-    p.option("--read-threads", c.http.blocking_threads,
-             "threads that answer reads (a read may wait on the cache, so reads never run on the "
-             "HTTP event loops)")
+    p.option("--read-hit-threads", c.read_lanes.hit_threads,
+             "threads of the row lane: they answer row reads from the cache, in batches")
         ->check(CLI::Range(1, 1024));
-    p.option("--read-batch", c.http.blocking_batch,
-             "row reads a read thread takes at once when several wait, read from the cache with "
-             "one multi-get; 1 reads every row on its own")
+    p.option("--read-batch", c.read_lanes.batch,
+             "row reads a row-lane thread takes at once when several wait, read from the cache "
+             "with one multi-get; 1 reads every row on its own")
         ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
-    p.option("--read-queue", c.http.blocking_queue,
-             "reads waiting for a read thread; beyond it a read gets 503 busy")
+    p.option("--read-threads", c.read_lanes.miss_threads,
+             "threads of the miss lane: they answer the rows the cache missed, which may wait on "
+             "Postgres or the worker's fill")
+        ->check(CLI::Range(1, 1024));
+    p.option("--read-list-threads", c.read_lanes.list_threads,
+             "threads of the list lane: they answer lists and views")
+        ->check(CLI::Range(1, 1024));
+    p.option("--read-queue", c.read_lanes.queue,
+             "reads waiting in each lane (rows, misses, lists); beyond it a read of that lane "
+             "gets 503 busy, the other lanes go on")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+    p.option("--max-connection-output-bytes", c.http.max_connection_output,
+             "answers one connection may have waiting to be written before it gets no further "
+             "request answered")
+        ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30));
+    p.option("--max-output-bytes", c.http.max_output,
+             "answers all connections may have waiting to be written, a shared body counted "
+             "once; above it a read gets 503 busy")
+        ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 40));
     p.option("--log-level", c.log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 }

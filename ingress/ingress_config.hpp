@@ -13,6 +13,7 @@
 #include "collection.hpp"
 #include "config.hpp"
 #include "http_server.hpp"
+#include "read_routes.hpp"
 #include "webhook.hpp"
 
 namespace revalidator::ingress {
@@ -46,6 +47,7 @@ struct Config {
     std::string read_postgres_url;  // empty: a miss waits for the worker's fill
     int read_postgres_pool = 4;
     int read_postgres_timeout_ms = 1000;
+    ReadLanes read_lanes;
     std::string log_level = "info";
 };
 

@@ -1,6 +1,5 @@
 #include "read_routes.hpp"
 
-#include "cache_key.hpp"
 #include "gzip.hpp"
 
 namespace revalidator::ingress {
@@ -26,21 +25,27 @@ std::string row_pattern(std::string_view prefix) {
     return escape(prefix) + "/(.+)";
 }
 
-void answer(const ReadRouteContext& ctx, const http::Request& req, http::Response& res, bool row) {
-    if (ctx.read_auth) {
-        if (auto bad = ctx.read_auth->check(req.header("Authorization"))) {
-            res.set_header("WWW-Authenticate", "Bearer realm=\"reads\"");
-            http::reject(res, 401, "unauthorized", *bad);
-            return;
-        }
-    }
-    const Conditions c{.if_none_match = req.header("If-None-Match"),
-                       .gzip = accepts_gzip(req.header("Accept-Encoding"))};
-    auto a = row ? ctx.reads.row(req.match(1), c) : ctx.reads.list(c);
+// The read secret's verdict: false (and `res` a 401) when it refuses.
+bool authorized(const ReadRouteContext& ctx, const http::Request& req, http::Response& res) {
+    if (!ctx.read_auth) return true;
+    auto bad = ctx.read_auth->check(req.header("Authorization"));
+    if (!bad) return true;
+    res.set_header("WWW-Authenticate", "Bearer realm=\"reads\"");
+    http::reject(res, 401, "unauthorized", *bad);
+    return false;
+}
+
+Conditions conditions(const http::Request& req) {
+    return {.if_none_match = req.header("If-None-Match"),
+            .gzip = accepts_gzip(req.header("Accept-Encoding"))};
+}
+
+void respond(const ReadRouteContext& ctx, ReadAnswer a, http::Response& res) {
     if (a.status == 200 || a.status == 304) {
         res.set_header("ETag", a.etag);
         res.set_header("Cache-Control", ctx.cache_control);
         res.set_header("Vary", "Accept-Encoding");
+        res.set_header("Accept-Ranges", "none");
         if (a.gzip) res.set_header("Content-Encoding", "gzip");
         if (a.status == 304) {
             res.set_status(304);
@@ -53,71 +58,61 @@ void answer(const ReadRouteContext& ctx, const http::Request& req, http::Respons
     http::reject(res, a.status, a.error, a.detail);
 }
 
-// The row routes' batch hook: the rows of a batch, of any collection, in one multi-get. A row
-// found is ready, and so is an id that cannot be a key (its 404 needs nothing); a miss is not: it
-// may wait for Postgres or the worker's fill, so it is answered alone. Paths with '%' never come
-// here (http_server.hpp).
-void answer_batch(const std::vector<ReadRouteContext>& collections,
-                  const std::vector<std::string_view>& paths, std::vector<bool>& ready,
-                  const std::function<void()>& answer) {
-    std::vector<std::string> keys(paths.size());
-    std::vector<std::string> wanted;
-    for (std::size_t i = 0; i < paths.size(); ++i) {
-        for (const auto& ctx : collections) {
-            // {prefix}/{id}, compared in place: this runs for every row read.
-            const std::string_view path = paths[i], prefix = ctx.prefix;
-            if (!ctx.rows || path.size() <= prefix.size() + 1 || !path.starts_with(prefix) ||
-                path[prefix.size()] != '/') {
-                continue;
-            }
-            auto key = item_key(ctx.prefix, path.substr(prefix.size() + 1));
-            if (!key) {
-                ready[i] = true;
-                break;
-            }
-            keys[i] = *key;
-            wanted.push_back(std::move(*key));
-            break;
+void answer(const ReadRouteContext& ctx, const http::Request& req, http::Response& res, bool row) {
+    if (!authorized(ctx, req, res)) return;
+    const auto c = conditions(req);
+    respond(ctx, row ? ctx.reads.row(req.match(1), c) : ctx.reads.list(c), res);
+}
+
+// A batch of one collection's row reads: their rows in one multi-get. A row found is answered,
+// and so is a refusal (401, an id that cannot be a key); a miss is deferred to the miss lane,
+// where row() answers it alone, since it may wait.
+void answer_batch(const ReadRouteContext& ctx, std::span<http::Server::Exchange> batch) {
+    std::vector<RowRead> reads;
+    std::vector<std::size_t> of;  // the exchange of each read
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (!authorized(ctx, batch[i].request, batch[i].response)) continue;
+        reads.push_back({.id = batch[i].request.match(1), .c = conditions(batch[i].request)});
+        of.push_back(i);
+    }
+    ctx.reads.rows(reads);
+    for (std::size_t r = 0; r < reads.size(); ++r) {
+        auto& x = batch[of[r]];
+        if (reads[r].answer) {
+            respond(ctx, std::move(*reads[r].answer), x.response);
+        } else {
+            x.deferred = true;
         }
     }
-    auto fetched = collections.front().prefetch->prefetch(wanted);
-    for (std::size_t i = 0; i < paths.size(); ++i) {
-        if (!keys[i].empty() && fetched.found(keys[i])) ready[i] = true;
-    }
-    answer();
 }
 
 }  // namespace
 
-void add_read_routes(http::Server& svr, const std::vector<ReadRouteContext>& collections) {
-    bool batched = !collections.empty();
+void add_read_routes(http::Server& svr, const ReadLanes& lanes,
+                     const std::vector<ReadRouteContext>& collections) {
+    if (collections.empty()) return;
+    const auto hits = svr.add_lane(
+        {.name = "rows", .threads = lanes.hit_threads, .queue = lanes.queue, .batch = lanes.batch});
+    const auto misses =
+        svr.add_lane({.name = "misses", .threads = lanes.miss_threads, .queue = lanes.queue});
+    const auto lists =
+        svr.add_lane({.name = "lists", .threads = lanes.list_threads, .queue = lanes.queue});
     for (const auto& ctx : collections) {
-        svr.get_blocking(
-            list_pattern(ctx.prefix),
+        svr.get(
+            list_pattern(ctx.prefix), lists,
             [ctx](const http::Request& req, http::Response& res) { answer(ctx, req, res, false); });
         if (!ctx.rows) continue;
-        auto row = [ctx](const http::Request& req, http::Response& res) {
-            answer(ctx, req, res, true);
-        };
-        if (ctx.prefetch) {
-            svr.get_batched(row_pattern(ctx.prefix), row);
-        } else {
-            svr.get_blocking(row_pattern(ctx.prefix), row);
-            batched = false;
-        }
+        svr.get_batched(
+            row_pattern(ctx.prefix), hits,
+            [ctx](std::span<http::Server::Exchange> batch) { answer_batch(ctx, batch); }, misses,
+            [ctx](const http::Request& req, http::Response& res) { answer(ctx, req, res, true); });
     }
-    if (!batched) return;
-    svr.set_batch_hook([collections](const std::vector<std::string_view>& paths,
-                                     std::vector<bool>& ready,
-                                     const std::function<void()>& answer) {
-        answer_batch(collections, paths, ready, answer);
-    });
 }
 
 std::map<std::string, std::set<std::string>> read_route_patterns(std::string_view prefix,
                                                                  bool rows) {
-    if (!rows) return {{list_pattern(prefix), {"GET", "HEAD"}}};
-    return {{list_pattern(prefix), {"GET", "HEAD"}}, {row_pattern(prefix), {"GET", "HEAD"}}};
+    if (!rows) return {{list_pattern(prefix), {"GET"}}};
+    return {{list_pattern(prefix), {"GET"}}, {row_pattern(prefix), {"GET"}}};
 }
 
 }  // namespace revalidator::ingress

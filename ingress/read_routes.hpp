@@ -1,10 +1,12 @@
 // The read routes (docs/read-api.md): GET and HEAD on {prefix} (the list), {prefix}/{id} (a
 // row) and each view's key (a list), answered from the cache by Reads, with a strong ETag, 304 on
-// If-None-Match, gzip when the client accepts it (Vary: Accept-Encoding), and the configured
-// Cache-Control. They run on the HTTP server's pool threads (a miss waits for the worker's fill),
-// never on the loops that acknowledge webhooks. Row reads waiting together are answered in batches:
-// one multi-get for all their rows (prefetched_cache.hpp); the misses among them are then answered
-// one at a time.
+// If-None-Match, gzip when the client accepts it (Vary: Accept-Encoding), the configured
+// Cache-Control, and `Accept-Ranges: none`: a Range header is ignored and the whole value sent.
+//
+// They run in three lanes of the HTTP server, each with its own threads and bounded queue, never
+// on the loops that acknowledge webhooks: rows (hits answered in batches, one multi-get for a
+// batch's rows), misses (the rows a batch did not find, which may wait on Postgres or the worker's
+// fill), and lists (lists and views). A storm in one lane leaves the others as they were.
 //
 // Reads are public unless a read secret is set. The read secret is a credential of its own: the
 // webhook secrets never grant a read, and the read secret never grants a webhook.
@@ -18,23 +20,29 @@
 
 #include "bearer.hpp"
 #include "http_front.hpp"
-#include "prefetched_cache.hpp"
 #include "reads.hpp"
 
 namespace revalidator::ingress {
+
+// The lanes' sizes (docs/configuration.md, the --read-* flags).
+struct ReadLanes {
+    int hit_threads = 2;
+    std::size_t batch = 32;
+    int miss_threads = 8;
+    int list_threads = 2;
+    std::size_t queue = 1024;  // each lane's
+};
 
 struct ReadRouteContext {
     Reads& reads;
     std::string prefix;
     std::string cache_control;
     const BearerAuth* read_auth;  // nullptr: reads are public
-    PrefetchedCache* prefetch;    // the cache `reads` reads; nullptr: rows are read one by one
     bool rows = true;             // {prefix}/{id} too; a view is a list alone (collection.hpp)
 };
 
-// The routes of every collection served. Their row reads share one batch hook: a batch's rows,
-// whichever collections they are of, are read with one multi-get.
-void add_read_routes(http::Server& svr, const std::vector<ReadRouteContext>& collections);
+void add_read_routes(http::Server& svr, const ReadLanes& lanes,
+                     const std::vector<ReadRouteContext>& collections);
 
 // The paths add_read_routes serves, as regular expressions, with their methods (for the 405s of
 // http::route_errors).

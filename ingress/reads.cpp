@@ -24,21 +24,23 @@ constexpr const char* kResults[] = {"hit",       "filled",     "database",    "n
 
 }  // namespace
 
-// One value as read, with its tag; its gzip is made on first need and kept with it.
+// One value as read, with its tag; its gzip is made on first need and kept with it. Both are
+// shared with the answers that send them (a list read by many clients is held once).
 struct Reads::Body {
-    Body(std::string b, std::string t) : bytes(std::move(b)), etag(std::move(t)) {}
+    Body(std::string b, std::string t)
+        : bytes(std::make_shared<const std::string>(std::move(b))), etag(std::move(t)) {}
 
-    const std::string& gzipped() const {
-        std::call_once(gz_once, [this] { gz = gzip(bytes); });
+    const std::shared_ptr<const std::string>& gzipped() const {
+        std::call_once(gz_once, [this] { gz = std::make_shared<const std::string>(gzip(*bytes)); });
         return gz;
     }
 
-    const std::string bytes;
+    const std::shared_ptr<const std::string> bytes;
     const std::string etag;
 
   private:
     mutable std::once_flag gz_once;
-    mutable std::string gz;
+    mutable std::shared_ptr<const std::string> gz;
 };
 
 struct Reads::Counters {
@@ -177,15 +179,41 @@ std::optional<ReadAnswer> Reads::from_database(std::string_view id, const std::s
     return found("row", "database", Body(std::move(**value), std::move(etag)), c);
 }
 
+ReadAnswer Reads::not_a_key(std::string_view id, const std::string& why) {
+    counters_->count("row", "not_found");
+    return {.status = 404,
+            .error = "not_found",
+            .detail = "no row can have the id '" + std::string(id.substr(0, 64)) + "': it " + why};
+}
+
+void Reads::rows(std::span<RowRead> reads) {
+    std::vector<std::string> keys(reads.size());
+    std::vector<std::string> wanted;
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+        auto key = item_key(settings_.prefix, reads[i].id);
+        if (!key) {
+            reads[i].answer = not_a_key(reads[i].id, key.error());
+            continue;
+        }
+        keys[i] = *key;
+        wanted.push_back(std::move(*key));
+    }
+    if (wanted.empty()) return;
+    auto values = cache_.get_many(wanted);
+    if (!values) return;  // each is asked again alone, which reports the failure
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+        if (keys[i].empty()) continue;
+        auto it = values->find(keys[i]);
+        if (it == values->end()) continue;
+        // Copied, not taken: a batch may ask for one row more than once.
+        auto etag = etag_of(it->second);
+        reads[i].answer = found("row", "hit", Body(it->second, std::move(etag)), reads[i].c);
+    }
+}
+
 ReadAnswer Reads::row(std::string_view id, const Conditions& c) {
     auto key = item_key(settings_.prefix, id);
-    if (!key) {
-        counters_->count("row", "not_found");
-        return {.status = 404,
-                .error = "not_found",
-                .detail = "no row can have the id '" + std::string(id.substr(0, 64)) + "': it " +
-                          key.error()};
-    }
+    if (!key) return not_a_key(id, key.error());
     const auto deadline = Clock::now() + settings_.fill_wait;
     bool missed = false;
     while (true) {
@@ -250,6 +278,10 @@ ReadAnswer Reads::list(const Conditions& c) {
             counters_->count("list", "not_modified");
             return {.status = 304, .etag = std::move(tag)};
         }
+        // One list is put together at a time: readers of a new version wait for the first, then
+        // share its copy, instead of each holding one (docs/read-api.md, "Capacity").
+        std::lock_guard assembling(assemble_mu_);
+        if (auto same = remembered(**head)) return found("list", "hit", *same, c);
         auto parts = cache_.get_many(m->parts);
         if (!parts) {
             return unavailable("list", "unavailable", "cache_unavailable",
@@ -291,7 +323,7 @@ std::shared_ptr<const Reads::Body> Reads::remembered(const std::string& head) {
     std::lock_guard lock(list_mu_);
     if (!last_list_body_) return nullptr;
     const std::string& was =
-        last_list_manifest_.empty() ? last_list_body_->bytes : last_list_manifest_;
+        last_list_manifest_.empty() ? *last_list_body_->bytes : last_list_manifest_;
     return was == head ? last_list_body_ : nullptr;
 }
 

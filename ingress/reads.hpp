@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -53,12 +54,20 @@ struct Conditions {
 };
 
 struct ReadAnswer {
-    int status = 200;    // 200, 304, 404 or 503
-    std::string body{};  // 200: the cached bytes, gzip-encoded when `gzip`
+    int status = 200;  // 200, 304, 404 or 503
+    // 200: the cached bytes, gzip-encoded when `gzip`; shared by every answer of the same list.
+    std::shared_ptr<const std::string> body{};
     bool gzip = false;
     std::string etag{};   // 200 and 304 (etag.hpp)
     std::string error{};  // the others: a stable code and what exactly was wrong
     std::string detail{};
+};
+
+// One row read of a batch (Reads::rows): its answer, or none when the cache missed the row.
+struct RowRead {
+    std::string_view id;
+    Conditions c;
+    std::optional<ReadAnswer> answer{};
 };
 
 class Reads {
@@ -72,6 +81,10 @@ class Reads {
           metrics::Registry& registry);
 
     ReadAnswer row(std::string_view id, const Conditions& c);
+    // The rows of `reads` with one multi-get: each found (or whose id cannot be a key) gets its
+    // answer; a miss, or all of them when the cache could not be read, gets none, for row() to
+    // answer alone.
+    void rows(std::span<RowRead> reads);
     ReadAnswer list(const Conditions& c);
 
   private:
@@ -88,6 +101,7 @@ class Reads {
     std::shared_ptr<const Body> remembered(const std::string& head);
     // `manifest`: the head the list was read through, or empty when the head is the list itself.
     void remember(std::string manifest, std::shared_ptr<const Body> body);
+    ReadAnswer not_a_key(std::string_view id, const std::string& why);
     ReadAnswer unavailable(const char* route, const char* result, std::string error,
                            std::string detail);
     // Whether the worker should be asked for `key` now: not when it was asked within fill_wait.
@@ -101,6 +115,7 @@ class Reads {
     std::mutex asked_mu_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> asked_;
     SingleFlight<Result<std::optional<std::string>, DatabaseError>> flights_;
+    std::mutex assemble_mu_;  // held while a chunked list is read part by part
     std::mutex list_mu_;
     // The last list read whole (see the promises above).
     std::string last_list_manifest_;

@@ -47,12 +47,10 @@ int run(const Config& cfg) {
 
     // The cache the read routes read, when it is named; one for every collection.
     std::unique_ptr<McReader> cache;
-    std::unique_ptr<PrefetchedCache> prefetched;
     std::unique_ptr<BearerAuth> read_auth;
     if (!cfg.memcached.empty()) {
         cache = std::make_unique<McReader>(cfg.memcached,
                                            std::chrono::milliseconds(cfg.read_timeout_ms));
-        prefetched = std::make_unique<PrefetchedCache>(*cache);
         if (!cfg.read_secret.value.empty()) {
             read_auth = std::make_unique<BearerAuth>(std::vector{cfg.read_secret.value});
         }
@@ -109,22 +107,21 @@ int run(const Config& cfg) {
             ReadSettings{.prefix = table.prefix,
                          .fill_wait = std::chrono::milliseconds(cfg.read_fill_wait_ms),
                          .labels = labels},
-            *prefetched, lane.database.get(), fill, registry);
-        read_routes.push_back(
-            {*lane.reads, table.prefix, cfg.read_cache_control, read_auth.get(), prefetched.get()});
+            *cache, lane.database.get(), fill, registry);
+        read_routes.push_back({*lane.reads, table.prefix, cfg.read_cache_control, read_auth.get()});
         read_patterns.merge(read_route_patterns(table.prefix));
         for (const auto& view : lane.collection.views) {
             auto& reads = lane.views.emplace_back(std::make_unique<Reads>(
                 ReadSettings{.prefix = view.key,
                              .fill_wait = std::chrono::milliseconds(cfg.read_fill_wait_ms),
                              .labels = labels + "," + metrics::label("view", view.name)},
-                *prefetched, nullptr, [](const std::string&) { return false; }, registry));
-            read_routes.push_back({*reads, view.key, cfg.read_cache_control, read_auth.get(),
-                                   prefetched.get(), false});
+                *cache, nullptr, [](const std::string&) { return false; }, registry));
+            read_routes.push_back(
+                {*reads, view.key, cfg.read_cache_control, read_auth.get(), false});
             read_patterns.merge(read_route_patterns(view.key, false));
         }
     }
-    add_read_routes(svr, read_routes);
+    add_read_routes(svr, cfg.read_lanes, read_routes);
     // Ready unless draining. Workers being away is not a reason to leave the balancer: the
     // webhooks are acked and queued until one is back (a full queue answers 503 on its own), and
     // the reads need only Memcached. When every worker is away at once (Postgres down: no worker

@@ -27,17 +27,16 @@ bool is_token_char(char c) {
            std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-// RFC 9110 §5.5: no field holds a NUL or a CR other than its line end's. httplib would cut a
+// RFC 9110 §5.5: no field holds a NUL or a CR other than its line end's. A C string would cut a
 // value at a NUL ("Bearer <secret>\0junk" would pass as the secret), and some parsers take a bare
-// CR for a line end, so another header would hide in the value.
+// CR for a line end, so another header would hide in the value: a proxy in front may be one.
 const char* forbidden_byte(std::string_view line) {
     if (line.find('\0') != std::string_view::npos) return "a NUL byte";
     if (line.find('\r') != std::string_view::npos) return "a CR that does not end the line";
     return nullptr;
 }
 
-// The methods httplib 0.11 parses. It answers any other with a 400 of its own, after which the
-// connection would stay open.
+// The methods a route may have, or a 405 names; any other is 501 and ends the connection.
 constexpr std::array<std::string_view, 9> kMethods = {
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
 
@@ -74,8 +73,17 @@ RequestFramer::State RequestFramer::feed(std::string_view in) {
     }
     if (in.size() - head_end_ < content_length_) return State::NeedMore;
     consumed_ = head_end_ + content_length_;
-    if (expect_continue_) rewrite(in, in.substr(head_end_, content_length_));
     return State::Complete;
+}
+
+Request RequestFramer::take(std::string_view in) {
+    request_.head_.assign(in.substr(0, head_end_));
+    if (chunked_) {
+        request_.body_ = std::move(body_);
+    } else {
+        request_.body_.assign(in.substr(head_end_, content_length_));
+    }
+    return std::move(request_);
 }
 
 // Walks the header lines as they arrive; `scanned_` is where the current line starts.
@@ -134,9 +142,10 @@ RequestFramer::State RequestFramer::parse_head(std::string_view in) {
                           "a header line is not \"Name: value\" (line folding is not accepted)");
         }
         const std::string_view value = trim(line.substr(colon + 1));
-        const bool framing = iequals(name, "content-length") ||
-                             iequals(name, "transfer-encoding") || iequals(name, "expect");
-        if (framing) dropped_.emplace_back(line_start, scanned_);
+        request_.headers_.push_back(
+            {{static_cast<std::uint32_t>(line_start), static_cast<std::uint32_t>(name.size())},
+             {static_cast<std::uint32_t>(value.data() - in.data()),
+              static_cast<std::uint32_t>(value.size())}});
         if (iequals(name, "content-length")) {
             std::size_t n = 0;
             auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -155,10 +164,9 @@ RequestFramer::State RequestFramer::parse_head(std::string_view in) {
             }
             chunked_ = true;
         } else if (iequals(name, "expect")) {
-            // Any one of them: httplib would answer the first itself were it passed on.
             expect_continue_ = expect_continue_ || iequals(value, "100-continue");
         } else if (iequals(name, "host")) {
-            // RFC 9112 §3.2; httplib and the routes read only the first of each.
+            // RFC 9112 §3.2; the routes read only the first of each.
             if (have_host_) return refuse(400, "bad_request", "more than one Host header");
             have_host_ = true;
         } else if (iequals(name, "authorization")) {
@@ -217,6 +225,47 @@ RequestFramer::State RequestFramer::parse_request_line(std::string_view line) {
                       "the method \"" + std::string(method.substr(0, 32)) + "\" is not served");
     }
     http11_ = version == "HTTP/1.1";
+    request_.http11_ = http11_;
+    request_.method_ = {0, static_cast<std::uint32_t>(method.size())};
+    request_.target_ = {static_cast<std::uint32_t>(sp1 + 1),
+                        static_cast<std::uint32_t>(target.size())};
+    return decode_path(target);
+}
+
+// RFC 9112 §3.2: a path (origin form), or a URL whose path is taken (absolute form); `*` is
+// OPTIONS' alone and matches no route. A fragment is never sent (RFC 9110 §4.2.1): one here is a
+// client that would read the answer as another resource's. The path is decoded here, once, so
+// that every lane and route sees the same one.
+RequestFramer::State RequestFramer::decode_path(std::string_view target) {
+    if (target.find('#') != std::string_view::npos) {
+        return refuse(400, "bad_request", "the request target holds a fragment ('#')");
+    }
+    if (target.starts_with("http://") || target.starts_with("https://")) {
+        const auto authority = target.find("//") + 2;
+        const auto slash = target.find_first_of("/?", authority);
+        target = slash == std::string_view::npos || target[slash] == '?' ? std::string_view("/")
+                                                                         : target.substr(slash);
+    } else if (target.front() != '/' && target != "*") {
+        return refuse(400, "bad_request", "the request target is not a path starting with '/'");
+    }
+    target = target.substr(0, target.find('?'));
+    std::string& path = request_.path_;
+    path.reserve(target.size());
+    for (std::size_t i = 0; i < target.size(); ++i) {
+        if (target[i] != '%') {
+            path += target[i];
+            continue;
+        }
+        unsigned value = 0;
+        const auto hex = target.substr(i + 1, 2);
+        auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), value, 16);
+        if (hex.size() != 2 || ec != std::errc() || end != hex.data() + 2) {
+            return refuse(400, "bad_request",
+                          "the path holds a '%' not followed by two hexadecimal digits");
+        }
+        path += static_cast<char>(value);
+        i += 2;
+    }
     return State::NeedMore;
 }
 
@@ -279,19 +328,7 @@ RequestFramer::State RequestFramer::feed_chunked(std::string_view in) {
         chunk_at_ = data_at + size + 2;
     }
     consumed_ = chunk_at_;
-    rewrite(in, body_);
     return State::Complete;
-}
-
-void RequestFramer::rewrite(std::string_view in, std::string_view body) {
-    std::size_t at = 0;
-    for (auto [from, to] : dropped_) {
-        rewritten_.append(in.substr(at, from - at));
-        at = to;
-    }
-    rewritten_.append(in.substr(at, head_end_ - 2 - at));
-    rewritten_.append("Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
-    rewritten_.append(body);
 }
 
 }  // namespace revalidator::http

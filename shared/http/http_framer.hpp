@@ -1,19 +1,15 @@
-// Finds where one HTTP/1.1 request ends in the bytes a connection has received, before anything
-// else looks at it, and refuses what is over a limit while it is still arriving.
+// Finds where one HTTP/1.1 request ends in the bytes a connection has received, parses it on the
+// way, and refuses what is over a limit while it is still arriving. Its parse is the only one: the
+// Request it makes (message.hpp) is what the router, the lanes and the handlers read.
 //
-// Why its own step: the event loop must know a request is complete before it hands it to
-// httplib's parser, which reads as if from a blocking socket. Doing the framing here also means
-// the limits (request line, header bytes and count, body size) are enforced on the bytes as they
-// come, so a hostile client costs a bounded buffer and never a thread.
+// The limits (request line, header bytes and count, body size) are enforced on the bytes as they
+// come, so a hostile client costs a bounded buffer and never a thread. Every refusal happens here
+// and ends the connection (docs/security.md): a request line other than `METHOD target
+// HTTP/1.0|1.1` (501 for a method not served), a target that is not a path (origin or absolute
+// form) or holds a fragment (`#`) or a broken `%` escape, NUL or a bare CR anywhere in the head, a
+// repeated Host or Authorization, and an HTTP/1.1 request without Host.
 //
-// It also refuses what httplib would misread, so that every refusal happens here and ends the
-// connection (docs/security.md): a request line other than `METHOD target HTTP/1.0|1.1` with a
-// method httplib knows (501 for another method), NUL or a bare CR anywhere in the head (httplib
-// cuts a value at a NUL), a repeated Host or Authorization, and an HTTP/1.1 request without Host.
-//
-// A request with a Content-Length is passed on as received. A chunked one is decoded and
-// rewritten with a Content-Length, and `Expect: 100-continue` is dropped (the loop answers it), so
-// that what httplib parses is always the simple form.
+// A chunked body is decoded; `Expect: 100-continue` is the loop's to answer (wants_continue()).
 #pragma once
 
 #include <cstddef>
@@ -21,6 +17,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "message.hpp"
 
 namespace revalidator::http {
 
@@ -47,12 +45,9 @@ class RequestFramer {
     // the grown buffer after each read; work already done is not repeated.
     State feed(std::string_view in);
 
-    // Complete: how many bytes of `in` the request took, and the request to parse: `in` itself
-    // (first `consumed()` bytes) unless it had to be rewritten.
+    // Complete: how many bytes of `in` the request took, and the request, parsed (call once).
     std::size_t consumed() const { return consumed_; }
-    std::string_view request(std::string_view in) const {
-        return rewritten_.empty() ? in.substr(0, consumed_) : std::string_view(rewritten_);
-    }
+    Request take(std::string_view in);
     // NeedMore: the client sent `Expect: 100-continue` and waits for it before the body.
     bool wants_continue() const { return expect_continue_ && head_end_ != 0 && consumed_ == 0; }
     const Refusal& refusal() const { return refusal_; }
@@ -65,13 +60,13 @@ class RequestFramer {
     State parse_head(std::string_view in);
     State parse_request_line(std::string_view line);
     State feed_chunked(std::string_view in);
-    void rewrite(std::string_view in, std::string_view body);
+    State decode_path(std::string_view target);
 
     Limits limits_;
     std::size_t scanned_ = 0;   // header bytes already searched for the blank line
     std::size_t head_end_ = 0;  // offset just past the blank line; 0 until found
     std::size_t header_count_ = 0;
-    std::vector<std::pair<std::size_t, std::size_t>> dropped_;  // framing header lines [from, to)
+    Request request_;  // what take() hands out: spans into the head, filled as it is parsed
     std::size_t content_length_ = 0;
     bool have_length_ = false;  // a Content-Length line was seen (in this or an earlier feed)
     bool chunked_ = false;
@@ -84,7 +79,6 @@ class RequestFramer {
     std::size_t trailers_at_ = 0;
     std::string body_;  // chunked: the body decoded so far
     std::size_t consumed_ = 0;
-    std::string rewritten_;
     Refusal refusal_;
 };
 

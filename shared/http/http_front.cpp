@@ -25,9 +25,6 @@ std::string detail_for(int status, const Request& req) {
     switch (status) {
         case 404:
             return "no route for " + std::string(req.method()) + " " + std::string(req.path());
-        case 400:
-            // httplib answers 400 itself only when it cannot parse the request line.
-            return "the request line could not be parsed (expected \"METHOD /path HTTP/1.1\")";
         default:
             return "the request could not be processed (HTTP " + std::to_string(status) + ")";
     }
@@ -59,9 +56,14 @@ void route_errors(Server& svr, std::map<std::string, std::set<std::string>> rout
                 }
             }
         }
-        if (!methods || methods->count(std::string(req.method()))) return false;
+        // A GET route answers HEAD too (http_server.hpp).
+        const std::string method(req.method() == "HEAD" ? "GET" : req.method());
+        if (!methods || methods->count(method)) return false;
         std::string allow;
-        for (const auto& m : *methods) allow += (allow.empty() ? "" : ", ") + m;
+        for (const auto& m : *methods) {
+            allow += (allow.empty() ? "" : ", ") + m;
+            if (m == "GET") allow += ", HEAD";
+        }
         res.set_header("Allow", allow);
         reject(res, 405, "method_not_allowed",
                std::string(req.method()) + " is not allowed on " + std::string(req.path()) +

@@ -1,27 +1,27 @@
-// The HTTP server every revalidator process runs: a few epoll event loops own the sockets, and
-// cpp-httplib parses each complete request, routes it and writes the answer into memory. httplib
-// stays inside http_server.cpp: routes see only the Request and Response below.
+// The HTTP server every revalidator process runs: a few epoll event loops own the sockets, frame
+// and parse each request once (http_framer.hpp), route it (router.hpp) and write the answer. No
+// HTTP library runs on the server side: every byte a client receives is one this folder chose.
 //
-// Why not httplib's own server: it holds a thread per keep-alive connection and polls before every
-// read. A client that sends a byte a second holds a thread, so a few hundred of them shut everyone
-// out, and 128 busy connections mean 128 threads contending for two cores (p99 in tens of ms). Here
-// a connection costs a buffer, not a thread: bytes are read without blocking, framed with limits
-// (http_framer.hpp), and only a complete request reaches httplib, on the loop thread. Handlers must
-// therefore be quick and never block (the ingress's enqueue is; the probes are).
+// Why not a thread-per-connection server (cpp-httplib's own): a client that sends a byte a second
+// would hold a thread, so a few hundred of them shut everyone out, and 128 busy connections mean
+// 128 threads contending for two cores. Here a connection costs a buffer, not a thread. Handlers
+// of loop routes (get, post) must be quick and never block (the ingress's enqueue is; the probes
+// are).
 //
-// A route that must wait (a read from the cache, bounded by its own timeouts) is registered with
-// get_blocking(): its requests are handed to a small pool of threads, and the answer comes back to
-// the loop to be written. The loops stay free for the webhooks, whose ack must never wait behind a
-// read; the pool and its queue are bounded, and a request that finds them full gets 503 `busy`.
-// get_batched() requests have a lane of their own, a thread per loop, and each of those threads
-// takes the requests waiting, up to `blocking_batch`, at once: their data can be fetched in one
-// round trip (set_batch_hook), and one wake-up answers many requests instead of one. Round trips
-// and wake-ups, not work, are what a cache hit costs here.
+// A route that must wait (a read from the cache, bounded by its own timeouts) runs in a lane
+// (lanes.hpp): its own threads and its own bounded queue, so that one kind of read can never delay
+// or refuse another, and the loops stay free for the webhooks. A request that finds its lane's
+// queue full, or the server's output over its cap, gets 503 `busy`.
+//
+// Memory: a connection's answers waiting to be written are capped (no further request of it is
+// taken while they are over `max_connection_output`, and it is closed when the client does not
+// read for `write_timeout_s`); all connections' together are capped by `max_output`, above which
+// the lanes take no work; a large body is shared by every answer that writes it.
 //
 // Deadlines: a request must arrive in full within `request_timeout_s` of its first byte (408), an
-// idle keep-alive connection is closed after `keep_alive_s`, and an answer the client does not read
-// is dropped after `write_timeout_s`. Beyond `max_connections` a new connection gets a 503 and is
-// closed. Each refusal is JSON {"error", "detail"} and counted in revalidator_http_refused_total.
+// idle keep-alive connection is closed after `keep_alive_s`. Beyond `max_connections` a new
+// connection gets a 503 and is closed. Each refusal is JSON {"error", "detail"} and counted in
+// revalidator_http_refused_total.
 #pragma once
 
 #include <atomic>
@@ -30,12 +30,15 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "http_framer.hpp"
+#include "message.hpp"
 #include "metrics.hpp"
+#include "output_budget.hpp"
 
 namespace revalidator::http {
 
@@ -47,48 +50,16 @@ struct Tuning {
     int keep_alive_s = 30;
     int write_timeout_s = 10;
     int backlog = 4096;
-    int blocking_threads = 8;           // threads that run get_blocking() routes, one at a time
-    std::size_t blocking_queue = 1024;  // their requests waiting for a thread; beyond, 503 busy
-    std::size_t blocking_batch = 32;    // get_batched() requests a batch thread takes at once
+    std::size_t max_connection_output = 256 * 1024;  // a connection's unwritten answers
+    std::size_t max_output = 256 << 20;              // all connections' together, bodies shared
 };
 
-// {"error": code, "detail": detail}, the body of every rejection.
-std::string error_body(const std::string& code, const std::string& detail);
-
-// A parsed request, as a handler sees it: views into the server's copy, valid during the call.
-class Request {
-  public:
-    struct Parsed;  // what the server parsed; only it makes one
-    explicit Request(const Parsed& parsed) : parsed_(parsed) {}
-
-    std::string_view method() const;
-    std::string_view path() const;
-    // The first field of that name (compared without case), or "" when there is none.
-    std::string_view header(std::string_view name) const;
-    std::string_view body() const;
-    // Capture group `i` of the route's pattern that matched the path ("" when there is none).
-    std::string_view match(std::size_t i) const;
-
-  private:
-    const Parsed& parsed_;
-};
-
-// The answer a handler writes; sent as 200 unless it sets a status.
-class Response {
-  public:
-    struct Building;  // the server's answer in the making; only it makes one
-    explicit Response(Building& building) : building_(building) {}
-
-    // As set so far: -1 in a handler that has set none.
-    int status() const;
-    void set_status(int status);
-    std::string_view body() const;
-    // The body (taken, not copied) and its Content-Type.
-    void set_content(std::string body, std::string_view content_type);
-    void set_header(std::string_view name, std::string_view value);
-
-  private:
-    Building& building_;
+// A lane: threads of their own for routes that may wait, and a bounded queue of their requests.
+struct LaneSpec {
+    std::string name;  // its metric label
+    int threads = 1;
+    std::size_t queue = 1024;  // requests waiting for a thread; beyond, 503 busy
+    std::size_t batch = 1;     // requests of a batched route a thread takes at once
 };
 
 class Server {
@@ -97,39 +68,45 @@ class Server {
     // Returns true when it answered (or rewrote the answer) itself.
     using Hook = std::function<bool(const Request&, Response&)>;
     using Logger = std::function<void(const Request&, const Response&)>;
-    // Sees the paths (targets up to '?') of a batch, in order; sets ready[i] for each request it
-    // can now answer without waiting, then calls `answer`, which answers those on this thread.
-    using BatchHook =
-        std::function<void(const std::vector<std::string_view>& paths, std::vector<bool>& ready,
-                           const std::function<void()>& answer)>;
+    // One request of a batch: answered by setting `response`, or `deferred` to its route's
+    // single handler, in the route's other lane.
+    struct Exchange {
+        const Request& request;
+        Response response;
+        bool deferred = false;
+    };
+    using BatchHandler = std::function<void(std::span<Exchange>)>;
+    struct Lane {
+        int id = -1;
+    };
 
     Server(const Tuning& t, metrics::Registry& registry);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Routes: `pattern` is a regular expression the whole path must match; its groups are
-    // Request::match(). Handlers and hooks run on an event-loop thread, so must not block.
+    // Routes: `pattern` is a regular expression the whole (decoded) path must match; its groups
+    // are Request::match(). A GET route answers HEAD too. Handlers of get() and post() run on a
+    // loop thread, so must not block.
     void get(const std::string& pattern, Handler handler);
     void post(const std::string& pattern, Handler handler);
-    // A GET (and HEAD) route whose handler may block for a bounded time: it runs on one of
-    // Tuning::blocking_threads, never on a loop. Its connection takes no further request until
-    // the answer is written, so pipelined requests keep their order. With blocking_queue requests
-    // already waiting, a request gets 503 {"error":"busy"} with Retry-After: 1.
-    void get_blocking(const std::string& pattern, Handler handler);
-    // A get_blocking() route whose waiting requests a batch thread takes several at once, and
-    // shows to the batch hook first (which must be safe to call from several threads). The
-    // requests the hook leaves not ready go to the front of the get_blocking() lane, answered one
-    // at a time without the hook: one that must wait never holds up the quick ones of its batch.
-    // Without a hook, they are get_blocking() requests. Both lanes share `blocking_queue`.
-    void get_batched(const std::string& pattern, Handler handler);
-    void set_batch_hook(BatchHook hook);
+    // Before serve(): a lane of its own threads and queue (LaneSpec).
+    Lane add_lane(const LaneSpec& spec);
+    // A GET route whose handler may block for a bounded time: it runs in `lane`. Its connection
+    // takes no further request until the answer is written, so pipelined requests keep their
+    // order.
+    void get(const std::string& pattern, Lane lane, Handler handler);
+    // A GET route in `lane` whose waiting requests a thread takes several at once (the lane's
+    // batch) and hands to `batch` together; each it defers is queued in `overflow` and answered
+    // there by `one`, alone. If `batch` throws, all of its requests are deferred.
+    void get_batched(const std::string& pattern, Lane lane, BatchHandler batch, Lane overflow,
+                     Handler one);
     // Before routing: answering stops it.
     void set_pre_routing(Hook hook);
-    // On every answer of status 400 or more, the router's own (404, 400) and handlers' alike,
-    // before it is written.
+    // On every answer of status 400 or more, the router's own (404) and handlers' alike, before
+    // it is written.
     void set_error_handler(Hook hook);
-    // After each answer is written.
+    // After each answer is made.
     void set_logger(Logger logger);
 
     // Binds and listens on host:port (0 picks a free port); returns the port, or -1.
@@ -148,10 +125,11 @@ class Server {
   private:
     class Loop;
     class Router;
-    class Pool;
+    class Lanes;
     struct Counters;
 
     Tuning tuning_;
+    metrics::Registry& registry_;
     std::unique_ptr<Router> router_;
     int listen_fd_ = -1;
     std::atomic<bool> stopping_{false};
@@ -161,11 +139,9 @@ class Server {
     bool listener_shut_ = false;
     // Shared with the registry's gauge, which may outlive the server.
     std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);
-    std::shared_ptr<std::atomic<std::size_t>> queued_ =
-        std::make_shared<std::atomic<std::size_t>>(0);
     std::unique_ptr<Counters> counters_;
-    std::unique_ptr<Pool> pool_;  // after the router and counters it uses, destroyed before them
-    Pool& pool();                 // made with the first route that needs it
+    std::shared_ptr<OutputBudget> output_;  // shared with the registry's gauge too
+    std::unique_ptr<Lanes> lanes_;          // after what its threads use, destroyed before it
     std::mutex loops_mu_;
     std::vector<std::unique_ptr<Loop>> loops_;
 };

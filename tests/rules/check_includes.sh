@@ -26,7 +26,6 @@ declare -A adapters=(
   [shared/pg_conninfo.cpp]="parses the connection string with libpq's own parser, for both binaries"
   [worker/mc_sink.cpp]="writes the cache through libmemcached"
   [shared/mc_client.cpp]="sets up the libmemcached handle the worker, the ingress's reads and the bench share"
-  [shared/http/http_server.cpp]="the HTTP front: httplib parses, routes and writes, pinned to 0.11.4"
 )
 
 third_party='(zmq\.h|zmq\.hpp|zmq_addon\.hpp|pqxx/[^">]*|libpq-fe\.h|libmemcached/[^">]*|httplib\.h)'

@@ -261,9 +261,9 @@ TEST(Admin, ProbesMetricsAndWrongMethods) {
     };
     const std::vector<Case> cases = {
         {"GET", "/resync", 405, "method_not_allowed", "POST"},
-        {"POST", "/readyz", 405, "method_not_allowed", "GET"},
-        {"POST", "/healthz", 405, "method_not_allowed", "GET"},
-        {"POST", "/metrics", 405, "method_not_allowed", "GET"},
+        {"POST", "/readyz", 405, "method_not_allowed", "GET, HEAD"},
+        {"POST", "/healthz", 405, "method_not_allowed", "GET, HEAD"},
+        {"POST", "/metrics", 405, "method_not_allowed", "GET, HEAD"},
         {"GET", "/nope", 404, "not_found", ""},
     };
     for (const auto& c : cases) {

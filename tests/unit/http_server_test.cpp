@@ -270,6 +270,14 @@ class Running : public OnLoopback {
         server_.get("/json", [](const Request&, Response& res) {
             res.set_content("[" + std::string(4000, ' ') + "]", "application/json");
         });
+        server_.get("/cond", [](const Request& req, Response& res) {
+            res.set_header("ETag", "\"v1\"");
+            if (req.header("If-None-Match") == "\"v1\"") {
+                res.set_status(304);
+                return;
+            }
+            res.set_content("versioned", "text/plain");
+        });
         serve();
     }
 };
@@ -429,10 +437,11 @@ TEST(HttpServer, ChunkedBodyReachesTheHandlerDecoded) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, "hello 0123456789");
-    EXPECT_EQ(r->header("x-seen-content-length"), "16");
-    EXPECT_EQ(r->header("x-seen-transfer-encoding"), "");
+    // The handler sees the fields as sent, the body decoded.
+    EXPECT_EQ(r->header("x-seen-content-length"), "");
+    EXPECT_EQ(r->header("x-seen-transfer-encoding"), "chunked");
 
-    // And the connection stays usable after a rewritten request.
+    // And the connection stays usable after a chunked request.
     ASSERT_TRUE(c.send(get("/hello")));
     auto again = c.response();
     ASSERT_TRUE(again);
@@ -456,7 +465,7 @@ TEST(HttpServer, ExpectContinueIsAnsweredBeforeTheBody) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, "hello");
-    EXPECT_EQ(r->header("x-seen-expect"), "");
+    EXPECT_EQ(r->header("x-seen-expect"), "100-continue");
     EXPECT_TRUE(c.unread().empty());
 
     // With the body sent along with the head there is nothing to wait for: no 100.
@@ -698,16 +707,69 @@ TEST(HttpServer, ThrowingHandlerGets500AndTheServerLivesOn) {
     auto r = c.response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 500);
-    // The same connection and new ones still work.
-    ASSERT_TRUE(c.send(get("/hello")));
-    auto again = c.response();
-    ASSERT_TRUE(again);
-    EXPECT_EQ(again->status, 200);
+    EXPECT_EQ(r->json().value("error", ""), "internal_error");
+    EXPECT_EQ(r->body.find("handler failed"), std::string::npos) << "no internal detail";
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(c.closed_within(2s));
+    // New connections still work.
     Client other(s.port());
     ASSERT_TRUE(other.send(get("/hello")));
     auto fresh = other.response();
     ASSERT_TRUE(fresh);
     EXPECT_EQ(fresh->body, "hello");
+}
+
+// Nothing but what the handler chose goes out: a Range header changes nothing (no 206, no
+// multipart, whatever the number of ranges), and no range support is advertised.
+TEST(HttpServer, RangeIsIgnoredAndTheWholeBodySent) {
+    Running s;
+    Client c(s.port());
+    std::string ranges = "bytes=0-";
+    for (int i = 0; i < 60; ++i) ranges += ",0-";  // under the small line limit
+    for (const std::string& range : {std::string("bytes=0-0"), std::string("bytes=-5"), ranges}) {
+        ASSERT_TRUE(c.send(get("/big/100000", "Range: " + range + "\r\n")));
+        auto r = c.response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->body, std::string(100000, 'b'));
+        EXPECT_EQ(r->header("content-type"), "text/plain");
+        EXPECT_EQ(r->header("content-range"), "");
+        EXPECT_EQ(r->header("accept-ranges"), "");
+    }
+}
+
+// HEAD is GET's head on every GET route, loop routes included; the length is the GET's.
+TEST(HttpServer, HeadOnALoopRouteHasTheHeadersOnly) {
+    Running s;
+    Client c(s.port());
+    ASSERT_TRUE(c.send("HEAD /hello HTTP/1.1\r\nHost: test\r\n\r\n" + get("/n/7")));
+    ASSERT_TRUE(eventually([&] {
+        c.read_some(10ms);
+        return c.unread().find("\r\n\r\n7") != std::string::npos;
+    }));
+    const std::string& both = c.unread();
+    EXPECT_EQ(both.substr(0, 12), "HTTP/1.1 200");
+    EXPECT_NE(both.find("Content-Length: 5\r\n"), std::string::npos) << both;
+    EXPECT_EQ(both.find("hello"), std::string::npos) << "no body: " << both;
+}
+
+// RFC 9110 §8.6: a 304 carries no Content-Length of its own (it would have to equal the 200's).
+TEST(HttpServer, NotModifiedCarriesNoBodyAndNoContentLength) {
+    Running s;
+    Client c(s.port());
+    ASSERT_TRUE(c.send(get("/cond", "If-None-Match: \"v1\"\r\n") + get("/cond")));
+    ASSERT_TRUE(eventually([&] {
+        c.read_some(10ms);
+        return c.unread().find("versioned") != std::string::npos;
+    }));
+    const std::string& both = c.unread();
+    const auto second = both.find("HTTP/1.1 200");
+    ASSERT_NE(second, std::string::npos) << both;
+    const std::string first = both.substr(0, second);
+    EXPECT_EQ(first.substr(0, 12), "HTTP/1.1 304");
+    EXPECT_EQ(first.find("Content-Length"), std::string::npos) << first;
+    EXPECT_NE(first.find("ETag: \"v1\""), std::string::npos) << first;
+    EXPECT_EQ(first.substr(first.size() - 4), "\r\n\r\n") << "no body: " << first;
 }
 
 TEST(HttpServer, UnknownRouteIs404) {
@@ -775,8 +837,8 @@ TEST(HttpServer, ServeWithoutBindReturns) {
     served.wait();
 }
 
-// Blocking routes (Server::get_blocking): their handlers run on the pool and wait on a gate the
-// test opens, so what the loop does meanwhile is observable.
+// Lane routes (Server::get with a lane): their handlers run on the lane's threads and wait on a
+// gate the test opens, so what the loop does meanwhile is observable.
 class Gate {
   public:
     // Called by handlers: counts itself, then waits until the test opens the gate.
@@ -805,14 +867,16 @@ class Gate {
 
 class Blocking : public OnLoopback {
   public:
-    explicit Blocking(Tuning t = small_tuning()) : OnLoopback(t) {
+    explicit Blocking(LaneSpec lane = {.name = "slow", .threads = 8}, Tuning t = small_tuning())
+        : OnLoopback(t) {
         server_.get("/hello",
                     [](const Request&, Response& res) { res.set_content("hello", "text/plain"); });
-        server_.get_blocking(R"(/slow/(\w+))", [this](const Request& req, Response& res) {
+        const auto slow = server_.add_lane(lane);
+        server_.get(R"(/slow/(\w+))", slow, [this](const Request& req, Response& res) {
             gate.pass();
             res.set_content("slow " + std::string(req.match(1)), "text/plain");
         });
-        server_.get_blocking("/slow-throw", [this](const Request&, Response&) {
+        server_.get("/slow-throw", slow, [this](const Request&, Response&) {
             gate.pass();
             throw std::runtime_error("blocking handler failed");
         });
@@ -874,10 +938,7 @@ TEST(HttpBlocking, HeadOnABlockingRouteHasTheHeadersOnly) {
 }
 
 TEST(HttpBlocking, AFullQueueGets503BusyAndTheOthersAreAnswered) {
-    Tuning t = small_tuning();
-    t.blocking_threads = 1;
-    t.blocking_queue = 1;
-    Blocking s(t);
+    Blocking s({.name = "slow", .threads = 1, .queue = 1});
     Client running(s.port());
     ASSERT_TRUE(running.send(get("/slow/a")));
     ASSERT_TRUE(s.gate.waiting(1));
@@ -938,8 +999,11 @@ TEST(HttpBlocking, AThrowingBlockingHandlerGets500AndTheServerLivesOn) {
     auto r = c.response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 500);
-    ASSERT_TRUE(c.send(get("/slow/after")));
-    auto after = c.response();
+    EXPECT_EQ(r->body.find("blocking handler failed"), std::string::npos) << "no internal detail";
+    EXPECT_TRUE(c.closed_within(2s));
+    Client next(s.port());
+    ASSERT_TRUE(next.send(get("/slow/after")));
+    auto after = next.response();
     ASSERT_TRUE(after);
     EXPECT_EQ(after->body, "slow after");
 }
@@ -956,40 +1020,52 @@ TEST(HttpBlocking, StopWaitsForTheRunningHandlerThenServeReturns) {
     EXPECT_EQ(s.served().wait_for(2s), std::future_status::ready);
 }
 
-// Batched routes (Server::get_batched): the hook sees the waiting requests together, may hold a
-// batch at the test's gate, and leaves the rows named "wait..." not ready, whose handler then
-// waits at a gate of its own.
+// Batched routes (Server::get_batched): the batch handler sees the waiting requests together, may
+// hold a batch at the test's gate, and defers the rows named "wait...", whose single handler then
+// waits at a gate of its own in the overflow lane.
 class Batched : public OnLoopback {
   public:
-    explicit Batched(Tuning t = small_tuning()) : OnLoopback(t) {
-        server_.get_batched(R"(/row/(\w+))", [this](const Request& req, Response& res) {
-            const std::string id(req.match(1));
-            {
-                std::lock_guard lock(mu_);
-                answered_in_hook_[id] = in_hook;
-            }
-            if (id.starts_with("wait")) wait_gate.pass();
-            res.set_content("row " + id, "text/plain");
-        });
-        server_.get_blocking(R"(/slow/(\w+))", [this](const Request& req, Response& res) {
+    explicit Batched(int overflow_threads = 8, Tuning t = small_tuning()) : OnLoopback(t) {
+        const auto rows = server_.add_lane({.name = "rows", .threads = 1, .batch = 32});
+        const auto misses = server_.add_lane({.name = "misses", .threads = overflow_threads});
+        const auto slow = server_.add_lane({.name = "slow", .threads = 1});
+        server_.get_batched(R"(/row/(\w+))", rows,
+                            [this](std::span<Server::Exchange> batch) {
+                                std::vector<std::string> paths;
+                                for (const auto& x : batch) paths.emplace_back(x.request.path());
+                                {
+                                    std::lock_guard lock(mu_);
+                                    batches_.push_back(paths);
+                                }
+                                if (paths.front() == "/row/hold") hold_gate.pass();
+                                if (paths.front() == "/row/throw")
+                                    throw std::runtime_error("the batch failed");
+                                for (auto& x : batch) {
+                                    const std::string id(x.request.match(1));
+                                    if (id.starts_with("wait")) {
+                                        x.deferred = true;
+                                        continue;
+                                    }
+                                    std::lock_guard lock(mu_);
+                                    answered_in_batch_[id] = true;
+                                    x.response.set_content("row " + id, "text/plain");
+                                }
+                            },
+                            misses,
+                            [this](const Request& req, Response& res) {
+                                const std::string id(req.match(1));
+                                {
+                                    std::lock_guard lock(mu_);
+                                    answered_in_batch_[id] = false;
+                                }
+                                if (id.starts_with("wait")) wait_gate.pass();
+                                if (id.ends_with("boom"))
+                                    throw std::runtime_error("the single handler failed");
+                                res.set_content("row " + id, "text/plain");
+                            });
+        server_.get(R"(/slow/(\w+))", slow, [this](const Request& req, Response& res) {
             slow_gate.pass();
             res.set_content("slow " + std::string(req.match(1)), "text/plain");
-        });
-        server_.set_batch_hook([this](const std::vector<std::string_view>& paths,
-                                      std::vector<bool>& ready,
-                                      const std::function<void()>& answer) {
-            {
-                std::lock_guard lock(mu_);
-                batches_.emplace_back(paths.begin(), paths.end());
-            }
-            if (paths.front() == "/row/hold") hold_gate.pass();
-            if (paths.front() == "/row/throw") throw std::runtime_error("the hook failed");
-            for (std::size_t i = 0; i < paths.size(); ++i) {
-                ready[i] = paths[i].find("wait") == std::string_view::npos;
-            }
-            in_hook = true;
-            answer();
-            in_hook = false;
         });
         serve();
     }
@@ -1004,7 +1080,7 @@ class Batched : public OnLoopback {
     Gate wait_gate;
     Gate slow_gate;
     long queued() const {
-        const std::string series = "\nrevalidator_http_pool_queued ";
+        const std::string series = "\nrevalidator_http_lane_queued{lane=\"rows\"} ";
         const std::string text = registry_.render();
         const std::size_t at = text.find(series);
         return at == std::string::npos ? -1 : std::stol(text.substr(at + series.size()));
@@ -1013,21 +1089,19 @@ class Batched : public OnLoopback {
         std::lock_guard lock(mu_);
         return batches_;
     }
-    // Per row id: whether the hook's answer() answered it (false: the other lane did).
-    std::map<std::string, bool> answered_in_hook() {
+    // Per row id: whether the batch answered it (false: the overflow lane did).
+    std::map<std::string, bool> answered_in_batch() {
         std::lock_guard lock(mu_);
-        return answered_in_hook_;
+        return answered_in_batch_;
     }
 
   private:
-    static thread_local bool in_hook;
     std::mutex mu_;
     std::vector<std::vector<std::string>> batches_;
-    std::map<std::string, bool> answered_in_hook_;
+    std::map<std::string, bool> answered_in_batch_;
 };
-thread_local bool Batched::in_hook = false;
 
-TEST(HttpBatched, WaitingRowsReachTheHookTogetherAndTheNotReadyAreAnsweredAlone) {
+TEST(HttpBatched, WaitingRowsReachTheBatchTogetherAndTheDeferredAreAnsweredAlone) {
     Batched s;
     Client held(s.port());
     ASSERT_TRUE(held.send(get("/row/hold")));
@@ -1057,14 +1131,12 @@ TEST(HttpBatched, WaitingRowsReachTheHookTogetherAndTheNotReadyAreAnsweredAlone)
     EXPECT_EQ(s.batches(), expected);
     const std::map<std::string, bool> in_hook = {
         {"hold", true}, {"1", true}, {"2", true}, {"3", true}, {"wait", false}};
-    EXPECT_EQ(s.answered_in_hook(), in_hook);
+    EXPECT_EQ(s.answered_in_batch(), in_hook);
     EXPECT_EQ(s.queued(), 0);
 }
 
 TEST(HttpBatched, ARowThatWaitsHoldsUpNeitherTheNextBatchNorTheOtherLane) {
-    Tuning t = small_tuning();
-    t.blocking_threads = 1;
-    Batched s(t);
+    Batched s(1);
     Client waiting(s.port());
     ASSERT_TRUE(waiting.send(get("/row/wait1")));
     ASSERT_TRUE(s.wait_gate.waiting(1));  // on the only thread of the other lane
@@ -1088,7 +1160,7 @@ TEST(HttpBatched, ARowThatWaitsHoldsUpNeitherTheNextBatchNorTheOtherLane) {
     for (auto* c : {&slow, &held}) ASSERT_TRUE(c->response());
 }
 
-TEST(HttpBatched, AHookThatThrowsLeavesItsRowsToTheOtherLane) {
+TEST(HttpBatched, ABatchThatThrowsLeavesItsRowsToTheOverflowLane) {
     Batched s;
     Client c(s.port());
     ASSERT_TRUE(c.send(get("/row/throw")));
@@ -1096,11 +1168,131 @@ TEST(HttpBatched, AHookThatThrowsLeavesItsRowsToTheOtherLane) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, "row throw");
-    EXPECT_EQ(s.answered_in_hook(), (std::map<std::string, bool>{{"throw", false}}));
+    EXPECT_EQ(s.answered_in_batch(), (std::map<std::string, bool>{{"throw", false}}));
     ASSERT_TRUE(c.send(get("/row/after")));
     auto after = c.response();
     ASSERT_TRUE(after) << "the batch thread lives on";
     EXPECT_EQ(after->body, "row after");
+}
+
+// A deferred request whose single handler throws gets its 500 and its connection closes; the
+// others of its batch are answered as usual.
+TEST(HttpBatched, AThrowingDeferredRequestGets500AndTheRestOfItsBatchIsAnswered) {
+    Batched s;
+    Client held(s.port());
+    ASSERT_TRUE(held.send(get("/row/hold")));
+    ASSERT_TRUE(s.hold_gate.waiting(1));
+    Client boom(s.port()), fine(s.port());
+    ASSERT_TRUE(boom.send(get("/row/waitboom")));
+    ASSERT_TRUE(eventually([&] { return s.queued() == 1; }));
+    ASSERT_TRUE(fine.send(get("/row/7")));
+    ASSERT_TRUE(eventually([&] { return s.queued() == 2; }));
+    s.wait_gate.open();
+    s.hold_gate.open();
+    auto ok = fine.response();
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->body, "row 7");
+    ASSERT_TRUE(held.response());
+    auto r = boom.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 500);
+    EXPECT_EQ(r->json().value("error", ""), "internal_error");
+    EXPECT_EQ(r->body.find("single handler"), std::string::npos) << "no internal detail";
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(boom.closed_within(2s));
+}
+
+}  // namespace
+}  // namespace revalidator::http
+
+namespace revalidator::http {
+namespace {
+
+// What answers waiting for slow clients hold: revalidator_http_output_bytes.
+long output_bytes(const metrics::Registry& registry) {
+    const std::string series = "\nrevalidator_http_output_bytes ";
+    const std::string text = registry.render();
+    const std::size_t at = text.find(series);
+    return at == std::string::npos ? -1 : std::stol(text.substr(at + series.size()));
+}
+
+// Clients that ask and never read: a body many of them get is held once; past the server's cap
+// the lanes refuse with 503 busy while the loop routes (the webhooks) are still answered.
+class Output : public OnLoopback {
+  public:
+    static constexpr std::size_t kBody = 4 << 20;
+    static Tuning tuning() {
+        Tuning t = small_tuning();
+        t.max_output = 6 << 20;
+        t.write_timeout_s = 30;
+        return t;
+    }
+    Output() : OnLoopback(tuning()) {
+        auto shared = std::make_shared<const std::string>(kBody, 's');
+        const auto lane = server_.add_lane({.name = "big", .threads = 2});
+        server_.get("/shared", lane, [shared](const Request&, Response& res) {
+            res.set_content(shared, "text/plain");
+        });
+        server_.get("/own", lane, [](const Request&, Response& res) {
+            res.set_content(std::string(kBody, 'o'), "text/plain");
+        });
+        server_.get("/hello",
+                    [](const Request&, Response& res) { res.set_content("hello", "text/plain"); });
+        serve();
+    }
+};
+
+TEST(HttpOutput, ASharedBodyIsHeldOnceAndTheCapRefusesLaneReadsOnly) {
+    Output s;
+    std::vector<std::unique_ptr<Client>> slow;
+    for (int i = 0; i < 8; ++i) {
+        slow.push_back(std::make_unique<Client>(s.port()));
+        ASSERT_TRUE(slow.back()->send(get("/shared")));
+    }
+    ASSERT_TRUE(eventually([&] { return output_bytes(s.registry()) >= long{Output::kBody}; }));
+    // Eight answers pending, one body held.
+    EXPECT_LT(output_bytes(s.registry()), long{Output::kBody} + 8 * 1024);
+    for (int i = 0; i < 2; ++i) {
+        slow.push_back(std::make_unique<Client>(s.port()));
+        ASSERT_TRUE(slow.back()->send(get("/own")));
+    }
+    ASSERT_TRUE(eventually([&] { return output_bytes(s.registry()) > long{6 << 20}; }));
+    Client refused(s.port());
+    ASSERT_TRUE(refused.send(get("/own")));
+    auto busy = refused.response();
+    ASSERT_TRUE(busy);
+    EXPECT_EQ(busy->status, 503);
+    EXPECT_EQ(busy->json().value("error", ""), "busy");
+    EXPECT_EQ(busy->header("retry-after"), "1");
+    EXPECT_EQ(s.refused("output_full"), 1);
+    Client webhook(s.port());
+    ASSERT_TRUE(webhook.send(get("/hello")));
+    auto hello = webhook.response();
+    ASSERT_TRUE(hello);
+    EXPECT_EQ(hello->body, "hello");
+    // The slow clients leave: what they held is let go.
+    slow.clear();
+    EXPECT_TRUE(eventually([&] { return output_bytes(s.registry()) == 0; }));
+}
+
+// A client that pipelines requests and reads nothing holds at most the cap and one answer.
+TEST(HttpOutput, AConnectionThatDoesNotReadHoldsAtMostItsCapAndOneAnswer) {
+    Tuning t = small_tuning();
+    t.write_timeout_s = 30;
+    Running s(t);
+    Client c(s.port());
+    std::string all;
+    for (int i = 0; i < 100; ++i) all += get("/big/100000");
+    ASSERT_TRUE(c.send(all));
+    ASSERT_TRUE(eventually([&] { return output_bytes(s.registry()) > 0; }));
+    long most = 0;
+    const auto until = Clock::now() + 300ms;
+    while (Clock::now() < until) {
+        most = std::max(most, output_bytes(s.registry()));
+        std::this_thread::sleep_for(5ms);
+    }
+    EXPECT_LE(most, long{256 * 1024 + 100000 + 1024});
+    EXPECT_GT(most, 0);
 }
 
 }  // namespace

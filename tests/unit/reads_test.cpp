@@ -18,7 +18,6 @@
 #include "etag.hpp"
 #include "gzip.hpp"
 #include "manifest.hpp"
-#include "prefetched_cache.hpp"
 
 namespace revalidator::ingress {
 namespace {
@@ -118,6 +117,11 @@ struct Fixture {
     std::string metrics() const { return registry.render(); }
 };
 
+// A 200's body as text ("" when there is none).
+std::string text(const ReadAnswer& a) {
+    return a.body ? *a.body : std::string();
+}
+
 bool has_line(const std::string& text, const std::string& line) {
     return text.find(line + "\n") != std::string::npos;
 }
@@ -127,7 +131,7 @@ TEST(Reads, RowHitAnswersTheCachedBytesWithTheirTag) {
     f.cache.put("/articles/7", R"({"id": 7, "title": "x"})");
     auto a = f.reads.row("7", {""});
     EXPECT_EQ(a.status, 200);
-    EXPECT_EQ(a.body, R"({"id": 7, "title": "x"})");
+    EXPECT_EQ(text(a), R"({"id": 7, "title": "x"})");
     EXPECT_EQ(a.etag, etag_of(R"({"id": 7, "title": "x"})"));
     EXPECT_TRUE(f.fills.empty());
     EXPECT_TRUE(
@@ -141,7 +145,7 @@ TEST(Reads, MatchingIfNoneMatchGets304WithoutABody) {
     for (const std::string& inm : {tag, "W/" + tag, "\"other\", " + tag, std::string("*")}) {
         auto a = f.reads.row("7", {inm});
         EXPECT_EQ(a.status, 304) << inm;
-        EXPECT_TRUE(a.body.empty());
+        EXPECT_FALSE(a.body);
         EXPECT_EQ(a.etag, tag);
     }
     EXPECT_EQ(f.reads.row("7", {"\"other\""}).status, 200);
@@ -167,7 +171,7 @@ TEST(Reads, AMissAsksTheWorkerAndAnswersOnceTheFillArrives) {
     f.on_fill = [&](const std::string& id) { f.cache.put("/articles/" + id, "{\"id\": 9}"); };
     auto a = f.reads.row("9", {""});
     EXPECT_EQ(a.status, 200);
-    EXPECT_EQ(a.body, "{\"id\": 9}");
+    EXPECT_EQ(text(a), "{\"id\": 9}");
     EXPECT_EQ(f.fills, std::vector<std::string>{"9"});
     const auto m = f.metrics();
     EXPECT_TRUE(has_line(m, R"(revalidator_ingress_reads_total{route="row",result="filled"} 1)"));
@@ -227,7 +231,7 @@ TEST(Reads, AListInOneItemIsAnsweredAsStored) {
     f.cache.put("/articles", R"([{"id": 1}, {"id": 2}])");
     auto a = f.reads.list({""});
     EXPECT_EQ(a.status, 200);
-    EXPECT_EQ(a.body, R"([{"id": 1}, {"id": 2}])");
+    EXPECT_EQ(text(a), R"([{"id": 1}, {"id": 2}])");
     EXPECT_EQ(f.reads.list({a.etag}).status, 304);
 }
 
@@ -247,7 +251,7 @@ TEST(Reads, AChunkedListIsReassembledFromItsParts) {
     f.cache.put("/articles:part:5:1", R"(2])");
     auto a = f.reads.list({""});
     EXPECT_EQ(a.status, 200);
-    EXPECT_EQ(a.body, R"([{"id": 1}, 2])");
+    EXPECT_EQ(text(a), R"([{"id": 1}, 2])");
     EXPECT_EQ(a.etag, etag_of(head));
     const int many = f.cache.many;
     EXPECT_EQ(f.reads.list({a.etag}).status, 304);
@@ -264,7 +268,7 @@ TEST(Reads, AChunkedListReadThatRacesARewriteReadsTheNewHead) {
     };
     auto a = f.reads.list({""});
     EXPECT_EQ(a.status, 200);
-    EXPECT_EQ(a.body, "[1]");
+    EXPECT_EQ(text(a), "[1]");
 }
 
 TEST(Reads, AChunkedListWithAPartOnAServerThatIsDownIs503CacheUnavailable) {
@@ -278,7 +282,7 @@ TEST(Reads, AChunkedListWithAPartOnAServerThatIsDownIs503CacheUnavailable) {
     EXPECT_EQ(a.error, "cache_unavailable") << a.detail;
     EXPECT_EQ(f.cache.many, 1) << "an outage is not a rewrite: no second try";
     f.cache.unreachable.clear();
-    EXPECT_EQ(f.reads.list({""}).body, "[1, 2]");
+    EXPECT_EQ(text(f.reads.list({""})), "[1, 2]");
 }
 
 TEST(Reads, AChunkedListThatNeverReadsWholeIs503NeverTorn) {
@@ -291,7 +295,7 @@ TEST(Reads, AChunkedListThatNeverReadsWholeIs503NeverTorn) {
         auto a = f.reads.list({""});
         EXPECT_EQ(a.status, 503);
         EXPECT_EQ(a.error, "list_changing");
-        EXPECT_TRUE(a.body.empty());
+        EXPECT_FALSE(a.body);
         EXPECT_EQ(f.cache.many, 3);
     }
 }
@@ -316,7 +320,7 @@ TEST(Reads, WithADatabaseAMissOnAnExistingRowIsAnsweredFromItAndFilled) {
     f.database.rows["9"] = R"({"id": 9})";
     auto a = f.reads.row("9", {""});
     EXPECT_EQ(a.status, 200);
-    EXPECT_EQ(a.body, R"({"id": 9})");
+    EXPECT_EQ(text(a), R"({"id": 9})");
     EXPECT_EQ(a.etag, etag_of(R"({"id": 9})")) << "the tag the cached bytes will have";
     EXPECT_EQ(f.fills, std::vector<std::string>{"9"}) << "the worker fills the cache";
     EXPECT_EQ(f.cache.gets, 1) << "answered without waiting for the fill";
@@ -338,7 +342,7 @@ TEST(Reads, AHitNeverAsksTheDatabase) {
     Fixture f(true);
     f.cache.put("/articles/9", R"({"id": 9, "v": 1})");
     f.database.rows["9"] = R"({"id": 9, "v": 2})";
-    EXPECT_EQ(f.reads.row("9", {""}).body, R"({"id": 9, "v": 1})");
+    EXPECT_EQ(text(f.reads.row("9", {""})), R"({"id": 9, "v": 1})");
     EXPECT_EQ(f.database.queries, 0);
 }
 
@@ -406,8 +410,8 @@ TEST(Reads, GzipIsTheSameBytesUnderATagOfItsOwn) {
     auto a = f.reads.row("7", {.if_none_match = "", .gzip = true});
     EXPECT_EQ(a.status, 200);
     EXPECT_TRUE(a.gzip);
-    EXPECT_LT(a.body.size(), row.size());
-    EXPECT_EQ(gunzip(a.body), row);
+    EXPECT_LT(text(a).size(), row.size());
+    EXPECT_EQ(gunzip(text(a)), row);
     EXPECT_EQ(a.etag, gzip_etag(etag_of(row)));
     EXPECT_EQ(f.reads.row("7", {.if_none_match = a.etag, .gzip = true}).status, 304);
     EXPECT_EQ(f.reads.row("7", {.if_none_match = a.etag}).status, 200)
@@ -422,17 +426,17 @@ TEST(Reads, TheLastListReadWholeIsReusedWhileItsManifestStays) {
     f.cache.put("/articles", head);
     f.cache.put("/articles:part:5:0", "[1, ");
     f.cache.put("/articles:part:5:1", "2]");
-    EXPECT_EQ(f.reads.list({""}).body, "[1, 2]");
+    EXPECT_EQ(text(f.reads.list({""})), "[1, 2]");
     auto gz = f.reads.list({.if_none_match = "", .gzip = true});
-    EXPECT_EQ(gunzip(gz.body), "[1, 2]");
+    EXPECT_EQ(gunzip(text(gz)), "[1, 2]");
     EXPECT_EQ(f.cache.many, 1) << "the same manifest names the same parts";
 
     f.cache.put("/articles", manifest::encode(3, {"/articles:part:6:0"}));
     f.cache.put("/articles:part:6:0", "[3]");
-    EXPECT_EQ(f.reads.list({""}).body, "[3]");
+    EXPECT_EQ(text(f.reads.list({""})), "[3]");
     EXPECT_EQ(f.cache.many, 2) << "a new manifest is read anew";
     f.cache.put("/articles", "[4]");
-    EXPECT_EQ(f.reads.list({""}).body, "[4]") << "a list in one item is what the head holds";
+    EXPECT_EQ(text(f.reads.list({""})), "[4]") << "a list in one item is what the head holds";
 }
 
 TEST(Gzip, AcceptEncodingIsReadAsRfc9110Says) {
@@ -468,60 +472,57 @@ TEST(Etag, NoneMatchComparesWeaklyAndAcceptsLists) {
     EXPECT_EQ(gzip_etag(tag), tag.substr(0, 33) + "-gz\"");
 }
 
-TEST(PrefetchedCache, OneMultiGetServesTheBatchAndNothingOutlivesIt) {
-    FakeCache cache;
-    cache.put("/articles/1", "one");
-    cache.put("/articles/2", "two");
-    PrefetchedCache prefetched(cache);
-    {
-        auto scope = prefetched.prefetch({"/articles/1", "/articles/2", "/articles/3"});
-        EXPECT_EQ(cache.many, 1);
-        EXPECT_TRUE(scope.found("/articles/1"));
-        EXPECT_TRUE(scope.found("/articles/2"));
-        EXPECT_FALSE(scope.found("/articles/3"));
-        EXPECT_EQ(prefetched.get("/articles/1").value(), "one");
-        EXPECT_EQ(prefetched.get("/articles/2").value(), "two");
-        EXPECT_EQ(cache.gets, 0) << "found rows cost no further round trip";
-        EXPECT_EQ(prefetched.get("/articles/3").value(), std::nullopt);
-        EXPECT_EQ(cache.gets, 1) << "a row the prefetch missed is asked again";
-    }
-    cache.put("/articles/1", "one, rewritten");
-    EXPECT_EQ(prefetched.get("/articles/1").value(), "one, rewritten")
-        << "once the batch is answered, every read asks the cache";
-    EXPECT_EQ(cache.gets, 2);
+// A batch of row reads: one multi-get; the rows found are answered from it, an id that cannot be
+// a key is answered at once, and a miss is left for row() to answer alone.
+TEST(Reads, RowsAnswersABatchWithOneMultiGetAndLeavesTheMisses) {
+    Fixture f;
+    f.cache.put("/articles/1", "one");
+    f.cache.put("/articles/2", "two");
+    std::vector<RowRead> batch = {
+        {.id = "1", .c = {}}, {.id = "3", .c = {}}, {.id = "2", .c = {}}, {.id = "a b", .c = {}}};
+    f.reads.rows(batch);
+    EXPECT_EQ(f.cache.many, 1);
+    EXPECT_EQ(f.cache.gets, 0) << "found rows cost no further round trip";
+    ASSERT_TRUE(batch[0].answer);
+    EXPECT_EQ(batch[0].answer->status, 200);
+    EXPECT_EQ(text(*batch[0].answer), "one");
+    EXPECT_FALSE(batch[1].answer) << "a miss is answered alone, where it may wait";
+    ASSERT_TRUE(batch[2].answer);
+    EXPECT_EQ(text(*batch[2].answer), "two");
+    ASSERT_TRUE(batch[3].answer);
+    EXPECT_EQ(batch[3].answer->status, 404);
+    EXPECT_TRUE(f.fills.empty()) << "a batch asks the worker for nothing";
+    // Nothing outlives the batch: the next one reads the cache again.
+    f.cache.put("/articles/1", "one, rewritten");
+    std::vector<RowRead> again = {{.id = "1", .c = {}}};
+    f.reads.rows(again);
+    EXPECT_EQ(text(*again[0].answer), "one, rewritten");
+    EXPECT_EQ(f.cache.many, 2);
 }
 
-TEST(PrefetchedCache, OtherThreadsAskTheCache) {
-    FakeCache cache;
-    cache.put("/articles/1", "one");
-    PrefetchedCache prefetched(cache);
-    auto scope = prefetched.prefetch({"/articles/1"});
-    cache.put("/articles/1", "one, rewritten");
-    std::string seen;
-    std::thread([&] { seen = prefetched.get("/articles/1").value().value_or(""); }).join();
-    EXPECT_EQ(seen, "one, rewritten");
-    EXPECT_EQ(cache.gets, 1);
+TEST(Reads, RowsAnswersEachConditionOnItsOwn) {
+    Fixture f;
+    f.cache.put("/articles/1", "one");
+    const std::string tag = etag_of("one");
+    std::vector<RowRead> batch = {{.id = "1", .c = {.if_none_match = tag}},
+                                  {.id = "1", .c = {.if_none_match = "", .gzip = true}},
+                                  {.id = "1", .c = {}}};
+    f.reads.rows(batch);
+    EXPECT_EQ(batch[0].answer->status, 304);
+    EXPECT_EQ(batch[1].answer->status, 200);
+    EXPECT_TRUE(batch[1].answer->gzip);
+    EXPECT_EQ(gunzip(text(*batch[1].answer)), "one");
+    EXPECT_EQ(text(*batch[2].answer), "one");
 }
 
-TEST(PrefetchedCache, AFailedPrefetchKeepsNothingAndEachReadReportsForItself) {
-    FakeCache cache;
-    cache.put("/articles/1", "one");
-    cache.failure = "memcached: timeout";
-    PrefetchedCache prefetched(cache);
-    auto scope = prefetched.prefetch({"/articles/1"});
-    EXPECT_FALSE(scope.found("/articles/1"));
-    auto read = prefetched.get("/articles/1");
-    ASSERT_FALSE(read);
-    EXPECT_EQ(read.error(), "memcached: timeout");
-    cache.failure.clear();
-    EXPECT_EQ(prefetched.get("/articles/1").value(), "one");
-}
-
-TEST(PrefetchedCache, OneBatchAtATimePerThread) {
-    FakeCache cache;
-    PrefetchedCache prefetched(cache);
-    auto scope = prefetched.prefetch({"/articles/1"});
-    EXPECT_THROW(prefetched.prefetch({"/articles/2"}), std::logic_error);
+TEST(Reads, ABatchTheCacheCannotReadLeavesEveryRowToRow) {
+    Fixture f;
+    f.cache.put("/articles/1", "one");
+    f.cache.failure = "memcached: timeout";
+    std::vector<RowRead> batch = {{.id = "1", .c = {}}, {.id = "2", .c = {}}};
+    f.reads.rows(batch);
+    EXPECT_FALSE(batch[0].answer);
+    EXPECT_FALSE(batch[1].answer);
 }
 
 }  // namespace

@@ -14,14 +14,29 @@ Event EventQueue::stamp(Op op, const std::string& schema, const std::string& tab
 
 EventQueue::Push EventQueue::push(Op op, const std::string& schema, const std::string& table,
                                   const std::string& pk, std::uint64_t received_us) {
+    return offer(op, schema, table, pk, received_us, true);
+}
+
+EventQueue::Push EventQueue::fill(const std::string& schema, const std::string& table,
+                                  const std::string& pk, std::uint64_t received_us) {
+    return offer(Op::Update, schema, table, pk, received_us, false);
+}
+
+EventQueue::Push EventQueue::offer(Op op, const std::string& schema, const std::string& table,
+                                   const std::string& pk, std::uint64_t received_us,
+                                   bool numbered_if_refused) {
     bool was_empty = false;
     {
         std::lock_guard lock(mu_);
-        Event e = stamp(op, schema, table, pk, received_us);
-        if (closed_) return Push::Closed;
-        if (q_.size() >= capacity_) return Push::Full;
+        const Push verdict = closed_                  ? Push::Closed
+                             : q_.size() >= capacity_ ? Push::Full
+                                                      : Push::Queued;
+        if (verdict != Push::Queued) {
+            if (numbered_if_refused) ++seq_;
+            return verdict;
+        }
         was_empty = q_.empty();
-        q_.push_back(std::move(e));
+        q_.push_back(stamp(op, schema, table, pk, received_us));
     }
     // The consumer waits only on an empty queue: one wake per refill, not one per event.
     if (was_empty) cv_.notify_one();

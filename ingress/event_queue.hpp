@@ -1,7 +1,9 @@
 // The ingress's bounded queue between HTTP threads and the publisher. push() stamps each change
 // with this stream's next sequence number and the receive time; a change that is refused (queue
 // full or closed) still takes its number, so the worker sees the gap and resyncs instead of
-// losing the change silently.
+// losing the change silently. fill() queues a read's request to look at a row (docs/read-api.md):
+// a hint, not a change, so a refused one takes no number; its loss costs nothing, and a gap would
+// cost a resync of the table.
 // The bound keeps memory flat when the worker is slow or away: the HTTP side answers 503.
 #pragma once
 
@@ -24,6 +26,9 @@ class EventQueue {
 
     enum class Push { Queued, Full, Closed };
     Push push(Op op, const std::string& schema, const std::string& table, const std::string& pk,
+              std::uint64_t received_us);
+    // An UPDATE for row `pk` on behalf of a read; numbered only when queued.
+    Push fill(const std::string& schema, const std::string& table, const std::string& pk,
               std::uint64_t received_us);
 
     // Waits up to `timeout` for an event, closed or not: the publisher keeps sending while the
@@ -52,6 +57,10 @@ class EventQueue {
     std::uint64_t epoch() const { return epoch_; }
 
   private:
+    // Stamps the event, and queues it unless refused; `numbered_if_refused` says whether a
+    // refusal still takes the number.
+    Push offer(Op op, const std::string& schema, const std::string& table, const std::string& pk,
+               std::uint64_t received_us, bool numbered_if_refused);
     Event stamp(Op op, const std::string& schema, const std::string& table, const std::string& pk,
                 std::uint64_t received_us);
 

@@ -93,7 +93,7 @@ int run(const Config& cfg) {
         // A miss is answered from Postgres when a read URL is set, and asks the worker to fill
         // the row with the event an UPDATE webhook makes (docs/read-api.md, "What a miss means").
         auto fill = [&queue = *lane.queue, table](const std::string& id) {
-            return queue.push(Op::Update, table.schema, table.name, id, unix_micros()) ==
+            return queue.fill(table.schema, table.name, id, unix_micros()) ==
                    EventQueue::Push::Queued;
         };
         if (!cfg.read_postgres_url.empty()) {

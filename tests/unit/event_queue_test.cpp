@@ -98,6 +98,32 @@ TEST(EventQueue, CloseRefusesButTakesANumberSoTheLossShows) {
     EXPECT_EQ(end->seq, 3u);
 }
 
+// A read's fill is a hint: refused while draining or full, it must not leave a gap, which would
+// make the worker resync the whole table (issue 29, item 3).
+TEST(EventQueue, ARefusedFillTakesNoNumberSoTheWorkerSeesNoGap) {
+    EventQueue q("s", 1, 2);
+    worker::StreamTracker t;
+    EXPECT_EQ(q.fill("public", "articles", "5", 1000), Push::Queued);
+    EXPECT_EQ(push(q, "6"), Push::Queued);
+    EXPECT_EQ(q.fill("public", "articles", "7", 1000), Push::Full);
+    EXPECT_EQ(q.last_seq(), 2u);
+    auto filled = q.pop(kNoWait);
+    ASSERT_TRUE(filled.has_value());
+    EXPECT_EQ(filled->op, Op::Update);
+    EXPECT_EQ(filled->pk, "5");
+    EXPECT_EQ(t.observe(*filled), worker::Verdict::InOrder);
+    auto next = q.pop(kNoWait);
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(t.observe(*next), worker::Verdict::InOrder);
+
+    q.close();
+    EXPECT_EQ(q.fill("public", "articles", "5", 1000), Push::Closed);
+    auto end = q.marker(Op::End, "public", "articles");
+    ASSERT_TRUE(end.has_value());
+    EXPECT_EQ(end->seq, 3u);
+    EXPECT_EQ(t.observe(*end), worker::Verdict::InOrder);
+}
+
 TEST(EventQueue, PopAfterCloseStillReturnsWhatIsLeft) {
     EventQueue q("s", 1, 10);
     push(q, "1");

@@ -9,10 +9,11 @@
 //   many readers miss one row, it is asked once per fill wait.
 // - Never a wrong answer. With a database (DatabaseReads), a miss is answered from Postgres: the
 //   row's bytes as the worker renders them, or 404 when no row has that key. Concurrent misses of
-//   one row share one query (single_flight.hpp). Without one, or when the database cannot answer
-//   (busy pool, unreachable), the miss may be a row that exists but is not cached yet, so it is
-//   never a 404: the read waits up to `fill_wait` for the worker's fill, then answers 503 with
-//   Retry-After. An id that cannot be a key is a 404 at once: no such row can be served.
+//   one row share queries that started after they arrived (single_flight.hpp). Without one, or
+//   when the database cannot answer (busy pool, unreachable), the miss may be a row that exists
+//   but is not cached yet, so it is never a 404: the read waits up to `fill_wait` for the
+//   worker's fill, then answers 503 with Retry-After. An id that cannot be a key is a 404 at
+//   once: no such row can be served.
 // - Never torn. A chunked list is read as its manifest names it and checked against the length
 //   the manifest gives; a read that races a rewrite (a part already replaced) reads the head
 //   again, up to three times, then answers 503.

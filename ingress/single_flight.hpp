@@ -1,8 +1,13 @@
-// Single flight: concurrent callers that ask for one key share one run of the work. The first
-// caller runs it; those who arrive while it runs wait for its result instead of running it again.
-// The read routes use it so that a storm of misses on one row makes one Postgres read
-// (docs/read-api.md). Nothing is kept after the run ends: the next caller runs the work anew, so
-// a result is never older than the request that receives it.
+// Single flight: concurrent callers that ask for one key share one run of the work, and a caller
+// only ever shares a run that started after it arrived. The read routes use it so that a storm
+// of misses on one row makes few Postgres reads, none of which can answer a request with a row
+// deleted before the request came (docs/read-api.md).
+//
+// A caller that finds no run for its key starts one. A caller that finds one running waits for it
+// to end and then shares the next run, which starts once the current one ends; every caller that
+// arrives meanwhile shares that same next run. So per key there is at most one run in flight and
+// one queued, and a storm of N callers makes at most two runs while it lasts one run's time.
+// Nothing is kept after a run ends.
 #pragma once
 
 #include <exception>
@@ -17,21 +22,62 @@ namespace revalidator::ingress {
 template <class Value>
 class SingleFlight {
   public:
-    // `work()`'s result, from this caller's run or from the run in progress for `key`; a caller
-    // that shares a run calls `on_join()` before it waits. An exception thrown by the run reaches
-    // every caller that shared it.
+    // `work()`'s result, from this caller's run or from a run that started after this caller
+    // arrived; a caller that shares another's run calls `on_join()` before it waits. An
+    // exception thrown by a run reaches every caller that shared it.
     template <class Work, class OnJoin>
     Value run(const std::string& key, Work&& work, OnJoin&& on_join) {
         std::unique_lock lock(mu_);
-        if (auto it = inflight_.find(key); it != inflight_.end()) {
-            auto shared = it->second;
+        Slot& slot = slots_[key];
+        if (!slot.running.valid()) {
+            std::promise<Value> promise;
+            slot.running = promise.get_future().share();
+            lock.unlock();
+            return execute(key, promise, std::forward<Work>(work));
+        }
+        if (slot.queued.valid()) {
+            auto shared = slot.queued;
+            ++waiting_;
             lock.unlock();
             on_join();
-            return shared.get();
+            return wait(shared);
         }
+        // The run in flight may have read before this caller arrived: this caller leads the
+        // next one, and waits for the current one to end (its outcome is not ours).
         std::promise<Value> promise;
-        inflight_.emplace(key, promise.get_future().share());
+        slot.queued = promise.get_future().share();
+        auto current = slot.running;
+        ++waiting_;
         lock.unlock();
+        current.wait();
+        lock.lock();
+        --waiting_;
+        Slot& mine = slots_.at(key);
+        mine.running = std::move(mine.queued);
+        mine.queued = {};
+        lock.unlock();
+        return execute(key, promise, std::forward<Work>(work));
+    }
+
+    // Keys with a run in progress or queued (for tests and metrics).
+    std::size_t in_flight() {
+        std::lock_guard lock(mu_);
+        return slots_.size();
+    }
+    // Callers waiting for a run that has not ended, other than the ones running it (for tests).
+    std::size_t waiting() {
+        std::lock_guard lock(mu_);
+        return waiting_;
+    }
+
+  private:
+    struct Slot {
+        std::shared_future<Value> running;  // valid while a run is in progress
+        std::shared_future<Value> queued;   // valid while the next run waits for it to end
+    };
+
+    template <class Work>
+    Value execute(const std::string& key, std::promise<Value>& promise, Work&& work) {
         try {
             Value value = std::forward<Work>(work)();
             finish(key);
@@ -44,20 +90,25 @@ class SingleFlight {
         }
     }
 
-    // Runs in progress (for tests and metrics).
-    std::size_t in_flight() {
-        std::lock_guard lock(mu_);
-        return inflight_.size();
+    Value wait(const std::shared_future<Value>& shared) {
+        shared.wait();
+        {
+            std::lock_guard lock(mu_);
+            --waiting_;
+        }
+        return shared.get();
     }
 
-  private:
+    // The slot stays while a next run is queued: its leader takes it over when woken.
     void finish(const std::string& key) {
         std::lock_guard lock(mu_);
-        inflight_.erase(key);
+        auto it = slots_.find(key);
+        if (it != slots_.end() && !it->second.queued.valid()) slots_.erase(it);
     }
 
     std::mutex mu_;
-    std::unordered_map<std::string, std::shared_future<Value>> inflight_;
+    std::unordered_map<std::string, Slot> slots_;
+    std::size_t waiting_ = 0;
 };
 
 }  // namespace revalidator::ingress

@@ -60,7 +60,10 @@ struct Reads::Counters {
                             with(labels, "reason=\"busy\""))),
           db_unavailable(r.counter("revalidator_ingress_read_db_errors_total",
                                    "Misses Postgres could not answer, by reason",
-                                   with(labels, "reason=\"unavailable\""))) {
+                                   with(labels, "reason=\"unavailable\""))),
+          cache_bypassed(r.counter(
+              "revalidator_ingress_read_cache_bypassed_total",
+              "Row reads asked of Postgres because the cache could not be read", labels)) {
         for (const char* route : {"row", "list"}) {
             for (const char* result : kResults) {
                 by.emplace(
@@ -83,6 +86,7 @@ struct Reads::Counters {
     metrics::Counter& db_shared;
     metrics::Counter& db_busy;
     metrics::Counter& db_unavailable;
+    metrics::Counter& cache_bypassed;
 };
 
 Reads::Reads(ReadSettings settings, CacheReads& cache, DatabaseReads* database, RequestFill fill,
@@ -151,7 +155,7 @@ void Reads::ask_worker(std::string_view id, const std::string& key) {
 }
 
 std::optional<ReadAnswer> Reads::from_database(std::string_view id, const std::string& key,
-                                               const Conditions& c) {
+                                               const Conditions& c, bool fill) {
     auto value = flights_.run(
         key,
         [&] {
@@ -159,7 +163,7 @@ std::optional<ReadAnswer> Reads::from_database(std::string_view id, const std::s
             auto v = database_->row(std::string(id));
             // The row exists and the cache lacks it: the worker fills it, so that the next read
             // is a hit. Asked by the query's maker only, once for all who share it.
-            if (v && *v) ask_worker(id, key);
+            if (fill && v && *v) ask_worker(id, key);
             return v;
         },
         [&] { counters_->db_shared.inc(); });
@@ -219,6 +223,12 @@ ReadAnswer Reads::row(std::string_view id, const Conditions& c) {
     while (true) {
         auto value = cache_.get(*key);
         if (!value) {
+            // Read around a cache server that is down (docs/cache-layout.md, "Several servers").
+            // No fill: the worker cannot write that server either, and owes the key already.
+            if (database_) {
+                counters_->cache_bypassed.inc();
+                if (auto answer = from_database(id, *key, c, false)) return std::move(*answer);
+            }
             return unavailable("row", "unavailable", "cache_unavailable",
                                "the cache could not be read (" + value.error() + ")");
         }
@@ -230,7 +240,7 @@ ReadAnswer Reads::row(std::string_view id, const Conditions& c) {
         if (!missed) {
             missed = true;
             if (database_) {
-                if (auto answer = from_database(id, *key, c)) return std::move(*answer);
+                if (auto answer = from_database(id, *key, c, true)) return std::move(*answer);
             }
             ask_worker(id, *key);
         }

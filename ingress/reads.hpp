@@ -8,7 +8,8 @@
 //   event an UPDATE webhook makes ("look at this row"), which it coalesces with the rest. However
 //   many readers miss one row, it is asked once per fill wait.
 // - Never a wrong answer. With a database (DatabaseReads), a miss is answered from Postgres: the
-//   row's bytes as the worker renders them, or 404 when no row has that key. Concurrent misses of
+//   row's bytes as the worker renders them, or 404 when no row has that key; so is a row whose
+//   cache server cannot be read (down, timed out). Concurrent misses of
 //   one row share queries that started after they arrived (single_flight.hpp). Without one, or
 //   when the database cannot answer (busy pool, unreachable), the miss may be a row that exists
 //   but is not cached yet, so it is never a 404: the read waits up to `fill_wait` for the
@@ -94,9 +95,10 @@ class Reads {
     // 304 when If-None-Match names the tag of `body` as `c` would receive it, else 200 with
     // `body` (gzip-encoded if asked), counted as `result`.
     ReadAnswer found(const char* route, const char* result, const Body& body, const Conditions& c);
-    // Asks Postgres for a row the cache missed: an answer, or nullopt when it could not say.
+    // Asks Postgres for a row the cache missed or could not read: an answer, or nullopt when it
+    // could not say. `fill`: ask the worker to fill a row that exists.
     std::optional<ReadAnswer> from_database(std::string_view id, const std::string& key,
-                                            const Conditions& c);
+                                            const Conditions& c, bool fill);
     void ask_worker(std::string_view id, const std::string& key);
     // The last list read whole, when `head` (the list's cache value) is still the one it came from.
     std::shared_ptr<const Body> remembered(const std::string& head);

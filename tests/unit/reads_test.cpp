@@ -363,6 +363,29 @@ TEST(Reads, ADatabaseThatCannotAnswerIsNeverA404ButAWaitForTheFill) {
     }
 }
 
+// docs/cache-layout.md, "Several servers": a row on a cache server that is down is read from
+// Postgres when a database is configured, counted, and asks no fill (issue 29, item 5).
+TEST(Reads, WithADatabaseARowWhoseCacheServerIsDownIsAnsweredFromPostgres) {
+    Fixture f(true);
+    f.cache.unreachable = {"/articles/9", "/articles/8"};
+    f.database.rows["9"] = R"({"id": 9})";
+    auto a = f.reads.row("9", {""});
+    EXPECT_EQ(a.status, 200) << a.error << " " << a.detail;
+    EXPECT_EQ(a.body, R"({"id": 9})");
+    EXPECT_EQ(a.etag, etag_of(R"({"id": 9})"));
+    auto absent = f.reads.row("8", {""});
+    EXPECT_EQ(absent.status, 404) << "Postgres says no row has it";
+    EXPECT_TRUE(f.fills.empty()) << "the worker cannot write that server either";
+    const auto m = f.metrics();
+    EXPECT_TRUE(has_line(m, "revalidator_ingress_read_cache_bypassed_total 2")) << m;
+    EXPECT_TRUE(has_line(m, R"(revalidator_ingress_reads_total{route="row",result="database"} 1)"));
+
+    f.database.failure = DatabaseError{DatabaseError::Kind::Unavailable, "down"};
+    auto neither = f.reads.row("9", {""});
+    EXPECT_EQ(neither.status, 503);
+    EXPECT_EQ(neither.error, "cache_unavailable") << "neither could answer";
+}
+
 // A storm of misses on one row: the first reader's query, and one more that every reader who came
 // while it ran shares (a query that started before them might predate their request).
 TEST(Reads, ConcurrentMissesOfOneRowMakeTwoDatabaseQueriesAtMost) {

@@ -215,6 +215,14 @@ void Reads::rows(std::span<RowRead> reads) {
     }
 }
 
+bool Reads::marked_absent(std::string_view id) {
+    auto key = absent_key(settings_.prefix, id);
+    if (!key) return false;
+    auto marker = cache_.get(*key);
+    // A marker that cannot be read is no answer: the read goes on as a miss.
+    return marker && *marker;
+}
+
 ReadAnswer Reads::row(std::string_view id, const Conditions& c) {
     auto key = item_key(settings_.prefix, id);
     if (!key) return not_a_key(id, key.error());
@@ -236,6 +244,12 @@ ReadAnswer Reads::row(std::string_view id, const Conditions& c) {
             auto etag = etag_of(**value);
             return found("row", missed ? "filled" : "hit",
                          Body(std::move(**value), std::move(etag)), c);
+        }
+        if (marked_absent(id)) {
+            counters_->count("row", "not_found");
+            return {.status = 404,
+                    .error = "not_found",
+                    .detail = "no row has the id '" + std::string(id) + "'"};
         }
         if (!missed) {
             missed = true;

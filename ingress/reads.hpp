@@ -14,7 +14,8 @@
 //   when the database cannot answer (busy pool, unreachable), the miss may be a row that exists
 //   but is not cached yet, so it is never a 404: the read waits up to `fill_wait` for the
 //   worker's fill, then answers 503 with Retry-After. An id that cannot be a key is a 404 at
-//   once: no such row can be served.
+//   once: no such row can be served. So is a miss whose row the worker marked absent: only the
+//   worker writes that marker, from Postgres, and deletes it before the row's key is written.
 // - Never torn. A chunked list is read as its manifest names it and checked against the length
 //   the manifest gives; a read that races a rewrite (a part already replaced) reads the head
 //   again, up to three times, then answers 503.
@@ -100,6 +101,8 @@ class Reads {
     std::optional<ReadAnswer> from_database(std::string_view id, const std::string& key,
                                             const Conditions& c, bool fill);
     void ask_worker(std::string_view id, const std::string& key);
+    // Whether the worker marked row `id` absent (docs/cache-layout.md, "Absent rows").
+    bool marked_absent(std::string_view id);
     // The last list read whole, when `head` (the list's cache value) is still the one it came from.
     std::shared_ptr<const Body> remembered(const std::string& head);
     // `manifest`: the head the list was read through, or empty when the head is the list itself.

@@ -71,4 +71,12 @@ Result<std::string, std::string> item_key(std::string_view prefix, std::string_v
     return key;
 }
 
+Result<std::string, std::string> absent_key(std::string_view prefix, std::string_view id) {
+    if (auto bad = check_key_part(id)) return Err{"id " + *bad};
+    std::string key;
+    key.reserve(prefix.size() + 8 + id.size());
+    key.append(prefix).append(":absent/").append(id);
+    return key;
+}
+
 }  // namespace revalidator

@@ -29,4 +29,12 @@ std::optional<std::string> check_key(std::string_view key);
 // (check_key_part). Every row key is built here, so none is sent without the check.
 Result<std::string, std::string> item_key(std::string_view prefix, std::string_view id);
 
+// The key of row `id`'s absent marker, "{prefix}:absent/{id}": the worker writes it, short-lived,
+// when it finds no such row, and the read routes answer it with 404 (docs/cache-layout.md,
+// "Absent rows"). Outside "{prefix}/", so no reader can take it for a row, and the row key stays
+// absent when the row is. The same check as item_key; 8 bytes longer, still within the limit.
+Result<std::string, std::string> absent_key(std::string_view prefix, std::string_view id);
+// What a marker holds: not JSON, so that it cannot pass for a row either.
+inline constexpr std::string_view kAbsentValue = "absent";
+
 }  // namespace revalidator

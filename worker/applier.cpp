@@ -19,6 +19,10 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// Markers known to this process at most; past it, no new one is written (reads of such rows wait
+// for a fill, as without markers), so a crawl of absent ids cannot fill the memory.
+constexpr std::size_t kMaxMarked = 100'000;
+
 // Each row is logged the first time it is skipped, as a resync meets it again every time; past
 // this many rows only the count grows, so a table full of such ids cannot fill the memory.
 constexpr std::size_t kMaxUnkeyableLogged = 1000;
@@ -55,7 +59,9 @@ Applier::Applier(RowSource& source, CacheSink& sink, ApplierConfig cfg, metrics:
                            "Rows read whose primary key cannot form a cache key, so not cached")),
       staleness_(r.histogram("revalidator_worker_staleness_seconds",
                              "Time from the ingress receiving a webhook to the cache showing it",
-                             metrics::latency_buckets())) {
+                             metrics::latency_buckets())),
+      markers_written_(r.counter("revalidator_worker_absent_markers_written_total",
+                                 "Absent markers written for rows asked for that do not exist")) {
     for (const auto& key : cfg_.views) views_.emplace_back(key, cfg_.max_item_bytes, unix_micros());
 }
 
@@ -166,6 +172,57 @@ bool Applier::cache_restarted() {
     return changed;
 }
 
+void Applier::took_over() {
+    inherited_until_ = std::chrono::steady_clock::now() + cfg_.absent_ttl;
+}
+
+void Applier::unmark(const std::vector<Row>& rows, bool full, Outcome& out,
+                     const std::function<void(const std::string&)>& owe) {
+    const auto now = std::chrono::steady_clock::now();
+    // A resync writes every row: only the markers this process knows are looked for then.
+    const bool inherited = !full && now < inherited_until_;
+    if (!inherited && marked_.empty()) return;
+    for (const auto& row : rows) {
+        auto it = marked_.find(row.pk);
+        const bool mine = it != marked_.end() && now < it->second;
+        if (!mine && !inherited) {
+            if (it != marked_.end()) marked_.erase(it);
+            continue;
+        }
+        auto key = absent_key(cfg_.prefix, row.pk);
+        if (!key) continue;  // no marker can have been written
+        WriteStatus st = remove(*key);
+        if (st == WriteStatus::Ok) {
+            if (it != marked_.end()) marked_.erase(it);
+            continue;
+        }
+        // The row's key is still written: readers look at it first. The marker is owed.
+        out.cache_unreachable |= st == WriteStatus::Unreachable;
+        owe(row.pk);
+        if (it == marked_.end()) marked_.emplace(row.pk, now + cfg_.absent_ttl);
+    }
+}
+
+void Applier::mark_absent(const std::string& pk) {
+    if (cfg_.absent_ttl.count() == 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (marked_.size() >= kMaxMarked) {
+        std::erase_if(marked_, [&](const auto& m) { return now >= m.second; });
+        if (marked_.size() >= kMaxMarked) return;
+    }
+    auto key = absent_key(cfg_.prefix, pk);
+    if (!key) return;
+    // Recorded before the write: a write that fails may still have landed.
+    marked_[pk] = now + cfg_.absent_ttl;
+    WriteStatus st = sink_.set_expiring(*key, kAbsentValue, cfg_.absent_ttl);
+    if (st == WriteStatus::Ok) {
+        writes_.inc();
+        markers_written_.inc();
+    } else {
+        write_errors_.inc();
+    }
+}
+
 void Applier::skip_unkeyable(const Row& row, const std::string& why) {
     unkeyable_.inc();
     if (unkeyable_logged_.size() >= kMaxUnkeyableLogged) return;
@@ -232,6 +289,7 @@ Outcome Applier::apply(const Batch& b) {
     };
     std::size_t deleted = 0, keyed = 0;
     if (b.full) {
+        unmark(snap.rows, true, out, owe);
         std::vector<std::string> written = write_rows(snap.rows, out, owe);
         keyed = written.size();
         std::unordered_set<std::string> present(std::make_move_iterator(written.begin()),
@@ -256,6 +314,7 @@ Outcome Applier::apply(const Batch& b) {
     } else {
         std::unordered_set<std::string_view> found;
         for (const auto& row : snap.rows) found.insert(row.pk);
+        unmark(snap.rows, false, out, owe);
         for (auto& pk : write_rows(snap.rows, out, owe)) cached_.insert(std::move(pk));
         for (const auto& [pk, _] : received) {
             if (found.count(pk)) continue;
@@ -265,6 +324,7 @@ Outcome Applier::apply(const Batch& b) {
             out.cache_unreachable |= st == WriteStatus::Unreachable;
             if (st == WriteStatus::Ok) {
                 cached_.erase(pk);
+                mark_absent(pk);
             } else {
                 owe(pk);
             }

@@ -7,6 +7,10 @@
 // A row whose primary key cannot form a cache key (item_key) is never sent to the cache: it is
 // skipped, counted and logged, and stays in the list (docs/cache-layout.md). Ids are matched to
 // rows as the source spells them (Snapshot::asked), so "007" names row 7 of an integer key.
+// A row a batch names and the source does not have gets a short-lived absent marker besides its
+// deleted key, for the read routes' 404; a marker that may stand is deleted before its row's key
+// is written, so a reader never finds the row missing and the marker there after the row came
+// (docs/cache-layout.md, "Absent rows").
 // Pure logic over RowSource and CacheSink: the unit tests drive it with fakes.
 #pragma once
 
@@ -36,6 +40,8 @@ struct ApplierConfig {
     std::chrono::milliseconds part_recheck{0};
     // The views' keys, in the order the source reads them (Snapshot::views).
     std::vector<std::string> views{};
+    // How long an absent marker lives; 0: none is written.
+    std::chrono::seconds absent_ttl{0};
 };
 
 struct Outcome {
@@ -52,6 +58,9 @@ class Applier {
     Outcome apply(const Batch& b);
     // True once after the cache server(s) changed identity (a restart emptied them).
     bool cache_restarted();
+    // This process became the table's writer: markers the previous writer wrote may stand for
+    // up to their lifetime, unknown to it, so each row written meanwhile deletes its marker.
+    void took_over();
 
     // For the anti-entropy pass (anti_entropy.hpp): the list as last followed, each view as last
     // followed (the i-th at the i-th of ApplierConfig::views), and the pks whose keys the cache
@@ -82,6 +91,13 @@ class Applier {
     // a batch's time.
     bool part_cached(const std::string& key, std::chrono::steady_clock::time_point now);
     void learn_cached_rows();
+    // Deletes the markers that may stand for `rows` (all of the table's rows when `full`), before
+    // their keys are written; a delete that fails is owed.
+    void unmark(const std::vector<Row>& rows, bool full, Outcome& out,
+                const std::function<void(const std::string&)>& owe);
+    // Marks row `pk`, which the source does not have, absent for absent_ttl. A marker that
+    // cannot be written is only counted: reads then wait for a fill, as without markers.
+    void mark_absent(const std::string& pk);
     static std::unordered_map<std::string, std::uint64_t> spelled(const Batch& b,
                                                                   const Snapshot& snap);
 
@@ -98,6 +114,9 @@ class Applier {
     // When each part the list names was last known to be in the cache.
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> parts_seen_;
     std::unordered_set<std::string> unkeyable_logged_;
+    // The markers this process wrote, until they expire; and until when a previous writer's may.
+    std::unordered_map<std::string, std::chrono::steady_clock::time_point> marked_;
+    std::chrono::steady_clock::time_point inherited_until_{};
 
     metrics::Counter& batches_;
     metrics::Histogram& batch_size_;
@@ -111,6 +130,7 @@ class Applier {
     metrics::Counter& stale_deleted_;
     metrics::Counter& unkeyable_;
     metrics::Histogram& staleness_;
+    metrics::Counter& markers_written_;
 };
 
 }  // namespace revalidator::worker

@@ -3,6 +3,7 @@
 // server can be away, and the worker must then delete, count, log and retry (promise 4).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <span>
@@ -57,6 +58,9 @@ class CacheSink {
         for (const auto& item : items) out.push_back(set(item.key, item.value));
         return out;
     }
+    // A value that Memcached drops after `ttl` (an absent marker, docs/cache-layout.md).
+    virtual WriteStatus set_expiring(std::string_view key, std::string_view value,
+                                     std::chrono::seconds ttl) = 0;
     // Ok also when the key was not there.
     virtual WriteStatus remove(std::string_view key) = 0;
     virtual Lookup get(std::string_view key) = 0;

@@ -65,6 +65,11 @@ void Loop::ingest(const std::vector<std::string>& frames) {
     pending_size_ = pending_.size();
 }
 
+void Loop::became_active() {
+    applier_.took_over();
+    request_resync("became active");
+}
+
 void Loop::request_resync(const std::string& reason) {
     std::lock_guard lock(resync_mu_);
     if (resync_reason_.empty()) resync_reason_ = reason;

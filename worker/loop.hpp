@@ -44,6 +44,9 @@ class Loop {
     std::chrono::milliseconds step();
     // Thread-safe: the admin endpoint and start-up use it.
     void request_resync(const std::string& reason);
+    // This process took the table's lease: a resync, and the applier told (Applier::took_over).
+    // On the loop's thread.
+    void became_active();
 
     bool source_ok() const { return source_ok_; }
     bool cache_ok() const { return cache_ok_; }

@@ -77,6 +77,15 @@ WriteStatus McSink::set(std::string_view key, std::string_view value) {
         memcached_set(impl_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0)));
 }
 
+WriteStatus McSink::set_expiring(std::string_view key, std::string_view value,
+                                 std::chrono::seconds ttl) {
+    if (!Impl::sendable(key)) return WriteStatus::Refused;
+    impl_->check_gate();
+    return impl_->classify(
+        impl_->wrote(memcached_set(impl_->mc, key.data(), key.size(), value.data(), value.size(),
+                                   static_cast<time_t>(ttl.count()), 0)));
+}
+
 std::vector<WriteStatus> McSink::set_many(std::span<const CacheItem> items) {
     std::vector<WriteStatus> out(items.size(), WriteStatus::Ok);
     // Below this many keys a thread costs more than the round trips it saves.

@@ -40,6 +40,8 @@ class McSink final : public CacheSink {
 
     WriteStatus set(std::string_view key, std::string_view value) override;
     std::vector<WriteStatus> set_many(std::span<const CacheItem> items) override;
+    WriteStatus set_expiring(std::string_view key, std::string_view value,
+                             std::chrono::seconds ttl) override;
     WriteStatus remove(std::string_view key) override;
     Lookup get(std::string_view key) override;
     // One multi-get: a round trip per server rather than per key.

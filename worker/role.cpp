@@ -46,7 +46,7 @@ int Role::run() {
 }
 
 void Role::consume(Inbox& inbox) {
-    loop_.request_resync("became active");
+    loop_.became_active();
     auto wait = milliseconds(0);
     // A lost lease also closes the write gate at once (McSink throws Fenced); returning unbinds
     // the inbox, so events flow to the new active worker.

@@ -41,6 +41,10 @@ void declare(config::Parser& p, Config& c) {
              "how long a list part known to be in the cache is trusted to stay there before a "
              "batch that reuses it checks again (0: every batch checks every part it reuses)")
         ->check(CLI::Range(0, 60'000));
+    p.option("--absent-ttl-s", c.absent_ttl_s,
+             "how long the marker that says a row does not exist lives, which the read routes "
+             "answer with 404 (docs/cache-layout.md, \"Absent rows\"; 0: no markers)")
+        ->check(CLI::Range(0, 86'400));
     p.option("--admin-host", c.admin_host, "address for /healthz, /readyz, /metrics, /resync");
     p.option("--admin-port", c.admin_port, "port for the admin endpoints (0 picks a free port)")
         ->check(CLI::Range(0, 65535));
@@ -229,7 +233,8 @@ ApplierConfig applier_config(const Config& c) {
             .primary_key = c.table.primary_key,
             .max_item_bytes = c.max_item_bytes,
             .part_recheck = std::chrono::milliseconds(c.part_recheck_ms),
-            .views = std::move(views)};
+            .views = std::move(views),
+            .absent_ttl = std::chrono::seconds(c.absent_ttl_s)};
 }
 
 LoopConfig loop_config(const Config& c) {

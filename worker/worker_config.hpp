@@ -37,6 +37,7 @@ struct Config {
     std::vector<View> views;
     std::size_t max_item_bytes = 1'000'000;
     int part_recheck_ms = 1000;
+    int absent_ttl_s = 60;
     std::string admin_host = "127.0.0.1";
     int admin_port = 8081;
     config::Secret admin_secret;

@@ -77,6 +77,90 @@ class ApplierTest : public ::testing::Test {
     std::unique_ptr<Applier> applier_;
 };
 
+// Absent markers (docs/cache-layout.md, "Absent rows"; issue 29, item 6).
+
+std::size_t op_index(const FakeSink& sink, const std::string& op) {
+    auto it = std::find(sink.ops.begin(), sink.ops.end(), op);
+    return it == sink.ops.end() ? SIZE_MAX : static_cast<std::size_t>(it - sink.ops.begin());
+}
+
+TEST_F(ApplierTest, ARowAskedForThatDoesNotExistGetsAShortLivedMarkerAndNoRowKey) {
+    cfg.absent_ttl = std::chrono::seconds(60);
+    source.put(1, "one");
+    EXPECT_TRUE(applier().apply(rows_batch({"9"})).done());
+    EXPECT_EQ(sink.at("/articles:absent/9"), "absent");
+    EXPECT_EQ(sink.ttls.at("/articles:absent/9"), std::chrono::seconds(60)) << "it expires";
+    EXPECT_FALSE(sink.has("/articles/9")) << "the row key stays absent when the row is";
+    EXPECT_EQ(sink.at("/articles"), "[" + int_row(1, "one") + "]") << "a marker is no row";
+    EXPECT_EQ(metric("revalidator_worker_absent_markers_written_total"), 1);
+    EXPECT_EQ(sink.ttls.size(), 1u) << "nothing else is written with an expiry";
+}
+
+TEST_F(ApplierTest, NoMarkerWhenTheirLifetimeIsZero) {
+    cfg.absent_ttl = std::chrono::seconds(0);
+    EXPECT_TRUE(applier().apply(rows_batch({"9"})).done());
+    EXPECT_FALSE(sink.has("/articles:absent/9"));
+}
+
+TEST_F(ApplierTest, AnInsertDeletesTheMarkerBeforeTheRowIsWritten) {
+    cfg.absent_ttl = std::chrono::seconds(60);
+    applier().apply(rows_batch({"9"}));
+    ASSERT_TRUE(sink.has("/articles:absent/9"));
+    source.put(9, "late");
+    sink.ops.clear();
+    EXPECT_TRUE(applier().apply(rows_batch({"9"})).done());
+    EXPECT_FALSE(sink.has("/articles:absent/9"));
+    EXPECT_EQ(sink.at("/articles/9"), int_row(9, "late"));
+    EXPECT_LT(op_index(sink, "remove /articles:absent/9"), op_index(sink, "set /articles/9"))
+        << "a reader never finds the row key missing and the marker still there after the row";
+}
+
+TEST_F(ApplierTest, AResyncTreatsMarkersAsNoRowsAndDeletesThoseOfRowsItWrites) {
+    cfg.absent_ttl = std::chrono::seconds(60);
+    source.put(1, "one");
+    applier().apply(full_batch());
+    applier().apply(rows_batch({"8", "9"}));
+    ASSERT_TRUE(sink.has("/articles:absent/8"));
+    source.put(9, "nine");  // its webhook lost: the resync brings it
+    sink.ops.clear();
+    EXPECT_TRUE(applier().apply(full_batch()).done());
+    EXPECT_EQ(sink.at("/articles:absent/8"), "absent") << "a live marker of an absent row stays";
+    EXPECT_FALSE(sink.has("/articles:absent/9"));
+    EXPECT_LT(op_index(sink, "remove /articles:absent/9"), op_index(sink, "set /articles/9"));
+    EXPECT_FALSE(sink.has("/articles/8"));
+    EXPECT_EQ(metric("revalidator_worker_stale_keys_deleted_total"), 0) << "no marker is a row";
+    EXPECT_EQ(op_index(sink, "remove /articles:absent/1"), SIZE_MAX)
+        << "a resync deletes only the markers this process knows of";
+}
+
+// A previous writer's markers are unknown to this process: for their lifetime after it takes
+// over, each row it writes deletes its marker; otherwise only its own markers cost a delete.
+TEST_F(ApplierTest, AfterATakeoverEachRowWrittenDeletesAMarkerAPreviousWriterMayHaveLeft) {
+    cfg.absent_ttl = std::chrono::seconds(60);
+    source.put(5, "five");
+    source.put(6, "six");
+    sink.store["/articles:absent/6"] = "absent";  // left by another writer
+    applier().apply(rows_batch({"5"}));
+    EXPECT_EQ(op_index(sink, "remove /articles:absent/5"), SIZE_MAX) << "no marker known";
+    applier().took_over();
+    EXPECT_TRUE(applier().apply(rows_batch({"6"})).done());
+    EXPECT_FALSE(sink.has("/articles:absent/6"));
+    EXPECT_LT(op_index(sink, "remove /articles:absent/6"), op_index(sink, "set /articles/6"));
+}
+
+TEST_F(ApplierTest, AMarkerWhoseDeleteFailsIsOwedAndTheRowStillWritten) {
+    cfg.absent_ttl = std::chrono::seconds(60);
+    applier().apply(rows_batch({"9"}));
+    source.put(9, "late");
+    sink.unreachable_keys = {"/articles:absent/9"};
+    Outcome out = applier().apply(rows_batch({"9"}));
+    EXPECT_TRUE(out.retry.received.count("9"));
+    EXPECT_EQ(sink.at("/articles/9"), int_row(9, "late")) << "readers look at the row key first";
+    sink.unreachable_keys.clear();
+    EXPECT_TRUE(applier().apply(out.retry).done());
+    EXPECT_FALSE(sink.has("/articles:absent/9"));
+}
+
 TEST_F(ApplierTest, BatchWritesChangedRowsAndTheListAndDeletesAbsentRows) {
     source.put(1, "one");
     source.put(2, "two");
@@ -103,7 +187,9 @@ TEST_F(ApplierTest, BatchWritesChangedRowsAndTheListAndDeletesAbsentRows) {
     EXPECT_EQ(metric("revalidator_worker_batches_total"), 1);
     EXPECT_EQ(metric("revalidator_worker_rows_read_total"), 1);
     EXPECT_EQ(metric("revalidator_worker_list_rebuilds_total"), 1);
-    EXPECT_EQ(metric("revalidator_worker_cache_writes_total"), 3);  // row 1, delete of 4, the list
+    // row 1, delete of 4, its absent marker, the list
+    EXPECT_EQ(metric("revalidator_worker_cache_writes_total"), 4);
+    EXPECT_EQ(sink.at("/articles:absent/4"), "absent");
     EXPECT_EQ(metric("revalidator_worker_cache_write_errors_total"), 0);
     EXPECT_EQ(metric("revalidator_worker_resyncs_total"), 0);
     EXPECT_EQ(metric("revalidator_worker_batch_rows_count"), 1);
@@ -320,7 +406,8 @@ TEST_F(ApplierTest, IntegerIdsInAnotherSpellingNameTheirRowByValue) {
     EXPECT_TRUE(out.done());
     EXPECT_EQ(sink.at("/articles/7"), int_row(7, "seven"));
     EXPECT_EQ(sink.at("/articles"), source.list());
-    EXPECT_EQ(sink.sets, 2) << "row 7 once, and the list";
+    EXPECT_EQ(sink.sets, 3) << "row 7 once, the list, and the marker of 7.0, which no row has";
+    EXPECT_EQ(sink.at("/articles:absent/7.0"), "absent");
     for (const char* key : {"/articles/007", "/articles/+7", "/articles/7.0"}) {
         EXPECT_FALSE(sink.store.count(key)) << key;
     }

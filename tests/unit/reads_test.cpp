@@ -323,7 +323,7 @@ TEST(Reads, WithADatabaseAMissOnAnExistingRowIsAnsweredFromItAndFilled) {
     EXPECT_EQ(text(a), R"({"id": 9})");
     EXPECT_EQ(a.etag, etag_of(R"({"id": 9})")) << "the tag the cached bytes will have";
     EXPECT_EQ(f.fills, std::vector<std::string>{"9"}) << "the worker fills the cache";
-    EXPECT_EQ(f.cache.gets, 1) << "answered without waiting for the fill";
+    EXPECT_EQ(f.cache.gets, 2) << "the row and its marker; answered without waiting for the fill";
     const auto m = f.metrics();
     EXPECT_TRUE(has_line(m, R"(revalidator_ingress_reads_total{route="row",result="database"} 1)"));
     EXPECT_TRUE(has_line(m, "revalidator_ingress_read_db_queries_total 1"));
@@ -363,6 +363,45 @@ TEST(Reads, ADatabaseThatCannotAnswerIsNeverA404ButAWaitForTheFill) {
     }
 }
 
+// The worker's absent marker (docs/cache-layout.md, "Absent rows"; issue 29, item 6): a miss whose
+// row it marks is a 404, without a database, and asks nothing more of the worker.
+TEST(Reads, AMissTheWorkerMarkedAbsentIs404AndAsksNoFill) {
+    Fixture f;
+    f.cache.put("/articles:absent/999", "absent");
+    auto a = f.reads.row("999", {""});
+    EXPECT_EQ(a.status, 404);
+    EXPECT_EQ(a.error, "not_found");
+    EXPECT_TRUE(f.fills.empty());
+    EXPECT_TRUE(has_line(f.metrics(),
+                         R"(revalidator_ingress_reads_total{route="row",result="not_found"} 1)"));
+}
+
+TEST(Reads, AFillThatMarksTheRowAbsentAnswers404WithinTheWait) {
+    Fixture f(false, 10s);
+    f.on_fill = [&](const std::string& id) { f.cache.put("/articles:absent/" + id, "absent"); };
+    auto a = f.reads.row("999", {""});
+    EXPECT_EQ(a.status, 404);
+    EXPECT_EQ(f.fills, std::vector<std::string>{"999"});
+}
+
+TEST(Reads, TheRowKeyWinsOverAMarkerAndAMarkerSavesTheDatabaseQuery) {
+    Fixture f(true);
+    f.cache.put("/articles/5", R"({"id": 5})");
+    f.cache.put("/articles:absent/5", "absent");  // a reader may see both for a moment
+    EXPECT_EQ(f.reads.row("5", {""}).status, 200);
+    f.cache.put("/articles:absent/6", "absent");
+    EXPECT_EQ(f.reads.row("6", {""}).status, 404);
+    EXPECT_EQ(f.database.queries, 0);
+}
+
+TEST(Reads, AMarkerThatCannotBeReadIsNoAnswer) {
+    Fixture f;
+    f.cache.unreachable = {"/articles:absent/7"};
+    auto a = f.reads.row("7", {""});
+    EXPECT_EQ(a.status, 503);
+    EXPECT_EQ(a.error, "not_cached");
+}
+
 // docs/cache-layout.md, "Several servers": a row on a cache server that is down is read from
 // Postgres when a database is configured, counted, and asks no fill (issue 29, item 5).
 TEST(Reads, WithADatabaseARowWhoseCacheServerIsDownIsAnsweredFromPostgres) {
@@ -371,7 +410,7 @@ TEST(Reads, WithADatabaseARowWhoseCacheServerIsDownIsAnsweredFromPostgres) {
     f.database.rows["9"] = R"({"id": 9})";
     auto a = f.reads.row("9", {""});
     EXPECT_EQ(a.status, 200) << a.error << " " << a.detail;
-    EXPECT_EQ(a.body, R"({"id": 9})");
+    EXPECT_EQ(text(a), R"({"id": 9})");
     EXPECT_EQ(a.etag, etag_of(R"({"id": 9})"));
     auto absent = f.reads.row("8", {""});
     EXPECT_EQ(absent.status, 404) << "Postgres says no row has it";

@@ -140,6 +140,7 @@ class FakeSink : public CacheSink {
     int writes_before_fence = -1;
     std::string instance_id;  // what instance() names while reachable; change it for a restart
     int sets = 0, removes = 0, gets = 0, touches = 0;
+    std::vector<std::string> ops;  // "set KEY" and "remove KEY", in the order sent
     // Keys sent that Memcached's text protocol would misread: a space or "\r\n" inside ends the
     // key and the rest is read as arguments or as the next command; over 250 bytes is an error.
     std::vector<std::string> misread_keys;
@@ -148,6 +149,7 @@ class FakeSink : public CacheSink {
         gate();
         ++sets;
         sent(key);
+        ops.push_back("set " + std::string(key));
         if (down(key)) return WriteStatus::Unreachable;
         // Like Memcached, a refused value leaves what the key held in place.
         if (refuse.count(key) || value.size() > max_value_bytes) return WriteStatus::Refused;
@@ -155,12 +157,23 @@ class FakeSink : public CacheSink {
         return WriteStatus::Ok;
     }
 
+    // Keys written with an expiry, and that expiry (they stay in `store` until removed).
+    std::map<std::string, std::chrono::seconds, std::less<>> ttls;
+    WriteStatus set_expiring(std::string_view key, std::string_view value,
+                             std::chrono::seconds ttl) override {
+        WriteStatus st = set(key, value);
+        if (st == WriteStatus::Ok) ttls[std::string(key)] = ttl;
+        return st;
+    }
+
     WriteStatus remove(std::string_view key) override {
         gate();
         ++removes;
         sent(key);
+        ops.push_back("remove " + std::string(key));
         if (down(key)) return WriteStatus::Unreachable;
         if (auto it = store.find(key); it != store.end()) store.erase(it);
+        if (auto it = ttls.find(key); it != ttls.end()) ttls.erase(it);
         return WriteStatus::Ok;
     }
 

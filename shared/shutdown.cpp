@@ -20,12 +20,14 @@ std::vector<std::function<void()>> callbacks;
 void request() {
     std::vector<std::function<void()>> run;
     {
+        // Notified under the lock: a waiter that wakes may end the process, and the signal
+        // thread must be done with the condition variable by then.
         std::lock_guard lock(mu);
         if (flag) return;
         flag = true;
         run = callbacks;
+        cv.notify_all();
     }
-    cv.notify_all();
     for (auto& f : run) f();
 }
 
@@ -51,6 +53,11 @@ void on_request(std::function<void()> callback) {
 bool requested() {
     std::lock_guard lock(mu);
     return flag;
+}
+
+void wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [] { return flag; });
 }
 
 bool wait_for(std::chrono::milliseconds d) {

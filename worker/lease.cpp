@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <thread>
 
 #include "log.hpp"
@@ -107,10 +108,10 @@ struct Lease::Impl {
     std::atomic<bool> repair_asked{false};   // of this worker, by another one
     std::atomic<Clock::rep> fresh_until{0};  // Clock ticks: last renewal sent + ttl
 
-    std::mutex mu;
-    std::condition_variable wake;
-    bool stopping = false;
-    std::thread renewer;
+    // Started by try_acquire and stopped by the next try_acquire or by release(), both on the
+    // role's thread: its one owner (service.hpp). A renewer that lost the lock has ended on its
+    // own, and is joined there too.
+    std::jthread renewer;
 
     void close() {
         if (conn) PQfinish(conn);
@@ -124,25 +125,20 @@ struct Lease::Impl {
         log::error("lease lost", {{"lease", opts.name}, {"error", why}});
     }
 
-    void renew_loop() {
+    void renew_loop(const std::stop_token& stop) {
+        std::mutex mu;
+        std::condition_variable_any wake;
         std::unique_lock lock(mu);
-        while (!stopping) {
-            wake.wait_for(lock, opts.ttl / 4);
-            if (stopping) break;
-            lock.unlock();
+        while (!wake.wait_for(lock, stop, opts.ttl / 4, [&] { return stop.stop_requested(); })) {
             auto sent = Clock::now();
             std::string error;
-            auto ok = query_by(conn, "SELECT 1", "", sent + deadline, error);
-            if (ok) {
-                fresh_until = (sent + opts.ttl).time_since_epoch().count();
-                repair_wanted = false;  // the session never lapsed: no write came late
-                take_notifications();
-            }
-            lock.lock();
-            if (!ok) {
+            if (!query_by(conn, "SELECT 1", "", sent + deadline, error)) {
                 lost(error);
-                break;
+                return;
             }
+            fresh_until = (sent + opts.ttl).time_since_epoch().count();
+            repair_wanted = false;  // the session never lapsed: no write came late
+            take_notifications();
         }
     }
 
@@ -160,13 +156,9 @@ struct Lease::Impl {
     }
 
     void stop_renewing() {
-        {
-            std::lock_guard lock(mu);
-            stopping = true;
-        }
-        wake.notify_all();
-        if (renewer.joinable()) renewer.join();
-        stopping = false;
+        if (!renewer.joinable()) return;
+        renewer.request_stop();
+        renewer.join();
     }
 };
 
@@ -211,7 +203,8 @@ bool Lease::try_acquire() {
         if (got && *got == "t") {
             impl_->fresh_until = (sent + impl_->opts.ttl).time_since_epoch().count();
             impl_->held = true;
-            impl_->renewer = std::thread([this] { impl_->renew_loop(); });
+            impl_->renewer =
+                std::jthread([this](const std::stop_token& stop) { impl_->renew_loop(stop); });
             return true;
         }
         if (!got) impl_->close();

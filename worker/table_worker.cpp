@@ -41,6 +41,9 @@ std::unique_ptr<McSink> read_only_cache(const Config& cfg) {
         WriteGate{.open = [] { return false; }, .closed_during_write = {}});
 }
 
+// Built in this order and destroyed in reverse (service.hpp): the role and the loop, then the
+// anti-entropy pass, whose destructor waits for its threads, before the connections and cache
+// handles those threads read through; the lease last, released by the role already.
 struct TableWorker::Parts {
     Parts(const TableConfig& t, metrics::Registry& root, const std::string& labels,
           StopSignal& stop)

@@ -10,6 +10,7 @@
 
 #include "cache_key.hpp"
 #include "log.hpp"
+#include "manifest.hpp"
 
 namespace revalidator::worker {
 
@@ -78,7 +79,8 @@ std::optional<std::string> listed_row_id(std::string_view prefix, std::string_vi
         return std::nullopt;
     }
     std::string id(key.substr(prefix.size() + 1));
-    if (id.find('/') != std::string::npos) return std::nullopt;
+    if (id.find('/') != std::string::npos || id.find(":part:") != std::string::npos)
+        return std::nullopt;
     auto own = item_key(prefix, id);
     if (!own || *own != key) return std::nullopt;
     return id;
@@ -344,14 +346,20 @@ AntiEntropy::EndReading AntiEntropy::read_end(
     std::vector<std::string> candidates, keys;
     for (const auto pk : unseen_listed) {
         if (exist.count(std::string(pk)) || known.count(pk)) continue;
+        // "/articles/featured" is no key of a bigint-keyed table: whatever holds it is not ours.
+        if (!readers_.source.spells_key(std::string(pk))) continue;
         candidates.emplace_back(pk);
         keys.push_back(*item_key(cfg_.prefix, pk));
     }
     // The listing is older than the pass's end: a key a batch has deleted since (its row's DELETE
-    // announced) is listed still, and is no stray.
+    // announced) is listed still, and is no stray. A key that holds a list (a JSON array, or a
+    // manifest of parts) is another collection's, whose prefix has the shape of this one's row
+    // key; a row's value is never one.
     const auto held = readers_.cache.get_many(keys);
     for (std::size_t i = 0; i < candidates.size(); ++i) {
-        if (held[i].value) r.strays.push_back(std::move(candidates[i]));
+        const auto& value = held[i].value;
+        if (!value || value->starts_with('[') || manifest::decode(*value)) continue;
+        r.strays.push_back(std::move(candidates[i]));
     }
     return r;
 }

@@ -65,6 +65,9 @@ class DigestSource {
     // The rows that exist among `pks`, each under its own pk::text (an id spelled otherwise, such
     // as "007" for 7, is not answered for).
     virtual std::vector<RowDigest> digests_of(const std::vector<std::string>& pks) = 0;
+    // Whether `id` spells a value of the primary key's type ("007" does for an integer key,
+    // "featured" does not; every id does for a text key). Throws when that cannot be known yet.
+    virtual bool spells_key(const std::string& id) = 0;
 };
 
 // The keys the cache holds whose names start with a prefix, on every server. nullopt when they
@@ -75,10 +78,13 @@ class KeyLister {
     virtual std::optional<std::vector<std::string>> keys(std::string_view prefix) = 0;
 };
 
-// The id a key listed from the cache names under `prefix`: nullopt unless the key is exactly the
-// key item_key builds for that id, and the id holds no '/' (the key may then belong to another
-// table whose prefix nests under this one's, "/articles/featured/1"). Keys read from the cache
-// are input like any other.
+// The id a key listed from the cache names under `prefix`, when the key has the shape of one of
+// this collection's row keys: exactly the key item_key builds for that id, with no '/' in the id
+// nor a ":part:" (the shapes of the keys of a collection whose prefix nests under this one's,
+// "/articles/featured/1" and "/articles/featured:part:1:0"). Keys read from the cache are input
+// like any other. The pass deletes a listed key no row has only when, besides, its id spells a
+// value of the key's type (DigestSource::spells_key) and it holds no list (docs/cache-layout.md,
+// "Keys the worker deletes").
 std::optional<std::string> listed_row_id(std::string_view prefix, std::string_view key);
 
 struct AntiEntropyConfig {

@@ -190,4 +190,9 @@ std::vector<RowDigest> PgSource::digests_of(const std::vector<std::string>& pks)
     }
 }
 
+bool PgSource::spells_key(const std::string& id) {
+    impl_->connect();
+    return sql::canonical(impl_->kind, id).has_value();
+}
+
 }  // namespace revalidator::worker

@@ -46,6 +46,7 @@ class PgSource final : public RowSource, public DigestSource {
     std::vector<RowDigest> digests(const std::optional<std::string>& after,
                                    std::size_t limit) override;
     std::vector<RowDigest> digests_of(const std::vector<std::string>& pks) override;
+    bool spells_key(const std::string& id) override;
 
   private:
     struct Impl;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <map>
 
 #include "stack.hpp"
 
@@ -75,6 +76,13 @@ TEST(Repair, WhatABuggyWriterOrABadRestoreLeftIsRewrittenAndStrayKeysDeleted) {
     s.cache_delete("/articles/12");
     s.cache_set("/articles/99999", R"({"id": 99999, "title": "no such row"})");
     s.cache_set("/articles/0013", "another spelling of row 13");
+    // Another collection's, whose prefix nests under this one's: never a stray.
+    const std::map<std::string, std::string> nested = {
+        {"/articles/featured",
+         R"({"bytes":12,"chunked":true,"parts":["/articles/featured:part:1:0"]})"},
+        {"/articles/featured:part:1:0", R"([{"id": 1}])"},
+        {"/articles/featured/1", R"({"id": 1})"}};
+    for (const auto& [key, value] : nested) s.cache_set(key, value);
     EXPECT_TRUE(eventually(
         [&] { return cache_is_true(s, {"99999"}) && !s.cache_get("/articles/0013").has_value(); },
         15s))
@@ -97,6 +105,8 @@ TEST(Repair, WhatABuggyWriterOrABadRestoreLeftIsRewrittenAndStrayKeysDeleted) {
         [&] { return s.worker_metric("revalidator_worker_verify_passes_total") >= passes + 3; },
         15s));
     EXPECT_EQ(divergences(s, "wrong") + divergences(s, "missing"), found);
+    for (const auto& [key, value] : nested) EXPECT_EQ(s.cache_get(key), value) << key;
+    EXPECT_EQ(divergences(s, "stray_key"), 2);
 }
 
 // A frozen Memcached (SIGSTOP, not dead) holds the pass for its timeouts only: changes keep

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 
 #include "clock.hpp"
 #include "loop.hpp"
+#include "sql.hpp"
 #include "wire.hpp"
 #include "worker_fakes.hpp"
 
@@ -214,6 +216,64 @@ TEST_F(AntiEntropyTest, KeysNoRowHasAreDeletedWhenTheCacheListsThem) {
     expect_true_cache();
 }
 
+TEST(ListedRowId, OnlyKeysShapedAsThisCollectionsRowKeysNameAnId) {
+    EXPECT_EQ(listed_row_id("/articles", "/articles/7"), "7");
+    EXPECT_EQ(listed_row_id("/articles", "/articles/featured"), "featured");  // its type decides
+    for (const char* key :
+         {"/articles", "/articles/", "/articlesX/7", "/authors/7", "/articles/featured/1",
+          "/articles/featured:part:1:0", "/articles/bad key"}) {
+        EXPECT_EQ(listed_row_id("/articles", key), std::nullopt) << key;
+    }
+}
+
+// Another collection whose prefix nests under this one's ("/articles/featured", configured by
+// flags, or by another deployment sharing the cache): its list, its parts and its rows are never
+// this collection's strays, whatever the key type.
+class NestedCollectionTest : public AntiEntropyTest {
+  protected:
+    void expect_foreign_keys_kept(bool integer_key) {
+        const std::map<std::string, std::string> foreign = {
+            {"/articles/featured", R"([{"id": 1}])"},
+            {"/articles/featured:part:1:0", R"({"id": 1}, {"id": 2})"},
+            {"/articles/featured/1", R"({"id": 1})"},
+            {"/articles/pinned",
+             R"({"bytes":9,"chunked":true,"parts":["/articles/pinned:part:1:0"]})"},
+            {"/articles/drafts", "[]"},
+        };
+        if (integer_key) {
+            source.canonical = [](const std::string& pk) {
+                return sql::canonical(sql::KeyKind::Int64, pk);
+            };
+        }
+        start();
+        std::vector<std::string> listed{"/articles/99", "/articles/note"};
+        for (const auto& [key, value] : foreign) {
+            sink.store[key] = value;
+            listed.push_back(key);
+        }
+        sink.store["/articles/99"] = "leftover";
+        // Not a list, but no bigint either: kept under an integer key, a stray under a text one.
+        sink.store["/articles/note"] = "leftover";
+        lister.listed = listed;
+        for (int i = 0; i < 100 && metric(kind("stray_key")) < 1; ++i) {
+            std::this_thread::sleep_for(1ms);
+            pass();
+        }
+        EXPECT_EQ(sink.at("/articles/99"), "<absent>");
+        for (const auto& [key, value] : foreign) EXPECT_EQ(sink.at(key), value) << key;
+        EXPECT_EQ(sink.at("/articles/note"), integer_key ? "leftover" : "<absent>");
+        EXPECT_EQ(metric(kind("stray_key")), integer_key ? 1 : 2);
+    }
+};
+
+TEST_F(NestedCollectionTest, ItsKeysAreNeverStraysOfAnIntegerKeyedTable) {
+    expect_foreign_keys_kept(true);
+}
+
+TEST_F(NestedCollectionTest, ItsKeysAreNeverStraysOfATextKeyedTable) {
+    expect_foreign_keys_kept(false);
+}
+
 // The listing is older than the pass's end: a key listed then and deleted since (its row's
 // DELETE announced and applied) is not a stray, nor deleted again.
 TEST_F(AntiEntropyTest, AKeyListedButDeletedSinceIsNoStray) {
@@ -354,6 +414,7 @@ class HeldSource : public DigestSource {
     std::vector<RowDigest> digests_of(const std::vector<std::string>& pks) override {
         return inner_.digests_of(pks);
     }
+    bool spells_key(const std::string& id) override { return inner_.spells_key(id); }
 
   private:
     DigestSource& inner_;

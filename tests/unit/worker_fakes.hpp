@@ -120,6 +120,8 @@ class FakeSource : public RowSource, public DigestSource {
         return out;
     }
 
+    bool spells_key(const std::string& id) override { return canonical(id).has_value(); }
+
   private:
     std::vector<Row> all() const {
         std::vector<Row> rows;

@@ -120,7 +120,9 @@ class AntiEntropy {
     // may be null: keys nobody wrote are then not looked for.
     AntiEntropy(PassReaders readers, CacheSink& cache, Applier& applier, KeyLister* lister,
                 AntiEntropyConfig cfg, metrics::Registry& registry);
-    // Waits for a reading under way (each of its calls is bounded by its adapter's timeouts).
+    // Waits for the reading and the key listing under way on the pass's threads, which it alone
+    // owns (each of their calls is bounded by its adapter's timeouts; the lister's wait for a
+    // busy crawler ends with a stop). Destroy it before what `readers` and `lister` refer to.
     ~AntiEntropy();
     AntiEntropy(const AntiEntropy&) = delete;
     AntiEntropy& operator=(const AntiEntropy&) = delete;

@@ -74,9 +74,9 @@ Socket connect_to(const HostPort& server, Clock::time_point deadline) {
     return s;
 }
 
-std::vector<std::string> list_one(const HostPort& server, std::string_view prefix, milliseconds io,
-                                  milliseconds total, std::size_t max_keys) {
-    const auto end = Clock::now() + total;
+// One metadump, read to its end (Done, Busy or Failed); throws when the server cannot be read.
+MetadumpReader dump_once(const HostPort& server, std::string_view prefix, milliseconds io,
+                         Clock::time_point end, std::size_t max_keys) {
     auto deadline = [&] { return std::min(end, Clock::now() + io); };
     Socket s = connect_to(server, deadline());
     static constexpr std::string_view kCommand = "lru_crawler metadump all\r\n";
@@ -101,28 +101,44 @@ std::vector<std::string> list_one(const HostPort& server, std::string_view prefi
         }
         reader.feed(std::string_view(buf, static_cast<std::size_t>(n)));
     }
-    if (reader.state() == MetadumpReader::State::Failed) throw std::runtime_error(reader.error());
-    return reader.take_keys();
+    return reader;
 }
 
 }  // namespace
 
 McKeyLister::McKeyLister(std::vector<HostPort> servers, milliseconds io, milliseconds total,
-                         std::size_t max_keys)
-    : servers_(std::move(servers)), io_(io), total_(total), max_keys_(max_keys) {}
+                         std::size_t max_keys, CrawlerWait wait)
+    : servers_(std::move(servers)),
+      io_(io),
+      total_(total),
+      max_keys_(max_keys),
+      wait_(std::move(wait)) {}
 
 std::optional<std::vector<std::string>> McKeyLister::keys(std::string_view prefix) {
     std::vector<std::string> all;
     for (const auto& server : servers_) {
+        const std::string name = server.host + ":" + std::to_string(server.port);
         try {
-            auto keys = list_one(server, prefix, io_, total_, max_keys_);
+            const auto end = Clock::now() + total_;
+            auto answer = dump_when_free(
+                [&] { return dump_once(server, prefix, io_, end, max_keys_); }, end, wait_);
+            if (!answer) {
+                // Another crawl held the crawler all along: neither an outage nor an empty cache.
+                log::info(
+                    "the cache's crawler stayed busy with another crawl; this pass goes "
+                    "without the listing",
+                    {{"server", name}});
+                return std::nullopt;
+            }
+            if (answer->state() == MetadumpReader::State::Failed)
+                throw std::runtime_error(answer->error());
+            auto keys = answer->take_keys();
             all.insert(all.end(), std::make_move_iterator(keys.begin()),
                        std::make_move_iterator(keys.end()));
         } catch (const std::exception& e) {
             if (!failing_) {
                 log::warn("cannot list the cache's keys; passes go without until it can",
-                          {{"server", server.host + ":" + std::to_string(server.port)},
-                           {"error", e.what()}});
+                          {{"server", name}, {"error", e.what()}});
             }
             failing_ = true;
             return std::nullopt;

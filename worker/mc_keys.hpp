@@ -2,7 +2,8 @@
 // `lru_crawler metadump all` sent to each server over its own short-lived connection: libmemcached
 // has no call for it. Every wait is bounded: connecting and each read by `io`, the whole listing
 // of one server by `total`, so a frozen server costs the pass at most `total` and then a pass
-// without the listing. The answer is parsed by MetadumpReader (metadump.hpp).
+// without the listing. The answer is parsed by MetadumpReader (metadump.hpp); a server whose
+// crawler is busy with another crawl is asked again within `total` (dump_when_free).
 #pragma once
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "anti_entropy.hpp"
+#include "metadump.hpp"
 #include "server_list.hpp"
 
 namespace revalidator::worker {
@@ -17,7 +19,7 @@ namespace revalidator::worker {
 class McKeyLister final : public KeyLister {
   public:
     McKeyLister(std::vector<HostPort> servers, std::chrono::milliseconds io,
-                std::chrono::milliseconds total, std::size_t max_keys);
+                std::chrono::milliseconds total, std::size_t max_keys, CrawlerWait wait);
 
     std::optional<std::vector<std::string>> keys(std::string_view prefix) override;
 
@@ -25,6 +27,7 @@ class McKeyLister final : public KeyLister {
     std::vector<HostPort> servers_;
     std::chrono::milliseconds io_, total_;
     std::size_t max_keys_;
+    CrawlerWait wait_;
     bool failing_ = false;  // logged once when listing starts failing, once when it works again
 };
 

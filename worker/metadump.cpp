@@ -1,5 +1,7 @@
 #include "metadump.hpp"
 
+#include <utility>
+
 namespace revalidator::worker {
 
 namespace {
@@ -48,6 +50,7 @@ void MetadumpReader::fail(std::string why) {
 }
 
 void MetadumpReader::line(std::string_view l) {
+    const bool first_line = std::exchange(first_line_, false);
     if (l.size() > kMaxLine) {
         fail("a line longer than " + std::to_string(kMaxLine));
         return;
@@ -55,6 +58,12 @@ void MetadumpReader::line(std::string_view l) {
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     if (l == "END") {
         state_ = State::Done;
+        return;
+    }
+    // Only as the first line: later, it is a dump gone wrong.
+    if (first_line && l.starts_with("BUSY")) {
+        state_ = State::Busy;
+        error_ = std::string(l.substr(0, 80));
         return;
     }
     auto key = metadump_key(l);
@@ -91,8 +100,21 @@ MetadumpReader::State MetadumpReader::feed(std::string_view bytes) {
         }
         bytes.remove_prefix(nl + 1);
     }
-    if (state_ == State::Done && !bytes.empty()) fail("bytes after END");
+    if (state_ != State::More && state_ != State::Failed && !bytes.empty()) {
+        fail(state_ == State::Done ? "bytes after END" : "bytes after BUSY");
+    }
     return state_;
+}
+
+std::optional<MetadumpReader> dump_when_free(const std::function<MetadumpReader()>& dump,
+                                             std::chrono::steady_clock::time_point deadline,
+                                             const CrawlerWait& wait) {
+    for (auto next = wait.first_wait;; next = std::min(2 * next, wait.max_wait)) {
+        MetadumpReader answer = dump();
+        if (answer.state() != MetadumpReader::State::Busy) return answer;
+        if (wait.busy) wait.busy->inc();
+        if (wait.now() + next >= deadline || !wait.pause(next)) return std::nullopt;
+    }
 }
 
 }  // namespace revalidator::worker

@@ -3,18 +3,29 @@
 // then "END". The anti-entropy pass lists the cache's keys with it (anti_entropy.hpp,
 // KeyLister). Parsed apart from the socket so that hostile answers are unit-tested and fuzzed:
 // what the cache says is input like any other.
+//
+// A server has one crawler. While it runs a crawl (another client's metadump, an operator's
+// memcached-tool, or the server's own), the server answers "BUSY ..." and lists nothing: the
+// crawler is taken, not the server away, and the cache is not empty. dump_when_free sends the
+// command again until the crawler is free (docs/operations.md, "Memcached's one crawler").
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "metrics.hpp"
+
 namespace revalidator::worker {
 
 class MetadumpReader {
   public:
-    enum class State { More, Done, Failed };
+    // Busy: the crawler is running another crawl; nothing was listed, and the command may be
+    // sent again.
+    enum class State { More, Done, Busy, Failed };
 
     // Keeps only keys that start with `prefix`, at most `max_keys` of them (past that: Failed).
     MetadumpReader(std::string prefix, std::size_t max_keys);
@@ -34,6 +45,7 @@ class MetadumpReader {
     std::string prefix_;
     std::size_t max_keys_;
     std::string partial_;
+    bool first_line_ = true;
     std::vector<std::string> keys_;
     State state_ = State::More;
     std::string error_;
@@ -41,5 +53,23 @@ class MetadumpReader {
 
 // The key of one metadump line, URI-decoded; nullopt when the line has no well-formed key.
 std::optional<std::string> metadump_key(std::string_view line);
+
+// How dump_when_free waits for another crawl to end.
+struct CrawlerWait {
+    // Waits `d`; false when the wait was cut short (the process is stopping).
+    std::function<bool(std::chrono::milliseconds)> pause;
+    std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
+    std::chrono::milliseconds first_wait{50};  // doubled after each busy answer, up to max_wait
+    std::chrono::milliseconds max_wait{1000};
+    metrics::Counter* busy = nullptr;  // counts each busy answer
+};
+
+// Runs `dump` (one metadump of one server, read to its end: Done, Busy or Failed) again while the
+// answer is Busy and the next wait ends before `deadline`. The last answer that is not Busy;
+// nullopt when the crawler was still busy at the deadline, or a pause was cut short. What `dump`
+// throws (the server away) goes through.
+std::optional<MetadumpReader> dump_when_free(const std::function<MetadumpReader()>& dump,
+                                             std::chrono::steady_clock::time_point deadline,
+                                             const CrawlerWait& wait);
 
 }  // namespace revalidator::worker

@@ -26,7 +26,12 @@ int verify_once(const Config& cfg) {
             PgSource source(pg_config(t.cfg));
             auto cache = read_only_cache(t.cfg);
             std::unique_ptr<McKeyLister> lister;
-            if (t.cfg.verify_keys) lister = key_lister(t.cfg);
+            if (t.cfg.verify_keys) {
+                lister = key_lister(t.cfg, {.pause = [](std::chrono::milliseconds d) {
+                                        std::this_thread::sleep_for(d);
+                                        return true;
+                                    }});
+            }
             const auto report =
                 verify(source, *cache,
                        {.prefix = t.cfg.table.prefix, .max_item_bytes = t.cfg.max_item_bytes},

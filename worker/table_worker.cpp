@@ -28,10 +28,10 @@ McTimeouts cache_timeouts(const Config& cfg) {
 
 }  // namespace
 
-std::unique_ptr<McKeyLister> key_lister(const Config& cfg) {
-    return std::make_unique<McKeyLister>(*parse_server_list(cfg.memcached, 11211),
-                                         milliseconds(cfg.cache_timeout_ms),
-                                         milliseconds(10 * cfg.cache_timeout_ms), kMaxListedKeys);
+std::unique_ptr<McKeyLister> key_lister(const Config& cfg, CrawlerWait wait) {
+    return std::make_unique<McKeyLister>(
+        *parse_server_list(cfg.memcached, 11211), milliseconds(cfg.cache_timeout_ms),
+        milliseconds(10 * cfg.cache_timeout_ms), kMaxListedKeys, std::move(wait));
 }
 
 std::unique_ptr<McSink> read_only_cache(const Config& cfg) {
@@ -68,7 +68,15 @@ struct TableWorker::Parts {
                                             : nullptr),
           pass_cache(t.cfg.verify_rate > 0 ? read_only_cache(t.cfg) : nullptr),
           applier(source, sink, applier_config(t.cfg), scope),
-          lister(t.cfg.verify_keys ? key_lister(t.cfg) : nullptr),
+          // A stop ends its wait for another client's crawl, so the pass's end never holds it.
+          lister(t.cfg.verify_keys
+                     ? key_lister(t.cfg,
+                                  {.pause = [&stop](milliseconds d) { return !stop.wait_for(d); },
+                                   .busy = &scope.counter(
+                                       "revalidator_worker_cache_crawler_busy_total",
+                                       "Listings of the cache's keys that found Memcached's one "
+                                       "crawler busy with another crawl, and asked again")})
+                     : nullptr),
           anti_entropy({pass_source ? *pass_source : source, pass_cache ? *pass_cache : sink}, sink,
                        applier, lister.get(), anti_entropy_config(t.cfg), scope),
           loop(applier, loop_config(t.cfg), scope, &anti_entropy),

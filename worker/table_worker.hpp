@@ -8,6 +8,7 @@
 #include <string>
 
 #include "admin.hpp"
+#include "metadump.hpp"
 #include "metrics.hpp"
 #include "role_ports.hpp"
 #include "worker_config.hpp"
@@ -18,9 +19,10 @@ class McKeyLister;
 class McSink;
 
 // The cache handles the anti-entropy pass and --verify read through: a handle whose write gate is
-// shut, and the lister of the keys the servers hold.
+// shut, and the lister of the keys the servers hold, which waits for another client's crawl as
+// `wait` says (metadump.hpp).
 std::unique_ptr<McSink> read_only_cache(const Config& cfg);
-std::unique_ptr<McKeyLister> key_lister(const Config& cfg);
+std::unique_ptr<McKeyLister> key_lister(const Config& cfg, CrawlerWait wait);
 
 class TableWorker {
   public:

@@ -2,6 +2,8 @@
 // the same suspicion as a webhook: split anywhere, malformed, endless, or not a dump at all.
 #include "metadump.hpp"
 
+#include <chrono>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,10 +42,87 @@ TEST(Metadump, AnEmptyCacheIsJustEnd) {
     EXPECT_TRUE(r.take_keys().empty());
 }
 
-TEST(Metadump, TheServersRefusalIsTheError) {
+// Another client's crawl holds the server's one crawler: neither a failure nor an empty cache.
+TEST(Metadump, ABusyCrawlerIsItsOwnAnswer) {
     MetadumpReader r("/articles/", 100);
-    EXPECT_EQ(r.feed("BUSY currently processing crawler request\r\n"), State::Failed);
-    EXPECT_EQ(r.error(), "unexpected line: BUSY currently processing crawler request");
+    EXPECT_EQ(r.feed("BUSY currently processing crawler request\r\n"), State::Busy);
+    EXPECT_EQ(r.error(), "BUSY currently processing crawler request");
+    EXPECT_TRUE(r.take_keys().empty());
+    MetadumpReader late("/articles/", 100);
+    EXPECT_EQ(late.feed("key=%2Farticles%2F7 exp=-1\nBUSY currently processing\r\n"),
+              State::Failed);
+    MetadumpReader trailing("/articles/", 100);
+    EXPECT_EQ(trailing.feed("BUSY currently processing crawler request\r\nkey=%2Fa\n"),
+              State::Failed);
+}
+
+// A server whose crawler another client holds, as dump_when_free sees it: `busy` BUSY answers,
+// then the dump. Time is the test's: each pause moves it on.
+class BusyCrawler {
+  public:
+    explicit BusyCrawler(int busy) : busy_(busy) {}
+    std::vector<std::chrono::milliseconds> pauses;
+    bool stopping = false;
+    metrics::Counter busy_answers;
+    std::chrono::steady_clock::time_point now{};
+
+    MetadumpReader dump() {
+        MetadumpReader r("/articles/", 100);
+        r.feed(busy_-- > 0 ? "BUSY currently processing crawler request\r\n" : kDump);
+        return r;
+    }
+    CrawlerWait wait() {
+        return {.pause =
+                    [this](std::chrono::milliseconds d) {
+                        pauses.push_back(d);
+                        now += d;
+                        return !stopping;
+                    },
+                .now = [this] { return now; },
+                .first_wait = std::chrono::milliseconds(50),
+                .max_wait = std::chrono::milliseconds(200),
+                .busy = &busy_answers};
+    }
+
+  private:
+    int busy_;
+};
+
+TEST(CrawlerWait, ABusyCrawlerIsAskedAgainWithBackoffAndCounted) {
+    using std::chrono::milliseconds;
+    BusyCrawler server(4);
+    auto got = dump_when_free([&] { return server.dump(); }, server.now + std::chrono::seconds(10),
+                              server.wait());
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->state(), State::Done);
+    EXPECT_EQ(got->take_keys(), (std::vector<std::string>{"/articles/7", "/articles/a%b"}));
+    EXPECT_EQ(server.busy_answers.value(), 4u);
+    EXPECT_EQ(server.pauses, (std::vector<milliseconds>{milliseconds(50), milliseconds(100),
+                                                        milliseconds(200), milliseconds(200)}));
+}
+
+TEST(CrawlerWait, ACrawlerBusyUntilTheDeadlineListsNothingRatherThanNoKeys) {
+    BusyCrawler server(1000);
+    const auto deadline = server.now + std::chrono::seconds(1);
+    EXPECT_FALSE(dump_when_free([&] { return server.dump(); }, deadline, server.wait()));
+    EXPECT_LE(server.now, deadline) << "waited past the pass's deadline";
+    EXPECT_GE(server.busy_answers.value(), 5u);
+}
+
+TEST(CrawlerWait, AStopEndsTheWait) {
+    BusyCrawler server(1000);
+    server.stopping = true;
+    EXPECT_FALSE(dump_when_free([&] { return server.dump(); },
+                                server.now + std::chrono::seconds(10), server.wait()));
+    EXPECT_EQ(server.pauses.size(), 1u);
+}
+
+TEST(CrawlerWait, AServerAwayIsNoBusyCrawler) {
+    BusyCrawler server(0);
+    EXPECT_THROW(dump_when_free([]() -> MetadumpReader { throw std::runtime_error("refused"); },
+                                server.now + std::chrono::seconds(10), server.wait()),
+                 std::runtime_error);
+    EXPECT_EQ(server.busy_answers.value(), 0u);
 }
 
 TEST(Metadump, MalformedEncodingsFailAndKeepNoKeys) {

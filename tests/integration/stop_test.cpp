@@ -6,6 +6,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <csignal>
 #include <functional>
 
@@ -31,7 +32,8 @@ class Stopping {
 
     Stack& stack() { return stack_; }
 
-    // Starts a worker serving the stack's tables, with `args` after the common ones.
+    // Starts a worker serving the stack's tables, with `args` after the common ones (a takeover
+    // delay of 0 unless they say otherwise).
     void start(const std::vector<std::string>& args) {
         admin_port_ = free_port();
         std::string bind;
@@ -46,14 +48,15 @@ class Stopping {
                                       "--bind",
                                       bind,
                                       "--admin-port",
-                                      std::to_string(admin_port_),
-                                      "--takeover-delay-ms",
-                                      "0"};
+                                      std::to_string(admin_port_)};
         if (collections_.size() > 1) {
             argv.insert(argv.end(), {"--config", stack_.collections_file(), "--collection",
                                      "articles,authors"});
         }
         argv.insert(argv.end(), args.begin(), args.end());
+        if (std::find(args.begin(), args.end(), "--takeover-delay-ms") == args.end()) {
+            argv.insert(argv.end(), {"--takeover-delay-ms", "0"});
+        }
         log_ = dir_.path() + "/worker" + std::to_string(++runs_) + ".log";
         worker_ = std::make_unique<Process>(argv, log_);
     }
@@ -77,9 +80,11 @@ class Stopping {
     }
     std::size_t tables() const { return collections_.size(); }
 
-    // Polls for `state`; false (and the log) when the worker never reached it.
+    // Polls for `state`, once the worker handles signals; false (and the log) when the worker
+    // never reached it.
     ::testing::AssertionResult reaches(const char* state, const std::function<bool()>& reached) {
-        if (eventually([&] { return !worker_->alive() || reached(); }, 20s) && worker_->alive()) {
+        const auto up = [&] { return logged("\"worker started\"") > 0 && reached(); };
+        if (eventually([&] { return !worker_->alive() || up(); }, 20s) && worker_->alive()) {
             return ::testing::AssertionSuccess();
         }
         return ::testing::AssertionFailure() << "never " << state << ":\n" << worker_->log_tail();
@@ -126,11 +131,15 @@ void expect_every_state_exits_0(bool two_tables) {
     EXPECT_TRUE(WIFEXITED(stack_worker) && WEXITSTATUS(stack_worker) == 0)
         << "the stack's active worker: wait status " << stack_worker;
 
-    const std::string held_leases =
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted";
+    const auto held_leases = [&] {
+        return std::stod(
+            s.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+                .value_or("0"));
+    };
+    ASSERT_TRUE(eventually([&] { return held_leases() == 0; })) << "the leases were not freed";
     w.start({"--takeover-delay-ms", "600000"});
     ASSERT_TRUE(w.reaches("taking the lease", [&] {
-        return std::stod(s.sql(held_leases).value_or("0")) >= n &&
+        return held_leases() >= n &&
                w.every_table("revalidator_worker_active", [](double v) { return v == 0; });
     }));
     w.expect_exit_0("while taking the lease");

@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <utility>
 
@@ -74,33 +77,54 @@ Socket connect_to(const HostPort& server, Clock::time_point deadline) {
     return s;
 }
 
-// One metadump, read to its end (Done, Busy or Failed); throws when the server cannot be read.
-MetadumpReader dump_once(const HostPort& server, std::string_view prefix, milliseconds io,
-                         Clock::time_point end, std::size_t max_keys) {
-    auto deadline = [&] { return std::min(end, Clock::now() + io); };
-    Socket s = connect_to(server, deadline());
-    static constexpr std::string_view kCommand = "lru_crawler metadump all\r\n";
+void send_all(const Socket& s, std::string_view command,
+              const std::function<Clock::time_point()>& deadline) {
     std::size_t sent = 0;
-    while (sent < kCommand.size()) {
+    while (sent < command.size()) {
         wait_for(s.fd(), POLLOUT, deadline(), "sending");
         const ssize_t n =
-            ::send(s.fd(), kCommand.data() + sent, kCommand.size() - sent, MSG_NOSIGNAL);
+            ::send(s.fd(), command.data() + sent, command.size() - sent, MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EINTR)
             throw std::runtime_error(std::strerror(errno));
         if (n > 0) sent += static_cast<std::size_t>(n);
     }
-    MetadumpReader reader{std::string(prefix), max_keys};
-    char buf[64 * 1024];
-    while (reader.state() == MetadumpReader::State::More) {
+}
+
+// Reads into `buf` what is there; throws at the deadline or when the server closes.
+std::string_view receive(const Socket& s, std::span<char> buf,
+                         const std::function<Clock::time_point()>& deadline) {
+    for (;;) {
         wait_for(s.fd(), POLLIN, deadline(), "reading");
-        const ssize_t n = ::recv(s.fd(), buf, sizeof buf, 0);
+        const ssize_t n = ::recv(s.fd(), buf.data(), buf.size(), 0);
         if (n == 0) throw std::runtime_error("connection closed");
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) continue;
-            throw std::runtime_error(std::strerror(errno));
-        }
-        reader.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+        if (n > 0) return {buf.data(), static_cast<std::size_t>(n)};
+        if (errno != EAGAIN && errno != EINTR) throw std::runtime_error(std::strerror(errno));
     }
+}
+
+// One metadump, read to its end (Done, Busy or Failed); throws when the server cannot be read.
+// The server is asked first whether its crawler runs: if so, the metadump is not sent
+// (crawler_running says why), and the answer is the BUSY it stands for.
+MetadumpReader dump_once(const HostPort& server, std::string_view prefix, milliseconds io,
+                         Clock::time_point end, std::size_t max_keys) {
+    const std::function<Clock::time_point()> deadline = [&] {
+        return std::min(end, Clock::now() + io);
+    };
+    Socket s = connect_to(server, deadline());
+    std::array<char, 64 * 1024> buf;
+    MetadumpReader reader{std::string(prefix), max_keys};
+    send_all(s, "stats\r\n", deadline);
+    std::string stats;
+    while (!stats.ends_with("END\r\n")) {
+        if (stats.size() > buf.size()) throw std::runtime_error("a stats answer too long");
+        stats += receive(s, buf, deadline);
+    }
+    if (crawler_running(stats) == true) {
+        reader.feed("BUSY lru_crawler_running 1\r\n");
+        return reader;
+    }
+    send_all(s, "lru_crawler metadump all\r\n", deadline);
+    while (reader.state() == MetadumpReader::State::More) reader.feed(receive(s, buf, deadline));
     return reader;
 }
 

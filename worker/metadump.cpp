@@ -106,6 +106,15 @@ MetadumpReader::State MetadumpReader::feed(std::string_view bytes) {
     return state_;
 }
 
+std::optional<bool> crawler_running(std::string_view stats) {
+    constexpr std::string_view kLine = "STAT lru_crawler_running ";
+    const auto at = stats.find(kLine);
+    if (at == std::string_view::npos || (at > 0 && stats[at - 1] != '\n')) return std::nullopt;
+    const auto value = stats.substr(at + kLine.size(), 1);
+    if (value == "0" || value == "1") return value == "1";
+    return std::nullopt;
+}
+
 std::optional<MetadumpReader> dump_when_free(const std::function<MetadumpReader()>& dump,
                                              std::chrono::steady_clock::time_point deadline,
                                              const CrawlerWait& wait) {

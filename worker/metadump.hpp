@@ -5,8 +5,9 @@
 // what the cache says is input like any other.
 //
 // A server has one crawler. While it runs a crawl (another client's metadump, an operator's
-// memcached-tool, or the server's own), the server answers "BUSY ..." and lists nothing: the
-// crawler is taken, not the server away, and the cache is not empty. dump_when_free sends the
+// memcached-tool, or the server's own), the server answers "BUSY ..." (or, see crawler_running,
+// does not answer) and lists nothing: the crawler is taken, not the server away, and the cache is
+// not empty. dump_when_free sends the
 // command again until the crawler is free (docs/operations.md, "Memcached's one crawler").
 #pragma once
 
@@ -53,6 +54,12 @@ class MetadumpReader {
 
 // The key of one metadump line, URI-decoded; nullopt when the line has no well-formed key.
 std::optional<std::string> metadump_key(std::string_view line);
+
+// Whether Memcached's `stats` answer says its LRU crawler is running ("STAT lru_crawler_running
+// 1"); nullopt when the answer does not say. A metadump sent while another client's is stalled
+// (a reader that stopped reading) gets no BUSY: it holds one of the server's threads, and every
+// connection on it, until that crawl ends. So the lister asks first.
+std::optional<bool> crawler_running(std::string_view stats);
 
 // How dump_when_free waits for another crawl to end.
 struct CrawlerWait {

@@ -4,9 +4,19 @@
 // cache took to become right; the bound asserted is generous, the figures are bench/'s.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include "stack.hpp"
 
@@ -42,6 +52,46 @@ bool cache_is_true(Stack& s, const std::vector<std::string>& gone = {}) {
 double divergences(Stack& s, const std::string& kind) {
     return s.worker_metric("revalidator_worker_divergences_total{kind=\"" + kind + "\"}");
 }
+
+// A client of the cache that starts `lru_crawler metadump all` and stops reading: once the
+// socket buffers are full, the server's one crawler waits for it, as for an operator's
+// `memcached-tool dump | less` left open.
+class StalledCrawl {
+  public:
+    explicit StalledCrawl(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        const int small = 4096;
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(port));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            throw std::runtime_error("cannot connect to memcached");
+        }
+    }
+    ~StalledCrawl() { ::close(fd_); }
+    StalledCrawl(const StalledCrawl&) = delete;
+    StalledCrawl& operator=(const StalledCrawl&) = delete;
+    void send(const std::string& bytes) {
+        for (std::size_t sent = 0; sent < bytes.size();) {
+            const auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+            if (n <= 0) throw std::runtime_error("cannot write to memcached");
+            sent += static_cast<std::size_t>(n);
+        }
+    }
+
+    // Whether the answer starts with a key (the crawl is this client's) rather than BUSY (the
+    // worker's listing holds the crawler); waits 2 s at most.
+    bool crawling() {
+        pollfd p{fd_, POLLIN, 0};
+        char head[4];
+        return ::poll(&p, 1, 2000) == 1 && ::recv(fd_, head, sizeof head, MSG_WAITALL) == 4 &&
+               std::string_view(head, 4) == "key=";
+    }
+
+  private:
+    int fd_;
+};
 
 }  // namespace
 
@@ -123,4 +173,41 @@ TEST(Repair, AFrozenCacheServerOnlyPausesThePass) {
     }
     EXPECT_TRUE(eventually([&] { return cache_is_true(s); }, 20s)) << s.diagnostics();
     EXPECT_TRUE(s.worker().alive());
+}
+
+// Another client's crawl holds Memcached's one crawler: the pass's listing waits for it, counts
+// it, and neither calls it an outage nor deletes anything for it; once the crawl ends, listing
+// (and deleting stray keys) resumes (docs/operations.md, "Memcached's one crawler").
+TEST(Repair, AnotherClientsCrawlIsWaitedForNotTakenForAnOutage) {
+    Stack s(repairing());
+    ASSERT_TRUE(eventually([&] { return cache_is_true(s); }, 30s)) << s.diagnostics();
+    const auto busy = [&] {
+        return s.worker_metric("revalidator_worker_cache_crawler_busy_total");
+    };
+    {
+        // Enough keys that the dump outgrows every socket buffer between the server and us.
+        std::string fill;
+        for (int i = 0; i < 200'000; ++i) {
+            fill += "set /filler/" + std::to_string(i) + " 0 0 1 noreply\r\nx\r\n";
+        }
+        StalledCrawl filler(s.memcached().port());
+        filler.send(fill);
+        ASSERT_TRUE(eventually([&] { return s.cache_get("/filler/199999").has_value(); }));
+    }
+    std::optional<StalledCrawl> other;
+    ASSERT_TRUE(eventually([&] {
+        other.emplace(s.memcached().port());
+        other->send("lru_crawler metadump all\r\n");
+        return other->crawling();
+    })) << "the worker's listings never left the crawler to another client";
+    ASSERT_TRUE(eventually([&] { return busy() >= 2; }, 15s)) << s.diagnostics();
+    EXPECT_EQ(s.worker(0).log_tail(1'000'000).find("cannot list the cache's keys"),
+              std::string::npos);
+    EXPECT_EQ(s.worker_metric("revalidator_worker_verify_failures_total"), 0);
+
+    s.cache_set("/articles/0042", "another spelling of row 42");
+    other.reset();
+    EXPECT_TRUE(eventually([&] { return !s.cache_get("/articles/0042").has_value(); }, 15s))
+        << "listing did not resume once the other crawl ended\n"
+        << s.diagnostics();
 }

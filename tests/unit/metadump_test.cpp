@@ -56,6 +56,21 @@ TEST(Metadump, ABusyCrawlerIsItsOwnAnswer) {
               State::Failed);
 }
 
+TEST(Metadump, StatsSayWhetherTheCrawlerRuns) {
+    const std::string stats =
+        "STAT pid 1\r\nSTAT lru_crawler_running %s\r\n"
+        "STAT lru_crawler_starts 2\r\nEND\r\n";
+    auto with = [&](const char* v) {
+        std::string s = stats;
+        return s.replace(s.find("%s"), 2, v);
+    };
+    EXPECT_EQ(crawler_running(with("1")), true);
+    EXPECT_EQ(crawler_running(with("0")), false);
+    EXPECT_EQ(crawler_running(with("x")), std::nullopt);
+    EXPECT_EQ(crawler_running("STAT pid 1\r\nEND\r\n"), std::nullopt);
+    EXPECT_EQ(crawler_running("XSTAT lru_crawler_running 1\r\n"), std::nullopt);
+}
+
 // A server whose crawler another client holds, as dump_when_free sees it: `busy` BUSY answers,
 // then the dump. Time is the test's: each pause moves it on.
 class BusyCrawler {

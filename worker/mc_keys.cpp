@@ -148,10 +148,13 @@ std::optional<std::vector<std::string>> McKeyLister::keys(std::string_view prefi
                 [&] { return dump_once(server, prefix, io_, end, max_keys_); }, end, wait_);
             if (!answer) {
                 // Another crawl held the crawler all along: neither an outage nor an empty cache.
-                log::info(
-                    "the cache's crawler stayed busy with another crawl; this pass goes "
-                    "without the listing",
-                    {{"server", name}});
+                if (!busy_) {
+                    log::info(
+                        "the cache's crawler stayed busy with another crawl; passes go "
+                        "without the listing until it is free",
+                        {{"server", name}});
+                }
+                busy_ = true;
                 return std::nullopt;
             }
             if (answer->state() == MetadumpReader::State::Failed)
@@ -168,8 +171,8 @@ std::optional<std::vector<std::string>> McKeyLister::keys(std::string_view prefi
             return std::nullopt;
         }
     }
-    if (failing_) log::info("the cache's keys can be listed again");
-    failing_ = false;
+    if (failing_ || busy_) log::info("the cache's keys can be listed again");
+    failing_ = busy_ = false;
     return all;
 }
 

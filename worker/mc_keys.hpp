@@ -28,7 +28,10 @@ class McKeyLister final : public KeyLister {
     std::chrono::milliseconds io_, total_;
     std::size_t max_keys_;
     CrawlerWait wait_;
-    bool failing_ = false;  // logged once when listing starts failing, once when it works again
+    // Each logged once when listing starts failing (or finding the crawler busy), once when it
+    // works again.
+    bool failing_ = false;
+    bool busy_ = false;
 };
 
 }  // namespace revalidator::worker

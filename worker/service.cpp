@@ -110,8 +110,8 @@ int run(const Config& cfg) {
             if (codes[i] != 0) shutdown::request();
         });
     }
-    // The stop, in the order service.hpp states, from this thread alone: no other thread ever
-    // touches what this frame owns, so nothing is used after run() returns.
+    // The stop, in the order service.hpp states, from this thread alone (the signal thread only
+    // wakes it): every thread that uses this frame is joined before the frame ends.
     shutdown::wait();
     admin.stop();
     for (auto& t : roles) t.join();

@@ -22,7 +22,9 @@ std::string hostname() {
 void declare(config::Parser& p, Config& c) {
     c.instance_id = hostname();
     p.option("--host", c.host, "address to listen on");
-    p.option("--port", c.port, "HTTP port to listen on (0 picks a free port)")
+    p.option("--port", c.port,
+             "HTTP port for POST /revalidate, the read routes (with --memcached), /healthz, "
+             "/readyz and /metrics (0 picks a free port)")
         ->check(CLI::Range(0, 65535));
     p.option("--worker-endpoint", c.worker_endpoints,
              "ZeroMQ endpoint(s) of the worker's PULL socket, tcp://HOST:PORT or ipc://PATH; "
@@ -95,8 +97,9 @@ void declare(config::Parser& p, Config& c) {
     p.secret("--read-secret", c.read_secret,
              "bearer secret the read routes require (empty: reads are public); never the same "
              "as a webhook secret");
-    p.option("--read-cache-control", c.read_cache_control,
-             "Cache-Control of every read answer (docs/read-api.md, \"Caching in front\")");
+    p.option(
+        "--read-cache-control", c.read_cache_control,
+        "Cache-Control of every read answer (docs/read-api.md, \"Tags and caching in front\")");
     p.option("--read-fill-wait-ms", c.read_fill_wait_ms,
              "a read that misses asks the worker to fill the row and waits this long for it "
              "before answering 503 with Retry-After")
@@ -113,8 +116,8 @@ void declare(config::Parser& p, Config& c) {
              "them all busy for --read-postgres-timeout-ms waits for the worker's fill instead")
         ->check(CLI::Range(1, 256));
     p.option("--read-postgres-timeout-ms", c.read_postgres_timeout_ms,
-             "bound on a read's Postgres query, on its wait for a connection, and on a silent "
-             "connection (the connect itself takes at least 2 s)")
+             "bound on a read's wait for a free connection, on its Postgres query and on a silent "
+             "connection; connecting takes at most this rounded up to seconds, and at least 2 s")
         ->check(CLI::Range(1, 60'000));
     p.option("--read-hit-threads", c.read_lanes.hit_threads,
              "threads of the row lane: they answer row reads from the cache, in batches")

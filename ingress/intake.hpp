@@ -2,7 +2,8 @@
 // validate the body, queue one event per row. The answer comes once the events are queued, never
 // after the worker: the sender gives up after about a second and never retries. A webhook-id
 // claimed against replays is given back when the webhook is refused after all (a sender retrying
-// a message refused with 503 must not be taken for a replay). docs/architecture.md, "The ack".
+// a message refused with 503 must not be taken for a replay). docs/architecture.md,
+// "What a 202 means".
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,7 @@
 // revalidator-ingress: receives database webhooks over HTTP, acknowledges them at once and hands
-// a small event to the worker over ZeroMQ. Holds no database connection; run as many as needed.
+// a small event to the worker over ZeroMQ. Never writes the cache or the database: reads Memcached
+// for the read routes, and Postgres only for a read's miss with --read-postgres-url (read-only,
+// may be a replica). Run as many as needed.
 #include "ingress_config.hpp"
 #include "service.hpp"
 

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Proves that check_includes.sh catches what it claims to: run on the fixture tree, it must fail
-# and print every message in the fixture's expected.txt (the file, the line and the rule).
-# Usage: check_fixture.sh FIXTURE_DIR
+# Proves that a rule's check (check_includes.sh unless another is named) catches what it claims
+# to: run on the fixture tree, it must fail and print every message in the fixture's expected.txt
+# (the file, the line and the rule).
+# Usage: check_fixture.sh FIXTURE_DIR [CHECK]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-fixture=${1:?usage: check_fixture.sh FIXTURE_DIR}
+fixture=${1:?usage: check_fixture.sh FIXTURE_DIR [CHECK]}
+check=${2:-$here/check_includes.sh}
 
 status=0
-output=$("$here/check_includes.sh" "$fixture" 2>&1) || status=$?
+output=$("$check" "$fixture" 2>&1) || status=$?
 if [ "$status" -ne 1 ]; then
-  echo "check_fixture: check_includes.sh exited with $status on $fixture, expected 1; it printed:"
+  echo "check_fixture: $check exited with $status on $fixture, expected 1; it printed:"
   echo "$output"
   exit 1
 fi
@@ -22,8 +24,8 @@ while IFS= read -r expected; do
   fi
 done <"$fixture/expected.txt"
 if [ "$missing" -ne 0 ]; then
-  echo "check_fixture: check_includes.sh printed:"
+  echo "check_fixture: $check printed:"
   echo "$output"
   exit 1
 fi
-echo "check_fixture: every expected violation in $fixture was reported"
+echo "check_fixture: every expected violation in $fixture was reported by $check"

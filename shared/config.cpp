@@ -16,7 +16,8 @@ namespace revalidator::config {
 
 std::string env_name(const std::string& flag) {
     std::string name = "REVALIDATOR_";
-    for (char c : flag.substr(flag.find_first_not_of('-'))) {
+    const std::string first = flag.substr(0, flag.find(','));
+    for (char c : first.substr(first.find_first_not_of('-'))) {
         name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     }
     return name;
@@ -257,13 +258,18 @@ std::string Parser::effective() const {
         << "# The effective configuration: flag > environment > file > default.\n";
     if (!file_.empty()) out << "# file: " << file_ << "\n";
     for (const auto& s : settings_) {
-        const auto& name = s->opt->get_lnames().front();
+        const auto& names = s->opt->get_lnames();
+        // In a file, `collection` is the [[collection]] tables: a setting of that name is read
+        // under its other name (the worker's --collection is `serve`).
+        const auto key = std::find_if(names.begin(), names.end(), [&](const std::string& n) {
+            return !collections_ || n != "collection";
+        });
+        const std::string& name = key == names.end() ? names.front() : *key;
         // Left out when collections replace it, so that the output reads back as a file.
         const bool replaced =
             collections_ && !collections_->empty() &&
             std::find(replaced_.begin(), replaced_.end(), "--" + name) != replaced_.end();
-        // The worker's --collection: in a file, `collection` is the [[collection]] tables.
-        const bool not_a_key = collections_ && name == "collection";
+        const bool not_a_key = key == names.end();
         out << (replaced || not_a_key ? "# " : "") << name << " = " << s->print() << "  # "
             << s->source << (replaced ? ", replaced by [[collection]]" : "")
             << (not_a_key ? ", not a file key" : "") << "\n";

@@ -24,7 +24,8 @@ namespace revalidator::config {
 
 inline constexpr int kUsage = 64;  // EX_USAGE, for every bad configuration
 
-// REVALIDATOR_ + the flag without dashes, upper-case, '-' as '_'.
+// REVALIDATOR_ + the flag without dashes, upper-case, '-' as '_'. A setting with several names
+// ("--collection,--serve") takes its first.
 std::string env_name(const std::string& flag);
 
 // A secret: --name, or the file named by --name-file, so that secrets can come from mounted files

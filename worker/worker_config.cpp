@@ -29,10 +29,11 @@ void declare(config::Parser& p, Config& c) {
              "list order, e.g. \"published_at DESC, id\" (default: the primary key)");
     p.collections(c.collections,
                   {"--schema", "--table", "--primary-key", "--prefix", "--order-by"});
-    p.option("--collection", c.collection,
+    // Two names: in the file, `collection` is the [[collection]] tables, so the file says `serve`.
+    p.option("--collection,--serve", c.collection,
              "the [[collection]] of the config file this worker serves (needed when it declares "
              "several), or several names separated by commas: one process then serves each "
-             "table with a lease, connections and thread of its own")
+             "table with a lease, connections and thread of its own; in the file: serve = [...]")
         ->delimiter(',');
     p.option("--max-item-bytes", c.max_item_bytes,
              "largest value written as one item; longer lists are split (docs/cache-layout.md)")
@@ -111,7 +112,7 @@ std::vector<const Collection*> chosen(const Config& c, std::vector<config::Probl
         if (c.collections.size() == 1) return {&c.collections.front()};
         problems.push_back({"--collection",
                             "is not set: name the collections this worker serves "
-                            "(separated by commas), of " +
+                            "(separated by commas; `serve` in the file), of " +
                                 names});
         return {};
     }

@@ -82,3 +82,30 @@ TEST(WorkerOptions, CheckConfigPrintsTheEffectiveConfigurationWithoutSecrets) {
     EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
     EXPECT_EQ(out.find("worker started"), std::string::npos) << out;
 }
+
+// The file names the collections the worker serves as `serve` (in a file, `collection` is the
+// [[collection]] tables), like any setting: --verify and --check-config read it, and the flag
+// --collection overrides it.
+TEST(WorkerOptions, TheFileNamesTheCollectionsItServes) {
+    TempDir dir;
+    const std::string file = dir.path() + "/worker.toml";
+    std::ofstream(file)
+        << "serve = [\"authors\"]\npostgres-url = \"postgresql://x@127.0.0.1:1/x\"\n"
+           "pg-timeout-ms = 1000\n"
+           "[[collection]]\nname = \"articles\"\ntable = \"articles\"\n"
+           "[[collection]]\nname = \"authors\"\ntable = \"authors\"\n";
+    const std::string check = dir.path() + "/check.log";
+    ASSERT_EQ(run({WORKER_BIN, "--config", file, "--check-config"}, check), 0) << read_file(check);
+    EXPECT_NE(read_file(check).find("\nserve = [ 'authors' ]  # file\n"), std::string::npos)
+        << read_file(check);
+    const std::string flag = dir.path() + "/flag.log";
+    ASSERT_EQ(
+        run({WORKER_BIN, "--config", file, "--check-config", "--collection", "articles"}, flag), 0)
+        << read_file(flag);
+    EXPECT_NE(read_file(flag).find("\nserve = [ 'articles' ]  # flag\n"), std::string::npos)
+        << read_file(flag);
+    // The case: --verify gets past the configuration (to a Postgres that is not there: 2).
+    const std::string verify = dir.path() + "/verify.log";
+    EXPECT_EQ(run({WORKER_BIN, "--config", file, "--verify"}, verify), 2) << read_file(verify);
+    EXPECT_EQ(read_file(verify).find("--collection"), std::string::npos) << read_file(verify);
+}

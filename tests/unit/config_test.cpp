@@ -59,7 +59,7 @@ class ConfigTest : public ::testing::Test {
         parser.flag("--ct-verbose", s.verbose, "verbose");
         parser.secret("--ct-token", s.token, "token");
         parser.collections(s.collections, {"--ct-host"});
-        parser.option("--collection", s.served, "served")->delimiter(',');
+        parser.option("--collection,--serve", s.served, "served")->delimiter(',');
         args.insert(args.begin(), "ct");
         std::vector<const char*> argv;
         for (const auto& a : args) argv.push_back(a.c_str());
@@ -334,8 +334,7 @@ TEST_F(ConfigTest, CheckConfigPrintsTheCollectionsSoThatTheOutputReadsBack) {
     EXPECT_NE(r.out.find("# ct-host = '127.0.0.1'  # default, replaced by [[collection]]\n"),
               std::string::npos)
         << r.out;
-    EXPECT_NE(r.out.find("# collection = [ 'articles', 'authors' ]  # flag, not a file key\n"),
-              std::string::npos)
+    EXPECT_NE(r.out.find("\nserve = [ 'articles', 'authors' ]  # flag\n"), std::string::npos)
         << r.out;
     const auto first = s.collections;
     s = Settings{};
@@ -361,11 +360,29 @@ TEST_F(ConfigTest, CheckConfigPrintsTheCollectionsSoThatTheOutputReadsBack) {
         }
     }
     EXPECT_EQ(s.port, 9);
+    EXPECT_EQ(s.served, (std::vector<std::string>{"articles", "authors"}));
+}
+
+// In a file, `collection` is the [[collection]] tables; the served ones are `serve`, which the
+// flag --collection and REVALIDATOR_COLLECTION override as any setting's key.
+TEST_F(ConfigTest, TheServedCollectionsAreAFileKeyToo) {
+    const auto cfg = file("c.toml", std::string("serve = [\"authors\"]\n") + kTwoCollections);
+    auto r = parse({"--check-config", "--config", cfg});
+    ASSERT_EQ(r.exit, 0) << r.err;
+    EXPECT_EQ(s.served, std::vector<std::string>{"authors"});
+    EXPECT_NE(r.out.find("\nserve = [ 'authors' ]  # file\n"), std::string::npos) << r.out;
+    EXPECT_EQ(s.collections.size(), 2u);
+
+    s = Settings{};
+    r = parse({"--config", cfg, "--collection", "articles"});
+    ASSERT_FALSE(r.exit.has_value()) << r.err;
+    EXPECT_EQ(s.served, std::vector<std::string>{"articles"});
 }
 
 TEST_F(ConfigTest, TheEnvironmentNameFollowsTheFlag) {
     EXPECT_EQ(config::env_name("--max-body-bytes"), "REVALIDATOR_MAX_BODY_BYTES");
     EXPECT_EQ(config::env_name("--secret-file"), "REVALIDATOR_SECRET_FILE");
+    EXPECT_EQ(config::env_name("--collection,--serve"), "REVALIDATOR_COLLECTION");
 }
 
 }  // namespace

@@ -270,9 +270,17 @@ std::string Parser::effective() const {
             collections_ && !collections_->empty() &&
             std::find(replaced_.begin(), replaced_.end(), "--" + name) != replaced_.end();
         const bool not_a_key = key == names.end();
-        out << (replaced || not_a_key ? "# " : "") << name << " = " << s->print() << "  # "
-            << s->source << (replaced ? ", replaced by [[collection]]" : "")
-            << (not_a_key ? ", not a file key" : "") << "\n";
+        // A secret's value is printed masked: read back, the mask would be taken for the secret
+        // (and a secret given by its -file would be given twice). Its -file line reads back.
+        const std::string value = s->print();
+        const bool masked = s->secret && value != render(std::string());
+        const bool given_directly = masked && !s->source.ends_with("-file");
+        // A list no flag can make empty (each takes at least one value): empty is its default.
+        const bool none = value == render(std::vector<std::string>{});
+        out << (replaced || not_a_key || masked || none ? "# " : "") << name << " = " << value
+            << "  # " << s->source << (replaced ? ", replaced by [[collection]]" : "")
+            << (not_a_key ? ", not a file key" : "")
+            << (given_directly ? ", masked: give it again, or as " + name + "-file" : "") << "\n";
     }
     if (collections_) out << render_collections(*collections_);
     return out.str();

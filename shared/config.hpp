@@ -7,7 +7,9 @@
 // process with exit code 64 (EX_USAGE) and a message that names the setting, before anything has
 // started. The file alone may also declare collections (collection.hpp) as [[collection]] tables.
 // --check-config prints the effective configuration, secrets masked, as a TOML file that
-// says where each value came from, and exits 0. docs/configuration.md is the user's side of this.
+// says where each value came from, and exits 0. Given back with --config, it is the same
+// configuration, except that a secret given as a value (masked, so a comment) must be given again.
+// docs/configuration.md is the user's side of this.
 #pragma once
 
 #include <functional>

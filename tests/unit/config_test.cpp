@@ -178,8 +178,24 @@ TEST_F(ConfigTest, CheckConfigPrintsEverySettingWithItsSourceAndMasksSecrets) {
     EXPECT_NE(r.out.find("ct-host = 'env-host'  # environment\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("ct-peers = [ 'p' ]  # file\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("ct-verbose = false  # default\n"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("ct-token = '********'  # flag\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\n# ct-token = '********'  # flag, masked: give it again, or as "
+                         "ct-token-file\n"),
+              std::string::npos)
+        << r.out;
     EXPECT_EQ(r.out.find("hunter2"), std::string::npos) << r.out;
+}
+
+// Read back, a secret's mask would be the secret, and a secret read from its file would be given
+// twice (refused): the value is a comment, the file's name a setting.
+TEST_F(ConfigTest, CheckConfigOfASecretFromItsFileReadsBack) {
+    auto r = parse({"--check-config", "--ct-token-file", file("token", "s3cret\n")});
+    ASSERT_EQ(r.exit, 0) << r.err;
+    EXPECT_NE(r.out.find("\n# ct-token = '********'  # --ct-token-file\n"), std::string::npos)
+        << r.out;
+    s = Settings{};
+    auto again = parse({"--config", file("again.toml", r.out)});
+    ASSERT_FALSE(again.exit.has_value()) << again.err << "\n" << r.out;
+    EXPECT_EQ(s.token.value, "s3cret");
 }
 
 TEST_F(ConfigTest, CheckConfigStillFailsOnABadConfiguration) {

@@ -134,8 +134,9 @@ void declare(config::Parser& p, Config& c) {
              "threads of the list lane: they answer lists and views")
         ->check(CLI::Range(1, 1024));
     p.option("--read-queue", c.read_lanes.queue,
-             "reads waiting in each lane (rows, misses, lists); beyond it a read of that lane "
-             "gets 503 busy, the other lanes go on")
+             "reads waiting in the misses and the lists lane, and batches of --read-batch rows "
+             "in the rows lane; beyond it a read of that lane gets 503 busy, the other lanes "
+             "go on")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
     p.option("--max-connection-output-bytes", c.http.max_connection_output,
              "answers one connection may have waiting to be written before it gets no further "

@@ -91,8 +91,12 @@ void answer_batch(const ReadRouteContext& ctx, std::span<http::Server::Exchange>
 void add_read_routes(http::Server& svr, const ReadLanes& lanes,
                      const std::vector<ReadRouteContext>& collections) {
     if (collections.empty()) return;
-    const auto hits = svr.add_lane(
-        {.name = "rows", .threads = lanes.hit_threads, .queue = lanes.queue, .batch = lanes.batch});
+    // Every row read passes the rows lane first, a miss too (only the multi-get tells), and there
+    // a request waits for a share of a round trip, not for one: its bound is in batches.
+    const auto hits = svr.add_lane({.name = "rows",
+                                    .threads = lanes.hit_threads,
+                                    .queue = lanes.queue * lanes.batch,
+                                    .batch = lanes.batch});
     const auto misses =
         svr.add_lane({.name = "misses", .threads = lanes.miss_threads, .queue = lanes.queue});
     const auto lists =

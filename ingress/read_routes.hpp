@@ -30,7 +30,7 @@ struct ReadLanes {
     std::size_t batch = 32;
     int miss_threads = 8;
     int list_threads = 2;
-    std::size_t queue = 1024;  // each lane's
+    std::size_t queue = 1024;  // each lane's; the rows lane's in batches
 };
 
 struct ReadRouteContext {

@@ -153,13 +153,6 @@ int run(const Config& cfg) {
     using Clock = std::chrono::steady_clock;
     const auto drain_bound = std::chrono::milliseconds(cfg.drain_timeout_ms);
     std::atomic<Clock::time_point> drain_deadline{Clock::time_point::max()};
-    shutdown::on_request([&] {
-        const auto now = Clock::now();
-        drain_deadline = now + drain_bound;
-        draining = true;
-        for (auto& lane : lanes) lane.queue->close();
-        svr.drain(now + drain_bound / 2);
-    });
     log::info("ingress listening", {{"host", cfg.host},
                                     {"port", bound},
                                     {"stream", cfg.instance_id},
@@ -172,7 +165,21 @@ int run(const Config& cfg) {
                                     {"reads", !cfg.memcached.empty()},
                                     {"reads_from_postgres", !cfg.read_postgres_url.empty()},
                                     {"read_auth", !cfg.read_secret.value.empty()}});
+    // Stop order: SIGTERM wakes `stopper`, which closes the queues and drains the server; serve()
+    // returns once the open connections are answered; then the publishers drain. The stopper is
+    // joined before anything it touches goes, so nothing runs after run() returns
+    // (shared/shutdown.hpp).
+    std::thread stopper([&] {
+        shutdown::wait();
+        const auto now = Clock::now();
+        drain_deadline = now + drain_bound;
+        draining = true;
+        for (auto& lane : lanes) lane.queue->close();
+        svr.drain(now + drain_bound / 2);
+    });
     svr.serve();
+    shutdown::request();  // serve() may have returned on its own: the stopper's wait ends too
+    stopper.join();
 
     draining = true;
     for (auto& lane : lanes) lane.queue->close();

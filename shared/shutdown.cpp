@@ -4,7 +4,6 @@
 #include <csignal>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 namespace revalidator::shutdown {
 
@@ -13,22 +12,15 @@ namespace {
 std::mutex mu;
 std::condition_variable cv;
 bool flag = false;
-std::vector<std::function<void()>> callbacks;
 
 }  // namespace
 
 void request() {
-    std::vector<std::function<void()>> run;
-    {
-        // Notified under the lock: a waiter that wakes may end the process, and the signal
-        // thread must be done with the condition variable by then.
-        std::lock_guard lock(mu);
-        if (flag) return;
-        flag = true;
-        run = callbacks;
-        cv.notify_all();
-    }
-    for (auto& f : run) f();
+    // Notified under the lock: a waiter that wakes may end the process, and the signal thread
+    // must be done with the condition variable by then.
+    std::lock_guard lock(mu);
+    flag = true;
+    cv.notify_all();
 }
 
 void install() {
@@ -43,11 +35,6 @@ void install() {
         sigwait(&set, &sig);
         request();
     }).detach();
-}
-
-void on_request(std::function<void()> callback) {
-    std::lock_guard lock(mu);
-    callbacks.push_back(std::move(callback));
 }
 
 bool requested() {

@@ -1,18 +1,10 @@
 #include "message.hpp"
 
-#include <algorithm>
-#include <cctype>
+#include "field_text.hpp"
 
 namespace revalidator::http {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 // Whether a comma-separated field value names `token` (Connection: "keep-alive, Upgrade").
 bool lists(std::string_view value, std::string_view token) {

@@ -18,7 +18,7 @@ namespace revalidator::http {
 void reject(Response& res, int status, const std::string& code, const std::string& detail);
 
 // 405 (with Allow) for a known path with the wrong method, and JSON bodies for every error that
-// the router produces itself (404, 400 on an unparsable request line).
+// the router produces itself (404).
 // `routes` maps each path to the methods it accepts; `patterns` does the same for routes named by
 // a regular expression (a path with an id in it), looked at only when no exact path matched.
 void route_errors(Server& svr, std::map<std::string, std::set<std::string>> routes,

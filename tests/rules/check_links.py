@@ -20,8 +20,8 @@ FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")  # http:, https:, mailto:, ...
 
 
-def prose_lines(text):
-    """(line number, line) of the lines outside fenced code blocks, inline code spans removed."""
+def outside_fences(text):
+    """(line number, line) of the lines outside fenced code blocks."""
     fence = None
     for number, line in enumerate(text.splitlines(), 1):
         m = FENCE.match(line)
@@ -32,7 +32,13 @@ def prose_lines(text):
                 fence = None
             continue
         if fence is None:
-            yield number, re.sub(r"(`+).*?\1", "", line)
+            yield number, line
+
+
+def prose_lines(text):
+    """outside_fences(), inline code spans removed."""
+    for number, line in outside_fences(text):
+        yield number, re.sub(r"(`+).*?\1", "", line)
 
 
 def slug(heading):
@@ -49,17 +55,7 @@ anchors_of = {}
 def anchors(path):
     if path not in anchors_of:
         found, seen = set(), {}
-        fence = None
-        for line in path.read_text(encoding="utf-8").splitlines():
-            m = FENCE.match(line)
-            if m:
-                if fence is None:
-                    fence = m.group(1)[0] * len(m.group(1))
-                elif m.group(1).startswith(fence):
-                    fence = None
-                continue
-            if fence is not None:
-                continue
+        for _, line in outside_fences(path.read_text(encoding="utf-8")):
             found.update(HTML_ANCHOR.findall(line))
             h = HEADING.match(line)
             if h:

@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "bearer.hpp"
-#include "result.hpp"
+#include "http/bearer.hpp"
+#include "runtime/result.hpp"
 #include "signature.hpp"
 #include "webhook.hpp"
 

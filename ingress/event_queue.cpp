@@ -1,6 +1,6 @@
 #include "event_queue.hpp"
 
-#include "clock.hpp"
+#include "runtime/clock.hpp"
 
 namespace revalidator::ingress {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "event.hpp"
+#include "wire/event.hpp"
 
 namespace revalidator::ingress {
 

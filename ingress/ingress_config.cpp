@@ -2,11 +2,11 @@
 
 #include <unistd.h>
 
-#include "curve_keys.hpp"
-#include "endpoint.hpp"
-#include "pg_conninfo.hpp"
-#include "server_list.hpp"
-#include "table_options.hpp"
+#include "cache/server_list.hpp"
+#include "config/table_options.hpp"
+#include "postgres/pg_conninfo.hpp"
+#include "wire/curve_keys.hpp"
+#include "wire/endpoint.hpp"
 
 namespace revalidator::ingress {
 

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "auth.hpp"
-#include "collection.hpp"
-#include "config.hpp"
-#include "http_server.hpp"
-#include "read_routes.hpp"
+#include "config/collection.hpp"
+#include "config/config.hpp"
+#include "http/http_server.hpp"
+#include "reads/read_routes.hpp"
 #include "webhook.hpp"
 
 namespace revalidator::ingress {

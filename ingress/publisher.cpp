@@ -7,8 +7,8 @@
 
 #include <zmq.hpp>
 
-#include "log.hpp"
-#include "wire.hpp"
+#include "runtime/log.hpp"
+#include "wire/wire.hpp"
 
 namespace revalidator::ingress {
 

@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "config/table.hpp"
 #include "event_queue.hpp"
-#include "metrics.hpp"
-#include "table.hpp"
+#include "runtime/metrics.hpp"
 
 namespace revalidator::ingress {
 

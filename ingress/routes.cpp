@@ -3,9 +3,9 @@
 #include <chrono>
 #include <map>
 
-#include "clock.hpp"
 #include "intake.hpp"
-#include "log.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::ingress {
 

@@ -10,9 +10,9 @@
 #include <string>
 
 #include "auth.hpp"
-#include "http_front.hpp"
+#include "http/http_front.hpp"
 #include "intake.hpp"
-#include "metrics.hpp"
+#include "runtime/metrics.hpp"
 
 namespace revalidator::ingress {
 

@@ -8,19 +8,19 @@
 
 #include <nlohmann/json.hpp>
 
-#include "clock.hpp"
 #include "event_queue.hpp"
-#include "http_front.hpp"
+#include "http/http_front.hpp"
 #include "intake.hpp"
-#include "log.hpp"
-#include "mc_reader.hpp"
-#include "pg_reader.hpp"
 #include "publisher.hpp"
-#include "read_routes.hpp"
-#include "reads.hpp"
+#include "reads/mc_reader.hpp"
+#include "reads/pg_reader.hpp"
+#include "reads/read_routes.hpp"
+#include "reads/reads.hpp"
 #include "routes.hpp"
-#include "shutdown.hpp"
-#include "zmq_curve.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/log.hpp"
+#include "runtime/shutdown.hpp"
+#include "wire/zmq_curve.hpp"
 
 namespace revalidator::ingress {
 

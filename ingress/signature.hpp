@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "replay_cache.hpp"
-#include "result.hpp"
+#include "runtime/result.hpp"
 
 namespace revalidator::ingress {
 

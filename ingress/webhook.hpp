@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "event.hpp"
-#include "result.hpp"
-#include "table.hpp"
+#include "config/table.hpp"
+#include "runtime/result.hpp"
+#include "wire/event.hpp"
 
 namespace revalidator::ingress {
 

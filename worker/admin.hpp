@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "bearer.hpp"
-#include "http_front.hpp"
-#include "loop.hpp"
-#include "metrics.hpp"
+#include "batch_loop.hpp"
+#include "http/bearer.hpp"
+#include "http/http_front.hpp"
+#include "runtime/metrics.hpp"
 
 namespace revalidator::worker {
 

@@ -8,9 +8,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "cache_key.hpp"
-#include "log.hpp"
-#include "manifest.hpp"
+#include "cache/cache_key.hpp"
+#include "cache/manifest.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::worker {
 

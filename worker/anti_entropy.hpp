@@ -42,7 +42,7 @@
 
 #include "applier.hpp"
 #include "cache_sink.hpp"
-#include "metrics.hpp"
+#include "runtime/metrics.hpp"
 
 namespace revalidator::worker {
 

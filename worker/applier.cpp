@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cache_key.hpp"
-#include "clock.hpp"
-#include "log.hpp"
+#include "cache/cache_key.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::worker {
 

@@ -24,9 +24,9 @@
 
 #include "cache_sink.hpp"
 #include "list/list.hpp"
-#include "metrics.hpp"
 #include "pending.hpp"
 #include "row_source.hpp"
+#include "runtime/metrics.hpp"
 
 namespace revalidator::worker {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "role_ports.hpp"
+#include "role_interfaces.hpp"
 
 namespace revalidator::worker {
 

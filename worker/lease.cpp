@@ -10,8 +10,8 @@
 #include <stop_token>
 #include <thread>
 
-#include "log.hpp"
-#include "pg_conninfo.hpp"
+#include "postgres/pg_conninfo.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::worker {
 

@@ -22,7 +22,7 @@
 #include <memory>
 #include <string>
 
-#include "role_ports.hpp"
+#include "role_interfaces.hpp"
 
 namespace revalidator::worker {
 

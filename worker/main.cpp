@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "service.hpp"
+#include "wire/zmq_curve.hpp"
 #include "worker_config.hpp"
-#include "zmq_curve.hpp"
 
 using namespace revalidator;
 

@@ -9,8 +9,8 @@
 
 #include <libmemcached/memcached.h>
 
-#include "cache_key.hpp"
-#include "mc_client.hpp"
+#include "cache/cache_key.hpp"
+#include "cache/mc_client.hpp"
 
 namespace revalidator::worker {
 

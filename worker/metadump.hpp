@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "metrics.hpp"
+#include "runtime/metrics.hpp"
 
 namespace revalidator::worker {
 

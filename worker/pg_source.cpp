@@ -4,8 +4,8 @@
 
 #include <pqxx/pqxx>
 
-#include "log.hpp"
-#include "sql.hpp"
+#include "postgres/sql.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::worker {
 

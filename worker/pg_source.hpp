@@ -12,10 +12,10 @@
 #include <string>
 
 #include "anti_entropy.hpp"
-#include "collection.hpp"
-#include "pg_conninfo.hpp"
+#include "config/collection.hpp"
+#include "config/table.hpp"
+#include "postgres/pg_conninfo.hpp"
 #include "row_source.hpp"
-#include "table.hpp"
 
 namespace revalidator::worker {
 

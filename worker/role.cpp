@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <exception>
 
-#include "log.hpp"
-#include "shutdown.hpp"
+#include "runtime/log.hpp"
+#include "runtime/shutdown.hpp"
 
 namespace revalidator::worker {
 

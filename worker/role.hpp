@@ -15,9 +15,9 @@
 #include <memory>
 #include <string>
 
-#include "loop.hpp"
-#include "metrics.hpp"
-#include "role_ports.hpp"
+#include "batch_loop.hpp"
+#include "role_interfaces.hpp"
+#include "runtime/metrics.hpp"
 
 namespace revalidator::worker {
 

@@ -5,16 +5,16 @@
 #include <thread>
 
 #include "admin.hpp"
-#include "bearer.hpp"
-#include "log.hpp"
-#include "mc_keys.hpp"
+#include "http/bearer.hpp"
+#include "key_lister.hpp"
 #include "mc_sink.hpp"
 #include "pg_source.hpp"
 #include "role.hpp"
-#include "shutdown.hpp"
+#include "runtime/log.hpp"
+#include "runtime/shutdown.hpp"
 #include "table_worker.hpp"
 #include "verify.hpp"
-#include "zmq_curve.hpp"
+#include "wire/zmq_curve.hpp"
 
 namespace revalidator::worker {
 

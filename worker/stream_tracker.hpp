@@ -9,7 +9,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "event.hpp"
+#include "wire/event.hpp"
 
 namespace revalidator::worker {
 

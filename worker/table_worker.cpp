@@ -2,15 +2,15 @@
 
 #include "anti_entropy.hpp"
 #include "applier.hpp"
+#include "batch_loop.hpp"
+#include "cache/server_list.hpp"
 #include "consumer.hpp"
+#include "key_lister.hpp"
 #include "lease.hpp"
-#include "log.hpp"
-#include "loop.hpp"
-#include "mc_keys.hpp"
 #include "mc_sink.hpp"
 #include "pg_source.hpp"
 #include "role.hpp"
-#include "server_list.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::worker {
 

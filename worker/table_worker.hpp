@@ -9,8 +9,8 @@
 
 #include "admin.hpp"
 #include "metadump.hpp"
-#include "metrics.hpp"
-#include "role_ports.hpp"
+#include "role_interfaces.hpp"
+#include "runtime/metrics.hpp"
 #include "worker_config.hpp"
 
 namespace revalidator::worker {

@@ -5,7 +5,7 @@
 #include <thread>
 #include <unordered_set>
 
-#include "cache_key.hpp"
+#include "cache/cache_key.hpp"
 #include "list/list.hpp"
 #include "list/segments.hpp"
 

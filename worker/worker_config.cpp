@@ -1,11 +1,11 @@
 #include "worker_config.hpp"
 
-#include "curve_keys.hpp"
-#include "endpoint.hpp"
-#include "pg_conninfo.hpp"
-#include "server_list.hpp"
-#include "sql.hpp"
-#include "table_options.hpp"
+#include "cache/server_list.hpp"
+#include "config/table_options.hpp"
+#include "postgres/pg_conninfo.hpp"
+#include "postgres/sql.hpp"
+#include "wire/curve_keys.hpp"
+#include "wire/endpoint.hpp"
 
 namespace revalidator::worker {
 

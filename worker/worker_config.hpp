@@ -13,11 +13,11 @@
 
 #include "anti_entropy.hpp"
 #include "applier.hpp"
-#include "collection.hpp"
-#include "config.hpp"
-#include "loop.hpp"
+#include "batch_loop.hpp"
+#include "config/collection.hpp"
+#include "config/config.hpp"
+#include "config/table.hpp"
 #include "pg_source.hpp"
-#include "table.hpp"
 
 namespace revalidator::worker {
 

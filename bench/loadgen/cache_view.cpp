@@ -5,7 +5,7 @@
 #include <libmemcached/memcached.h>
 
 #include <nlohmann/json.hpp>
-#include "mc_client.hpp"
+#include "cache/mc_client.hpp"
 
 namespace loadgen {
 

@@ -12,7 +12,7 @@
 
 #include "format.hpp"
 #include "modes.hpp"
-#include "wire.hpp"
+#include "wire/wire.hpp"
 
 namespace loadgen {
 

@@ -5,8 +5,8 @@
 #include <toml++/toml.h>
 #include <pqxx/pqxx>
 
-#include "collection_file.hpp"
-#include "sql.hpp"
+#include "config/collection_file.hpp"
+#include "postgres/sql.hpp"
 
 namespace loadgen {
 

@@ -17,13 +17,13 @@
 
 #include <zmq.hpp>
 
-#include "clock.hpp"
 #include "consistency.hpp"
 #include "format.hpp"
 #include "metrics_page.hpp"
 #include "modes.hpp"
 #include "original.hpp"
-#include "wire.hpp"
+#include "runtime/clock.hpp"
+#include "wire/wire.hpp"
 
 namespace loadgen {
 

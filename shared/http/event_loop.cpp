@@ -13,7 +13,7 @@
 
 #include "counters.hpp"
 #include "lanes.hpp"
-#include "log.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::http {
 

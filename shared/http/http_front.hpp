@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http_server.hpp"
-#include "metrics.hpp"
+#include "runtime/metrics.hpp"
 
 namespace revalidator::http {
 

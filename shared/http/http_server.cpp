@@ -11,8 +11,8 @@
 #include "counters.hpp"
 #include "event_loop.hpp"
 #include "lanes.hpp"
-#include "log.hpp"
 #include "router.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::http {
 

@@ -37,8 +37,8 @@
 
 #include "http_framer.hpp"
 #include "message.hpp"
-#include "metrics.hpp"
 #include "output_budget.hpp"
+#include "runtime/metrics.hpp"
 
 namespace revalidator::http {
 

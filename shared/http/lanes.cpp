@@ -4,7 +4,7 @@
 
 #include "counters.hpp"
 #include "event_loop.hpp"
-#include "log.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::http {
 

@@ -1,6 +1,6 @@
 #include "router.hpp"
 
-#include "log.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::http {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "http_framer.hpp"
+#include "http/http_framer.hpp"
 
 using namespace revalidator::http;
 

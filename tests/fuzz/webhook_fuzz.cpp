@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "cache_key.hpp"
+#include "cache/cache_key.hpp"
 #include "webhook.hpp"
 
 using namespace revalidator;

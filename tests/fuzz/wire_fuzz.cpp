@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "cache_key.hpp"
-#include "wire.hpp"
+#include "cache/cache_key.hpp"
+#include "wire/wire.hpp"
 
 using namespace revalidator;
 

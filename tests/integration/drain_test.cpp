@@ -22,7 +22,7 @@
 #include <zmq.hpp>
 
 #include "stack.hpp"
-#include "wire.hpp"
+#include "wire/wire.hpp"
 
 using namespace revalidator;
 using namespace revalidator::testing;

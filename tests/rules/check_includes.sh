@@ -17,15 +17,15 @@ root=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
 # file here only when it is the one place that talks to that library.
 declare -A adapters=(
   [ingress/publisher.cpp]="owns the ingress's ZeroMQ PUSH socket"
-  [ingress/mc_reader.cpp]="reads the cache for the read routes through libmemcached"
-  [ingress/pg_reader.cpp]="reads the rows the cache misses for the read routes through libpq, every wait bounded"
+  [ingress/reads/mc_reader.cpp]="reads the cache for the read routes through libmemcached"
+  [ingress/reads/pg_reader.cpp]="reads the rows the cache misses for the read routes through libpq, every wait bounded"
   [worker/consumer.cpp]="owns the worker's ZeroMQ PULL socket"
-  [shared/zmq_curve.cpp]="CURVE key pair and public key through libzmq, for both binaries"
+  [shared/wire/zmq_curve.cpp]="CURVE key pair and public key through libzmq, for both binaries"
   [worker/pg_source.cpp]="reads rows and the list through libpqxx"
   [worker/lease.cpp]="holds the advisory-lock session through libpq"
-  [shared/pg_conninfo.cpp]="parses the connection string with libpq's own parser, for both binaries"
+  [shared/postgres/pg_conninfo.cpp]="parses the connection string with libpq's own parser, for both binaries"
   [worker/mc_sink.cpp]="writes the cache through libmemcached"
-  [shared/mc_client.cpp]="sets up the libmemcached handle the worker, the ingress's reads and the bench share"
+  [shared/cache/mc_client.cpp]="sets up the libmemcached handle the worker, the ingress's reads and the bench share"
 )
 
 third_party='(zmq\.h|zmq\.hpp|zmq_addon\.hpp|pqxx/[^">]*|libpq-fe\.h|libmemcached/[^">]*|httplib\.h)'

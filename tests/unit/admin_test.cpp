@@ -17,8 +17,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "clock.hpp"
-#include "wire.hpp"
+#include "runtime/clock.hpp"
+#include "wire/wire.hpp"
 #include "worker_fakes.hpp"
 
 namespace revalidator::worker {

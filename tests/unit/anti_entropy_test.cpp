@@ -16,10 +16,10 @@
 
 #include <gtest/gtest.h>
 
-#include "clock.hpp"
-#include "loop.hpp"
-#include "sql.hpp"
-#include "wire.hpp"
+#include "batch_loop.hpp"
+#include "postgres/sql.hpp"
+#include "runtime/clock.hpp"
+#include "wire/wire.hpp"
 #include "worker_fakes.hpp"
 
 namespace revalidator::worker {

@@ -11,8 +11,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "clock.hpp"
-#include "sql.hpp"
+#include "postgres/sql.hpp"
+#include "runtime/clock.hpp"
 #include "worker_fakes.hpp"
 
 namespace revalidator::worker {

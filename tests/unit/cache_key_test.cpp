@@ -1,6 +1,6 @@
 // Cache keys: which ids can be part of a Memcached key, which prefixes are valid, how keys are
 // formed.
-#include "cache_key.hpp"
+#include "cache/cache_key.hpp"
 
 #include <string>
 #include <utility>

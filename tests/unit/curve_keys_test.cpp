@@ -2,7 +2,7 @@
 // example (ZeroMQ RFC 32) and the test keys published with libzmq.
 #include <gtest/gtest.h>
 
-#include "curve_keys.hpp"
+#include "wire/curve_keys.hpp"
 
 using namespace revalidator::curve;
 

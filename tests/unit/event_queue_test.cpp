@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "clock.hpp"
+#include "runtime/clock.hpp"
 #include "stream_tracker.hpp"
 
 namespace revalidator::ingress {

@@ -19,8 +19,8 @@
 
 #include <gtest/gtest.h>
 
-#include "http_server.hpp"
-#include "metrics.hpp"
+#include "http/http_server.hpp"
+#include "runtime/metrics.hpp"
 
 namespace revalidator::http {
 namespace {

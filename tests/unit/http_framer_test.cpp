@@ -1,7 +1,7 @@
 // RequestFramer: where one HTTP/1.1 request ends in a growing buffer, and what it refuses. Every
 // case is also fed split at every byte (first a prefix, then the whole) and byte by byte: the
 // framer must answer the same as when it sees the whole input at once.
-#include "http_framer.hpp"
+#include "http/http_framer.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -2,7 +2,7 @@
 // refusals (read by the client even while it is still sending), deadlines, the connection cap,
 // handler exceptions, the refusal counters and stop(). Waits are for socket events or polled
 // conditions against a deadline, never a fixed sleep.
-#include "http_server.hpp"
+#include "http/http_server.hpp"
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -29,7 +29,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "metrics.hpp"
+#include "runtime/metrics.hpp"
 
 namespace revalidator::http {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "manifest.hpp"
+#include "cache/manifest.hpp"
 #include "worker_fakes.hpp"
 
 namespace revalidator::worker {

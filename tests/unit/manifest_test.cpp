@@ -1,6 +1,6 @@
 // The manifest of a list stored as parts: its exact bytes, and reading one back from the cache,
 // where it is hostile input.
-#include "manifest.hpp"
+#include "cache/manifest.hpp"
 
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
 // Metrics: the Prometheus text exposition that GET /metrics returns.
-#include "metrics.hpp"
+#include "runtime/metrics.hpp"
 
 #include <limits>
 #include <stdexcept>

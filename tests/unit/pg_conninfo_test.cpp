@@ -1,5 +1,5 @@
 // The time bounds added to every Postgres connection string (shared/pg_conninfo.hpp).
-#include "pg_conninfo.hpp"
+#include "postgres/pg_conninfo.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // does (one fill asked of the worker, a bounded wait, 503), chunked lists read whole or not at
 // all, hostile manifests, and the batch prefetch. The HTTP mapping, the real Memcached and the
 // worker are the integration tests' (tests/integration/reads_test.cpp).
-#include "reads.hpp"
+#include "reads/reads.hpp"
 
 #include <atomic>
 #include <functional>
@@ -15,9 +15,9 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include "etag.hpp"
-#include "gzip.hpp"
-#include "manifest.hpp"
+#include "cache/manifest.hpp"
+#include "reads/etag.hpp"
+#include "reads/gzip.hpp"
 
 namespace revalidator::ingress {
 namespace {

@@ -1,4 +1,4 @@
-#include "server_list.hpp"
+#include "cache/server_list.hpp"
 
 #include <gtest/gtest.h>
 

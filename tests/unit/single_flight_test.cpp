@@ -1,7 +1,7 @@
 // Single flight (ingress/single_flight.hpp): callers that overlap share one run, and only a run
 // that started after they arrived; callers that do not overlap each run the work; a failure
 // reaches every caller that shared the run.
-#include "single_flight.hpp"
+#include "reads/single_flight.hpp"
 
 #include <atomic>
 #include <chrono>

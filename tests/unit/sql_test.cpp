@@ -1,5 +1,5 @@
 // SQL text: identifier quoting, ORDER BY validation, text[] literals, key types, the queries.
-#include "sql.hpp"
+#include "postgres/sql.hpp"
 
 #include <optional>
 #include <string>

@@ -1,6 +1,6 @@
 // Wire format v1: round trips for every operation, and decode's rejections. decode() must never
 // throw, whatever bytes arrive.
-#include "wire.hpp"
+#include "wire/wire.hpp"
 
 #include <cstdint>
 #include <random>

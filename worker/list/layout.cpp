@@ -4,7 +4,7 @@
 #include <charconv>
 #include <unordered_set>
 
-#include "manifest.hpp"
+#include "cache/manifest.hpp"
 
 namespace revalidator::worker {
 

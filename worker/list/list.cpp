@@ -1,7 +1,7 @@
 #include "list/list.hpp"
 
-#include "log.hpp"
-#include "manifest.hpp"
+#include "cache/manifest.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::worker {
 

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cache_key.hpp"
+#include "cache/cache_key.hpp"
 
 namespace revalidator::wire {
 

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "result.hpp"
+#include "runtime/result.hpp"
 
 namespace revalidator::manifest {
 

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "anti_entropy.hpp"
+#include "cache/server_list.hpp"
 #include "metadump.hpp"
-#include "server_list.hpp"
 
 namespace revalidator::worker {
 

@@ -7,9 +7,9 @@
 #include <mutex>
 #include <vector>
 
-#include "log.hpp"
-#include "pg_conninfo.hpp"
-#include "sql.hpp"
+#include "postgres/pg_conninfo.hpp"
+#include "postgres/sql.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::ingress {
 

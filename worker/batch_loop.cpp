@@ -1,9 +1,9 @@
-#include "loop.hpp"
+#include "batch_loop.hpp"
 
 #include <algorithm>
 
-#include "log.hpp"
-#include "wire.hpp"
+#include "runtime/log.hpp"
+#include "wire/wire.hpp"
 
 namespace revalidator::worker {
 

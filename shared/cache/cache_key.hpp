@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "result.hpp"
+#include "runtime/result.hpp"
 
 namespace revalidator {
 

@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "result.hpp"
+#include "runtime/result.hpp"
 
 namespace revalidator::ingress {
 

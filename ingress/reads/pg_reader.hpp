@@ -13,8 +13,8 @@
 #include <memory>
 #include <string>
 
+#include "config/table.hpp"
 #include "database_reads.hpp"
-#include "table.hpp"
 
 namespace revalidator::ingress {
 

@@ -5,8 +5,8 @@
 
 #include <libmemcached/memcached.h>
 
-#include "cache_key.hpp"
-#include "mc_client.hpp"
+#include "cache/cache_key.hpp"
+#include "cache/mc_client.hpp"
 
 namespace revalidator::ingress {
 

@@ -1,6 +1,6 @@
 // Loop: frames in, batches out, driven with in-memory fakes and no sockets. Backoff is observed
 // through step()'s answer and by polling step() against a deadline, never by sleeping.
-#include "loop.hpp"
+#include "batch_loop.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -13,8 +13,8 @@
 
 #include <gtest/gtest.h>
 
-#include "clock.hpp"
-#include "wire.hpp"
+#include "runtime/clock.hpp"
+#include "wire/wire.hpp"
 #include "worker_fakes.hpp"
 
 namespace revalidator::worker {

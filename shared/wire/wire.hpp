@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "event.hpp"
-#include "result.hpp"
+#include "runtime/result.hpp"
 
 namespace revalidator::wire {
 

@@ -37,7 +37,7 @@
 
 #include "cache_reads.hpp"
 #include "database_reads.hpp"
-#include "metrics.hpp"
+#include "runtime/metrics.hpp"
 #include "single_flight.hpp"
 
 namespace revalidator::ingress {

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "collection.hpp"
-#include "result.hpp"
+#include "config/collection.hpp"
+#include "runtime/result.hpp"
 
 namespace revalidator::sql {
 

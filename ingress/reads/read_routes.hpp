@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "bearer.hpp"
-#include "http_front.hpp"
+#include "http/bearer.hpp"
+#include "http/http_front.hpp"
 #include "reads.hpp"
 
 namespace revalidator::ingress {

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "result.hpp"
+#include "runtime/result.hpp"
 
 namespace revalidator::ingress {
 

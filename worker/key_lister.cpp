@@ -1,4 +1,4 @@
-#include "mc_keys.hpp"
+#include "key_lister.hpp"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -16,8 +16,8 @@
 #include <stdexcept>
 #include <utility>
 
-#include "log.hpp"
 #include "metadump.hpp"
+#include "runtime/log.hpp"
 
 namespace revalidator::worker {
 

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <sstream>
 
-#include "cache_key.hpp"
-#include "endpoint.hpp"
-#include "sql.hpp"
+#include "cache/cache_key.hpp"
+#include "postgres/sql.hpp"
+#include "wire/endpoint.hpp"
 
 namespace revalidator::config {
 

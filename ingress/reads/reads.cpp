@@ -3,10 +3,10 @@
 #include <map>
 #include <thread>
 
-#include "cache_key.hpp"
+#include "cache/cache_key.hpp"
+#include "cache/manifest.hpp"
 #include "etag.hpp"
 #include "gzip.hpp"
-#include "manifest.hpp"
 
 namespace revalidator::ingress {
 

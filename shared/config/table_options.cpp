@@ -1,6 +1,6 @@
 #include "table_options.hpp"
 
-#include "cache_key.hpp"
+#include "cache/cache_key.hpp"
 
 namespace revalidator::config {
 

@@ -14,10 +14,10 @@
 
 #include "anti_entropy.hpp"
 #include "applier.hpp"
-#include "metrics.hpp"
+#include "config/table.hpp"
 #include "pending.hpp"
+#include "runtime/metrics.hpp"
 #include "stream_tracker.hpp"
-#include "table.hpp"
 
 namespace revalidator::worker {
 

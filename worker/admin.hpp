@@ -21,7 +21,7 @@ namespace revalidator::worker {
 // One served table.
 struct AdminTable {
     std::string collection;  // its name; "" in a worker configured by the table flags
-    Loop& loop;
+    BatchLoop& loop;
     std::function<bool()> active;  // whether this worker holds its lease (Role::active)
 };
 

@@ -9,7 +9,8 @@ namespace revalidator::worker {
 
 using namespace std::chrono;
 
-Loop::Loop(Applier& applier, LoopConfig cfg, metrics::Registry& r, AntiEntropy* anti_entropy)
+BatchLoop::BatchLoop(Applier& applier, BatchLoopConfig cfg, metrics::Registry& r,
+                     AntiEntropy* anti_entropy)
     : applier_(applier),
       anti_entropy_(anti_entropy),
       cfg_(std::move(cfg)),
@@ -32,7 +33,7 @@ Loop::Loop(Applier& applier, LoopConfig cfg, metrics::Registry& r, AntiEntropy* 
                [this] { return static_cast<double>(pending_size_.load()); });
 }
 
-void Loop::ingest(const std::vector<std::string>& frames) {
+void BatchLoop::ingest(const std::vector<std::string>& frames) {
     for (const auto& frame : frames) {
         auto decoded = wire::decode(frame);
         if (!decoded) {
@@ -65,28 +66,28 @@ void Loop::ingest(const std::vector<std::string>& frames) {
     pending_size_ = pending_.size();
 }
 
-void Loop::became_active() {
+void BatchLoop::became_active() {
     applier_.took_over();
     request_resync("became active");
 }
 
-void Loop::request_resync(const std::string& reason) {
+void BatchLoop::request_resync(const std::string& reason) {
     std::lock_guard lock(resync_mu_);
     if (resync_reason_.empty()) resync_reason_ = reason;
 }
 
-void Loop::retry_later(Clock::time_point now) {
+void BatchLoop::retry_later(Clock::time_point now) {
     retry_at_ = now + backoff_;
     backoff_ = std::min(backoff_ * 2, cfg_.retry_max);
 }
 
-milliseconds Loop::idle_wait(Clock::time_point now) const {
+milliseconds BatchLoop::idle_wait(Clock::time_point now) const {
     if (!anti_entropy_ || !anti_entropy_->enabled()) return milliseconds(500);
     const auto until_due = duration_cast<milliseconds>(anti_entropy_->due() - now);
     return std::clamp(until_due + milliseconds(1), milliseconds(0), milliseconds(500));
 }
 
-milliseconds Loop::step() {
+milliseconds BatchLoop::step() {
     auto now = Clock::now();
     {
         std::lock_guard lock(resync_mu_);

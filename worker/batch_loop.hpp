@@ -23,7 +23,7 @@ namespace revalidator::worker {
 
 // The settings are built from the worker's Config (worker_config.hpp), which holds their defaults;
 // the others are the loop's own.
-struct LoopConfig {
+struct BatchLoopConfig {
     Table table;
     std::size_t max_pending = 0;
     std::chrono::milliseconds resync_interval{};  // 0 disables
@@ -32,11 +32,11 @@ struct LoopConfig {
     std::chrono::milliseconds cache_check_interval{1000};  // how often to look for a cache restart
 };
 
-class Loop {
+class BatchLoop {
   public:
     // `anti_entropy` may be null (no continuous verification).
-    Loop(Applier& applier, LoopConfig cfg, metrics::Registry& registry,
-         AntiEntropy* anti_entropy = nullptr);
+    BatchLoop(Applier& applier, BatchLoopConfig cfg, metrics::Registry& registry,
+              AntiEntropy* anti_entropy = nullptr);
 
     void ingest(const std::vector<std::string>& frames);
     // Applies pending work when it is due. Returns how long to wait for frames before calling
@@ -61,7 +61,7 @@ class Loop {
 
     Applier& applier_;
     AntiEntropy* anti_entropy_;
-    LoopConfig cfg_;
+    BatchLoopConfig cfg_;
     Pending pending_;
     StreamTracker tracker_;
     Clock::time_point retry_at_{};

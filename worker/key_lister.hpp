@@ -1,4 +1,4 @@
-// Lists the keys a Memcached cluster holds under a prefix (KeyLister, anti_entropy.hpp), with
+// Lists the keys a Memcached cluster holds under a prefix (KeyLister, repair_sources.hpp), with
 // `lru_crawler metadump all` sent to each server over its own short-lived connection: libmemcached
 // has no call for it. Every wait is bounded: connecting and each read by `io`, the whole listing
 // of one server by `total`, so a frozen server costs the pass at most `total` and then a pass
@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "anti_entropy.hpp"
 #include "cache/server_list.hpp"
 #include "metadump.hpp"
+#include "repair_sources.hpp"
 
 namespace revalidator::worker {
 

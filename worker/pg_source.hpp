@@ -11,10 +11,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "anti_entropy.hpp"
 #include "config/collection.hpp"
 #include "config/table.hpp"
 #include "postgres/pg_conninfo.hpp"
+#include "repair_sources.hpp"
 #include "row_source.hpp"
 
 namespace revalidator::worker {

@@ -10,7 +10,7 @@ namespace revalidator::worker {
 
 using std::chrono::milliseconds;
 
-Role::Role(TableLease& lease, Bind bind, Loop& loop, StopSignal& stop, RoleConfig cfg,
+Role::Role(TableLease& lease, Bind bind, BatchLoop& loop, StopSignal& stop, RoleConfig cfg,
            metrics::Registry& registry)
     : lease_(lease), bind_(std::move(bind)), loop_(loop), stop_(stop), cfg_(std::move(cfg)) {
     registry.gauge_fn("revalidator_worker_active",

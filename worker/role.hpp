@@ -38,7 +38,7 @@ class Role {
     using Bind = std::function<std::unique_ptr<Inbox>()>;
 
     // Registers revalidator_worker_active.
-    Role(TableLease& lease, Bind bind, Loop& loop, StopSignal& stop, RoleConfig cfg,
+    Role(TableLease& lease, Bind bind, BatchLoop& loop, StopSignal& stop, RoleConfig cfg,
          metrics::Registry& registry);
 
     // Runs until a stop is requested (0) or the inbox cannot be bound (1); the lease is released
@@ -53,7 +53,7 @@ class Role {
 
     TableLease& lease_;
     Bind bind_;
-    Loop& loop_;
+    BatchLoop& loop_;
     StopSignal& stop_;
     RoleConfig cfg_;
     // Shared with the registry's gauge, which may outlive the role.

@@ -104,7 +104,7 @@ struct TableWorker::Parts {
     Applier applier;
     std::unique_ptr<McKeyLister> lister;
     AntiEntropy anti_entropy;
-    Loop loop;
+    BatchLoop loop;
     Role role;
     bool has_views;
 };

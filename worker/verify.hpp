@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "anti_entropy.hpp"
 #include "cache_sink.hpp"
+#include "repair_sources.hpp"
 #include "row_source.hpp"
 
 namespace revalidator::worker {

@@ -238,7 +238,7 @@ ApplierConfig applier_config(const Config& c) {
             .absent_ttl = std::chrono::seconds(c.absent_ttl_s)};
 }
 
-LoopConfig loop_config(const Config& c) {
+BatchLoopConfig loop_config(const Config& c) {
     return {.table = c.table,
             .max_pending = c.max_pending,
             .resync_interval = std::chrono::seconds(c.resync_interval_s),

@@ -75,7 +75,7 @@ std::vector<TableConfig> per_table(const Config& cfg);
 // these, and the unit tests start from Config{} so that a default lives in one place only.
 PgConfig pg_config(const Config& cfg);
 ApplierConfig applier_config(const Config& cfg);
-LoopConfig loop_config(const Config& cfg);
+BatchLoopConfig loop_config(const Config& cfg);
 AntiEntropyConfig anti_entropy_config(const Config& cfg);
 
 }  // namespace revalidator::worker

@@ -34,7 +34,7 @@ constexpr int kMaxIov = 16;
 
 }  // namespace
 
-struct Server::Loop::Connection {
+struct Server::EventLoop::Connection {
     Connection(int f, const Limits& l) : fd(f), framer(l) {}
     bool has_input() const { return in_at < in.size(); }
     // The bytes not yet answered: the framer sees the current request start at its [0].
@@ -68,7 +68,7 @@ struct Server::Loop::Connection {
     std::size_t served = 0;
 };
 
-Server::Loop::Loop(Server& server) : server_(server), read_buf_(new char[kReadChunk]) {
+Server::EventLoop::EventLoop(Server& server) : server_(server), read_buf_(new char[kReadChunk]) {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     spare_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -80,7 +80,7 @@ Server::Loop::Loop(Server& server) : server_(server), read_buf_(new char[kReadCh
     add(wake_, EPOLLIN);
 }
 
-Server::Loop::~Loop() {
+Server::EventLoop::~EventLoop() {
     std::vector<int> fds;
     for (auto& [fd, c] : conns_) fds.push_back(fd);
     for (int fd : fds) drop(fd);
@@ -89,12 +89,12 @@ Server::Loop::~Loop() {
     if (spare_ >= 0) ::close(spare_);
 }
 
-void Server::Loop::wake() {
+void Server::EventLoop::wake() {
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_, &one, sizeof(one));
 }
 
-void Server::Loop::complete(Done done) {
+void Server::EventLoop::complete(Done done) {
     bool first = false;
     {
         std::lock_guard lock(done_mu_);
@@ -105,7 +105,7 @@ void Server::Loop::complete(Done done) {
     if (first) wake();
 }
 
-void Server::Loop::run() {
+void Server::EventLoop::run() {
     epoll_event events[256];
     auto next_sweep = Clock::now() + kSweepEvery;
     while (!server_.stopping_) {
@@ -139,7 +139,7 @@ void Server::Loop::run() {
     for (auto& [fd, c] : conns_) write_some(*c);  // answers already made, best effort
 }
 
-void Server::Loop::add(int fd, std::uint32_t events) {
+void Server::EventLoop::add(int fd, std::uint32_t events) {
     epoll_event ev{};
     ev.events = events;
     ev.data.fd = fd;
@@ -148,7 +148,7 @@ void Server::Loop::add(int fd, std::uint32_t events) {
     }
 }
 
-void Server::Loop::want(int fd, Connection& c, std::uint32_t events) {
+void Server::EventLoop::want(int fd, Connection& c, std::uint32_t events) {
     if (c.interest == events) return;
     epoll_event ev{};
     ev.events = events;
@@ -157,12 +157,12 @@ void Server::Loop::want(int fd, Connection& c, std::uint32_t events) {
     c.interest = events;
 }
 
-void Server::Loop::close_fd(int fd) {
+void Server::EventLoop::close_fd(int fd) {
     ::close(fd);
     server_.open_->fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Server::Loop::drop(int fd) {
+void Server::EventLoop::drop(int fd) {
     auto it = conns_.find(fd);
     if (it != conns_.end()) {
         for (const auto& a : it->second->out) server_.output_->release(a);
@@ -173,7 +173,7 @@ void Server::Loop::drop(int fd) {
 
 // A few at a time, so that under a connection storm one loop does not take them all.
 // Returns whether more may be waiting.
-bool Server::Loop::accept_some() {
+bool Server::EventLoop::accept_some() {
     for (int i = 0; i < 16; ++i) {
         sockaddr_storage addr{};
         socklen_t len = sizeof(addr);
@@ -215,7 +215,7 @@ bool Server::Loop::accept_some() {
 // to drain takes them all, then shuts the listening socket, so that a connection is either served
 // here or refused, not reset unanswered. Answers say Connection: close only from here on, once a
 // sender that reconnects is refused.
-void Server::Loop::begin_drain() {
+void Server::EventLoop::begin_drain() {
     draining_ = true;
     drain_deadline_ = server_.drain_deadline_.load();
     {
@@ -232,7 +232,7 @@ void Server::Loop::begin_drain() {
 }
 
 // The drain's deadline: a request still arriving is refused rather than cut off unanswered.
-void Server::Loop::refuse_unfinished() {
+void Server::EventLoop::refuse_unfinished() {
     for (auto& [fd, c] : conns_) {
         if (c->phase != Phase::Open || c->writing() || (!c->has_input() && !c->busy)) continue;
         Refusal r{503, "draining", "this server is shutting down; retry on another instance"};
@@ -245,7 +245,7 @@ void Server::Loop::refuse_unfinished() {
 // the loop would spin. Shed one (the spare descriptor makes room to take it and close it), and
 // stop watching the listening socket for a moment, since another thread may take the freed
 // descriptor first.
-void Server::Loop::shed_one() {
+void Server::EventLoop::shed_one() {
     server_.counters_->refused("no_descriptors").inc();
     if (spare_ >= 0) {
         ::close(spare_);
@@ -260,7 +260,7 @@ void Server::Loop::shed_one() {
     accept_again_ = now_ + kAcceptPause;
 }
 
-void Server::Loop::resume_accepting() {
+void Server::EventLoop::resume_accepting() {
     if (draining_ || !accept_paused_ || now_ < accept_again_) return;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLEXCLUSIVE;
@@ -272,7 +272,7 @@ void Server::Loop::resume_accepting() {
     }
 }
 
-void Server::Loop::on_event(int fd, std::uint32_t events) {
+void Server::EventLoop::on_event(int fd, std::uint32_t events) {
     auto it = conns_.find(fd);
     if (it == conns_.end()) return;
     Connection& c = *it->second;
@@ -281,7 +281,7 @@ void Server::Loop::on_event(int fd, std::uint32_t events) {
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_some(fd, c);
 }
 
-void Server::Loop::read_some(int fd, Connection& c) {
+void Server::EventLoop::read_some(int fd, Connection& c) {
     ssize_t n = ::recv(fd, read_buf_.get(), kReadChunk, 0);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return drop(fd);
     if (n < 0) return;
@@ -297,7 +297,7 @@ void Server::Loop::read_some(int fd, Connection& c) {
 
 // Answers every complete request buffered, then writes; repeats while writing drains and
 // pipelined requests remain. Returns with the connection in one clear state.
-void Server::Loop::process(int fd, Connection& c) {
+void Server::EventLoop::process(int fd, Connection& c) {
     while (true) {
         const bool more = answer_some(c);
         if (!write_some(c)) return drop(fd);
@@ -320,7 +320,7 @@ void Server::Loop::process(int fd, Connection& c) {
 }
 
 // Returns true when it stopped only because the connection's output is over its cap.
-bool Server::Loop::answer_some(Connection& c) {
+bool Server::EventLoop::answer_some(Connection& c) {
     while (!c.busy && !c.close_when_written && c.has_input()) {
         if (c.pending > server_.tuning_.max_connection_output) return true;
         switch (c.framer.feed(c.input())) {
@@ -355,7 +355,7 @@ bool Server::Loop::answer_some(Connection& c) {
 
 // Answers `req` here, or hands it to its route's lane. Nothing it calls may end the loop: a
 // failure becomes a 500 for this request alone, and its connection closes.
-void Server::Loop::dispatch(Connection& c, Request req, bool last) {
+void Server::EventLoop::dispatch(Connection& c, Request req, bool last) {
     const Router& router = *server_.router_;
     bool close = last || req.wants_close();
     Response res;
@@ -397,14 +397,14 @@ void Server::Loop::dispatch(Connection& c, Request req, bool last) {
     if (close) c.close_when_written = true;
 }
 
-void Server::Loop::queue(Connection& c, Answer answer) {
+void Server::EventLoop::queue(Connection& c, Answer answer) {
     c.pending += answer.size();
     server_.output_->hold(answer);
     c.out.push_back(std::move(answer));
 }
 
 // Returns false when the connection failed.
-bool Server::Loop::write_some(Connection& c) {
+bool Server::EventLoop::write_some(Connection& c) {
     while (c.writing()) {
         iovec iov[kMaxIov];
         int n = 0;
@@ -443,20 +443,20 @@ bool Server::Loop::write_some(Connection& c) {
 
 // After a refusal the client may still be sending: closing at once would reset the connection
 // and could destroy the answer before it is read. Read and discard for a while, then close.
-void Server::Loop::start_linger(int fd, Connection& c) {
+void Server::EventLoop::start_linger(int fd, Connection& c) {
     ::shutdown(fd, SHUT_WR);
     c.phase = Phase::Lingering;
     c.idle_deadline = now_ + kLinger;
     want(fd, c, EPOLLIN);
 }
 
-void Server::Loop::linger(int fd, Connection& c) {
+void Server::EventLoop::linger(int fd, Connection& c) {
     ssize_t n = ::recv(fd, read_buf_.get(), kReadChunk, 0);
     if (n > 0) c.lingered += static_cast<std::size_t>(n);
     if (n == 0 || (n < 0 && errno != EAGAIN) || c.lingered > kLingerBytes) drop(fd);
 }
 
-void Server::Loop::sweep() {
+void Server::EventLoop::sweep() {
     std::vector<int> expired;
     for (auto& [fd, c] : conns_) {
         if (deadline_of(*c) <= now_) expired.push_back(fd);
@@ -485,7 +485,7 @@ void Server::Loop::sweep() {
     }
 }
 
-Server::Loop::Clock::time_point Server::Loop::deadline_of(const Connection& c) const {
+Server::EventLoop::Clock::time_point Server::EventLoop::deadline_of(const Connection& c) const {
     if (c.phase == Phase::Lingering) return c.idle_deadline;
     if (c.busy) return Clock::time_point::max();  // the handler's own timeouts bound it
     if (c.writing()) return c.write_deadline;
@@ -496,14 +496,14 @@ Server::Loop::Clock::time_point Server::Loop::deadline_of(const Connection& c) c
     return std::min(c.idle_deadline, idle_since + kDrainIdle);
 }
 
-bool Server::Loop::idle(const Connection& c) {
+bool Server::EventLoop::idle(const Connection& c) {
     return c.phase == Phase::Open && !c.busy && !c.has_input() && !c.writing();
 }
 
 // The answers the lanes have made: each is written, and its connection takes requests again.
 // One that closed meanwhile is gone (or its descriptor is another connection's, which the serial
 // tells apart): its answer is dropped.
-void Server::Loop::take_done() {
+void Server::EventLoop::take_done() {
     std::vector<Done> done;
     {
         std::lock_guard lock(done_mu_);

@@ -13,12 +13,12 @@
 
 namespace revalidator::http {
 
-class Server::Loop {
+class Server::EventLoop {
   public:
-    explicit Loop(Server& server);
-    ~Loop();
-    Loop(const Loop&) = delete;
-    Loop& operator=(const Loop&) = delete;
+    explicit EventLoop(Server& server);
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
 
     void wake();
     // Serves until the server stops or its drain ends.

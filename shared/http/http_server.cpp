@@ -128,7 +128,7 @@ int Server::bind(const std::string& host, int port) {
             try {
                 std::lock_guard lock(loops_mu_);
                 for (int i = 0; i < tuning_.loops; ++i) {
-                    loops_.push_back(std::make_unique<Loop>(*this));
+                    loops_.push_back(std::make_unique<EventLoop>(*this));
                 }
             } catch (const std::exception& e) {
                 log::error("cannot start the HTTP event loops", {{"error", e.what()}});

@@ -123,7 +123,7 @@ class Server {
     void drain(std::chrono::steady_clock::time_point deadline);
 
   private:
-    class Loop;
+    class EventLoop;
     class Router;
     class Lanes;
     struct Counters;
@@ -143,7 +143,7 @@ class Server {
     std::shared_ptr<OutputBudget> output_;  // shared with the registry's gauge too
     std::unique_ptr<Lanes> lanes_;          // after what its threads use, destroyed before it
     std::mutex loops_mu_;
-    std::vector<std::unique_ptr<Loop>> loops_;
+    std::vector<std::unique_ptr<EventLoop>> loops_;
 };
 
 }  // namespace revalidator::http

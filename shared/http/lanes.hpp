@@ -1,9 +1,9 @@
 // The lanes: for each kind of read that may wait, threads of its own and a bounded queue of its
 // own, so that a storm of one kind (misses waiting on the worker) never delays or refuses another
 // (hits, lists). A task is one parsed request; its answer goes back to the loop that owns the
-// connection (Loop::complete), which writes it. A thread of a lane with a batch above 1 takes the
-// requests waiting, up to the batch, at once: a batched route's handler then reads all their data
-// in one round trip, and one wake-up answers many requests (docs/read-api.md, "Capacity").
+// connection (EventLoop::complete), which writes it. A thread of a lane with a batch above 1 takes
+// the requests waiting, up to the batch, at once: a batched route's handler then reads all their
+// data in one round trip, and one wake-up answers many requests (docs/read-api.md, "Capacity").
 //
 // Threads: started by Server::serve() before the loops run, stopped by it after the loops return
 // (a task's answer needs its loop); stop() waits for the tasks running, which their handlers'
@@ -21,7 +21,7 @@ namespace revalidator::http {
 class Server::Lanes {
   public:
     struct Task {
-        Loop* loop;
+        EventLoop* loop;
         int fd;
         std::uint64_t serial;  // tells the connection apart from a later one on the same fd
         Request request;

@@ -258,7 +258,7 @@ inline ApplierConfig default_applier() {
 
 // The loop as the worker builds it by default, but with no periodic resync, and retries after
 // 1..4 ms so that polling finds them quickly.
-inline LoopConfig quick_loop() {
+inline BatchLoopConfig quick_loop() {
     using namespace std::chrono_literals;
     auto cfg = loop_config(Config{});
     cfg.resync_interval = 0ms;

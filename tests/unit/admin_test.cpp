@@ -1,5 +1,5 @@
 // The worker's admin endpoints as tables of answers (status and body), served by the real
-// http::Server on a free loopback port, over the real Loop with the in-memory source and sink.
+// http::Server on a free loopback port, over the real BatchLoop with the in-memory source and sink.
 #include "admin.hpp"
 
 #include <atomic>
@@ -38,7 +38,7 @@ struct Table {
     fakes::FakeSource source;
     fakes::FakeSink sink;
     Applier applier{source, sink, fakes::default_applier(), scope};
-    Loop loop{applier, fakes::quick_loop(), scope};
+    BatchLoop loop{applier, fakes::quick_loop(), scope};
     std::atomic<bool> active{false};
 
     // Whether a full resync was pending: one step applies it.
@@ -80,7 +80,7 @@ class Admin {
     std::vector<std::unique_ptr<Table>> tables;
     fakes::FakeSource& source;
     fakes::FakeSink& sink;
-    Loop& loop;
+    BatchLoop& loop;
     std::atomic<bool>& active;
 
     httplib::Result get(const std::string& path) { return client().Get(path.c_str()); }

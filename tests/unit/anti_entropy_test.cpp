@@ -480,7 +480,7 @@ TEST_F(AntiEntropyTest, PassesAreSpacedByTheirMinimumOnASmallTable) {
 TEST_F(AntiEntropyTest, TheLoopHealsALostChangeWithoutAnyEvent) {
     start(KeyOrder::Integer, 3, false);
     metrics::Registry loop_registry;
-    Loop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
+    BatchLoop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
     source.put(13, "changed without a webhook");
     source.table.erase("18");
     const auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -498,7 +498,7 @@ TEST_F(AntiEntropyTest, TheLoopHealsALostChangeWithoutAnyEvent) {
 TEST_F(AntiEntropyTest, ThePassKeepsItsPaceWhileEventsKeepArriving) {
     start(KeyOrder::Integer, 3, false);
     metrics::Registry loop_registry;
-    Loop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
+    BatchLoop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
     source.put(17, "changed without a webhook");
     std::uint64_t seq = 0;
     const auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -521,7 +521,7 @@ TEST_F(AntiEntropyTest, ThePassKeepsItsPaceWhileEventsKeepArriving) {
 TEST_F(AntiEntropyTest, TheLoopWaitsOnlyUntilTheNextStepAfterABatch) {
     start(KeyOrder::Integer, 3, false);  // 3 rows a step at 1000 rows/s: a step every 3 ms
     metrics::Registry loop_registry;
-    Loop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
+    BatchLoop loop(*applier, fakes::quick_loop(), loop_registry, ae.get());
     loop.ingest({wire::encode(
         Event{"ingress-a", 1, 1, unix_micros(), Op::Update, "public", "articles", "11"})});
     const auto wait = loop.step();

@@ -1,5 +1,5 @@
-// Loop: frames in, batches out, driven with in-memory fakes and no sockets. Backoff is observed
-// through step()'s answer and by polling step() against a deadline, never by sleeping.
+// BatchLoop: frames in, batches out, driven with in-memory fakes and no sockets. Backoff is
+// observed through step()'s answer and by polling step() against a deadline, never by sleeping.
 #include "batch_loop.hpp"
 
 #include <algorithm>
@@ -51,18 +51,18 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
     return v;
 }
 
-class LoopTest : public ::testing::Test {
+class BatchLoopTest : public ::testing::Test {
   protected:
     FakeSource source;
     FakeSink sink;
     metrics::Registry registry;
-    LoopConfig cfg = fakes::quick_loop();
+    BatchLoopConfig cfg = fakes::quick_loop();
 
     // Built on first use, so that a test can change cfg first.
-    Loop& loop() {
+    BatchLoop& loop() {
         if (!loop_) {
             applier_ = std::make_unique<Applier>(source, sink, fakes::default_applier(), registry);
-            loop_ = std::make_unique<Loop>(*applier_, cfg, registry);
+            loop_ = std::make_unique<BatchLoop>(*applier_, cfg, registry);
         }
         return *loop_;
     }
@@ -80,10 +80,10 @@ class LoopTest : public ::testing::Test {
 
   private:
     std::unique_ptr<Applier> applier_;
-    std::unique_ptr<Loop> loop_;
+    std::unique_ptr<BatchLoop> loop_;
 };
 
-TEST_F(LoopTest, IngestedFramesAreAppliedByStep) {
+TEST_F(BatchLoopTest, IngestedFramesAreAppliedByStep) {
     source.put(1, "one");
     source.put(2, "two");
     loop().ingest(frames({{1, "1"}, {2, "2"}, {3, "1"}}));
@@ -113,7 +113,7 @@ TEST_F(LoopTest, IngestedFramesAreAppliedByStep) {
 
 // A worker whose lease is not confirmed fresh stops in the middle of a batch: nothing after the
 // fence is written, the whole batch stays owed, and it is no failure of the source.
-TEST_F(LoopTest, FencedBatchStopsWhereItIsAndStaysOwed) {
+TEST_F(BatchLoopTest, FencedBatchStopsWhereItIsAndStaysOwed) {
     for (int id = 1; id <= 5; ++id) source.put(id, "new");
     for (int id = 1; id <= 5; ++id)
         sink.store["/articles/" + std::to_string(id)] = int_row(id, "old");
@@ -138,7 +138,7 @@ TEST_F(LoopTest, FencedBatchStopsWhereItIsAndStaysOwed) {
     EXPECT_EQ(sink.at("/articles"), source.list());
 }
 
-TEST_F(LoopTest, DeleteEventRemovesTheKey) {
+TEST_F(BatchLoopTest, DeleteEventRemovesTheKey) {
     sink.store["/articles/3"] = int_row(3);
     loop().ingest(frames({{1, "3", Op::Delete}}));
     loop().step();
@@ -146,7 +146,7 @@ TEST_F(LoopTest, DeleteEventRemovesTheKey) {
     EXPECT_EQ(sink.at("/articles"), "[]");
 }
 
-TEST_F(LoopTest, GapInSequenceTriggersAFullResync) {
+TEST_F(BatchLoopTest, GapInSequenceTriggersAFullResync) {
     source.put(1);
     source.put(2);
     loop().ingest(frames({{1, "1"}}));
@@ -163,7 +163,7 @@ TEST_F(LoopTest, GapInSequenceTriggersAFullResync) {
     EXPECT_EQ(sink.at("/articles/2"), int_row(2));
 }
 
-TEST_F(LoopTest, FirstEventMidStreamTriggersAFullResync) {
+TEST_F(BatchLoopTest, FirstEventMidStreamTriggersAFullResync) {
     source.put(1);
     loop().ingest(frames({{5, "1"}}));
     loop().step();
@@ -171,7 +171,7 @@ TEST_F(LoopTest, FirstEventMidStreamTriggersAFullResync) {
     EXPECT_TRUE(source.calls[0].full);
 }
 
-TEST_F(LoopTest, CleanRestartNeedsNoResyncButACrashDoes) {
+TEST_F(BatchLoopTest, CleanRestartNeedsNoResyncButACrashDoes) {
     source.put(1);
     loop().ingest(frames({{1, "1"}, {2, "", Op::End}}));
     loop().step();
@@ -186,7 +186,7 @@ TEST_F(LoopTest, CleanRestartNeedsNoResyncButACrashDoes) {
     EXPECT_TRUE(source.calls[2].full);
 }
 
-TEST_F(LoopTest, DuplicatesAndStaleEventsNeedNoResync) {
+TEST_F(BatchLoopTest, DuplicatesAndStaleEventsNeedNoResync) {
     source.put(1);
     loop().ingest(frames({{1, "1"}, {2, "1"}, {2, "1"}, {1, "1"}}));
     loop().step();
@@ -195,7 +195,7 @@ TEST_F(LoopTest, DuplicatesAndStaleEventsNeedNoResync) {
     EXPECT_EQ(metric("revalidator_worker_stream_gaps_total"), 0);
 }
 
-TEST_F(LoopTest, EndMarkerNamesNoRow) {
+TEST_F(BatchLoopTest, EndMarkerNamesNoRow) {
     source.put(1);
     loop().ingest(frames({{1, "1"}, {2, "", Op::End}}));
     EXPECT_EQ(loop().pending_keys(), 1u);
@@ -204,7 +204,7 @@ TEST_F(LoopTest, EndMarkerNamesNoRow) {
     EXPECT_EQ(source.calls[0].pks, (std::vector<std::string>{"1"}));
 }
 
-TEST_F(LoopTest, GarbageFramesAreCountedAndDoNotStopProcessing) {
+TEST_F(BatchLoopTest, GarbageFramesAreCountedAndDoNotStopProcessing) {
     source.put(1);
     std::vector<std::string> batch = {
         "garbage",
@@ -230,7 +230,7 @@ TEST_F(LoopTest, GarbageFramesAreCountedAndDoNotStopProcessing) {
     EXPECT_EQ(sink.at("/articles/1"), int_row(1));
 }
 
-TEST_F(LoopTest, EventsForAnotherTableAreDropped) {
+TEST_F(BatchLoopTest, EventsForAnotherTableAreDropped) {
     source.put(1);
     loop().ingest(frames(
         {{.seq = 1, .pk = "1", .table = "users"}, {.seq = 2, .pk = "1", .schema = "private"}}));
@@ -244,7 +244,7 @@ TEST_F(LoopTest, EventsForAnotherTableAreDropped) {
     EXPECT_GT(wait.count(), 0);
 }
 
-TEST_F(LoopTest, ThrowingSourceBacksOff) {
+TEST_F(BatchLoopTest, ThrowingSourceBacksOff) {
     cfg.retry_min = 60s;
     cfg.retry_max = 60s;
     source.put(1);
@@ -269,7 +269,7 @@ TEST_F(LoopTest, ThrowingSourceBacksOff) {
     EXPECT_FALSE(sink.has("/articles/1"));
 }
 
-TEST_F(LoopTest, WorkIsRetriedAndSucceedsOnceTheSourceIsBack) {
+TEST_F(BatchLoopTest, WorkIsRetriedAndSucceedsOnceTheSourceIsBack) {
     source.put(1);
     source.put(2);
     source.fail = true;
@@ -292,7 +292,7 @@ TEST_F(LoopTest, WorkIsRetriedAndSucceedsOnceTheSourceIsBack) {
     EXPECT_EQ(sink.at("/articles"), source.list());
 }
 
-TEST_F(LoopTest, FailedResyncIsRetriedAsAResync) {
+TEST_F(BatchLoopTest, FailedResyncIsRetriedAsAResync) {
     source.put(1);
     source.fail = true;
     loop().request_resync("start");
@@ -303,7 +303,7 @@ TEST_F(LoopTest, FailedResyncIsRetriedAsAResync) {
     EXPECT_TRUE(source.calls.back().full);
 }
 
-TEST_F(LoopTest, CacheOutageIsRetriedAsAFullResync) {
+TEST_F(BatchLoopTest, CacheOutageIsRetriedAsAFullResync) {
     source.put(1);
     sink.unreachable = true;
     loop().ingest(frames({{1, "1"}}));
@@ -320,7 +320,7 @@ TEST_F(LoopTest, CacheOutageIsRetriedAsAFullResync) {
     EXPECT_EQ(sink.at("/articles"), source.list());
 }
 
-TEST_F(LoopTest, RefusedValueIsRetriedUntilWritten) {
+TEST_F(BatchLoopTest, RefusedValueIsRetriedUntilWritten) {
     source.put(1);
     sink.refuse = {"/articles/1"};
     loop().ingest(frames({{1, "1"}}));
@@ -333,7 +333,7 @@ TEST_F(LoopTest, RefusedValueIsRetriedUntilWritten) {
     EXPECT_EQ(loop().pending_keys(), 0u);
 }
 
-TEST_F(LoopTest, RequestResyncReadsEverything) {
+TEST_F(BatchLoopTest, RequestResyncReadsEverything) {
     source.put(1);
     source.put(2);
     loop().request_resync("admin");
@@ -349,7 +349,7 @@ TEST_F(LoopTest, RequestResyncReadsEverything) {
     EXPECT_EQ(source.calls.size(), 1u);
 }
 
-TEST_F(LoopTest, RequestResyncFromAnotherThread) {
+TEST_F(BatchLoopTest, RequestResyncFromAnotherThread) {
     source.put(1);
     loop();
     std::thread admin([&] { loop().request_resync("admin"); });
@@ -359,7 +359,7 @@ TEST_F(LoopTest, RequestResyncFromAnotherThread) {
     EXPECT_TRUE(source.calls[0].full);
 }
 
-TEST_F(LoopTest, PeriodicResync) {
+TEST_F(BatchLoopTest, PeriodicResync) {
     cfg.resync_interval = 1ms;
     source.put(1);
     ASSERT_TRUE(step_until([&] { return !source.calls.empty(); }));
@@ -367,13 +367,13 @@ TEST_F(LoopTest, PeriodicResync) {
     EXPECT_EQ(sink.at("/articles/1"), int_row(1));
 }
 
-TEST_F(LoopTest, NoPeriodicResyncWhenDisabled) {
+TEST_F(BatchLoopTest, NoPeriodicResyncWhenDisabled) {
     source.put(1);
     for (int i = 0; i < 1000; ++i) loop().step();
     EXPECT_TRUE(source.calls.empty());
 }
 
-TEST_F(LoopTest, CacheRestartTriggersAFullResync) {
+TEST_F(BatchLoopTest, CacheRestartTriggersAFullResync) {
     cfg.cache_check_interval = 0ms;  // look at every step
     source.put(1);
     sink.instance_id = "pid-1";
@@ -393,7 +393,7 @@ TEST_F(LoopTest, CacheRestartTriggersAFullResync) {
     EXPECT_EQ(source.calls.size(), 1u);
 }
 
-TEST_F(LoopTest, TooManyPendingKeysCollapseIntoAResync) {
+TEST_F(BatchLoopTest, TooManyPendingKeysCollapseIntoAResync) {
     cfg.max_pending = 3;
     for (int i = 1; i <= 5; ++i) source.put(i);
     loop().ingest(frames({{1, "1"}, {2, "2"}, {3, "3"}, {4, "4"}, {5, "5"}}));

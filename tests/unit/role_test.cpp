@@ -1,7 +1,7 @@
 // Role: standby, takeover, active and back, driven with fakes for the lease, the inbox and the stop
-// signal, and the real Loop over the in-memory source and sink. Time is virtual: it passes only in
-// the stop signal's wait_for, so delays are checked exactly and nothing sleeps. A test's script
-// runs at each receive (while active) and at each try to take the lease (while standby).
+// signal, and the real BatchLoop over the in-memory source and sink. Time is virtual: it passes
+// only in the stop signal's wait_for, so delays are checked exactly and nothing sleeps. A test's
+// script runs at each receive (while active) and at each try to take the lease (while standby).
 #include "role.hpp"
 
 #include <chrono>
@@ -123,7 +123,7 @@ class RoleTest : public ::testing::Test {
     Role& role() {
         if (!role_) {
             applier_ = std::make_unique<Applier>(source, sink, fakes::default_applier(), registry);
-            loop_ = std::make_unique<Loop>(*applier_, fakes::quick_loop(), registry);
+            loop_ = std::make_unique<BatchLoop>(*applier_, fakes::quick_loop(), registry);
             role_ = std::make_unique<Role>(
                 lease, [this] { return bind(); }, *loop_, stop, cfg, registry);
         }
@@ -163,7 +163,7 @@ class RoleTest : public ::testing::Test {
     }
 
     std::unique_ptr<Applier> applier_;
-    std::unique_ptr<Loop> loop_;
+    std::unique_ptr<BatchLoop> loop_;
     std::unique_ptr<Role> role_;
 };
 

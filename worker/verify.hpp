@@ -21,7 +21,7 @@
 namespace revalidator::worker {
 
 struct VerifySettings {
-    std::string prefix;                      // the table's cache prefix (shared/table.hpp)
+    std::string prefix;                      // the table's cache prefix (shared/config/table.hpp)
     std::size_t max_item_bytes = 1'000'000;  // as the worker's --max-item-bytes
     std::chrono::milliseconds settle{1000};
     std::size_t max_examples = 10;

@@ -43,7 +43,7 @@
 namespace revalidator::ingress {
 
 struct ReadSettings {
-    std::string prefix;                        // the table's cache prefix (shared/table.hpp)
+    std::string prefix;                        // the table's cache prefix (shared/config/table.hpp)
     std::chrono::milliseconds fill_wait{500};  // how long a missed row waits for the worker
     std::chrono::milliseconds poll_every{10};  // how often it looks meanwhile
     std::string labels{};  // of its metric series: the collection's (collection="articles")

@@ -5,7 +5,7 @@
 // It is the contract between the worker, which writes it, and every reader (the ingress's reads),
 // so it lives here rather than in the worker's list module.
 // A manifest read back from the cache is hostile input: decode checks every part name with the
-// rules of a cache key (shared/cache_key.hpp), so none that Memcached would misread is sent.
+// rules of a cache key (shared/cache/cache_key.hpp), so none that Memcached would misread is sent.
 #pragma once
 
 #include <cstddef>

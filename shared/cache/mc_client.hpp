@@ -1,5 +1,5 @@
 // A libmemcached handle for a server list as the --memcached flag takes it ("host:port[,...]",
-// shared/server_list.hpp), set up the one way every client of ours needs:
+// shared/cache/server_list.hpp), set up the one way every client of ours needs:
 // - keys spread over several servers by libketama-compatible consistent hashing (md5, 160 points
 //   per server, all of weight 1): the distribution twemproxy (`distribution: ketama`,
 //   `hash: md5`), PHP's memcached (OPT_LIBKETAMA_COMPATIBLE) and pylibmc (`ketama_weighted`)

@@ -1,4 +1,4 @@
-// Z85 CURVE key validation (shared/curve_keys.cpp), checked against the Z85 specification's
+// Z85 CURVE key validation (shared/wire/curve_keys.cpp), checked against the Z85 specification's
 // example (ZeroMQ RFC 32) and the test keys published with libzmq.
 #include <gtest/gtest.h>
 

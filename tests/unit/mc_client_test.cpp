@@ -1,6 +1,6 @@
-// The key distribution every handle of ours shares (shared/mc_client.hpp), computed by libmemcached
-// without contacting a server: a copy of a handle must put every key where the original does.
-// That twemproxy agrees with them is tests/integration/cluster_test.cpp's.
+// The key distribution every handle of ours shares (shared/cache/mc_client.hpp), computed by
+// libmemcached without contacting a server: a copy of a handle must put every key where the
+// original does. That twemproxy agrees with them is tests/integration/cluster_test.cpp's.
 #include "cache/mc_client.hpp"
 
 #include <libmemcached/memcached.h>

@@ -1,4 +1,4 @@
-// The time bounds added to every Postgres connection string (shared/pg_conninfo.hpp).
+// The time bounds added to every Postgres connection string (shared/postgres/pg_conninfo.hpp).
 #include "postgres/pg_conninfo.hpp"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
-// Single flight (ingress/single_flight.hpp): callers that overlap share one run, and only a run
-// that started after they arrived; callers that do not overlap each run the work; a failure
+// Single flight (ingress/reads/single_flight.hpp): callers that overlap share one run, and only a
+// run that started after they arrived; callers that do not overlap each run the work; a failure
 // reaches every caller that shared the run.
 #include "reads/single_flight.hpp"
 

@@ -1,6 +1,6 @@
 // `loadgen report`: turns the result files of one bench/run into what people read. It prints ONE
-// table (each figure beside its baselines, the ratios, the target from issue 4 and whether it
-// was met), writes every raw result plus that table to results.json, and writes the data files
+// table (each figure beside its baselines, the ratios, the target it must meet and whether
+// it was met), writes every raw result plus that table to results.json, and writes the data files
 // that bench/plot.gp draws. Runs are recognised by their fields (mode, server, connections,
 // algorithm, rows, kind), so any subset of the suite can be reported.
 #include <algorithm>
@@ -224,7 +224,7 @@ void ack_rows(const Runs& r, std::vector<Row>& rows) {
 }
 
 // Reads of rows and lists, revalidator's read routes against nginx serving the same bytes
-// (issue targets: row hits at least 0.5x nginx, p99 <= 10 ms at 128 connections, no errors).
+// (targets: row hits at least 0.5x nginx, p99 <= 10 ms at 128 connections, no errors).
 void read_rows(const Runs& r, std::vector<Row>& rows) {
     for (const auto& [variant, by_server] : r.read) {
         auto rev = by_server.find("revalidator");

@@ -1,4 +1,4 @@
-// SIGTERM while senders keep their keep-alive connections busy (issue 9): every request the
+// SIGTERM while senders keep their keep-alive connections busy: every request the
 // ingress received is answered, 202 or 503 `draining` with Retry-After; every 202'd event reaches
 // the worker before END; and the numbers missing before END are exactly the 503s, so the worker
 // resyncs for those and for nothing else. The worker here is a ZeroMQ PULL socket that records

@@ -1,4 +1,4 @@
-// Hostile input over real HTTP (issue 5): every request here is refused with the exact status and
+// Hostile input over real HTTP: every request here is refused with the exact status and
 // error code, nothing reaches the worker, the cache is unchanged, and both processes live on.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

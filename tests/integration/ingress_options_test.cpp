@@ -1,4 +1,4 @@
-// Every ingress option is checked before the process serves (issue 9): a bad value, from a flag or
+// Every ingress option is checked before the process serves: a bad value, from a flag or
 // from its environment variable, stops the real binary with exit code 64 (EX_USAGE) and a message
 // naming the option, before "ingress listening" is ever logged. Good values still start it.
 #include <gtest/gtest.h>
@@ -53,7 +53,7 @@ TEST(IngressOptions, BadValuesExit64BeforeServing) {
         {{"--insecure-no-auth", "--port", "-1"}, "--port"},
         {with_defaults({"--log-level", "loud"}), "--log-level"},
         {with_defaults({"--instance-id", ""}), "--instance-id"},
-        // Options checked before this issue keep their checks, now with the same exit code.
+        // Options that were already checked before keep their checks, now with exit code 64 too.
         {with_defaults({"--max-connections", "0"}), "--max-connections"},
         {with_defaults({"--signature-tolerance-s", "0"}), "--signature-tolerance-s"},
         {with_defaults({"--no-such-option"}), "--no-such-option"},

@@ -1,4 +1,4 @@
-// Primary keys of every kind. Those that cannot be Memcached keys (issue 9): a text primary key
+// Primary keys of every kind. Those that cannot be Memcached keys: a text primary key
 // can hold what no webhook could carry past the ingress: "\r\n" and a command after it, a space,
 // 300 bytes. Such rows are read by every full resync; none of their keys may reach Memcached, and
 // the rest of the table must still be cached by a worker that stays up and ready. And uuid keys,

@@ -367,7 +367,7 @@ TEST(ReadsFromFrozenPostgres, AFrozenDatabaseCostsABoundedWaitAndIsNeverA404) {
     ASSERT_TRUE(reads_as(s, "/articles/" + id, 200)) << "reads recover once it thaws";
 }
 
-// The cold cache of issue 11: Memcached restarted empty while 16 readers read rows that exist,
+// A cold cache: Memcached restarted empty while 16 readers read rows that exist,
 // rows that do not, and the list. Nothing changes in Postgres meanwhile, so every 200 must be
 // exactly the row (or list) Postgres holds, every 404 a row that does not exist, and every other
 // answer a 503 with Retry-After. Bounded: 3 s or 1,500 reads per reader.

@@ -1,4 +1,4 @@
-// Every worker setting is checked before the process starts (issue 10): a bad value, from a flag,
+// Every worker setting is checked before the process starts: a bad value, from a flag,
 // the environment or the config file, stops the real binary with exit code 64 (EX_USAGE) and a
 // message naming the setting, before it connects to anything or logs "worker started".
 #include <gtest/gtest.h>
@@ -104,7 +104,8 @@ TEST(WorkerOptions, TheFileNamesTheCollectionsItServes) {
         << read_file(flag);
     EXPECT_NE(read_file(flag).find("\nserve = [ 'articles' ]  # flag\n"), std::string::npos)
         << read_file(flag);
-    // The issue's case: --verify gets past the configuration (to a Postgres that is not there: 2).
+    // --verify, of two collections declared, serves the one the file names: it needs no
+    // --collection and gets past the configuration (to a Postgres that is not there: exit 2).
     const std::string verify = dir.path() + "/verify.log";
     EXPECT_EQ(run({WORKER_BIN, "--config", file, "--verify"}, verify), 2) << read_file(verify);
     EXPECT_EQ(read_file(verify).find("--collection"), std::string::npos) << read_file(verify);

@@ -77,7 +77,7 @@ class ApplierTest : public ::testing::Test {
     std::unique_ptr<Applier> applier_;
 };
 
-// Absent markers (docs/cache-layout.md, "Absent rows"; issue 29, item 6).
+// Absent markers (docs/cache-layout.md, "Absent rows").
 
 std::size_t op_index(const FakeSink& sink, const std::string& op) {
     auto it = std::find(sink.ops.begin(), sink.ops.end(), op);

@@ -99,7 +99,7 @@ TEST(EventQueue, CloseRefusesButTakesANumberSoTheLossShows) {
 }
 
 // A read's fill is a hint: refused while draining or full, it must not leave a gap, which would
-// make the worker resync the whole table (issue 29, item 3).
+// make the worker resync the whole table.
 TEST(EventQueue, ARefusedFillTakesNoNumberSoTheWorkerSeesNoGap) {
     EventQueue q("s", 1, 2);
     worker::StreamTracker t;

@@ -363,7 +363,7 @@ TEST(Reads, ADatabaseThatCannotAnswerIsNeverA404ButAWaitForTheFill) {
     }
 }
 
-// The worker's absent marker (docs/cache-layout.md, "Absent rows"; issue 29, item 6): a miss whose
+// The worker's absent marker (docs/cache-layout.md, "Absent rows"): a miss whose
 // row it marks is a 404, without a database, and asks nothing more of the worker.
 TEST(Reads, AMissTheWorkerMarkedAbsentIs404AndAsksNoFill) {
     Fixture f;
@@ -403,7 +403,7 @@ TEST(Reads, AMarkerThatCannotBeReadIsNoAnswer) {
 }
 
 // docs/cache-layout.md, "Several servers": a row on a cache server that is down is read from
-// Postgres when a database is configured, counted, and asks no fill (issue 29, item 5).
+// Postgres when a database is configured, counted, and asks no fill.
 TEST(Reads, WithADatabaseARowWhoseCacheServerIsDownIsAnsweredFromPostgres) {
     Fixture f(true);
     f.cache.unreachable = {"/articles/9", "/articles/8"};

@@ -62,7 +62,7 @@ bool eventually(Done done) {
 }
 
 // A read in flight may have read before a caller arrived (the row since deleted): that caller
-// gets a read that started after it arrived, never the one in flight (issue 29, item 2).
+// gets a read that started after it arrived, never the one in flight.
 TEST(SingleFlight, ACallerNeverSharesARunThatStartedBeforeItArrived) {
     SingleFlight<int> flights;
     std::promise<void> first_may_end;

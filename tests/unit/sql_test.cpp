@@ -218,7 +218,7 @@ INSTANTIATE_TEST_SUITE_P(
         CanonicalCase{KeyKind::Int32, "abc", kNone}, CanonicalCase{KeyKind::Int32, "12abc", kNone},
         CanonicalCase{KeyKind::Int32, "-", kNone}, CanonicalCase{KeyKind::Int32, "0x10", kNone},
         CanonicalCase{KeyKind::Int32, "1e3", kNone}, CanonicalCase{KeyKind::Int32, "1_000", kNone},
-        // the spellings of issue 9
+        // one integer spelled several ways: each names the same row, or none
         CanonicalCase{KeyKind::Int32, "007", "7"}, CanonicalCase{KeyKind::Int32, "+7", "7"},
         CanonicalCase{KeyKind::Int32, "7.0", kNone}, CanonicalCase{KeyKind::Int32, " 7", kNone},
         CanonicalCase{KeyKind::Int32, "7 ", kNone}, CanonicalCase{KeyKind::Int32, "7", "7"},

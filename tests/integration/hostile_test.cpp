@@ -1,14 +1,12 @@
 // Hostile input over real HTTP: every request here is refused with the exact status and
 // error code, nothing reaches the worker, the cache is unchanged, and both processes live on.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <ctime>
 
+#include "raw_http.hpp"
 #include "stack.hpp"
 #include "webhook_signer.hpp"
 
@@ -19,47 +17,6 @@ using revalidator::ingress::testing::sign;
 namespace {
 
 const std::string kSigning = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-// Sends raw bytes and reads until the server closes (or 10 s pass without a byte).
-struct Exchange {
-    std::string received;
-    bool closed = false;  // the server ended the connection
-    int responses = 0;    // status lines received
-};
-
-Exchange exchange(int port, const std::string& request) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    Exchange e;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-        send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-        char buf[65536];
-        for (int reads = 0; reads < 1000; ++reads) {
-            ssize_t n = recv(fd, buf, sizeof(buf), 0);
-            if (n <= 0) {
-                e.closed = n == 0;
-                break;
-            }
-            e.received.append(buf, static_cast<std::size_t>(n));
-        }
-    }
-    close(fd);
-    // A status line: "HTTP/1.1 " and three digits (details may mention HTTP/1.1 too).
-    for (std::size_t at = 0; (at = e.received.find("HTTP/1.1 ", at)) != std::string::npos; ++at) {
-        const std::string code = e.received.substr(at + 9, 4);
-        if (code.size() == 4 && std::isdigit(static_cast<unsigned char>(code[0])) &&
-            std::isdigit(static_cast<unsigned char>(code[1])) &&
-            std::isdigit(static_cast<unsigned char>(code[2])) && code[3] == ' ') {
-            ++e.responses;
-        }
-    }
-    return e;
-}
 
 std::string post(const std::string& headers, const std::string& body) {
     return "POST /revalidate HTTP/1.1\r\nHost: t\r\n" + headers +
@@ -257,7 +214,7 @@ TEST(Hostile, MalformedFramingEndsTheConnection) {
          "POST /revalidate HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"},
     };
     for (const auto& [what, head] : heads) {
-        Exchange e = exchange(s.ingress_port(), head + genuine);
+        RawExchange e = raw_exchange(s.ingress_port(), head + genuine);
         EXPECT_TRUE(e.closed) << what << ": the connection stayed open\n" << e.received;
         EXPECT_EQ(e.responses, 1) << what << ":\n" << e.received;
         EXPECT_NE(e.received.find("\r\nConnection: close\r\n"), std::string::npos) << what << ":\n"
@@ -274,12 +231,8 @@ TEST(Hostile, SlowClientsCannotShutOthersOut) {
     constexpr int kSlow = 400;
     std::vector<int> slow;
     for (int i = 0; i < kSlow; ++i) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(static_cast<uint16_t>(s.ingress_port()));
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+        const int fd = connect_loopback(s.ingress_port());
+        ASSERT_GE(fd, 0);
         const std::string start = "POST /revalidate HTTP/1.1\r\nHost: t\r\nX-Slow: ";
         ASSERT_EQ(send(fd, start.data(), start.size(), MSG_NOSIGNAL),
                   static_cast<ssize_t>(start.size()));

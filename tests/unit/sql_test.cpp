@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "param_names.hpp"
+
 namespace revalidator::sql {
 namespace {
 
@@ -169,6 +171,13 @@ TEST_P(Canonical, SpelledAsPostgresSpellsTheValue) {
 
 const std::optional<std::string> kNone;
 
+// "Int32_minus_007": the key type and the spelling, as gtest and ctest name the case.
+std::string case_name(const ::testing::TestParamInfo<CanonicalCase>& info) {
+    static constexpr const char* kKinds[] = {"Int16", "Int32", "Int64", "Uuid", "Other"};
+    return std::string(kKinds[static_cast<int>(info.param.kind)]) + "_" +
+           revalidator::testing::spelled_name(info.param.pk);
+}
+
 // Postgres' uuid_in accepts these spellings (and no others): any case, braces, and a hyphen after
 // any group of four digits.
 INSTANTIATE_TEST_SUITE_P(
@@ -195,7 +204,8 @@ INSTANTIATE_TEST_SUITE_P(
         CanonicalCase{KeyKind::Uuid, "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", kNone},
         CanonicalCase{KeyKind::Uuid, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}", kNone},
         CanonicalCase{KeyKind::Uuid, " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", kNone},
-        CanonicalCase{KeyKind::Uuid, "", kNone}));
+        CanonicalCase{KeyKind::Uuid, "", kNone}),
+    case_name);
 
 INSTANTIATE_TEST_SUITE_P(
     Boundaries, Canonical,
@@ -237,7 +247,8 @@ INSTANTIATE_TEST_SUITE_P(
         CanonicalCase{KeyKind::Int64, "abc", kNone},
         // other types take any id as given
         CanonicalCase{KeyKind::Other, "abc", "abc"}, CanonicalCase{KeyKind::Other, "", ""},
-        CanonicalCase{KeyKind::Other, "007", "007"}, CanonicalCase{KeyKind::Other, "1.0", "1.0"}));
+        CanonicalCase{KeyKind::Other, "007", "007"}, CanonicalCase{KeyKind::Other, "1.0", "1.0"}),
+    case_name);
 
 TEST(Build, QueriesUseQuotedNames) {
     Queries q = build("public", "articles", "id", "integer", "t.\"title\" DESC, t.\"id\"");

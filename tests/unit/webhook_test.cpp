@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "param_names.hpp"
+
 namespace revalidator::ingress {
 namespace {
 
@@ -311,7 +313,10 @@ INSTANTIATE_TEST_SUITE_P(
                       ContentTypeCase{"application/jsonx", false},
                       ContentTypeCase{"application/json-patch+json", false},
                       ContentTypeCase{"application/x-www-form-urlencoded", false},
-                      ContentTypeCase{"application/", false}, ContentTypeCase{"", false}));
+                      ContentTypeCase{"application/", false}, ContentTypeCase{"", false}),
+    [](const ::testing::TestParamInfo<ContentTypeCase>& info) {
+        return revalidator::testing::spelled_name(info.param.value);
+    });
 
 }  // namespace
 }  // namespace revalidator::ingress

@@ -150,7 +150,8 @@ void declare(config::Parser& p, Config& c) {
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 }
 
-std::vector<config::Problem> validate(Config& c) {
+std::vector<config::Problem> validate(Config& c,
+                                      std::string (*public_key_of)(const std::string& secret_key)) {
     std::vector<config::Problem> problems;
     auto problem = [&](std::string option, std::string message) {
         problems.push_back({std::move(option), std::move(message)});
@@ -180,6 +181,11 @@ std::vector<config::Problem> validate(Config& c) {
         if (auto bad = curve::key_error(c.curve_server_key)) problem("--curve-server-key", *bad);
         if (auto bad = curve::key_error(c.curve_secret_key.value)) {
             problem("--curve-secret-key", *bad);
+        } else {
+            c.curve_public_key = public_key_of(c.curve_secret_key.value);
+            if (c.curve_public_key.empty()) {
+                problem("--curve-secret-key", "this libzmq was built without CURVE support");
+            }
         }
     }
     auto keys = parse_signing_secrets(c.signing_secret.value);

@@ -1,8 +1,9 @@
 // The ingress's configuration: every setting, its default (the initialiser below) and its checks,
 // in one place. declare() binds each field to its flag, environment variable and config-file key
 // (shared/config.hpp); validate() checks what one setting cannot check alone and derives what the
-// process needs from the settings (the signing keys). The tables served come either from the
-// table flags or from the file's [[collection]] tables (shared/collection.hpp), never both.
+// process needs from the settings (the signing keys, our CURVE public key). The tables served come
+// either from the table flags or from the file's [[collection]] tables (shared/collection.hpp),
+// never both.
 // docs/configuration.md lists them for users.
 #pragma once
 
@@ -25,6 +26,7 @@ struct Config {
     std::string instance_id;  // the hostname unless given
     std::string curve_server_key;
     config::Secret curve_secret_key;
+    std::string curve_public_key;  // derived from curve_secret_key by validate()
     config::Secret secret;
     config::Secret secret_previous;
     config::Secret signing_secret;
@@ -52,7 +54,11 @@ struct Config {
 };
 
 void declare(config::Parser& parser, Config& cfg);
-std::vector<config::Problem> validate(Config& cfg);
+// `public_key_of` derives the public key of a well-formed CURVE secret key, empty when this libzmq
+// was built without CURVE support (a problem of --curve-secret-key): curve::public_key
+// (wire/zmq_curve.hpp) in the binary. A pointer, so that this library links no ZeroMQ.
+std::vector<config::Problem> validate(Config& cfg,
+                                      std::string (*public_key_of)(const std::string& secret_key));
 
 // The collections this ingress serves: the file's, or the one the flags declare.
 std::vector<Collection> served(const Config& cfg);

@@ -4,6 +4,7 @@
 // may be a replica). Run as many as needed.
 #include "ingress_config.hpp"
 #include "service.hpp"
+#include "wire/zmq_curve.hpp"
 
 using namespace revalidator;
 
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
     config::Parser parser(
         "revalidator-ingress: webhook receiver that acknowledges at once and queues to the worker");
     ingress::declare(parser, cfg);
-    if (auto exit = parser.parse(argc, argv, [&] { return ingress::validate(cfg); })) return *exit;
+    const auto validate = [&] { return ingress::validate(cfg, curve::public_key); };
+    if (auto exit = parser.parse(argc, argv, validate)) return *exit;
     return ingress::run(cfg);
 }

@@ -1,7 +1,6 @@
 #include "service.hpp"
 
 #include <atomic>
-#include <iostream>
 #include <map>
 #include <set>
 #include <thread>
@@ -20,20 +19,10 @@
 #include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 #include "runtime/shutdown.hpp"
-#include "wire/zmq_curve.hpp"
 
 namespace revalidator::ingress {
 
 int run(const Config& cfg) {
-    std::string curve_public;
-    if (!cfg.curve_secret_key.value.empty()) {
-        curve_public = curve::public_key(cfg.curve_secret_key.value);
-        if (curve_public.empty()) {
-            std::cerr << "revalidator-ingress: bad configuration: --curve-secret-key: this libzmq "
-                         "was built without CURVE support\n";
-            return config::kUsage;
-        }
-    }
     log::init("ingress", cfg.log_level);
     shutdown::install();
     metrics::Registry registry;
@@ -84,7 +73,7 @@ int run(const Config& cfg) {
                             .table = table,
                             .labels = labels,
                             .curve_server_key = cfg.curve_server_key,
-                            .curve_public_key = curve_public,
+                            .curve_public_key = cfg.curve_public_key,
                             .curve_secret_key = cfg.curve_secret_key.value},
             registry);
         destinations.tables.push_back(table);

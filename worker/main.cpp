@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
     parser.action("--verify", verify,
                   "compare every row's key and the list with Postgres, writing nothing; print "
                   "what differs and exit 0 (equal), 1 (something differs) or 2 (could not read)");
-    if (auto exit = parser.parse(argc, argv, [&] { return worker::validate(cfg); })) return *exit;
+    const auto validate = [&] { return worker::validate(cfg, curve::public_key); };
+    if (auto exit = parser.parse(argc, argv, validate)) return *exit;
     if (generate_keypair) {
         auto pair = curve::generate_keypair();
         if (pair.public_key.empty()) {

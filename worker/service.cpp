@@ -14,7 +14,6 @@
 #include "runtime/shutdown.hpp"
 #include "table_worker.hpp"
 #include "verify.hpp"
-#include "wire/zmq_curve.hpp"
 
 namespace revalidator::worker {
 
@@ -48,13 +47,6 @@ int verify_once(const Config& cfg) {
 }
 
 int run(const Config& cfg) {
-    const auto& curve_secret = cfg.curve_secret_key;
-    const bool curve_on = !curve_secret.value.empty();
-    if (curve_on && curve::public_key(curve_secret.value).empty()) {
-        std::cerr << "revalidator-worker: bad configuration: --curve-secret-key: this libzmq was "
-                     "built without CURVE support\n";
-        return config::kUsage;
-    }
     log::init("worker", cfg.log_level);
     shutdown::install();
     metrics::Registry registry;
@@ -92,12 +84,11 @@ int run(const Config& cfg) {
                           {"prefix", t.cfg.table.prefix},
                           {"bind", t.bind}});
     }
-    log::info("worker started",
-              {{"tables", served},
-               {"curve", curve_on},
-               {"curve_public_key", curve_on ? curve::public_key(curve_secret.value) : ""},
-               {"admin_port", bound},
-               {"memcached", cfg.memcached}});
+    log::info("worker started", {{"tables", served},
+                                 {"curve", !cfg.curve_secret_key.value.empty()},
+                                 {"curve_public_key", cfg.curve_public_key},
+                                 {"admin_port", bound},
+                                 {"memcached", cfg.memcached}});
 
     // Each table's role on a thread of its own. A table whose inbox cannot be bound stops the
     // whole process (exit 1), as it stops a one-table worker: its supervisor restarts it, and

@@ -142,7 +142,8 @@ std::vector<const Collection*> chosen(const Config& c, std::vector<config::Probl
 
 }  // namespace
 
-std::vector<config::Problem> validate(Config& c) {
+std::vector<config::Problem> validate(Config& c,
+                                      std::string (*public_key_of)(const std::string& secret_key)) {
     std::vector<config::Problem> problems;
     auto problem = [&](std::string option, std::string message) {
         problems.push_back({std::move(option), std::move(message)});
@@ -194,6 +195,11 @@ std::vector<config::Problem> validate(Config& c) {
     if (!c.curve_secret_key.value.empty()) {
         if (auto bad = curve::key_error(c.curve_secret_key.value)) {
             problem("--curve-secret-key", *bad);
+        } else {
+            c.curve_public_key = public_key_of(c.curve_secret_key.value);
+            if (c.curve_public_key.empty()) {
+                problem("--curve-secret-key", "this libzmq was built without CURVE support");
+            }
         }
     }
     return problems;

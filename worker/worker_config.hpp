@@ -3,8 +3,9 @@
 // (shared/config.hpp); the table comes from the table flags or from the file's [[collection]]
 // named by --collection (shared/collection.hpp), never both. validate() checks what one setting
 // cannot check alone: the Postgres URL and the list order as libpq and the SQL builder read them,
-// the Memcached servers, and the lease's time against the cache's (docs/operations.md, "One writer,
-// fenced"). docs/configuration.md lists the settings for users.
+// the Memcached servers, the lease's time against the cache's (docs/operations.md, "One writer,
+// fenced") and the CURVE secret key, whose public key it derives. docs/configuration.md lists the
+// settings for users.
 #pragma once
 
 #include <chrono>
@@ -27,6 +28,7 @@ struct Config {
     // One endpoint per served table, in the order of `collection`.
     std::vector<std::string> bind{"tcp://127.0.0.1:5555"};
     config::Secret curve_secret_key;
+    std::string curve_public_key;  // derived from curve_secret_key by validate()
     Table table;
     std::string order_by;  // empty: the primary key
     // The config file's [[collection]] tables, and the names of those this worker serves.
@@ -59,7 +61,11 @@ struct Config {
 };
 
 void declare(config::Parser& parser, Config& cfg);
-std::vector<config::Problem> validate(Config& cfg);
+// `public_key_of` derives the public key of a well-formed CURVE secret key, empty when this libzmq
+// was built without CURVE support (a problem of --curve-secret-key): curve::public_key
+// (wire/zmq_curve.hpp) in the binary. A pointer, so that this library links no ZeroMQ.
+std::vector<config::Problem> validate(Config& cfg,
+                                      std::string (*public_key_of)(const std::string& secret_key));
 
 // One served table's settings: its collection's name ("" without a config file), its --bind
 // endpoint, and `cfg` with that table, its order and its views. A validated Config serves one

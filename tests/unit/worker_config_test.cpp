@@ -1,11 +1,20 @@
 // Which tables a worker serves, and with which endpoint: validate() and per_table() over a Config
-// as the parser leaves it (the checks of each value alone are worker_options_test's).
+// as the parser leaves it (the checks of each value alone are worker_options_test's); and the
+// CURVE public key validate() derives.
 #include "worker_config.hpp"
 
 #include <gtest/gtest.h>
 
 namespace revalidator::worker {
 namespace {
+
+// The unit tests link no ZeroMQ: these stand for libzmq with and without CURVE support.
+std::string derived_key(const std::string&) {
+    return "derived public key";
+}
+std::string no_curve(const std::string&) {
+    return "";
+}
 
 Collection collection(const std::string& name, const std::string& order_by = "") {
     Collection c{.name = name, .table = {}, .order_by = order_by};
@@ -20,7 +29,7 @@ TEST(WorkerConfig, EachNamedCollectionGetsItsEndpointInOrder) {
     cfg.collections[0].views.push_back({.name = "recent", .key = "/recent"});
     cfg.collection = {"authors", "articles"};
     cfg.bind = {"tcp://*:5556", "tcp://*:5555"};
-    ASSERT_TRUE(validate(cfg).empty());
+    ASSERT_TRUE(validate(cfg, derived_key).empty());
 
     const auto tables = per_table(cfg);
     ASSERT_EQ(tables.size(), 2u);
@@ -39,14 +48,14 @@ TEST(WorkerConfig, EachNamedCollectionGetsItsEndpointInOrder) {
 TEST(WorkerConfig, OneTableFromTheOnlyCollectionOrFromTheFlags) {
     Config file;
     file.collections = {collection("authors")};
-    ASSERT_TRUE(validate(file).empty());
+    ASSERT_TRUE(validate(file, derived_key).empty());
     auto tables = per_table(file);
     ASSERT_EQ(tables.size(), 1u);
     EXPECT_EQ(tables[0].collection, "authors");
     EXPECT_EQ(tables[0].bind, Config{}.bind.front());
 
     Config flags;
-    ASSERT_TRUE(validate(flags).empty());
+    ASSERT_TRUE(validate(flags, derived_key).empty());
     tables = per_table(flags);
     ASSERT_EQ(tables.size(), 1u);
     EXPECT_EQ(tables[0].collection, "");
@@ -71,10 +80,28 @@ TEST(WorkerConfig, EndpointsMustPairWithTheCollections) {
         cfg.collections = {collection("articles"), collection("authors")};
         cfg.collection = c.collection;
         cfg.bind = c.bind;
-        const auto problems = validate(cfg);
+        const auto problems = validate(cfg, derived_key);
         ASSERT_EQ(problems.size(), 1u) << c.option;
         EXPECT_EQ(problems[0].option, c.option) << problems[0].message;
     }
+}
+
+TEST(WorkerConfig, TheCurveSecretKeyGivesThePublicKeyOrSaysCurveIsMissing) {
+    Config plain;
+    ASSERT_TRUE(validate(plain, no_curve).empty()) << "no key, no need for CURVE";
+    EXPECT_EQ(plain.curve_public_key, "");
+
+    Config curve;
+    curve.curve_secret_key.value = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
+    ASSERT_TRUE(validate(curve, derived_key).empty());
+    EXPECT_EQ(curve.curve_public_key, "derived public key");
+    EXPECT_EQ(per_table(curve).front().cfg.curve_public_key, "derived public key");
+
+    curve.curve_public_key.clear();
+    const auto problems = validate(curve, no_curve);
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0].option, "--curve-secret-key");
+    EXPECT_EQ(problems[0].message, "this libzmq was built without CURVE support");
 }
 
 }  // namespace

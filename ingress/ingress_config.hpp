@@ -1,10 +1,9 @@
 // The ingress's configuration: every setting, its default (the initialiser below) and its checks,
 // in one place. declare() binds each field to its flag, environment variable and config-file key
-// (shared/config.hpp); validate() checks what one setting cannot check alone and derives what the
-// process needs from the settings (the signing keys, our CURVE public key). The tables served come
-// either from the table flags or from the file's [[collection]] tables (shared/collection.hpp),
-// never both.
-// docs/configuration.md lists them for users.
+// (shared/config/config.hpp); validate() checks what one setting cannot check alone and derives
+// what the process needs from the settings (the signing keys, our CURVE public key). The tables
+// served come either from the table flags or from the file's [[collection]] tables
+// (shared/config/collection.hpp), never both. docs/configuration.md lists them for users.
 #pragma once
 
 #include <string>

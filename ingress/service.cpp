@@ -123,7 +123,7 @@ int run(const Config& cfg) {
     // Stop order: SIGTERM wakes `stopper`, which closes the queues and drains the server; serve()
     // returns once the open connections are answered; then the publishers drain. The stopper is
     // joined before anything it touches goes, so nothing runs after run() returns
-    // (shared/shutdown.hpp).
+    // (shared/runtime/shutdown.hpp).
     std::thread stopper([&] {
         shutdown::wait();
         const auto now = Clock::now();

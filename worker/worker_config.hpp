@@ -1,11 +1,11 @@
 // The worker's configuration: every setting, its default (the initialiser below) and its checks,
 // in one place. declare() binds each field to its flag, environment variable and config-file key
-// (shared/config.hpp); the table comes from the table flags or from the file's [[collection]]
-// named by --collection (shared/collection.hpp), never both. validate() checks what one setting
-// cannot check alone: the Postgres URL and the list order as libpq and the SQL builder read them,
-// the Memcached servers, the lease's time against the cache's (docs/operations.md, "One writer,
-// fenced") and the CURVE secret key, whose public key it derives. docs/configuration.md lists the
-// settings for users.
+// (shared/config/config.hpp); the table comes from the table flags or from the file's
+// [[collection]] named by --collection (shared/config/collection.hpp), never both. validate()
+// checks what one setting cannot check alone: the Postgres URL and the list order as libpq and the
+// SQL builder read them, the Memcached servers, the lease's time against the cache's
+// (docs/operations.md, "One writer, fenced") and the CURVE secret key, whose public key it derives.
+// docs/configuration.md lists the settings for users.
 #pragma once
 
 #include <chrono>

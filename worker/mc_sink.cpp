@@ -1,16 +1,15 @@
 #include "mc_sink.hpp"
 
 #include <atomic>
-#include <cstdlib>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 
 #include <libmemcached/memcached.h>
 
 #include "cache/cache_key.hpp"
 #include "cache/mc_client.hpp"
+#include "cache/mc_gets.hpp"
 
 namespace revalidator::worker {
 
@@ -49,6 +48,19 @@ struct McSink::Impl {
     // libmemcached's own check (MEMCACHED_BEHAVIOR_VERIFY_KEY) is not used: it refuses every
     // byte over 0x7F (isgraph in the C locale), so valid UTF-8 ids would lose their keys.
     static bool sendable(std::string_view key) { return !check_key(key).has_value(); }
+
+    static Lookup lookup(McLookup got) {
+        switch (got.status) {
+            case McLookup::Status::Found:
+                return {std::move(got.value)};
+            case McLookup::Status::Unreachable:
+                return {std::nullopt, false};
+            case McLookup::Status::Absent:
+            case McLookup::Status::BadKey:  // no item can have this key: a miss
+                break;
+        }
+        return {};
+    }
 };
 
 McSink::McSink(const std::string& servers, int connections, McTimeouts timeouts, WriteGate gate)
@@ -134,58 +146,13 @@ bool McSink::has(std::string_view key) {
 }
 
 Lookup McSink::get(std::string_view key) {
-    if (!Impl::sendable(key)) return {};  // no item can have this key: a miss
-    size_t len = 0;
-    uint32_t flags = 0;
-    memcached_return_t rc{};
-    char* v = memcached_get(impl_->mc, key.data(), key.size(), &len, &flags, &rc);
-    if (!v) return {std::nullopt, rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS};
-    std::string out(v, len);
-    std::free(v);
-    return {std::move(out)};
+    return Impl::lookup(mc_get(impl_->mc, key));
 }
 
 std::vector<Lookup> McSink::get_many(std::span<const std::string> keys) {
-    std::vector<Lookup> out(keys.size());
-    std::vector<const char*> ptrs;
-    std::vector<std::size_t> lengths;
-    std::unordered_map<std::string_view, std::size_t> at;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-        if (!Impl::sendable(keys[i])) continue;  // no item can have this key: a miss
-        if (!at.emplace(keys[i], i).second) continue;
-        ptrs.push_back(keys[i].data());
-        lengths.push_back(keys[i].size());
-    }
-    if (ptrs.empty()) return out;
-    // A multi-get reports a server it cannot reach as if its keys were absent, so a key it does
-    // not return is asked alone: one round trip per miss tells a miss from an outage.
-    if (memcached_mget(impl_->mc, ptrs.data(), lengths.data(), ptrs.size()) == MEMCACHED_SUCCESS) {
-        memcached_return_t rc{};
-        while (memcached_result_st* r = memcached_fetch_result(impl_->mc, nullptr, &rc)) {
-            std::string_view key(memcached_result_key_value(r), memcached_result_key_length(r));
-            if (auto it = at.find(key); it != at.end()) {
-                out[it->second].value.emplace(memcached_result_value(r),
-                                              memcached_result_length(r));
-            }
-            memcached_result_free(r);
-        }
-    }
-    // A frozen server makes each of those gets wait the full timeout: after the first one that
-    // goes unanswered, the other misses are reported unknown rather than waited for one by one.
-    bool answering = true;
-    for (const auto& [key, i] : at) {
-        if (out[i].value) continue;
-        if (!answering) {
-            out[i].reachable = false;
-            continue;
-        }
-        out[i] = get(key);
-        answering = out[i].reachable;
-    }
-    // A repeated key has the answer of its first place.
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-        if (auto it = at.find(keys[i]); it != at.end() && it->second != i) out[i] = out[it->second];
-    }
+    std::vector<Lookup> out;
+    out.reserve(keys.size());
+    for (auto& got : mc_get_many(impl_->mc, keys)) out.push_back(Impl::lookup(std::move(got)));
     return out;
 }
 

@@ -12,7 +12,8 @@
 // and without it a refused value could not be deleted (promise 4).
 //
 // Every key is checked (check_key) before it is sent, behind the applier's own check: a key the
-// text protocol would misread is refused here and never reaches the connection.
+// text protocol would misread is refused here and never reaches the connection. Reads are
+// shared/cache/mc_gets.hpp's, the one way every reader of ours reads the cache.
 #pragma once
 
 #include <chrono>
@@ -44,7 +45,8 @@ class McSink final : public CacheSink {
                              std::chrono::seconds ttl) override;
     WriteStatus remove(std::string_view key) override;
     Lookup get(std::string_view key) override;
-    // One multi-get: a round trip per server rather than per key.
+    // One multi-get (a round trip per server rather than per key), then a get per key it did not
+    // return, bounded as shared/cache/mc_gets.hpp says: a server that is down is never a miss.
     std::vector<Lookup> get_many(std::span<const std::string> keys) override;
     bool has(std::string_view key) override;
     std::string instance() override;

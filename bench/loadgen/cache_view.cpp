@@ -1,11 +1,14 @@
 #include "cache_view.hpp"
 
-#include <cstdlib>
+#include <algorithm>
+#include <span>
 
 #include <libmemcached/memcached.h>
 
 #include <nlohmann/json.hpp>
+
 #include "cache/mc_client.hpp"
+#include "cache/mc_gets.hpp"
 
 namespace loadgen {
 
@@ -29,37 +32,20 @@ CacheView::~CacheView() {
 }
 
 std::optional<std::string> CacheView::get(const std::string& key) {
-    size_t len = 0;
-    uint32_t flags = 0;
-    memcached_return_t rc{};
-    char* v = memcached_get(impl_->mc, key.data(), key.size(), &len, &flags, &rc);
-    if (!v) return std::nullopt;
-    std::string out(v, len);
-    std::free(v);
-    return out;
+    auto got = revalidator::mc_get(impl_->mc, key);
+    if (got.status != revalidator::McLookup::Status::Found) return std::nullopt;
+    return std::move(got.value);
 }
 
 std::unordered_map<std::string, std::string> CacheView::get_many(
     const std::vector<std::string>& keys) {
     std::unordered_map<std::string, std::string> found;
-    std::vector<const char*> ptrs;
-    std::vector<size_t> lens;
+    const std::span<const std::string> all(keys);
     for (std::size_t from = 0; from < keys.size(); from += kBatchKeys) {
-        std::size_t to = std::min(keys.size(), from + kBatchKeys);
-        ptrs.clear();
-        lens.clear();
-        for (std::size_t i = from; i < to; ++i) {
-            ptrs.push_back(keys[i].data());
-            lens.push_back(keys[i].size());
-        }
-        if (memcached_mget(impl_->mc, ptrs.data(), lens.data(), ptrs.size()) != MEMCACHED_SUCCESS)
-            continue;
-        memcached_return_t rc{};
-        while (memcached_result_st* r = memcached_fetch_result(impl_->mc, nullptr, &rc)) {
-            found.emplace(
-                std::string(memcached_result_key_value(r), memcached_result_key_length(r)),
-                std::string(memcached_result_value(r), memcached_result_length(r)));
-            memcached_result_free(r);
+        const auto batch = all.subspan(from, std::min(kBatchKeys, keys.size() - from));
+        auto got = revalidator::mc_hits(impl_->mc, batch);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (got[i]) found.emplace(batch[i], std::move(*got[i]));
         }
     }
     return found;

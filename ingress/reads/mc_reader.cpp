@@ -1,12 +1,11 @@
 #include "mc_reader.hpp"
 
-#include <cstdlib>
 #include <mutex>
 
 #include <libmemcached/memcached.h>
 
-#include "cache/cache_key.hpp"
 #include "cache/mc_client.hpp"
+#include "cache/mc_gets.hpp"
 
 namespace revalidator::ingress {
 
@@ -42,8 +41,9 @@ struct McReader::Impl {
         memcached_st* mc_ = nullptr;
     };
 
-    static std::string failure(memcached_st* mc, memcached_return_t rc) {
-        return std::string("memcached: ") + memcached_strerror(mc, rc);
+    static std::string failure(const McLookup& got) {
+        return (got.status == McLookup::Status::BadKey ? "key not sent: " : "memcached: ") +
+               got.why;
     }
 };
 
@@ -62,43 +62,34 @@ McReader::~McReader() {
 }
 
 Result<std::optional<std::string>, std::string> McReader::get(const std::string& key) {
-    if (auto bad = check_key(key)) return Err("key not sent: " + *bad);
     Impl::Handle h(*impl_);
-    std::size_t length = 0;
-    uint32_t flags = 0;
-    memcached_return_t rc = MEMCACHED_SUCCESS;
-    char* value = memcached_get(h.get(), key.data(), key.size(), &length, &flags, &rc);
-    if (rc == MEMCACHED_NOTFOUND) return std::optional<std::string>();
-    if (rc != MEMCACHED_SUCCESS) {
-        std::free(value);
-        return Err(Impl::failure(h.get(), rc));
-    }
-    std::optional<std::string> out(std::in_place, value ? value : "", length);
-    std::free(value);
-    return out;
+    McLookup got = mc_get(h.get(), key);
+    if (got.status == McLookup::Status::Found) return std::optional(std::move(got.value));
+    if (got.status == McLookup::Status::Absent) return std::optional<std::string>();
+    return Err(Impl::failure(got));
 }
 
 Result<std::unordered_map<std::string, std::string>, std::string> McReader::get_many(
     const std::vector<std::string>& keys) {
-    std::vector<const char*> ptrs;
-    std::vector<std::size_t> lengths;
-    for (const auto& k : keys) {
-        if (auto bad = check_key(k)) return Err("key not sent: " + *bad);
-        ptrs.push_back(k.data());
-        lengths.push_back(k.size());
-    }
-    std::unordered_map<std::string, std::string> found;
-    if (keys.empty()) return found;
     Impl::Handle h(*impl_);
-    memcached_return_t rc = memcached_mget(h.get(), ptrs.data(), lengths.data(), keys.size());
-    if (rc != MEMCACHED_SUCCESS) return Err(Impl::failure(h.get(), rc));
-    while (memcached_result_st* r = memcached_fetch_result(h.get(), nullptr, &rc)) {
-        found.emplace(std::string(memcached_result_key_value(r), memcached_result_key_length(r)),
-                      std::string(memcached_result_value(r), memcached_result_length(r)));
-        memcached_result_free(r);
+    auto got = mc_get_many(h.get(), keys);
+    std::unordered_map<std::string, std::string> found;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (got[i].status == McLookup::Status::Found) {
+            found.emplace(keys[i], std::move(got[i].value));
+        } else if (got[i].status != McLookup::Status::Absent) {
+            return Err(Impl::failure(got[i]));
+        }
     }
-    if (rc != MEMCACHED_END && rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_SUCCESS) {
-        return Err(Impl::failure(h.get(), rc));
+    return found;
+}
+
+std::unordered_map<std::string, std::string> McReader::hits(const std::vector<std::string>& keys) {
+    Impl::Handle h(*impl_);
+    auto got = mc_hits(h.get(), keys);
+    std::unordered_map<std::string, std::string> found;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (got[i]) found.emplace(keys[i], std::move(*got[i]));
     }
     return found;
 }

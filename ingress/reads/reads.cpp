@@ -203,12 +203,12 @@ void Reads::rows(std::span<RowRead> reads) {
         wanted.push_back(std::move(*key));
     }
     if (wanted.empty()) return;
-    auto values = cache_.get_many(wanted);
-    if (!values) return;  // each is asked again alone, which reports the failure
+    // A key left out is read again alone by row(), which tells a miss from an outage.
+    const auto values = cache_.hits(wanted);
     for (std::size_t i = 0; i < reads.size(); ++i) {
         if (keys[i].empty()) continue;
-        auto it = values->find(keys[i]);
-        if (it == values->end()) continue;
+        auto it = values.find(keys[i]);
+        if (it == values.end()) continue;
         // Copied, not taken: a batch may ask for one row more than once.
         auto etag = etag_of(it->second);
         reads[i].answer = found("row", "hit", Body(it->second, std::move(etag)), reads[i].c);
@@ -317,18 +317,8 @@ ReadAnswer Reads::list(const Conditions& c) {
         for (const auto& k : m->parts) {
             auto it = parts->find(k);
             if (it == parts->end()) {
-                // A multi-get tells no outage from an absence (a part on a server that is down
-                // looks absent): the part is asked alone, which does.
-                auto part = cache_.get(k);
-                if (!part) {
-                    return unavailable("list", "unavailable", "cache_unavailable",
-                                       "the cache could not be read (" + part.error() + ")");
-                }
-                if (!*part) {
-                    whole = false;
-                    break;
-                }
-                it = parts->emplace(k, std::move(**part)).first;
+                whole = false;  // gone: the list was replaced meanwhile
+                break;
             }
             text += it->second;
         }

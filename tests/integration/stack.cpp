@@ -8,12 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <pqxx/pqxx>
+#include <span>
 #include <sstream>
 #include <stdexcept>
+
+#include "cache/mc_gets.hpp"
 
 namespace revalidator::testing {
 
@@ -289,34 +292,22 @@ std::vector<std::string> Stack::sql_column(const std::string& query) {
 }
 
 std::optional<std::string> Stack::cache_get(const std::string& key) {
-    size_t len = 0;
-    uint32_t flags = 0;
-    memcached_return_t rc{};
     std::lock_guard lock(clients_->mc_mu);
-    char* v = memcached_get(clients_->mc, key.data(), key.size(), &len, &flags, &rc);
-    if (!v) return std::nullopt;
-    std::string out(v, len);
-    std::free(v);
-    return out;
+    auto got = mc_get(clients_->mc, key);
+    if (got.status != McLookup::Status::Found) return std::nullopt;
+    return std::move(got.value);
 }
 
 std::map<std::string, std::string> Stack::cache_get_many(const std::vector<std::string>& keys) {
     std::map<std::string, std::string> out;
     std::lock_guard lock(clients_->mc_mu);
+    const std::span<const std::string> all(keys);
     for (std::size_t from = 0; from < keys.size(); from += 100) {
-        std::vector<const char*> ptrs;
-        std::vector<size_t> lens;
-        for (std::size_t i = from; i < std::min(keys.size(), from + 100); ++i) {
-            ptrs.push_back(keys[i].data());
-            lens.push_back(keys[i].size());
-        }
+        const auto batch = all.subspan(from, std::min<std::size_t>(100, keys.size() - from));
         // A server that fails leaves its keys out of the answer; the others still come.
-        memcached_mget(clients_->mc, ptrs.data(), lens.data(), ptrs.size());
-        memcached_return_t rc{};
-        while (memcached_result_st* r = memcached_fetch_result(clients_->mc, nullptr, &rc)) {
-            out.emplace(std::string(memcached_result_key_value(r), memcached_result_key_length(r)),
-                        std::string(memcached_result_value(r), memcached_result_length(r)));
-            memcached_result_free(r);
+        auto got = mc_hits(clients_->mc, batch);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (got[i]) out.emplace(batch[i], std::move(*got[i]));
         }
     }
     return out;

@@ -17,7 +17,7 @@ root=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
 # file here only when it is the one place that talks to that library.
 declare -A adapters=(
   [ingress/publisher.cpp]="owns the ingress's ZeroMQ PUSH socket"
-  [ingress/reads/mc_reader.cpp]="reads the cache for the read routes through libmemcached"
+  [ingress/reads/mc_reader.cpp]="keeps the read routes' libmemcached handles, one per concurrent reader, with their time bounds"
   [ingress/reads/pg_reader.cpp]="reads the rows the cache misses for the read routes through libpq, every wait bounded"
   [worker/consumer.cpp]="owns the worker's ZeroMQ PULL socket"
   [shared/wire/zmq_curve.cpp]="CURVE key pair and public key through libzmq, for both binaries"
@@ -26,6 +26,7 @@ declare -A adapters=(
   [shared/postgres/pg_conninfo.cpp]="parses the connection string with libpq's own parser, for both binaries"
   [worker/mc_sink.cpp]="writes the cache through libmemcached"
   [shared/cache/mc_client.cpp]="sets up the libmemcached handle the worker, the ingress's reads and the bench share"
+  [shared/cache/mc_gets.cpp]="reads the cache through libmemcached the one way every reader does: keys checked, a miss told from an outage in bounded time"
 )
 
 third_party='(zmq\.h|zmq\.hpp|zmq_addon\.hpp|pqxx/[^">]*|libpq-fe\.h|libmemcached/[^">]*|httplib\.h)'

@@ -29,11 +29,12 @@ class FakeCache final : public CacheReads {
     std::mutex mu;
     std::map<std::string, std::string> store;
     std::string failure;  // when set, every call fails with it
-    // Keys on a server that is down: get() fails, and get_many() leaves them out as if absent, as
-    // libmemcached's multi-get does.
+    // Keys on a server that is down: get() and get_many() fail, and hits() leaves them out as if
+    // absent, as one libmemcached multi-get does.
     std::set<std::string> unreachable;
     int gets = 0;
     int many = 0;
+    int batches = 0;  // hits()
     std::vector<std::string> asked_keys;
     std::function<void(FakeCache&)> after_get;  // runs after each get, under no lock
 
@@ -56,6 +57,18 @@ class FakeCache final : public CacheReads {
         ++many;
         if (!failure.empty()) return Err(failure);
         std::unordered_map<std::string, std::string> out;
+        for (const auto& k : keys) {
+            if (unreachable.count(k)) return Err(std::string("memcached: connection refused"));
+            if (auto it = store.find(k); it != store.end()) out.emplace(k, it->second);
+        }
+        return out;
+    }
+    std::unordered_map<std::string, std::string> hits(
+        const std::vector<std::string>& keys) override {
+        std::lock_guard lock(mu);
+        ++batches;
+        std::unordered_map<std::string, std::string> out;
+        if (!failure.empty()) return out;
         for (const auto& k : keys) {
             if (unreachable.count(k)) continue;
             if (auto it = store.find(k); it != store.end()) out.emplace(k, it->second);
@@ -281,6 +294,7 @@ TEST(Reads, AChunkedListWithAPartOnAServerThatIsDownIs503CacheUnavailable) {
     EXPECT_EQ(a.status, 503);
     EXPECT_EQ(a.error, "cache_unavailable") << a.detail;
     EXPECT_EQ(f.cache.many, 1) << "an outage is not a rewrite: no second try";
+    EXPECT_EQ(f.cache.gets, 1) << "the head only: get_many tells an outage from a miss itself";
     f.cache.unreachable.clear();
     EXPECT_EQ(text(f.reads.list({""})), "[1, 2]");
 }
@@ -545,7 +559,8 @@ TEST(Reads, RowsAnswersABatchWithOneMultiGetAndLeavesTheMisses) {
     std::vector<RowRead> batch = {
         {.id = "1", .c = {}}, {.id = "3", .c = {}}, {.id = "2", .c = {}}, {.id = "a b", .c = {}}};
     f.reads.rows(batch);
-    EXPECT_EQ(f.cache.many, 1);
+    EXPECT_EQ(f.cache.batches, 1);
+    EXPECT_EQ(f.cache.many, 0) << "a batch's misses are not asked alone there";
     EXPECT_EQ(f.cache.gets, 0) << "found rows cost no further round trip";
     ASSERT_TRUE(batch[0].answer);
     EXPECT_EQ(batch[0].answer->status, 200);
@@ -561,7 +576,7 @@ TEST(Reads, RowsAnswersABatchWithOneMultiGetAndLeavesTheMisses) {
     std::vector<RowRead> again = {{.id = "1", .c = {}}};
     f.reads.rows(again);
     EXPECT_EQ(text(*again[0].answer), "one, rewritten");
-    EXPECT_EQ(f.cache.many, 2);
+    EXPECT_EQ(f.cache.batches, 2);
 }
 
 TEST(Reads, RowsAnswersEachConditionOnItsOwn) {
@@ -577,6 +592,24 @@ TEST(Reads, RowsAnswersEachConditionOnItsOwn) {
     EXPECT_TRUE(batch[1].answer->gzip);
     EXPECT_EQ(gunzip(text(*batch[1].answer)), "one");
     EXPECT_EQ(text(*batch[2].answer), "one");
+}
+
+// hits() cannot tell a row on a server that is down from a miss, so the batch answers neither:
+// row() reads it alone, and the outage is a 503, never a miss's wait or a 404.
+TEST(Reads, ABatchLeavesARowOnAServerThatIsDownToRow) {
+    Fixture f;
+    f.cache.put("/articles/1", "one");
+    f.cache.put("/articles/2", "two");
+    f.cache.unreachable = {"/articles/2"};
+    std::vector<RowRead> batch = {{.id = "1", .c = {}}, {.id = "2", .c = {}}};
+    f.reads.rows(batch);
+    ASSERT_TRUE(batch[0].answer);
+    EXPECT_EQ(text(*batch[0].answer), "one");
+    EXPECT_FALSE(batch[1].answer);
+    auto alone = f.reads.row("2", {""});
+    EXPECT_EQ(alone.status, 503);
+    EXPECT_EQ(alone.error, "cache_unavailable") << alone.detail;
+    EXPECT_TRUE(f.fills.empty());
 }
 
 TEST(Reads, ABatchTheCacheCannotReadLeavesEveryRowToRow) {

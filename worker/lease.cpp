@@ -1,17 +1,18 @@
 #include "lease.hpp"
 
 #include <libpq-fe.h>
-#include <poll.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
-#include <optional>
 #include <stop_token>
 #include <thread>
+#include <vector>
 
 #include "postgres/pg_conninfo.hpp"
+#include "postgres/pg_deadline.hpp"
 #include "runtime/log.hpp"
+#include "runtime/result.hpp"
 
 namespace revalidator::worker {
 
@@ -20,80 +21,21 @@ using namespace std::chrono;
 
 namespace {
 
-// Waits until the socket is ready for `events` or the deadline passes.
-bool wait_socket(PGconn* c, short events, Clock::time_point deadline) {
-    auto left = duration_cast<milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    pollfd p{PQsocket(c), events, 0};
-    return poll(&p, 1, static_cast<int>(left)) > 0;
-}
-
-// libpq's own calls block on a silent server; these use its non-blocking API, so that every
-// connect and query gives up at its deadline.
-PGconn* connect_by(const std::string& conninfo, Clock::time_point deadline, std::string& error) {
-    PGconn* c = PQconnectStart(conninfo.c_str());
-    if (!c) {
-        error = "out of memory";
-        return nullptr;
+// The value of a one-row, one-column query, or "" for a command; or why there is none. A failure
+// that is not the server's answer leaves the connection unusable (pg_deadline.hpp).
+Result<std::string, std::string> query_by(PGconn* c, const char* sql, const std::string& param,
+                                          Clock::time_point deadline) {
+    std::vector<const char*> values;
+    if (!param.empty()) values.push_back(param.c_str());
+    auto answer = pg::exec(c, sql, values, deadline);
+    if (!answer) return Err(answer.error());
+    const PGresult* r = answer->get();
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 1) {
+        return std::string(PQgetvalue(r, 0, 0));
     }
-    for (auto st = PGRES_POLLING_WRITING;;) {
-        if (PQstatus(c) == CONNECTION_BAD || st == PGRES_POLLING_FAILED) break;
-        if (st == PGRES_POLLING_OK) {
-            if (PQsetnonblocking(c, 1) == 0) return c;
-            break;
-        }
-        if (!wait_socket(c, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline)) {
-            error = "connect timed out";
-            PQfinish(c);
-            return nullptr;
-        }
-        st = PQconnectPoll(c);
-    }
-    error = PQerrorMessage(c);
-    PQfinish(c);
-    return nullptr;
-}
-
-// Runs a one-row, one-column query (or a command: the value is then empty); the value, or
-// nullopt on failure or at the deadline (the connection is then unusable).
-std::optional<std::string> query_by(PGconn* c, const char* sql, const std::string& param,
-                                    Clock::time_point deadline, std::string& error) {
-    const char* values[] = {param.c_str()};
-    if (!PQsendQueryParams(c, sql, param.empty() ? 0 : 1, nullptr, values, nullptr, nullptr, 0)) {
-        error = PQerrorMessage(c);
-        return std::nullopt;
-    }
-    for (int f; (f = PQflush(c)) != 0;) {
-        if (f < 0 || !wait_socket(c, POLLOUT, deadline)) {
-            error = f < 0 ? PQerrorMessage(c) : "query timed out";
-            return std::nullopt;
-        }
-    }
-    std::optional<std::string> value;
-    error.clear();
-    while (true) {
-        while (PQisBusy(c)) {
-            if (!wait_socket(c, POLLIN, deadline)) {
-                error = "query timed out";
-                return std::nullopt;
-            }
-            if (!PQconsumeInput(c)) {
-                error = PQerrorMessage(c);
-                return std::nullopt;
-            }
-        }
-        PGresult* r = PQgetResult(c);
-        if (!r) break;
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 1)
-            value = PQgetvalue(r, 0, 0);
-        else if (PQresultStatus(r) == PGRES_COMMAND_OK)
-            value = "";
-        else if (error.empty())
-            error = PQresultErrorMessage(r);
-        PQclear(r);
-    }
-    if (!value && error.empty()) error = "no row";
-    return value;
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) return std::string();
+    std::string why = pg::message_of(r);
+    return Err(why.empty() ? "no row" : why);
 }
 
 }  // namespace
@@ -102,7 +44,7 @@ struct Lease::Impl {
     LeaseOptions opts;
     std::string conninfo;
     milliseconds deadline;  // for one connect or query
-    PGconn* conn = nullptr;
+    pg::Connection conn;
     std::atomic<bool> held{false};
     std::atomic<bool> repair_wanted{false};  // by this worker, of the active one
     std::atomic<bool> repair_asked{false};   // of this worker, by another one
@@ -113,10 +55,7 @@ struct Lease::Impl {
     // own, and is joined there too.
     std::jthread renewer;
 
-    void close() {
-        if (conn) PQfinish(conn);
-        conn = nullptr;
-    }
+    void close() { conn.reset(); }
 
     void lost(const std::string& why) {
         held = false;
@@ -131,9 +70,8 @@ struct Lease::Impl {
         std::unique_lock lock(mu);
         while (!wake.wait_for(lock, stop, opts.ttl / 4, [&] { return stop.stop_requested(); })) {
             auto sent = Clock::now();
-            std::string error;
-            if (!query_by(conn, "SELECT 1", "", sent + deadline, error)) {
-                lost(error);
+            if (auto renewed = query_by(conn.get(), "SELECT 1", "", sent + deadline); !renewed) {
+                lost(renewed.error());
                 return;
             }
             fresh_until = (sent + opts.ttl).time_since_epoch().count();
@@ -144,7 +82,7 @@ struct Lease::Impl {
 
     void take_notifications() {
         bool asked = false;
-        while (PGnotify* n = PQnotifies(conn)) {
+        while (PGnotify* n = PQnotifies(conn.get())) {
             asked |= opts.name == n->extra;
             PQfreemem(n);
         }
@@ -179,35 +117,46 @@ bool Lease::try_acquire() {
     impl_->stop_renewing();  // a renewer that lost the lock has exited; reap it
     std::string error;
     auto start = Clock::now();
-    if (!impl_->conn) impl_->conn = connect_by(impl_->conninfo, start + impl_->deadline, error);
+    if (!impl_->conn) {
+        if (auto c = pg::connect(impl_->conninfo, start + impl_->deadline)) {
+            impl_->conn = std::move(*c);
+        } else {
+            error = c.error();
+        }
+    }
     if (impl_->conn && impl_->repair_wanted) {
-        if (query_by(impl_->conn, "SELECT pg_notify('revalidator_repair', $1)::text",
-                     impl_->opts.name, Clock::now() + impl_->deadline, error)) {
+        auto asked = query_by(impl_->conn.get(), "SELECT pg_notify('revalidator_repair', $1)::text",
+                              impl_->opts.name, Clock::now() + impl_->deadline);
+        if (asked) {
             impl_->repair_wanted = false;
             log::warn("asked the active worker to repair a write that may have come late",
                       {{"lease", impl_->opts.name}});
         } else {
+            error = asked.error();
             impl_->close();
         }
     }
     if (impl_->conn) {
         auto sent = Clock::now();
-        auto got = query_by(impl_->conn, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-                            impl_->opts.name, sent + impl_->deadline, error);
-        if (got && *got == "t" &&
-            !query_by(impl_->conn, "LISTEN revalidator_repair", "", sent + impl_->deadline,
-                      error)) {
-            impl_->close();  // the session, and the lock with it
-            got.reset();
-        }
+        auto got =
+            query_by(impl_->conn.get(), "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                     impl_->opts.name, sent + impl_->deadline);
         if (got && *got == "t") {
-            impl_->fresh_until = (sent + impl_->opts.ttl).time_since_epoch().count();
-            impl_->held = true;
-            impl_->renewer =
-                std::jthread([this](const std::stop_token& stop) { impl_->renew_loop(stop); });
-            return true;
+            auto listening = query_by(impl_->conn.get(), "LISTEN revalidator_repair", "",
+                                      sent + impl_->deadline);
+            if (listening) {
+                impl_->fresh_until = (sent + impl_->opts.ttl).time_since_epoch().count();
+                impl_->held = true;
+                impl_->renewer =
+                    std::jthread([this](const std::stop_token& stop) { impl_->renew_loop(stop); });
+                return true;
+            }
+            error = listening.error();
+            impl_->close();  // the session, and the lock with it
+        } else if (!got) {
+            error = got.error();
+            impl_->close();
         }
-        if (!got) impl_->close();
     }
     if (!error.empty())
         log::debug("lease not acquired", {{"lease", impl_->opts.name}, {"error", error}});

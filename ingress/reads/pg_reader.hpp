@@ -2,10 +2,11 @@
 // pool of connections (docs/read-api.md, "Reading Postgres on a miss"). The pool is the bound on a
 // miss storm: a caller waits at most `timeout` for a connection, then hears Busy. Connections are
 // opened on demand with the time bounds of shared/postgres/pg_conninfo.hpp (connect, keepalives,
-// user and statement timeouts all `timeout`, at least 2 s for the connect), and each query's wait
-// is bounded on this side too, since a frozen server enforces no timeout of its own: a frozen
-// database costs a reader a bounded time, never a hung thread. A connection that failed or timed
-// out is dropped, never reused. Sessions are read-only (default_transaction_read_only).
+// user and statement timeouts all `timeout`, at least 2 s for the connect), and every wait,
+// connecting included, is bounded on this side too (shared/postgres/pg_deadline.hpp), since a
+// frozen server enforces no timeout of its own: a frozen database costs a reader a bounded time,
+// never a hung thread. A connection that failed or timed out is dropped, never reused. Sessions
+// are read-only (default_transaction_read_only).
 #pragma once
 
 #include <chrono>

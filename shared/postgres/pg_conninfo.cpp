@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -26,6 +27,10 @@ std::string quoted(const std::string& v) {
 
 }  // namespace
 
+std::chrono::seconds pg_connect_timeout(std::chrono::milliseconds network) {
+    return std::max(std::chrono::seconds(2), std::chrono::ceil<std::chrono::seconds>(network));
+}
+
 std::string pg_conninfo(std::string_view url, const PgTimeouts& t) {
     char* err = nullptr;
     std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> parsed(
@@ -39,7 +44,7 @@ std::string pg_conninfo(std::string_view url, const PgTimeouts& t) {
     // Keepalives: the first probe after half the budget, then three probes in the other half.
     const auto probe = std::chrono::milliseconds(t.network.count() / 6);
     std::map<std::string, std::string> params{
-        {"connect_timeout", secs(t.network, 2)},
+        {"connect_timeout", std::to_string(pg_connect_timeout(t.network).count())},
         {"keepalives", "1"},
         {"keepalives_idle", secs(t.network / 2, 1)},
         {"keepalives_interval", secs(probe, 1)},

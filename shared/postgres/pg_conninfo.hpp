@@ -26,4 +26,9 @@ struct PgTimeouts {
 // Throws std::invalid_argument when libpq cannot parse `url`.
 std::string pg_conninfo(std::string_view url, const PgTimeouts& timeouts);
 
+// The connect_timeout pg_conninfo gives a `network` bound: whole seconds, rounded up, and at least
+// 2, the least libpq takes. A connect made with a deadline of its own (pg_deadline.hpp) that must
+// keep the same bound waits this long.
+std::chrono::seconds pg_connect_timeout(std::chrono::milliseconds network);
+
 }  // namespace revalidator

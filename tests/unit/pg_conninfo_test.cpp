@@ -25,6 +25,17 @@ TEST(PgConninfo, AddsClientAndServerTimeBoundsToAUrl) {
     }
 }
 
+// libpq takes whole seconds, and less than 2 as 2: a connect bounded on our side by the same
+// rule (the ingress's reads) keeps the bound the documentation gives.
+TEST(PgConninfo, TheConnectTimeoutIsWholeSecondsAndAtLeastTwo) {
+    EXPECT_EQ(pg_connect_timeout(1000ms), 2s);
+    EXPECT_EQ(pg_connect_timeout(1ms), 2s);
+    EXPECT_EQ(pg_connect_timeout(2001ms), 3s);
+    EXPECT_EQ(pg_connect_timeout(6000ms), 6s);
+    EXPECT_NE(pg_conninfo("host=h", {.network = 2001ms}).find("connect_timeout='3'"),
+              std::string::npos);
+}
+
 TEST(PgConninfo, ZeroLeavesStatementAndIdleTimeoutsOff) {
     std::string c = pg_conninfo("host=localhost", {.statement = 0ms, .idle_session = 0ms});
     EXPECT_EQ(c.find("statement_timeout"), std::string::npos) << c;

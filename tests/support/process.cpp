@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -141,9 +142,38 @@ int Process::wait() {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+namespace {
+
+// Whether every thread of `pid` has stopped: SIGSTOP takes effect after kill() returns, and a
+// thread still running would answer a request sent meanwhile.
+bool all_threads_stopped(pid_t pid) {
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+        std::ifstream stat(task.path() / "stat");
+        std::string line;
+        std::getline(stat, line);
+        // "pid (comm) S ...": the state follows the last ')', since comm may hold any byte.
+        const auto close = line.rfind(')');
+        if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'T') {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
 Frozen::Frozen(Process& p) : pid_(p.pid()) {
     if (pid_ <= 0 || kill(pid_, SIGSTOP) != 0)
         throw std::runtime_error("cannot freeze: not running");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!all_threads_stopped(pid_)) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            kill(pid_, SIGCONT);
+            throw std::runtime_error("cannot freeze: a thread did not stop within 5 s");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
 }
 
 Frozen::~Frozen() {

@@ -49,7 +49,8 @@ class Process {
 };
 
 // SIGSTOP for its lifetime, SIGCONT when it ends (however the test leaves the scope): a peer that
-// is alive, holds its connections and answers nothing.
+// is alive, holds its connections and answers nothing. The constructor returns once every thread
+// of the process has stopped, so nothing sent after it is answered.
 class Frozen {
   public:
     explicit Frozen(Process& p);

@@ -6,7 +6,6 @@
 #include "config/table_options.hpp"
 #include "postgres/pg_conninfo.hpp"
 #include "wire/curve_keys.hpp"
-#include "wire/endpoint.hpp"
 
 namespace revalidator::ingress {
 
@@ -26,12 +25,9 @@ void declare(config::Parser& p, Config& c) {
              "HTTP port for POST /revalidate, the read routes (with --memcached), /healthz, "
              "/readyz and /metrics (0 picks a free port)")
         ->check(CLI::Range(0, 65535));
-    p.option("--worker-endpoint", c.worker_endpoints,
-             "ZeroMQ endpoint(s) of the worker's PULL socket, tcp://HOST:PORT or ipc://PATH; "
-             "several for active + standby workers")
-        ->delimiter(',')
-        ->check(CLI::Validator([](std::string& ep) { return endpoint_error(ep).value_or(""); },
-                               "ENDPOINT"));
+    p.endpoints("--worker-endpoint", c.worker_endpoints,
+                "ZeroMQ endpoint(s) of the worker's PULL socket, tcp://HOST:PORT or ipc://PATH; "
+                "several for active + standby workers");
     p.option("--curve-server-key", c.curve_server_key,
              "the worker's ZeroMQ CURVE public key (Z85, 40 characters); with --curve-secret-key, "
              "the link to the worker is encrypted and the worker authenticated (empty: "

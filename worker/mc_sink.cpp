@@ -66,12 +66,7 @@ struct McSink::Impl {
 McSink::McSink(const std::string& servers, int connections, McTimeouts timeouts, WriteGate gate)
     : impl_(std::make_unique<Impl>()) {
     impl_->gate = std::move(gate);
-    impl_->mc = connect_memcached(servers);
-    const auto connect_ms = static_cast<uint64_t>(timeouts.connect.count());
-    const auto io_ms = static_cast<uint64_t>(timeouts.io.count());
-    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, connect_ms);
-    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, io_ms);
-    memcached_behavior_set(impl_->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);  // s
+    impl_->mc = connect_memcached(servers, timeouts);
     for (int i = 1; i < connections; ++i) {
         impl_->lanes.push_back(clone_memcached(impl_->mc));
     }

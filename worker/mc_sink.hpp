@@ -20,16 +20,10 @@
 #include <memory>
 #include <string>
 
+#include "cache/mc_client.hpp"
 #include "cache_sink.hpp"
 
 namespace revalidator::worker {
-
-struct McTimeouts {
-    std::chrono::milliseconds connect{500};
-    std::chrono::milliseconds io{1000};
-    // The longest one operation can take: connect, send, wait for the answer.
-    std::chrono::milliseconds bound() const { return connect + 2 * io; }
-};
 
 class McSink final : public CacheSink {
   public:

@@ -5,7 +5,6 @@
 #include "postgres/pg_conninfo.hpp"
 #include "postgres/sql.hpp"
 #include "wire/curve_keys.hpp"
-#include "wire/endpoint.hpp"
 
 namespace revalidator::worker {
 
@@ -13,13 +12,10 @@ void declare(config::Parser& p, Config& c) {
     p.option("--postgres-url", c.postgres_url,
              "libpq connection string or URL of the source database");
     p.option("--memcached", c.memcached, "Memcached server(s), host:port[,host:port...]");
-    p.option("--bind", c.bind,
-             "ZeroMQ endpoint to bind the PULL socket on (ingresses connect here), "
-             "tcp://HOST:PORT or ipc://PATH; one per served collection, separated by commas, "
-             "in the order of --collection")
-        ->delimiter(',')
-        ->check(CLI::Validator([](std::string& ep) { return endpoint_error(ep).value_or(""); },
-                               "ENDPOINT"));
+    p.endpoints("--bind", c.bind,
+                "ZeroMQ endpoint to bind the PULL socket on (ingresses connect here), "
+                "tcp://HOST:PORT or ipc://PATH; one per served collection, separated by commas, "
+                "in the order of --collection");
     p.secret("--curve-secret-key", c.curve_secret_key,
              "this worker's ZeroMQ CURVE secret key (Z85, 40 characters); when set, the PULL "
              "socket only accepts encrypted CURVE connections from ingresses given the matching "

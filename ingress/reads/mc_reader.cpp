@@ -49,11 +49,7 @@ struct McReader::Impl {
 
 McReader::McReader(const std::string& servers, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()) {
-    impl_->proto = connect_memcached(servers);
-    const auto ms = static_cast<uint64_t>(timeout.count());
-    memcached_behavior_set(impl_->proto, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, ms);
-    memcached_behavior_set(impl_->proto, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, ms);
-    memcached_behavior_set(impl_->proto, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);  // s
+    impl_->proto = connect_memcached(servers, {.connect = timeout, .io = timeout});
 }
 
 McReader::~McReader() {

@@ -36,6 +36,16 @@ memcached_st* connect_memcached(const std::string& servers) {
     return mc;
 }
 
+memcached_st* connect_memcached(const std::string& servers, McTimeouts timeouts) {
+    memcached_st* mc = connect_memcached(servers);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,
+                           static_cast<uint64_t>(timeouts.connect.count()));
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
+                           static_cast<uint64_t>(timeouts.io.count()));
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);  // s
+    return mc;
+}
+
 memcached_st* clone_memcached(const memcached_st* mc) {
     memcached_st* copy = memcached_clone(nullptr, mc);
     if (!copy) throw std::bad_alloc();

@@ -14,6 +14,7 @@
 // own time bounds. This header does not include libmemcached; mc_client.cpp, an adapter, does.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 struct memcached_st;
@@ -24,6 +25,19 @@ namespace revalidator {
 // naming --memcached when `servers` is not a valid list, std::bad_alloc when libmemcached cannot
 // allocate.
 memcached_st* connect_memcached(const std::string& servers);
+
+// How long a handle may wait on a server.
+struct McTimeouts {
+    std::chrono::milliseconds connect{500};
+    std::chrono::milliseconds io{1000};  // each wait for a socket to take or give bytes
+    // The longest one operation can take: connect, send, wait for the answer.
+    std::chrono::milliseconds bound() const { return connect + 2 * io; }
+};
+
+// connect_memcached, every wait bounded by `timeouts`, so a frozen server costs a caller that long
+// and never a hung thread; a server that failed is tried again a second later, so one that is back
+// is used again at once.
+memcached_st* connect_memcached(const std::string& servers, McTimeouts timeouts);
 
 // A copy of `mc` (another connection, the same servers and settings) with the distribution above.
 // libmemcached's own memcached_clone drops the "weighted" part of ketama and so builds another

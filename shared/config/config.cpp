@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "collection_file.hpp"
+#include "wire/endpoint.hpp"
 
 namespace revalidator::config {
 
@@ -65,6 +66,14 @@ void Parser::secret(const std::string& flag, Secret& secret, const std::string& 
         true);
     option(flag + "-file", secret.file, "file holding " + flag + " (trailing newlines ignored)");
     secrets_.emplace_back(flag, &secret);
+}
+
+CLI::Option* Parser::endpoints(const std::string& flag, std::vector<std::string>& value,
+                               const std::string& help) {
+    return option(flag, value, help)
+        ->delimiter(',')
+        ->check(CLI::Validator([](std::string& ep) { return endpoint_error(ep).value_or(""); },
+                               "ENDPOINT"));
 }
 
 void Parser::collections(std::vector<Collection>& out, std::vector<std::string> replaced) {

@@ -59,6 +59,9 @@ class Parser {
         return opt;
     }
     CLI::Option* flag(const std::string& flag, bool& value, const std::string& help);
+    // ZeroMQ endpoints, separated by commas, each checked as it is parsed (wire/endpoint.hpp).
+    CLI::Option* endpoints(const std::string& flag, std::vector<std::string>& value,
+                           const std::string& help);
     void secret(const std::string& flag, Secret& secret, const std::string& help);
     // A flag that asks for an action rather than configuring one: not a file key, never printed.
     CLI::Option* action(const std::string& flag, bool& value, const std::string& help);

@@ -1,10 +1,7 @@
 #include "stack.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libmemcached/memcached.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +14,7 @@
 #include <stdexcept>
 
 #include "cache/mc_gets.hpp"
+#include "raw_http.hpp"
 
 namespace revalidator::testing {
 
@@ -414,36 +412,19 @@ bool Stack::list_converges(std::chrono::milliseconds timeout) {
 
 // Sends raw bytes and reads one response: what httplib's client would refuse to send.
 RawAnswer raw_http(int port, const std::string& request) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    RawAnswer a;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-        close(fd);
-        return a;
-    }
-    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    std::string in;
-    char buf[65536];
-    const std::string length_header = "Content-Length: ";
+    static const std::string kLength = "Content-Length: ";
     std::size_t head_end = std::string::npos, length = 0;
-    while (true) {
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n <= 0) break;
-        in.append(buf, static_cast<std::size_t>(n));
+    const auto whole = [&](const std::string& in) {
         head_end = in.find("\r\n\r\n");
-        auto at = in.find(length_header);
-        if (head_end == std::string::npos || at == std::string::npos || at > head_end) continue;
-        length = std::stoul(in.substr(at + length_header.size()));
-        if (in.size() >= head_end + 4 + length) break;
-    }
-    close(fd);
-    if (in.rfind("HTTP/1.1 ", 0) == 0) a.status = std::stoi(in.substr(9, 3));
-    if (head_end != std::string::npos) a.body = in.substr(head_end + 4, length);
+        const auto at = in.find(kLength);
+        if (head_end == std::string::npos || at == std::string::npos || at > head_end) return false;
+        length = std::stoul(in.substr(at + kLength.size()));
+        return in.size() >= head_end + 4 + length;
+    };
+    const RawExchange e = raw_exchange(port, request, whole);
+    RawAnswer a;
+    if (e.received.rfind("HTTP/1.1 ", 0) == 0) a.status = std::stoi(e.received.substr(9, 3));
+    if (head_end != std::string::npos) a.body = e.received.substr(head_end + 4, length);
     return a;
 }
 

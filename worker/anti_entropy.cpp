@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cache/cache_key.hpp"
+#include "cache/list_version.hpp"
 #include "cache/manifest.hpp"
 #include "runtime/log.hpp"
 
@@ -375,11 +376,19 @@ std::optional<std::vector<std::string>> AntiEntropy::listed_ids() {
     return ids;
 }
 
+std::optional<bool> AntiEntropy::holds_as_written(const std::string& key, const std::string& head) {
+    const Lookup got = cache_.get(key);
+    if (!got.reachable) return std::nullopt;
+    if (got.value != head) return false;
+    const Lookup version = cache_.get(version_key(key));
+    if (!version.reachable) return std::nullopt;
+    return version.value == list_version(head);
+}
+
 void AntiEntropy::compare_head(Repairs& out) {
     const auto expected = applier_.list().in_cache();
     if (!expected) return;
-    const Lookup head = cache_.get(cfg_.prefix);
-    if (head.reachable && head.value != expected->head) list_differs(out);
+    if (holds_as_written(cfg_.prefix, expected->head) == false) list_differs(out);
 }
 
 void AntiEntropy::compare_views(Repairs& out) {
@@ -387,11 +396,9 @@ void AntiEntropy::compare_views(Repairs& out) {
         List& view = applier_.view(i);
         const auto expected = view.in_cache();
         if (!expected) continue;
-        const Lookup head = cache_.get(applier_.view_key(i));
-        if (!head.reachable || head.value == expected->head) continue;
+        if (holds_as_written(applier_.view_key(i), expected->head) != false) continue;
         view_.inc();
-        log::info("view differs from what was written",
-                  {{"key", applier_.view_key(i)}, {"present", head.value.has_value()}});
+        log::info("view differs from what was written", {{"key", applier_.view_key(i)}});
         view.distrust_cache();
         out.list = true;  // the next batch writes the views with the list
     }

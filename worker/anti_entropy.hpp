@@ -9,11 +9,11 @@
 //     filled the row's key;
 //   - the rows the list holds in the slice's range with the rows Postgres has there: a lost DELETE.
 // Each part of a chunked list is compared with the part the worker last wrote once a pass, spread
-// over its steps, and the end of each pass compares the list's head and each view's head. At the
-// end of each pass it takes the keys the cache holds under the prefix (KeyLister, listed in the
-// background during the pass) and the keys the worker wrote whose rows the pass did not see, and
-// asks Postgres whether those rows exist: a row inserted during the pass does, a row deleted while
-// no webhook said so does not.
+// over its steps, and the end of each pass compares the list's head and each view's head, with
+// their versions. At the end of each pass it takes the keys the cache holds under the prefix
+// (KeyLister, listed in the background during the pass) and the keys the worker wrote whose rows
+// the pass did not see, and asks Postgres whether those rows exist: a row inserted during the pass
+// does, a row deleted while no webhook said so does not.
 //
 // A step has two halves. The reading half (Postgres' digests, the cache's values, their md5s)
 // runs on a thread of its own with a connection and a cache handle of its own (PassReaders), so
@@ -129,7 +129,11 @@ class AntiEntropy {
     // runs on a thread of its own: at 100k keys it takes a tenth of a second, which no batch
     // should wait for); nullopt when there is none yet. Starts the next listing.
     std::optional<std::vector<std::string>> listed_ids();
-    // The head at the end of a pass; the part of a chunked list a slice's reading fetched.
+    // Whether the cache holds `head` under `key` and its version beside it (readers trust the
+    // version without reading the head); nullopt when the cache could not say.
+    std::optional<bool> holds_as_written(const std::string& key, const std::string& head);
+    // The head and its version at the end of a pass; the part of a chunked list a slice's reading
+    // fetched.
     void compare_head(Repairs& out);
     // Each view's head at the end of a pass: a view is written only with a batch of its table, so
     // one evicted or overwritten in a quiet table would otherwise wait for the next change.

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache_key.hpp"
+#include "cache/list_version.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 
@@ -100,10 +101,15 @@ bool Applier::write_list(List& list, const std::string& key, Outcome& out) {
     for (std::size_t i = 0; i < plan.parts.size(); ++i) {
         ok = settle(plan.parts[i].key, plan.parts[i].value, statuses[i], out) && ok;
     }
+    // The version last: readers trust it without reading the head, so it never names a head that
+    // is not written yet (docs/cache-layout.md, "The list's version").
+    const std::string version = version_key(key);
     ok = ok && write(key, plan.head, out);
+    ok = ok && write(version, list_version(plan.head), out);
     if (!ok) {
-        // The old head may still point at a complete older list: take it away, and the parts
-        // of this list. The parts the old head named stay, for a later list to reuse.
+        // The old head may still point at a complete older list: take it away, its version first,
+        // and the parts of this list. The parts the old head named stay, for a later list to reuse.
+        out.cache_unreachable |= remove(version) == WriteStatus::Unreachable;
         out.cache_unreachable |= remove(key) == WriteStatus::Unreachable;
         for (const auto& part : plan.parts) remove(part.key);
         return false;

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "cache/cache_key.hpp"
+#include "cache/list_version.hpp"
 #include "list/list.hpp"
 #include "list/segments.hpp"
 
@@ -31,7 +32,13 @@ Found compare_list(CacheSink& cache, const VerifySettings& s, const std::vector<
     for (const auto& row : rows) elements.push_back(row.json);
     // A list of its own, thrown away: read_back() is the one reader of the layout.
     List list(s.prefix, s.max_item_bytes, 0);
-    return found(list.read_back(cache), jsonb_array_text(elements));
+    const Found list_found = found(list.read_back(cache), jsonb_array_text(elements));
+    if (list_found != Found::Equal) return list_found;
+    // Readers trust the version without reading the list (docs/cache-layout.md), so it must name
+    // the head there now.
+    const Lookup head = cache.get(s.prefix);
+    if (!head.value) return head.reachable ? Found::Missing : Found::Unreadable;
+    return found(cache.get(version_key(s.prefix)), list_version(*head.value));
 }
 
 const char* name(Found f) {

@@ -1,7 +1,7 @@
 // Verify (docs/operations.md, "Verifying the cache"): compares what the cache holds with what
-// Postgres holds now, and writes nothing: every row's key, byte for byte, and the list. For an
-// operator after an incident or a restore, and for scripts (revalidator-worker --verify exits 1
-// when something differs).
+// Postgres holds now, and writes nothing: every row's key, byte for byte, and the list with its
+// version. For an operator after an incident or a restore, and for scripts (revalidator-worker
+// --verify exits 1 when something differs).
 //
 // A worker may be writing meanwhile, so a first difference is not yet a finding: what differs is
 // compared again after `settle`, against Postgres read again, and only what still differs is

@@ -1,20 +1,11 @@
 #include "etag.hpp"
 
-#include <openssl/sha.h>
+#include "cache/list_version.hpp"
 
 namespace revalidator::ingress {
 
 std::string etag_of(std::string_view bytes) {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string tag = "\"";
-    for (int i = 0; i < 16; ++i) {
-        tag += kHex[digest[i] >> 4];
-        tag += kHex[digest[i] & 0xf];
-    }
-    tag += '"';
-    return tag;
+    return "\"" + list_version(bytes) + "\"";
 }
 
 std::string gzip_etag(std::string_view etag) {

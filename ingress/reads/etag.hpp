@@ -11,7 +11,8 @@
 
 namespace revalidator::ingress {
 
-// The strong tag of `bytes`, quoted: "\"" + 32 hex digits (128 bits of SHA-256) + "\"".
+// The strong tag of `bytes`: their list_version (shared/cache/list_version.hpp) in quotes, so a
+// list's tag is known from its version key alone.
 std::string etag_of(std::string_view bytes);
 
 // The tag of the gzip representation of the bytes `etag` names: the same tag with "-gz" before

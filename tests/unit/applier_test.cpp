@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cache/list_version.hpp"
 #include "postgres/sql.hpp"
 #include "runtime/clock.hpp"
 #include "worker_fakes.hpp"
@@ -187,8 +188,9 @@ TEST_F(ApplierTest, BatchWritesChangedRowsAndTheListAndDeletesAbsentRows) {
     EXPECT_EQ(metric("revalidator_worker_batches_total"), 1);
     EXPECT_EQ(metric("revalidator_worker_rows_read_total"), 1);
     EXPECT_EQ(metric("revalidator_worker_list_rebuilds_total"), 1);
-    // row 1, delete of 4, its absent marker, the list
-    EXPECT_EQ(metric("revalidator_worker_cache_writes_total"), 4);
+    // row 1, delete of 4, its absent marker, the list, the list's version
+    EXPECT_EQ(metric("revalidator_worker_cache_writes_total"), 5);
+    EXPECT_EQ(sink.at("/articles:version"), list_version(sink.at("/articles")));
     EXPECT_EQ(sink.at("/articles:absent/4"), "absent");
     EXPECT_EQ(metric("revalidator_worker_cache_write_errors_total"), 0);
     EXPECT_EQ(metric("revalidator_worker_resyncs_total"), 0);
@@ -288,7 +290,7 @@ TEST_F(ApplierTest, FullResyncWritesAllRowsAndDeletesRowsNoLongerPresent) {
     EXPECT_EQ(metric("revalidator_worker_stale_keys_deleted_total"), 1);
     EXPECT_EQ(metric("revalidator_worker_resyncs_total"), 1);
     EXPECT_EQ(metric("revalidator_worker_rows_read_total"), 3);
-    EXPECT_EQ(sink.store.size(), 4u);  // three rows and the list, nothing else
+    EXPECT_EQ(sink.store.size(), 5u);  // three rows, the list and its version, nothing else
 }
 
 TEST_F(ApplierTest, FullResyncLearnsStringIdsFromTheCachedList) {
@@ -340,7 +342,7 @@ TEST_F(ApplierTest, FullResyncSkipsRowsWhoseIdCannotBeAKey) {
     EXPECT_FALSE(out.cache_unreachable);
     EXPECT_EQ(sink.at("/articles/ok"), text_row("ok", "fine"));
     EXPECT_EQ(sink.at("/articles"), source.list()) << "the list is the table, every row in it";
-    EXPECT_EQ(sink.store.size(), 2u);
+    EXPECT_EQ(sink.store.size(), 3u) << "the row, the list and its version";
     EXPECT_EQ(metric("revalidator_worker_rows_unkeyable_total"), kUnkeyable.size());
     EXPECT_EQ(metric("revalidator_worker_cache_write_errors_total"), 0);
 
@@ -406,7 +408,8 @@ TEST_F(ApplierTest, IntegerIdsInAnotherSpellingNameTheirRowByValue) {
     EXPECT_TRUE(out.done());
     EXPECT_EQ(sink.at("/articles/7"), int_row(7, "seven"));
     EXPECT_EQ(sink.at("/articles"), source.list());
-    EXPECT_EQ(sink.sets, 3) << "row 7 once, the list, and the marker of 7.0, which no row has";
+    EXPECT_EQ(sink.sets, 4)
+        << "row 7 once, the list and its version, and the marker of 7.0, which no row has";
     EXPECT_EQ(sink.at("/articles:absent/7.0"), "absent");
     for (const char* key : {"/articles/007", "/articles/+7", "/articles/7.0"}) {
         EXPECT_FALSE(sink.store.count(key)) << key;
@@ -659,7 +662,7 @@ TEST_F(ChunkedListTest, ABatchWritesOnlyThePartOfTheSegmentItChanged) {
     ASSERT_TRUE(applier().apply(rows_batch({"14"})).done());
 
     EXPECT_EQ(parts_written(), 4 + 1);
-    EXPECT_EQ(sink.sets - sets, 3);        // row 14, the part of its segment, the manifest
+    EXPECT_EQ(sink.sets - sets, 4);  // row 14, the part of its segment, the manifest, its version
     EXPECT_EQ(sink.touches - touches, 3);  // the three parts reused were checked first
     EXPECT_EQ(sink.removes - removes, 1);  // the part replaced
     const auto now = manifest_keys(sink.at("/articles"));

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cache/list_version.hpp"
 #include "worker_fakes.hpp"
 
 namespace revalidator::worker {
@@ -17,6 +18,12 @@ using fakes::list_text;
 
 const VerifySettings kSettings{.prefix = "/a", .settle = std::chrono::milliseconds(0)};
 
+// The list as the worker writes it: the head, and its version beside it.
+void put_list(FakeSink& cache, const std::string& text) {
+    cache.store["/a"] = text;
+    cache.store[version_key("/a")] = list_version(text);
+}
+
 // Ids of one digit, so that the fake's text order is the list's.
 struct Table {
     FakeSource source;
@@ -26,7 +33,7 @@ struct Table {
             source.put(id);
             cache.store["/a/" + std::to_string(id)] = int_row(id);
         }
-        cache.store["/a"] = source.list();
+        put_list(cache, source.list());
     }
 };
 
@@ -71,10 +78,24 @@ TEST(Verify, AMissingListIsMissing) {
     EXPECT_TRUE(r.readable());
 }
 
+TEST(Verify, AListWhoseVersionNamesOtherBytesIsWrong) {
+    // Readers answer from the version without reading the list: a version left from an older
+    // list would have them serve it.
+    Table t;
+    t.cache.store[version_key("/a")] = list_version(list_text({int_row(1)}));
+    auto r = verify(t.source, t.cache, kSettings);
+    EXPECT_EQ(r.list, VerifyReport::Found::Wrong);
+    EXPECT_FALSE(r.equal());
+
+    t.cache.store.erase(version_key("/a"));
+    EXPECT_EQ(verify(t.source, t.cache, kSettings).list, VerifyReport::Found::Missing)
+        << "the worker writes it with every list";
+}
+
 TEST(Verify, RowsWithoutAKeyAreCountedNotCompared) {
     Table t;
     t.source.table["a b"] = fakes::row_json("\"a b\"", "space");
-    t.cache.store["/a"] = t.source.list();
+    put_list(t.cache, t.source.list());
     auto r = verify(t.source, t.cache, kSettings);
     EXPECT_TRUE(r.equal());
     EXPECT_EQ(r.rows, 6u);
@@ -90,7 +111,7 @@ class CatchingUp : public FakeSource {
     Snapshot read(const std::vector<std::string>& pks, bool full, ListRows list) override {
         if (!full) {
             cache_.store["/a/3"] = table.at("3");
-            cache_.store["/a"] = FakeSource::list();
+            put_list(cache_, FakeSource::list());
         }
         return FakeSource::read(pks, full, list);
     }
@@ -106,7 +127,7 @@ TEST(Verify, WhatAWriterFixesBeforeTheSecondLookIsNotReported) {
         source.put(id);
         cache.store["/a/" + std::to_string(id)] = int_row(id);
     }
-    cache.store["/a"] = list_text({int_row(1), int_row(2), int_row(3)});
+    put_list(cache, list_text({int_row(1), int_row(2), int_row(3)}));
     source.put(3, "changed");  // committed, its write not yet made
     auto r = verify(source, cache, kSettings);
     EXPECT_TRUE(r.equal()) << describe(r, "t");

@@ -25,7 +25,7 @@ ReadSettings read_settings(const Config& cfg, std::string prefix, std::string la
 // it and the rows' reads ask it for fills; the Postgres reader before the reads that answer
 // misses through it; the routes last, as they name the reads.
 struct CollectionLane::Parts {
-    Parts(const Config& cfg, Collection c, std::uint64_t epoch, CacheReads* cache,
+    Parts(const Config& cfg, Collection c, std::uint64_t epoch, const ReadCache* cache,
           const BearerAuth* read_auth, metrics::Registry& registry)
         : collection(std::move(c)),
           labels(metrics::label("collection", collection.name)),
@@ -54,15 +54,16 @@ struct CollectionLane::Parts {
                                  .pool = static_cast<std::size_t>(cfg.read_postgres_pool),
                                  .timeout = milliseconds(cfg.read_postgres_timeout_ms)});
         }
-        reads = std::make_unique<Reads>(read_settings(cfg, table.prefix, labels), *cache,
-                                        database.get(), fill, registry);
+        reads = std::make_unique<Reads>(read_settings(cfg, table.prefix, labels), cache->cache,
+                                        cache->lists, database.get(), fill, registry);
         read_routes.push_back({*reads, table.prefix, cfg.read_cache_control, read_auth});
         read_patterns.merge(read_route_patterns(table.prefix));
         // Each view's list, read as the list is; a view has no rows to fill.
         for (const auto& view : collection.views) {
             auto& list = views.emplace_back(std::make_unique<Reads>(
                 read_settings(cfg, view.key, labels + "," + metrics::label("view", view.name)),
-                *cache, nullptr, [](const std::string&) { return false; }, registry));
+                cache->cache, cache->lists, nullptr, [](const std::string&) { return false; },
+                registry));
             read_routes.push_back({*list, view.key, cfg.read_cache_control, read_auth, false});
             read_patterns.merge(read_route_patterns(view.key, false));
         }
@@ -80,7 +81,7 @@ struct CollectionLane::Parts {
 };
 
 CollectionLane::CollectionLane(const Config& cfg, Collection collection, std::uint64_t epoch,
-                               CacheReads* cache, const BearerAuth* read_auth,
+                               const ReadCache* cache, const BearerAuth* read_auth,
                                metrics::Registry& registry)
     : parts_(
           std::make_unique<Parts>(cfg, std::move(collection), epoch, cache, read_auth, registry)) {}

@@ -2,8 +2,8 @@
 // collection's workers alone, so that each table's workers see a contiguous sequence; and, when
 // the cache is named, its read routes: the list and the rows, and one list per view, under
 // metric series labelled with the collection (and the view). The ingress holds one lane per
-// collection (service.hpp composes them); the lanes share the HTTP server, the cache handle and
-// the metrics registry, which must outlive them.
+// collection (service.hpp composes them); the lanes share the HTTP server, the cache handle, the
+// list store and the metrics registry, which must outlive them.
 #pragma once
 
 #include <chrono>
@@ -17,18 +17,26 @@
 #include "event_queue.hpp"
 #include "ingress_config.hpp"
 #include "reads/cache_reads.hpp"
+#include "reads/list_store.hpp"
 #include "reads/read_routes.hpp"
 #include "runtime/metrics.hpp"
 
 namespace revalidator::ingress {
+
+// What the reads of every collection share: the cache and the versions of lists kept from it.
+struct ReadCache {
+    CacheReads& cache;
+    ListStore& lists;
+};
 
 class CollectionLane {
   public:
     // The queue stamps its events with cfg.instance_id and `epoch`. `cache` null: no read routes
     // (--memcached is not set); `read_auth` null: reads are public. Throws when a part cannot be
     // made.
-    CollectionLane(const Config& cfg, Collection collection, std::uint64_t epoch, CacheReads* cache,
-                   const BearerAuth* read_auth, metrics::Registry& registry);
+    CollectionLane(const Config& cfg, Collection collection, std::uint64_t epoch,
+                   const ReadCache* cache, const BearerAuth* read_auth,
+                   metrics::Registry& registry);
     ~CollectionLane();
     CollectionLane(const CollectionLane&) = delete;
     CollectionLane& operator=(const CollectionLane&) = delete;

@@ -129,6 +129,12 @@ void declare(config::Parser& p, Config& c) {
     p.option("--read-list-threads", c.read_lanes.list_threads,
              "threads of the list lane: they answer lists and views")
         ->check(CLI::Range(1, 1024));
+    p.option("--read-list-store-bytes", c.read_list_store_bytes,
+             "bytes of list and view versions (and their gzip) kept to answer reads without "
+             "reading them from the cache again; past it the least recently used go. Set it "
+             "above the largest list with its gzip: a larger version is read anew for every "
+             "request")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 40));
     p.option("--read-queue", c.read_lanes.queue,
              "reads waiting in the misses and the lists lane, and batches of --read-batch rows "
              "in the rows lane; beyond it a read of that lane gets 503 busy, the other lanes "

@@ -49,6 +49,8 @@ struct Config {
     int read_postgres_pool = 4;
     int read_postgres_timeout_ms = 1000;
     ReadLanes read_lanes;
+    // The list store's bound (reads/list_store.hpp): several versions of a 6 MB list and its gzip.
+    std::size_t read_list_store_bytes = std::size_t{64} << 20;
     std::string log_level = "info";
 };
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -90,12 +91,17 @@ int run(const Config& cfg) {
     std::atomic<bool> draining{false};
     http::Server svr(cfg.http, registry);
 
-    // The cache the read routes read, when it is named; one for every collection.
+    // The cache the read routes read, when it is named, and the list versions kept from it; one
+    // of each for every collection.
     std::unique_ptr<McReader> cache;
+    std::unique_ptr<ListStore> lists;
+    std::optional<ReadCache> read_cache;
     std::unique_ptr<BearerAuth> read_auth;
     if (!cfg.memcached.empty()) {
         cache = std::make_unique<McReader>(cfg.memcached,
                                            std::chrono::milliseconds(cfg.read_timeout_ms));
+        lists = std::make_unique<ListStore>(cfg.read_list_store_bytes, registry);
+        read_cache.emplace(ReadCache{*cache, *lists});
         if (!cfg.read_secret.value.empty()) {
             read_auth = std::make_unique<BearerAuth>(std::vector{cfg.read_secret.value});
         }
@@ -103,7 +109,8 @@ int run(const Config& cfg) {
     Lanes lanes;
     for (auto& collection : served(cfg)) {
         lanes.push_back(std::make_unique<CollectionLane>(cfg, std::move(collection), epoch,
-                                                         cache.get(), read_auth.get(), registry));
+                                                         read_cache ? &*read_cache : nullptr,
+                                                         read_auth.get(), registry));
     }
     add_all_routes(svr, cfg, auth, registry, lanes, draining);
 

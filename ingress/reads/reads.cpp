@@ -4,9 +4,9 @@
 #include <thread>
 
 #include "cache/cache_key.hpp"
+#include "cache/list_version.hpp"
 #include "cache/manifest.hpp"
 #include "etag.hpp"
-#include "gzip.hpp"
 
 namespace revalidator::ingress {
 
@@ -23,25 +23,6 @@ constexpr const char* kResults[] = {"hit",       "filled",     "database",    "n
                                     "not_found", "not_cached", "unavailable", "changing"};
 
 }  // namespace
-
-// One value as read, with its tag; its gzip is made on first need and kept with it. Both are
-// shared with the answers that send them (a list read by many clients is held once).
-struct Reads::Body {
-    Body(std::string b, std::string t)
-        : bytes(std::make_shared<const std::string>(std::move(b))), etag(std::move(t)) {}
-
-    const std::shared_ptr<const std::string>& gzipped() const {
-        std::call_once(gz_once, [this] { gz = std::make_shared<const std::string>(gzip(*bytes)); });
-        return gz;
-    }
-
-    const std::shared_ptr<const std::string> bytes;
-    const std::string etag;
-
-  private:
-    mutable std::once_flag gz_once;
-    mutable std::shared_ptr<const std::string> gz;
-};
 
 struct Reads::Counters {
     Counters(metrics::Registry& r, const std::string& labels)
@@ -89,10 +70,11 @@ struct Reads::Counters {
     metrics::Counter& cache_bypassed;
 };
 
-Reads::Reads(ReadSettings settings, CacheReads& cache, DatabaseReads* database, RequestFill fill,
-             metrics::Registry& registry)
+Reads::Reads(ReadSettings settings, CacheReads& cache, ListStore& lists, DatabaseReads* database,
+             RequestFill fill, metrics::Registry& registry)
     : settings_(std::move(settings)),
       cache_(cache),
+      lists_(lists),
       database_(database),
       fill_(std::move(fill)),
       counters_(std::make_shared<Counters>(registry, settings_.labels)) {}
@@ -111,14 +93,14 @@ bool revalidates(const Conditions& c, const std::string& tag) {
 
 ReadAnswer Reads::found(const char* route, const char* result, const Body& body,
                         const Conditions& c) {
-    auto tag = tag_for(body.etag, c);
+    auto tag = tag_for(body.etag(), c);
     if (revalidates(c, tag)) {
         counters_->count(route, "not_modified");
         return {.status = 304, .etag = std::move(tag)};
     }
     counters_->count(route, result);
     return {.status = 200,
-            .body = c.gzip ? body.gzipped() : body.bytes,
+            .body = c.gzip ? body.gzipped() : body.bytes(),
             .gzip = c.gzip,
             .etag = std::move(tag)};
 }
@@ -269,82 +251,82 @@ ReadAnswer Reads::row(std::string_view id, const Conditions& c) {
                            "fill it, retry after a moment");
 }
 
+std::optional<std::string> Reads::list_version_in_cache() {
+    auto version = cache_.get(version_key(settings_.prefix));
+    if (!version || !*version || !is_list_version(**version)) return std::nullopt;
+    return std::move(**version);
+}
+
 ReadAnswer Reads::list(const Conditions& c) {
     for (int attempt = 0; attempt < kListAttempts; ++attempt) {
-        auto head = cache_.get(settings_.prefix);
-        if (!head) {
-            return unavailable("list", "unavailable", "cache_unavailable",
-                               "the cache could not be read (" + head.error() + ")");
-        }
-        if (!*head) {
-            return unavailable("list", "not_cached", "not_cached",
-                               "the list is not in the cache; the worker writes it with its next "
-                               "batch or resync, retry after a moment");
-        }
-        // The same head as last time is the same list: its bytes are compared, which costs less
-        // than hashing them again.
-        if (auto same = remembered(**head)) return found("list", "hit", *same, c);
-        auto etag = etag_of(**head);
-        if (!manifest::is_manifest(**head)) {
-            auto body = std::make_shared<Body>(std::move(**head), std::move(etag));
-            remember({}, body);
-            return found("list", "hit", *body, c);
-        }
-        auto m = manifest::decode(**head);
-        if (!m || !m->rejected.empty() || !m->bytes) {
-            return unavailable("list", "unavailable", "list_unreadable",
-                               "the list's manifest in the cache cannot be read; the worker "
-                               "rewrites it with its next batch or resync");
-        }
-        // Part keys are never reused for other bytes (docs/cache-layout.md), so the manifest
-        // names the content: its tag answers a revalidation without reading the parts.
-        if (auto tag = tag_for(etag, c); revalidates(c, tag)) {
-            counters_->count("list", "not_modified");
-            return {.status = 304, .etag = std::move(tag)};
-        }
-        // One list is put together at a time: readers of a new version wait for the first, then
-        // share its copy, instead of each holding one (docs/read-api.md, "Capacity").
-        std::lock_guard assembling(assemble_mu_);
-        if (auto same = remembered(**head)) return found("list", "hit", *same, c);
-        auto parts = cache_.get_many(m->parts);
-        if (!parts) {
-            return unavailable("list", "unavailable", "cache_unavailable",
-                               "the cache could not be read (" + parts.error() + ")");
-        }
-        std::string text;
-        text.reserve(*m->bytes);
-        bool whole = true;
-        for (const auto& k : m->parts) {
-            auto it = parts->find(k);
-            if (it == parts->end()) {
-                whole = false;  // gone: the list was replaced meanwhile
-                break;
+        const auto version = list_version_in_cache();
+        if (version) {
+            if (auto tag = tag_for("\"" + *version + "\"", c); revalidates(c, tag)) {
+                counters_->count("list", "not_modified");
+                return {.status = 304, .etag = std::move(tag)};
             }
-            text += it->second;
+            if (auto kept = lists_.find(settings_.prefix, *version)) {
+                return found("list", "hit", *kept, c);
+            }
         }
-        if (whole && text.size() == *m->bytes) {
-            auto body = std::make_shared<Body>(std::move(text), std::move(etag));
-            remember(std::move(**head), body);
-            return found("list", "hit", *body, c);
+        // One version is assembled at a time: readers of a new version wait for the first, then
+        // share what it kept, instead of each holding a copy (docs/read-api.md, "Capacity").
+        std::lock_guard assembling(assemble_mu_);
+        if (version) {
+            if (auto kept = lists_.find(settings_.prefix, *version)) {
+                return found("list", "hit", *kept, c);
+            }
         }
+        if (auto answer = assemble_list(c)) return std::move(*answer);
     }
     return unavailable("list", "changing", "list_changing",
                        "the list changed while it was read, " + std::to_string(kListAttempts) +
                            " times; retry after a moment");
 }
 
-std::shared_ptr<const Reads::Body> Reads::remembered(const std::string& head) {
-    std::lock_guard lock(list_mu_);
-    if (!last_list_body_) return nullptr;
-    const std::string& was =
-        last_list_manifest_.empty() ? *last_list_body_->bytes : last_list_manifest_;
-    return was == head ? last_list_body_ : nullptr;
-}
-
-void Reads::remember(std::string manifest, std::shared_ptr<const Body> body) {
-    std::lock_guard lock(list_mu_);
-    last_list_manifest_ = std::move(manifest);
-    last_list_body_ = std::move(body);
+std::optional<ReadAnswer> Reads::assemble_list(const Conditions& c) {
+    auto head = cache_.get(settings_.prefix);
+    if (!head) {
+        return unavailable("list", "unavailable", "cache_unavailable",
+                           "the cache could not be read (" + head.error() + ")");
+    }
+    if (!*head) {
+        return unavailable("list", "not_cached", "not_cached",
+                           "the list is not in the cache; the worker writes it with its next "
+                           "batch or resync, retry after a moment");
+    }
+    // The head's own digest, whatever the version said: the bytes kept are this head's.
+    const std::string version = list_version(**head);
+    if (auto kept = lists_.find(settings_.prefix, version)) return found("list", "hit", *kept, c);
+    if (!manifest::is_manifest(**head)) {
+        return found("list", "hit", *lists_.keep(settings_.prefix, version, std::move(**head)), c);
+    }
+    auto m = manifest::decode(**head);
+    if (!m || !m->rejected.empty() || !m->bytes) {
+        return unavailable("list", "unavailable", "list_unreadable",
+                           "the list's manifest in the cache cannot be read; the worker "
+                           "rewrites it with its next batch or resync");
+    }
+    // Part keys are never reused for other bytes (docs/cache-layout.md), so the manifest names
+    // the content: its tag answers a revalidation without reading the parts.
+    if (auto tag = tag_for("\"" + version + "\"", c); revalidates(c, tag)) {
+        counters_->count("list", "not_modified");
+        return ReadAnswer{.status = 304, .etag = std::move(tag)};
+    }
+    auto parts = cache_.get_many(m->parts);
+    if (!parts) {
+        return unavailable("list", "unavailable", "cache_unavailable",
+                           "the cache could not be read (" + parts.error() + ")");
+    }
+    std::string text;
+    text.reserve(*m->bytes);
+    for (const auto& k : m->parts) {
+        auto it = parts->find(k);
+        if (it == parts->end()) return std::nullopt;  // gone: the list was replaced meanwhile
+        text += it->second;
+    }
+    if (text.size() != *m->bytes) return std::nullopt;
+    return found("list", "hit", *lists_.keep(settings_.prefix, version, std::move(text)), c);
 }
 
 }  // namespace revalidator::ingress

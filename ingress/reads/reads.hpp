@@ -19,10 +19,14 @@
 // - Never torn. A chunked list is read as its manifest names it and checked against the length
 //   the manifest gives; a read that races a rewrite (a part already replaced) reads the head
 //   again, up to three times, then answers 503.
-// - Never staler than the cache. Every read asks the cache (or Postgres). The one thing kept
-//   between reads is the last list read whole, under its tag: a manifest's bytes name its parts,
-//   which are never reused for other bytes, so the same manifest read again means the same list,
-//   and its parts (and their gzip) need not be fetched again. A new manifest replaces it.
+// - Never staler than the cache. Every read asks the cache (or Postgres). A list's read asks its
+//   version first (shared/cache/list_version.hpp): one small get that answers a revalidation, and
+//   names the bytes the list store (list_store.hpp) may already hold. The store is keyed by that
+//   version, a digest of the head, so what it holds is always some version's exact bytes: a head
+//   read after its version (newer than it, or left by a write that failed) is kept and answered
+//   under its own digest, never the version's. Without a usable version (evicted, an older worker)
+//   the head is read and its digest taken: the parts of a chunked list are still read once a
+//   version.
 #pragma once
 
 #include <chrono>
@@ -37,6 +41,7 @@
 
 #include "cache_reads.hpp"
 #include "database_reads.hpp"
+#include "list_store.hpp"
 #include "runtime/metrics.hpp"
 #include "single_flight.hpp"
 
@@ -80,8 +85,9 @@ class Reads {
     using RequestFill = std::function<bool(const std::string& id)>;
 
     // `database` (may be null: misses wait for the worker) answers the rows the cache misses.
-    Reads(ReadSettings settings, CacheReads& cache, DatabaseReads* database, RequestFill fill,
-          metrics::Registry& registry);
+    // `lists` keeps the versions of the list read (shared by every Reads of the ingress).
+    Reads(ReadSettings settings, CacheReads& cache, ListStore& lists, DatabaseReads* database,
+          RequestFill fill, metrics::Registry& registry);
 
     ReadAnswer row(std::string_view id, const Conditions& c);
     // The rows of `reads` with one multi-get: each found (or whose id cannot be a key) gets its
@@ -92,7 +98,6 @@ class Reads {
 
   private:
     struct Counters;
-    struct Body;
     // 304 when If-None-Match names the tag of `body` as `c` would receive it, else 200 with
     // `body` (gzip-encoded if asked), counted as `result`.
     ReadAnswer found(const char* route, const char* result, const Body& body, const Conditions& c);
@@ -103,10 +108,12 @@ class Reads {
     void ask_worker(std::string_view id, const std::string& key);
     // Whether the worker marked row `id` absent (docs/cache-layout.md, "Absent rows").
     bool marked_absent(std::string_view id);
-    // The last list read whole, when `head` (the list's cache value) is still the one it came from.
-    std::shared_ptr<const Body> remembered(const std::string& head);
-    // `manifest`: the head the list was read through, or empty when the head is the list itself.
-    void remember(std::string manifest, std::shared_ptr<const Body> body);
+    // The list's version as the cache holds it; nullopt when it could not be read or is not a
+    // version, for the head to tell.
+    std::optional<std::string> list_version_in_cache();
+    // The list under the head the cache holds now, assembled once per version: its answer, or
+    // nullopt when a part was gone (the list was replaced meanwhile).
+    std::optional<ReadAnswer> assemble_list(const Conditions& c);
     ReadAnswer not_a_key(std::string_view id, const std::string& why);
     ReadAnswer unavailable(const char* route, const char* result, std::string error,
                            std::string detail);
@@ -115,17 +122,14 @@ class Reads {
 
     ReadSettings settings_;
     CacheReads& cache_;
+    ListStore& lists_;
     DatabaseReads* database_;
     RequestFill fill_;
     std::shared_ptr<Counters> counters_;
     std::mutex asked_mu_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> asked_;
     SingleFlight<Result<std::optional<std::string>, DatabaseError>> flights_;
-    std::mutex assemble_mu_;  // held while a chunked list is read part by part
-    std::mutex list_mu_;
-    // The last list read whole (see the promises above).
-    std::string last_list_manifest_;
-    std::shared_ptr<const Body> last_list_body_;
+    std::mutex assemble_mu_;  // held while a version of the list is assembled
 };
 
 }  // namespace revalidator::ingress

@@ -13,11 +13,14 @@
 #include <mutex>
 #include <thread>
 
+#include "cache/list_version.hpp"
 #include "stack.hpp"
 
 using namespace revalidator::testing;
 using namespace std::chrono_literals;
 using nlohmann::json;
+using revalidator::list_version;
+using revalidator::version_key;
 
 namespace {
 
@@ -262,6 +265,39 @@ std::string gunzip(const std::string& gz) {
 }
 
 }  // namespace
+
+// More versions of the list than the list store holds, read plain and gzip after each change:
+// every answer is the bytes Memcached holds, the version beside the list names them, and the
+// store never holds more than its bound.
+TEST(ListStoreReads, VersionsPastTheBoundAreEachTheCachesBytes) {
+    constexpr int kBound = 16 << 10;
+    Stack s({.worker_args = {"--max-item-bytes", "4096"},
+             .ingress_args = {"--read-list-store-bytes", std::to_string(kBound)},
+             .setup_sql = {"INSERT INTO public.articles (title, body) SELECT 'Row ' || g, "
+                           "repeat('b', 200) FROM generate_series(1, 20) g"}});
+    ASSERT_TRUE(s.list_converges());
+    ASSERT_EQ(s.cache_get("/articles").value_or(" ").front(), '{') << "the list is in parts";
+    for (int v = 0; v < 12; ++v) {
+        s.sql("UPDATE public.articles SET version = version + 1, title = 'v" + std::to_string(v) +
+              "' WHERE id = " + std::to_string(1 + v % 20));
+        ASSERT_EQ(s.webhook(s.webhook_for("UPDATE", std::to_string(1 + v % 20)))->status, 202);
+        ASSERT_TRUE(s.list_converges()) << v;
+        const std::string head = s.cache_get("/articles").value_or("(absent)");
+        EXPECT_EQ(s.cache_get(version_key("/articles")), list_version(head)) << v;
+        const std::string list = s.cache_list().value_or("(absent)");
+        auto plain = read(s, "/articles");
+        ASSERT_TRUE(plain);
+        EXPECT_EQ(plain->body, list) << v;
+        EXPECT_EQ(plain->get_header_value("ETag"), "\"" + list_version(head) + "\"");
+        auto gz = raw_http(s.ingress_port(),
+                           "GET /articles HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
+                           "Connection: close\r\n\r\n");
+        EXPECT_EQ(gunzip(gz.body), list) << v;
+        EXPECT_LE(s.ingress_metric("revalidator_ingress_list_store_bytes"), kBound) << v;
+    }
+    EXPECT_GT(s.ingress_metric("revalidator_ingress_list_store_evictions_total"), 0)
+        << "more versions passed than fit";
+}
 
 TEST_F(Reads, GzipWhenTheClientAcceptsItUnderATagOfItsOwn) {
     ASSERT_TRUE(stack->list_converges());

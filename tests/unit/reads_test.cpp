@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "cache/list_version.hpp"
 #include "cache/manifest.hpp"
 #include "reads/etag.hpp"
 #include "reads/gzip.hpp"
@@ -106,7 +107,7 @@ struct Fixture {
     explicit Fixture(bool with_database = false,
                      std::chrono::milliseconds fill_wait = std::chrono::milliseconds(60))
         : reads(
-              {.prefix = "/articles", .fill_wait = fill_wait, .poll_every = 2ms}, cache,
+              {.prefix = "/articles", .fill_wait = fill_wait, .poll_every = 2ms}, cache, lists,
               with_database ? &database : nullptr,
               [this](const std::string& id) {
                   {
@@ -121,6 +122,7 @@ struct Fixture {
     FakeCache cache;
     FakeDatabase database;
     metrics::Registry registry;
+    ListStore lists{std::size_t{64} << 20, registry};
     std::mutex fills_mu;
     std::vector<std::string> fills;
     bool accept_fills = true;
@@ -253,7 +255,7 @@ TEST(Reads, AMissingListIs503AtOnce) {
     auto a = f.reads.list({""});
     EXPECT_EQ(a.status, 503);
     EXPECT_EQ(a.error, "not_cached");
-    EXPECT_EQ(f.cache.gets, 1);
+    EXPECT_EQ(f.cache.gets, 2) << "the version, then the head";
 }
 
 TEST(Reads, AChunkedListIsReassembledFromItsParts) {
@@ -294,7 +296,8 @@ TEST(Reads, AChunkedListWithAPartOnAServerThatIsDownIs503CacheUnavailable) {
     EXPECT_EQ(a.status, 503);
     EXPECT_EQ(a.error, "cache_unavailable") << a.detail;
     EXPECT_EQ(f.cache.many, 1) << "an outage is not a rewrite: no second try";
-    EXPECT_EQ(f.cache.gets, 1) << "the head only: get_many tells an outage from a miss itself";
+    EXPECT_EQ(f.cache.gets, 2)
+        << "the version and the head only: get_many tells an outage from a miss itself";
     f.cache.unreachable.clear();
     EXPECT_EQ(text(f.reads.list({""})), "[1, 2]");
 }
@@ -496,6 +499,118 @@ TEST(Reads, GzipIsTheSameBytesUnderATagOfItsOwn) {
         << "the gzip tag does not revalidate the identity bytes";
     EXPECT_EQ(f.reads.row("7", {.if_none_match = etag_of(row), .gzip = true}).status, 200)
         << "nor the identity tag the gzip bytes";
+}
+
+// The list as the worker writes it: the head, then its version.
+void put_list(FakeCache& cache, const std::string& key, const std::string& head) {
+    cache.put(key, head);
+    cache.put(version_key(key), list_version(head));
+}
+
+TEST(Reads, AListWhoseVersionIsKeptCostsOneSmallGet) {
+    Fixture f;
+    put_list(f.cache, "/articles", R"([{"id": 1}, {"id": 2}])");
+    auto first = f.reads.list({""});
+    ASSERT_EQ(first.status, 200);
+    EXPECT_EQ(first.etag, etag_of(R"([{"id": 1}, {"id": 2}])"));
+
+    f.cache.asked_keys.clear();
+    auto again = f.reads.list({""});
+    EXPECT_EQ(text(again), R"([{"id": 1}, {"id": 2}])");
+    EXPECT_EQ(again.body, first.body) << "one copy, shared by both answers";
+    auto gz = f.reads.list({.if_none_match = "", .gzip = true});
+    EXPECT_EQ(gunzip(text(gz)), R"([{"id": 1}, {"id": 2}])");
+    EXPECT_EQ(f.cache.asked_keys,
+              (std::vector<std::string>{"/articles:version", "/articles:version"}))
+        << "the head is not read again while its version is kept";
+}
+
+TEST(Reads, ARevalidationReadsTheVersionAlone) {
+    Fixture f;
+    const std::string head = manifest::encode(6, {"/articles:part:5:0", "/articles:part:5:1"});
+    put_list(f.cache, "/articles", head);
+    for (bool gzip : {false, true}) {
+        const auto tag = gzip ? gzip_etag(etag_of(head)) : etag_of(head);
+        f.cache.asked_keys.clear();
+        auto a = f.reads.list({.if_none_match = tag, .gzip = gzip});
+        EXPECT_EQ(a.status, 304);
+        EXPECT_EQ(a.etag, tag);
+        EXPECT_EQ(f.cache.asked_keys, std::vector<std::string>{"/articles:version"});
+    }
+    EXPECT_EQ(f.cache.many, 0) << "no part was read, nor kept";
+    EXPECT_EQ(f.lists.versions(), 0u);
+}
+
+TEST(Reads, AHeadNewerThanItsVersionIsAnsweredAndKeptAsItself) {
+    // The worker writes the head, then the version: a read between the two finds a version that
+    // names the list before. The bytes kept must be labelled with their own digest.
+    Fixture f;
+    f.cache.put("/articles", "[2]");
+    f.cache.put(version_key("/articles"), list_version("[1]"));
+    auto a = f.reads.list({""});
+    EXPECT_EQ(text(a), "[2]");
+    EXPECT_EQ(a.etag, etag_of("[2]"));
+    EXPECT_FALSE(f.lists.find("/articles", list_version("[1]"))) << "not kept as the old version";
+    EXPECT_TRUE(f.lists.find("/articles", list_version("[2]")));
+}
+
+TEST(Reads, AVersionThatIsNoVersionIsPassedOverForTheHead) {
+    Fixture f;
+    f.cache.put("/articles", "[1]");
+    for (const char* bad : {"", "x", "0123456789abcdef0123456789abcdeF",
+                            "0123456789abcdef0123456789abcdef0", "/articles:part:1:0 junk"}) {
+        f.cache.put(version_key("/articles"), bad);
+        auto a = f.reads.list({""});
+        EXPECT_EQ(text(a), "[1]") << bad;
+        EXPECT_EQ(a.etag, etag_of("[1]")) << bad;
+    }
+}
+
+TEST(Reads, AVersionOnAServerThatIsDownLeavesTheHeadToTell) {
+    Fixture f;
+    put_list(f.cache, "/articles", "[1]");
+    f.cache.unreachable.insert(version_key("/articles"));
+    EXPECT_EQ(text(f.reads.list({""})), "[1]");
+    f.cache.unreachable.insert("/articles");
+    EXPECT_EQ(f.reads.list({""}).error, "cache_unavailable");
+}
+
+TEST(Reads, TheStoreStaysWithinItsBoundAndAnswersWhatTheCacheHolds) {
+    // More versions of two lists, one in one item and one chunked, than the store can hold, each
+    // read plain and gzip: every answer is the cache's bytes, and the store never exceeds its
+    // bound however many versions pass through it.
+    FakeCache cache;
+    metrics::Registry registry;
+    constexpr std::size_t kBound = 16 << 10;
+    ListStore lists(kBound, registry);
+    auto no_fill = [](const std::string&) { return false; };
+    Reads one({.prefix = "/articles"}, cache, lists, nullptr, no_fill, registry);
+    Reads chunked({.prefix = "/articles/front"}, cache, lists, nullptr, no_fill, registry);
+    std::size_t most = 0;
+    for (int v = 0; v < 40; ++v) {
+        std::string list = "[";
+        for (int i = 0; i < 300 + v * 7; ++i) list += std::to_string(v * 1000 + i) + ", ";
+        list += std::to_string(v) + "]";
+        put_list(cache, "/articles", list);
+        const std::string a = "/articles/front:part:" + std::to_string(v) + ":0";
+        const std::string b = "/articles/front:part:" + std::to_string(v) + ":1";
+        cache.put(a, list.substr(0, list.size() / 2));
+        cache.put(b, list.substr(list.size() / 2));
+        put_list(cache, "/articles/front", manifest::encode(list.size(), {a, b}));
+        for (Reads* reads : {&one, &chunked}) {
+            for (int round = 0; round < 2; ++round) {
+                EXPECT_EQ(text(reads->list({""})), list) << v;
+                EXPECT_EQ(gunzip(text(reads->list({.if_none_match = "", .gzip = true}))), list)
+                    << v;
+                most = std::max(most, lists.bytes());
+            }
+        }
+    }
+    EXPECT_LE(most, kBound);
+    EXPECT_GT(lists.versions(), 0u);
+    EXPECT_LT(lists.versions(), 80u) << "older versions went";
+    EXPECT_TRUE(has_line(registry.render(),
+                         "revalidator_ingress_list_store_bytes " + std::to_string(lists.bytes())));
 }
 
 TEST(Reads, TheLastListReadWholeIsReusedWhileItsManifestStays) {

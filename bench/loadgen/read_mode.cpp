@@ -3,10 +3,15 @@
 // from files, which is the practical limit bench/run compares against. Before the run, one probe
 // per distinct request reads what the answer weighs on the wire (gzip included, as sent), so the
 // report can give bytes per second; with --revalidate the probe's ETag goes out as If-None-Match
-// and 304 counts as an answer.
+// and 304 counts as an answer. With --rss-pid, the resident memory of that process (the server
+// under test) is sampled through the run and its peak reported.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include <httplib.h>
 
@@ -28,7 +33,43 @@ struct ReadOptions {
     LoadSpec load;  // url is set from --url
     std::size_t pool = 1024;
     std::uint64_t seed = 1;
+    int rss_pid = 0;
     std::string json;
+};
+
+// VmRSS of `pid` in kB, 0 when it cannot be read.
+std::uint64_t rss_kb(int pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+    }
+    return 0;
+}
+
+// The highest VmRSS of a process while it lives, sampled every 20 ms on a thread of its own.
+class RssPeak {
+  public:
+    explicit RssPeak(int pid) {
+        if (pid <= 0) return;
+        sampler_ = std::thread([this, pid] {
+            while (!stop_) {
+                peak_ = std::max<std::uint64_t>(peak_, rss_kb(pid));
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        });
+    }
+    ~RssPeak() { stop(); }
+    std::uint64_t stop() {
+        stop_ = true;
+        if (sampler_.joinable()) sampler_.join();
+        return peak_;
+    }
+
+  private:
+    std::atomic<bool> stop_{false};
+    std::atomic<std::uint64_t> peak_{0};
+    std::thread sampler_;
 };
 
 struct Probe {
@@ -89,6 +130,7 @@ int run_read(const ReadOptions& o) {
     const double body_bytes = bytes / static_cast<double>(n);
     LoadSpec spec = o.load;
     spec.url = *url;
+    RssPeak rss(o.rss_pid);
     auto r = run_load(
         spec,
         [&](int t) {
@@ -98,16 +140,16 @@ int run_read(const ReadOptions& o) {
             return mine;
         },
         o.revalidate);
+    const std::uint64_t rss_peak_kb = rss.stop();
     const double mb_per_s = r.rps * body_bytes / 1e6;
-    report_load("read", o.server, o.url, spec, r, o.json,
-                {{"variant", o.variant},
-                 {"ids", o.ids},
-                 {"gzip", o.gzip},
-                 {"revalidate", o.revalidate},
-                 {"body_bytes", body_bytes},
-                 {"mb_per_s", mb_per_s}});
+    nlohmann::json extra = {{"variant", o.variant},     {"ids", o.ids},
+                            {"gzip", o.gzip},           {"revalidate", o.revalidate},
+                            {"body_bytes", body_bytes}, {"mb_per_s", mb_per_s}};
+    if (o.rss_pid > 0) extra["rss_peak_kb"] = rss_peak_kb;
+    report_load("read", o.server, o.url, spec, r, o.json, extra);
     std::cout << "  body         " << static_cast<std::uint64_t>(body_bytes)
               << " bytes per answer, " << mb_per_s << " MB/s\n";
+    if (o.rss_pid > 0) std::cout << "  server RSS   peak " << rss_peak_kb / 1024 << " MB\n";
     return 0;
 }
 
@@ -134,6 +176,9 @@ void add_read_command(CLI::App& app) {
     cmd->add_option("--pool", o->pool, "distinct rows probed and cycled through (with --ids)")
         ->capture_default_str();
     cmd->add_option("--seed", o->seed, "random seed for the ids")->capture_default_str();
+    cmd->add_option("--rss-pid", o->rss_pid,
+                    "a process (the server under test) whose peak resident memory during the run "
+                    "is reported");
     add_load_options(*cmd, o->load, false);
     cmd->add_option("--json", o->json, "also write the result as JSON to this file");
     cmd->callback([o] {

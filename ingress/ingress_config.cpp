@@ -120,7 +120,8 @@ void declare(config::Parser& p, Config& c) {
         ->check(CLI::Range(1, 1024));
     p.option("--read-batch", c.read_lanes.batch,
              "row reads a row-lane thread takes at once when several wait, read from the cache "
-             "with one multi-get; 1 reads every row on its own")
+             "with one multi-get, and reads of one list a list-lane thread takes at once, "
+             "answered with one get of its version; 1 reads each on its own")
         ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
     p.option("--read-threads", c.read_lanes.miss_threads,
              "threads of the miss lane: they answer the rows the cache missed, which may wait on "

@@ -64,18 +64,22 @@ void answer(const ReadRouteContext& ctx, const http::Request& req, http::Respons
     respond(ctx, row ? ctx.reads.row(req.match(1), c) : ctx.reads.list(c), res);
 }
 
-// A batch of one collection's row reads: their rows in one multi-get. A row found is answered,
-// and so is a refusal (401, an id that cannot be a key); a miss is deferred to the miss lane,
-// where row() answers it alone, since it may wait.
-void answer_batch(const ReadRouteContext& ctx, std::span<http::Server::Exchange> batch) {
-    std::vector<RowRead> reads;
+// A batch of one route's reads, answered together by `answer_all` (Reads::rows: one multi-get
+// for their rows; Reads::lists: one get of the list's version). What it answers is answered, and
+// so is a refusal (401); the rest are deferred, to be answered alone by the route's single
+// handler since they may wait: a row's miss in the miss lane, a new list version where its first
+// read assembles it and the others wait for that one.
+template <typename Read, typename Make>
+void answer_batch(const ReadRouteContext& ctx, std::span<http::Server::Exchange> batch, Make make,
+                  void (Reads::*answer_all)(std::span<Read>)) {
+    std::vector<Read> reads;
     std::vector<std::size_t> of;  // the exchange of each read
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (!authorized(ctx, batch[i].request, batch[i].response)) continue;
-        reads.push_back({.id = batch[i].request.match(1), .c = conditions(batch[i].request)});
+        reads.push_back(make(batch[i].request));
         of.push_back(i);
     }
-    ctx.reads.rows(reads);
+    (ctx.reads.*answer_all)(reads);
     for (std::size_t r = 0; r < reads.size(); ++r) {
         auto& x = batch[of[r]];
         if (reads[r].answer) {
@@ -84,6 +88,19 @@ void answer_batch(const ReadRouteContext& ctx, std::span<http::Server::Exchange>
             x.deferred = true;
         }
     }
+}
+
+void answer_rows(const ReadRouteContext& ctx, std::span<http::Server::Exchange> batch) {
+    answer_batch(
+        ctx, batch,
+        [](const http::Request& req) { return RowRead{.id = req.match(1), .c = conditions(req)}; },
+        &Reads::rows);
+}
+
+void answer_lists(const ReadRouteContext& ctx, std::span<http::Server::Exchange> batch) {
+    answer_batch(
+        ctx, batch, [](const http::Request& req) { return ListRead{.c = conditions(req)}; },
+        &Reads::lists);
 }
 
 }  // namespace
@@ -99,16 +116,21 @@ void add_read_routes(http::Server& svr, const ReadLanes& lanes,
                                     .batch = lanes.batch});
     const auto misses =
         svr.add_lane({.name = "misses", .threads = lanes.miss_threads, .queue = lanes.queue});
-    const auto lists =
-        svr.add_lane({.name = "lists", .threads = lanes.list_threads, .queue = lanes.queue});
+    // A list's reads are batched as rows are: one get of its version answers them all while the
+    // list does not change. A request deferred by its batch comes back to this lane, alone.
+    const auto lists = svr.add_lane({.name = "lists",
+                                     .threads = lanes.list_threads,
+                                     .queue = lanes.queue,
+                                     .batch = lanes.batch});
     for (const auto& ctx : collections) {
-        svr.get(
+        svr.get_batched(
             list_pattern(ctx.prefix), lists,
+            [ctx](std::span<http::Server::Exchange> batch) { answer_lists(ctx, batch); }, lists,
             [ctx](const http::Request& req, http::Response& res) { answer(ctx, req, res, false); });
         if (!ctx.rows) continue;
         svr.get_batched(
             row_pattern(ctx.prefix), hits,
-            [ctx](std::span<http::Server::Exchange> batch) { answer_batch(ctx, batch); }, misses,
+            [ctx](std::span<http::Server::Exchange> batch) { answer_rows(ctx, batch); }, misses,
             [ctx](const http::Request& req, http::Response& res) { answer(ctx, req, res, true); });
     }
 }

@@ -6,7 +6,8 @@
 // They run in three lanes of the HTTP server, each with its own threads and bounded queue, never
 // on the loops that acknowledge webhooks: rows (hits answered in batches, one multi-get for a
 // batch's rows), misses (the rows a batch did not find, which may wait on Postgres or the worker's
-// fill), and lists (lists and views). A storm in one lane leaves the others as they were.
+// fill), and lists (lists and views, in batches too: one get of the list's version for a batch).
+// A storm in one lane leaves the others as they were.
 //
 // Reads are public unless a read secret is set. The read secret is a credential of its own: the
 // webhook secrets never grant a read, and the read secret never grants a webhook.

@@ -257,6 +257,22 @@ std::optional<std::string> Reads::list_version_in_cache() {
     return std::move(**version);
 }
 
+void Reads::lists(std::span<ListRead> reads) {
+    const auto version = list_version_in_cache();
+    if (!version) return;
+    const std::string etag = "\"" + *version + "\"";
+    std::shared_ptr<const Body> kept;
+    for (auto& r : reads) {
+        if (auto tag = tag_for(etag, r.c); revalidates(r.c, tag)) {
+            counters_->count("list", "not_modified");
+            r.answer = ReadAnswer{.status = 304, .etag = std::move(tag)};
+            continue;
+        }
+        if (!kept) kept = lists_.find(settings_.prefix, *version);
+        if (kept) r.answer = found("list", "hit", *kept, r.c);
+    }
+}
+
 ReadAnswer Reads::list(const Conditions& c) {
     for (int attempt = 0; attempt < kListAttempts; ++attempt) {
         const auto version = list_version_in_cache();

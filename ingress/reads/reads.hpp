@@ -78,6 +78,12 @@ struct RowRead {
     std::optional<ReadAnswer> answer{};
 };
 
+// One list read of a batch (Reads::lists): its answer, or none when it must be read alone.
+struct ListRead {
+    Conditions c;
+    std::optional<ReadAnswer> answer{};
+};
+
 class Reads {
   public:
     // Asks the worker to look at row `id`; false when it could not be asked (the ingress's queue
@@ -95,6 +101,10 @@ class Reads {
     // answer alone.
     void rows(std::span<RowRead> reads);
     ReadAnswer list(const Conditions& c);
+    // The list reads of `reads` with one get of the list's version: each revalidated by it, or
+    // whose version the store holds, gets its answer; the others (a new version, a version that
+    // could not be read) get none, for list() to answer alone.
+    void lists(std::span<ListRead> reads);
 
   private:
     struct Counters;

@@ -541,6 +541,32 @@ TEST(Reads, ARevalidationReadsTheVersionAlone) {
     EXPECT_EQ(f.lists.versions(), 0u);
 }
 
+TEST(Reads, ABatchOfListReadsCostsOneGetOfTheVersion) {
+    Fixture f;
+    put_list(f.cache, "/articles", "[1]");
+    std::vector<ListRead> batch(3);
+    f.reads.lists(batch);
+    EXPECT_FALSE(batch[0].answer || batch[1].answer || batch[2].answer)
+        << "a version not kept yet is read alone, where one read assembles it";
+
+    ASSERT_EQ(text(f.reads.list({""})), "[1]");
+    f.cache.asked_keys.clear();
+    std::vector<ListRead> again{{.c = {""}},
+                                {.c = {.if_none_match = etag_of("[1]")}},
+                                {.c = {.if_none_match = "", .gzip = true}}};
+    f.reads.lists(again);
+    EXPECT_EQ(f.cache.asked_keys, std::vector<std::string>{"/articles:version"});
+    ASSERT_TRUE(again[0].answer && again[1].answer && again[2].answer);
+    EXPECT_EQ(text(*again[0].answer), "[1]");
+    EXPECT_EQ(again[1].answer->status, 304);
+    EXPECT_EQ(gunzip(text(*again[2].answer)), "[1]");
+
+    f.cache.unreachable.insert(version_key("/articles"));
+    std::vector<ListRead> down(1);
+    f.reads.lists(down);
+    EXPECT_FALSE(down[0].answer) << "read alone, where the head tells";
+}
+
 TEST(Reads, AHeadNewerThanItsVersionIsAnsweredAndKeptAsItself) {
     // The worker writes the head, then the version: a read between the two finds a version that
     // names the list before. The bytes kept must be labelled with their own digest.

@@ -86,8 +86,19 @@ struct Truth::Impl {
         }
         key_type = r[0][0].as<std::string>();
         std::string order = spec.order.empty() ? "t." + key : spec.order;
-        list_sql = "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY " + order +
-                   ")::text, '[]') FROM " + rel + " t";
+        // The rows in list order, joined here as the worker joins them: jsonb_agg's text, which
+        // Postgres refuses past 256 MB (a million rows of 600 bytes).
+        list_sql = "SELECT to_jsonb(t)::text FROM " + rel + " t ORDER BY " + order;
+    }
+
+    template <typename Tx>
+    std::string list(Tx& tx) const {
+        std::string text = "[";
+        for (const auto& row : tx.exec(list_sql)) {
+            if (text.size() > 1) text += ", ";
+            text += row[0].c_str();
+        }
+        return text + "]";
     }
 };
 
@@ -165,7 +176,7 @@ std::string Truth::row(const std::string& id) {
 
 std::string Truth::list() {
     pqxx::nontransaction tx(impl_->conn);
-    return tx.exec(impl_->list_sql)[0][0].c_str();
+    return impl_->list(tx);
 }
 
 Truth::Snapshot Truth::snapshot() {
@@ -175,7 +186,7 @@ Truth::Snapshot Truth::snapshot() {
         tx.exec("SELECT " + impl_->key + "::text, to_jsonb(t)::text FROM " + impl_->rel + " t");
     s.rows.reserve(r.size());
     for (const auto& row : r) s.rows.emplace_back(row[0].c_str(), row[1].c_str());
-    s.list = tx.exec(impl_->list_sql)[0][0].c_str();
+    s.list = impl_->list(tx);
     tx.commit();
     return s;
 }

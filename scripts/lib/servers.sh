@@ -48,10 +48,10 @@ stop_postgres() {
 }
 
 # start_memcached PORT: sets MC_PID, MC_ADDR
-start_memcached() {
-  local port=$1 user_flag=()
+start_memcached() {  # PORT [MEGABYTES, 256]
+  local port=$1 mb=${2:-256} user_flag=()
   [ "$(id -u)" -eq 0 ] && user_flag=(-u nobody)
-  memcached "${user_flag[@]}" -l 127.0.0.1 -p "$port" -U 0 -m 256 &
+  memcached "${user_flag[@]}" -l 127.0.0.1 -p "$port" -U 0 -m "$mb" &
   MC_PID=$!
   MC_ADDR=127.0.0.1:$port
   for _ in $(seq 100); do

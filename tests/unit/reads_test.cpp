@@ -551,9 +551,9 @@ TEST(Reads, ABatchOfListReadsCostsOneGetOfTheVersion) {
 
     ASSERT_EQ(text(f.reads.list({""})), "[1]");
     f.cache.asked_keys.clear();
-    std::vector<ListRead> again{{.c = {""}},
-                                {.c = {.if_none_match = etag_of("[1]")}},
-                                {.c = {.if_none_match = "", .gzip = true}}};
+    const std::string tag = etag_of("[1]");
+    std::vector<ListRead> again{
+        {.c = {""}}, {.c = {.if_none_match = tag}}, {.c = {.if_none_match = "", .gzip = true}}};
     f.reads.lists(again);
     EXPECT_EQ(f.cache.asked_keys, std::vector<std::string>{"/articles:version"});
     ASSERT_TRUE(again[0].answer && again[1].answer && again[2].answer);

@@ -12,6 +12,16 @@
 namespace revalidator::ingress {
 namespace {
 
+// An answer as one line: the table and changes, or the refusal's status, code and detail.
+std::string answer(const Result<Routed, Rejection>& r) {
+    if (!r) {
+        return std::to_string(r.error().status) + " " + r.error().code + ": " + r.error().detail;
+    }
+    std::string out = "table " + std::to_string(r->table);
+    for (const auto& c : r->changes) out += " " + std::string(to_string(c.op)) + ":" + c.pk;
+    return out;
+}
+
 // parse_webhook for an ingress that serves `table` alone.
 Result<std::vector<Change>, Rejection> parse(std::string_view body, const Table& table = {}) {
     auto r = parse_webhook(body, std::span(&table, 1));
@@ -36,6 +46,13 @@ std::string rec(const std::string& id_json) {
 // itself is level 1, the record level 2).
 std::string nested_body(int depth) {
     std::string value = std::string(depth - 2, '[') + std::string(depth - 2, ']');
+    return body("INSERT", R"({"id":1,"deep":)" + value + "}");
+}
+
+// The same with objects: {"a":{"a":...{}...}} down to `depth`.
+std::string nested_objects(int depth) {
+    std::string value = "{}";
+    for (int i = 4; i <= depth; ++i) value = R"({"a":)" + value + "}";
     return body("INSERT", R"({"id":1,"deep":)" + value + "}");
 }
 
@@ -96,10 +113,53 @@ std::vector<Case> cases() {
         {"delete_without_record",
          R"({"type":"DELETE","table":"articles","schema":"public","old_record":{"id":5}})", kOk,
          "DELETE:5", ""},
+        {"insert_surrogate_pair_id", body("INSERT", rec(R"("\ud83d\ude00")")), kOk,
+         "INSERT:\xf0\x9f\x98\x80", ""},
+        {"insert_escaped_quote_slash_backslash_id", body("INSERT", rec(R"("a\/b\"c\\d")")), kOk,
+         "INSERT:a/b\"c\\d", ""},
+        {"insert_escaped_key_names",
+         R"({"typ\u0065":"INSERT","t\u0061ble":"articles","schema":"public",)"
+         R"("record":{"i\u0064":7}})",
+         kOk, "INSERT:7", ""},
+        {"insert_negative_zero_id", body("INSERT", rec("-0")), kOk, "INSERT:0", ""},
+        {"insert_min_int64_id", body("INSERT", rec("-9223372036854775808")), kOk,
+         "INSERT:-9223372036854775808", ""},
+        {"insert_max_int64_plus_one_id", body("INSERT", rec("9223372036854775808")), kOk,
+         "INSERT:9223372036854775808", ""},
+        // A key given twice counts with its last value.
+        {"duplicate_id_last_wins", body("INSERT", R"({"id":1,"id":2})"), kOk, "INSERT:2", ""},
+        {"duplicate_id_object_then_integer", body("INSERT", R"({"id":{"a":1},"id":3})"), kOk,
+         "INSERT:3", ""},
+        {"duplicate_type_last_wins",
+         R"({"type":"INSERT","table":"articles","schema":"public","record":{"id":1},)"
+         R"("old_record":{"id":2},"type":"DELETE"})",
+         kOk, "DELETE:2", ""},
+        {"duplicate_record_null_then_object",
+         R"({"type":"INSERT","table":"articles","schema":"public","record":null,)"
+         R"("record":{"id":6}})",
+         kOk, "INSERT:6", ""},
+        // What pg_net sends: jsonb's text, keys by length (schema after record), spaces.
+        {"update_in_jsonb_order",
+         R"({"type": "UPDATE", "table": "articles", "record": {"id": 3, "title": "new"}, )"
+         R"("schema": "public", "old_record": {"id": 2, "title": "old"}})",
+         kOk, "UPDATE:3,DELETE:2", ""},
+        {"insert_large_body",
+         body("INSERT", R"({"id":11,"body":")" + std::string(200000, 'x') + R"("})"), kOk,
+         "INSERT:11", ""},
+        // nlohmann's parser skips a UTF-8 byte order mark, and ends the input at a NUL byte: what
+        // follows one is not parsed (its brackets still count toward the depth bound).
+        {"byte_order_mark_skipped", "\xef\xbb\xbf" + body("INSERT", rec("12")), kOk, "INSERT:12",
+         ""},
+        {"input_ends_at_nul", body("INSERT", rec("13")) + std::string(1, '\0') + "garbage", kOk,
+         "INSERT:13", ""},
         {"nesting_of_64_levels", nested_body(64), kOk, "INSERT:1", ""},
+        {"nesting_of_64_levels_of_objects", nested_objects(64), kOk, "INSERT:1", ""},
         {"brackets_inside_strings_do_not_count",
          body("INSERT", R"({"id":1,"title":")" + std::string(100, '[') + R"("})"), kOk, "INSERT:1",
          ""},
+        {"brackets_after_escaped_quote_do_not_count",
+         body("INSERT", R"({"id":1,"title":"\")" + std::string(100, '[') + R"(\\"})"), kOk,
+         "INSERT:1", ""},
 
         // Not JSON.
         {"empty_body", "", 400, "malformed_json", "parse error"},
@@ -117,8 +177,38 @@ std::vector<Case> cases() {
          400, "malformed_json", "parse error"},
         {"id_with_lone_surrogate", body("INSERT", rec(R"("\ud800")")), 400, "malformed_json",
          "parse error"},
+        {"trailing_brace", body("INSERT", rec("1")) + "}", 400, "malformed_json", "parse error"},
+        {"raw_tab_in_id", body("INSERT", rec("\"a\tb\"")), 400, "malformed_json",
+         "control character U+0009"},
+        {"raw_control_character_in_other_field",
+         body("INSERT", R"({"id":1,"title":"a)" + std::string(1, '\x01') + R"(b"})"), 400,
+         "malformed_json", "control character U+0001"},
+        {"invalid_escape", body("INSERT", R"({"id":1,"title":"\x"})"), 400, "malformed_json",
+         "parse error"},
+        {"surrogate_pair_with_bad_low_half", body("INSERT", rec(R"("\ud800\u0041")")), 400,
+         "malformed_json", "parse error"},
+        {"lone_low_surrogate", body("INSERT", rec(R"("\udc00")")), 400, "malformed_json",
+         "parse error"},
+        {"number_beyond_double_in_other_field", body("INSERT", R"({"id":1,"n":1e400})"), 400,
+         "malformed_json", "number overflow"},
+        {"leading_zero", body("INSERT", R"({"id":1,"n":01})"), 400, "malformed_json",
+         "parse error"},
+        {"bad_literal", body("INSERT", R"({"id":1,"b":tru})"), 400, "malformed_json",
+         "parse error"},
         {"nesting_of_65_levels", nested_body(65), 400, "malformed_json",
          "nested deeper than 64 levels"},
+        {"nesting_of_65_levels_of_objects", nested_objects(65), 400, "malformed_json",
+         "nested deeper than 64 levels"},
+        // Depth is told before any other fault, wherever the fault is.
+        {"malformed_then_too_deep", R"({"type":"INSERT",,)" + std::string(70, '['), 400,
+         "malformed_json", "nested deeper than 64 levels"},
+        {"too_deep_and_truncated", std::string(100000, '['), 400, "malformed_json",
+         "nested deeper than 64 levels"},
+        {"too_deep_after_nul",
+         body("INSERT", rec("1")) + std::string(1, '\0') + std::string(65, '['), 400,
+         "malformed_json", "nested deeper than 64 levels"},
+        {"malformed_with_brackets_in_strings_only",
+         R"({"title":")" + std::string(100, '[') + R"(",})", 400, "malformed_json", "parse error"},
         {"nesting_of_10000_levels", std::string(10000, '[') + std::string(10000, ']'), 400,
          "malformed_json", "nested deeper than 64 levels"},
 
@@ -168,6 +258,16 @@ std::vector<Case> cases() {
         // The id.
         {"missing_id", body("INSERT", R"({"title":"no id"})"), 400, "missing_field",
          "'record.id' is required for INSERT"},
+        {"id_nested_deeper_is_not_the_id", body("INSERT", R"({"title":{"id":5}})"), 400,
+         "missing_field", "'record.id' is required"},
+        {"id_of_another_field_is_not_the_id",
+         R"({"type":"INSERT","table":"articles","schema":"public","extra":{"id":3},)"
+         R"("record":{"title":"x"}})",
+         400, "missing_field", "'record.id' is required"},
+        {"duplicate_record_without_id_last_wins",
+         R"({"type":"INSERT","table":"articles","schema":"public","record":{"id":1},)"
+         R"("record":{"title":"x"}})",
+         400, "missing_field", "'record.id' is required"},
         {"null_id", body("UPDATE", rec("null")), 400, "missing_field", "'record.id'"},
         {"delete_missing_id", body("DELETE", "null", R"({"title":"x"})"), 400, "missing_field",
          "'old_record.id' is required for DELETE"},
@@ -176,6 +276,16 @@ std::vector<Case> cases() {
         {"integral_float_id", body("INSERT", rec("1.0")), 422, "invalid_id",
          "got a fractional number"},
         {"exponent_id", body("INSERT", rec("1e3")), 422, "invalid_id", "'record.id'"},
+        {"negative_zero_fraction_id", body("INSERT", rec("-0.0")), 422, "invalid_id",
+         "got a fractional number"},
+        {"underflowing_exponent_id", body("INSERT", rec("1e-400")), 422, "invalid_id",
+         "got a fractional number"},
+        {"id_below_int64", body("INSERT", rec("-9223372036854775809")), 422, "invalid_id",
+         "got a fractional number"},
+        {"id_of_31_digits", body("INSERT", rec("1" + std::string(30, '0'))), 422, "invalid_id",
+         "got a fractional number"},
+        {"duplicate_id_integer_then_array", body("INSERT", R"({"id":3,"id":[3]})"), 422,
+         "invalid_id", "got a array"},
         {"id_too_big_for_64_bits", body("INSERT", rec("18446744073709551616")), 422, "invalid_id",
          "'record.id'"},
         {"bool_id", body("INSERT", rec("true")), 422, "invalid_id", "got a boolean"},
@@ -277,6 +387,54 @@ TEST(ParseWebhookConfig, RoutesEachWebhookToTheTableItNames) {
     EXPECT_NE(other.error().detail.find(R"("public.articles", "public.authors")"),
               std::string::npos)
         << other.error().detail;
+}
+
+// A malformed body's detail is nlohmann's parse error, naming the position of the fault.
+TEST(ParseWebhookDetail, MalformedBodiesAreWordedByNlohmann) {
+    const Table table;
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"({"type":"INSERT")",
+         "[json.exception.parse_error.101] parse error at line 1, column 17: syntax error while "
+         "parsing object - unexpected end of input; expected '}'"},
+        {body("INSERT", rec("1")) + "}",
+         "[json.exception.parse_error.101] parse error at line 1, column 107: syntax error while "
+         "parsing value - unexpected '}'; expected end of input"},
+        {body("INSERT", R"({"id":1,"n":1e400})"),
+         "[json.exception.out_of_range.406] number overflow parsing '1e400'"},
+        {std::string(65, '['), "body is nested deeper than 64 levels"},
+    };
+    for (const auto& [text, detail] : cases) {
+        auto r = parse_webhook(text, std::span(&table, 1));
+        ASSERT_FALSE(r.ok()) << text;
+        EXPECT_EQ(r.error().detail, detail) << text;
+    }
+}
+
+// Several tables, some keyed alike: the fields of every table's key are kept until the body names
+// its table.
+TEST(ParseWebhookConfig, SeveralTablesKeyedAlikeAndNot) {
+    const std::vector<Table> tables{{},
+                                    {"public", "authors", "uuid", "/authors"},
+                                    {"app", "posts", "id", "/posts"},
+                                    {"public", "notes", "slug", "/notes"}};
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        // schema after record, as jsonb orders the keys
+        {R"({"type": "UPDATE", "table": "notes", "record": {"id": 1, "slug": "b", "uuid": "u"},)"
+         R"( "schema": "public", "old_record": {"slug": "a"}})",
+         "table 3 UPDATE:b DELETE:a"},
+        {R"({"type":"DELETE","record":null,"old_record":{"uuid":"x","id":2},"table":"authors",)"
+         R"("schema":"public"})",
+         "table 1 DELETE:x"},
+        {R"({"type":"INSERT","schema":"app","table":"posts","record":{"id":9}})",
+         "table 2 INSERT:9"},
+        {R"({"type":"INSERT","schema":"app","table":"posts","record":{"slug":9}})",
+         "400 missing_field: field 'record.id' is required for INSERT"},
+        {R"({"type":"INSERT","schema":"public","table":"notes","record":{"slug":[1]}})",
+         "422 invalid_id: field 'record.slug' must be an integer or a string, got a array"},
+    };
+    for (const auto& [text, want] : cases) {
+        EXPECT_EQ(answer(parse_webhook(text, tables)), want) << text;
+    }
 }
 
 TEST(ParseWebhookConfig, OpsAreReportedExactly) {

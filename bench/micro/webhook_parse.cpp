@@ -3,23 +3,27 @@
 // text of {type, table, record, schema, old_record}, keys in jsonb's order) for a row of ~200 bytes
 // and one of ~4 KB whose text has paragraphs, quotes and non-ASCII letters, for INSERT, UPDATE and
 // DELETE. Variants:
-//   (a) dom       parse_webhook as it is: the whole body into an nlohmann::json DOM, after a pass
-//                 that bounds the nesting;
-//   (b) sax       nlohmann's SAX parser over the whole body (every byte validated as in (a)),
-//                 keeping only type, table, schema and the records' primary keys;
-//   (c) simdjson  simdjson's On-Demand API (only when libsimdjson-dev is installed): the body is
-//                 copied into a padded buffer first, as On-Demand reads past the end; "fields"
-//                 reads only what is needed (values skipped are not fully validated), "walk" visits
-//                 every value so that the whole body is validated, as (a) and (b) do;
-//   pad copy      the padded copy alone, what (c) pays before parsing.
-// Every variant's changes are checked against (a)'s on every body before anything is timed. After
-// Google Benchmark's own table it prints each variant's time per call and its ratio to (a).
-// On-Demand is compiled into its caller, for the CPU the compiler targets: for Debian's baseline
-// x86-64 that is simdjson's portable kernel, so webhook_parse_haswell (the same source built with
-// -march=haswell, every variant alike) shows it with AVX2.
-//   build-rel/bench/webhook_parse [--benchmark_min_time=0.2]
+//   a_dom             the whole body into an nlohmann::json DOM after a pass that bounds the
+//                     nesting, the fields read from it: what parse_webhook did before;
+//   b_sax             parse_webhook_reference: nlohmann's SAX parser over the whole body, keeping
+//                     only type, table, schema and the records' primary keys;
+//   c_parse_webhook   parse_webhook: simdjson's On-Demand API reading every value (so that the
+//                     whole body is validated, as a_dom and b_sax do) into the same fields, after
+//                     copying the body into a padded buffer (On-Demand reads past the end);
+//   c_ondemand_fields On-Demand reading only the fields used: values skipped are not validated;
+//   c_simdjson_dom    simdjson's DOM API (validates everything, its kernel chosen at run time for
+//                     this CPU), the fields read from its tape;
+//   pad_copy          the padded copy alone (a fresh padded_string: allocation and copy).
+// Every variant's changes are checked against a_dom's on every body before anything is timed.
+// After Google Benchmark's own table it prints each variant's time per call and its ratio to
+// a_dom's. On-Demand is compiled into its caller for the CPU the compiler targets: for Debian's
+// baseline x86-64 that is simdjson's portable kernel. webhook_parse_haswell is this file built
+// with -march=haswell (c_ondemand_fields then runs the AVX2 kernel; parse_webhook stays the
+// library's, built for the baseline).
+//   build-rel/bench/webhook_parse [--benchmark_repetitions=5]
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -28,10 +32,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-#ifdef REVALIDATOR_HAVE_SIMDJSON
 #include <simdjson.h>
-#endif
+#include <nlohmann/json.hpp>
 
 #include "webhook.hpp"
 
@@ -94,11 +96,6 @@ std::string render(const std::vector<Change>& changes) {
     return out.empty() ? "rejected" : out;
 }
 
-std::vector<Change> parse_dom(std::string_view body, const Table& table) {
-    auto r = revalidator::ingress::parse_webhook(body, std::span(&table, 1));
-    return r ? std::move(r->changes) : std::vector<Change>{};
-}
-
 // The changes a body names, from its type and its records' keys (each nullopt when absent or not
 // a usable key): the same rules as parse_webhook for bodies it accepts.
 std::vector<Change> changes_of(std::string_view type, std::optional<std::string> pk,
@@ -117,91 +114,53 @@ std::vector<Change> changes_of(std::string_view type, std::optional<std::string>
     return out;
 }
 
-// (b): the fields parse_webhook uses, kept while nlohmann's SAX parser validates the whole body.
-// Later duplicates of a key replace earlier ones, as in the DOM.
-class SaxFields {
-  public:
-    explicit SaxFields(const std::string& pk_name) : pk_name_(pk_name) {}
-
-    bool null() { return value(nullptr); }
-    bool boolean(bool) { return value(nullptr); }
-    bool number_integer(json::number_integer_t v) { return integer(v); }
-    bool number_unsigned(json::number_unsigned_t v) { return integer(v); }
-    bool number_float(json::number_float_t, const std::string&) { return value(nullptr); }
-    bool string(std::string& s) { return value(&s); }
-    bool binary(json::binary_t&) { return value(nullptr); }
-    bool start_object(std::size_t) {
-        value(nullptr);
-        return ++depth_ <= revalidator::ingress::kMaxJsonDepth;
-    }
-    bool start_array(std::size_t n) { return start_object(n); }
-    bool end_object() {
-        --depth_;
-        return true;
-    }
-    bool end_array() { return end_object(); }
-    bool key(std::string& k) {
-        if (depth_ == 1) {
-            field_ = k == "type"         ? &type_
-                     : k == "table"      ? &table_
-                     : k == "schema"     ? &schema_
-                     : k == "record"     ? &pk_
-                     : k == "old_record" ? &old_pk_
-                                         : nullptr;
-            row_ = field_ == &pk_ || field_ == &old_pk_ ? field_ : nullptr;
-        } else if (depth_ == 2 && row_ != nullptr && k == pk_name_) {
-            pk_slot_ = row_;
-        }
-        return true;
-    }
-    bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
-
-    std::optional<std::string> type_, table_, schema_, pk_, old_pk_;
-
-  private:
-    template <class T>
-    bool integer(T v) {
-        char buf[24];
-        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-        std::string text(buf, end);
-        return value(&text);
-    }
-    bool value(const std::string* text) {
-        if (depth_ == 1 && field_ != nullptr) {
-            if (text && row_ == nullptr) {
-                *field_ = *text;
-            } else {
-                field_->reset();
-            }
-        }
-        if (depth_ == 2 && pk_slot_ != nullptr) {
-            if (text) {
-                *pk_slot_ = *text;
-            } else {
-                pk_slot_->reset();
-            }
-            pk_slot_ = nullptr;
-        }
-        return true;
-    }
-
-    const std::string& pk_name_;
-    int depth_ = 0;
-    std::optional<std::string>* field_ = nullptr;
-    std::optional<std::string>* row_ = nullptr;
-    std::optional<std::string>* pk_slot_ = nullptr;
-};
-
-std::vector<Change> parse_sax(std::string_view body, const Table& table) {
-    SaxFields f(table.primary_key);
-    if (!json::sax_parse(body, &f) || !f.type_ || f.schema_ != table.schema ||
-        f.table_ != table.name) {
-        return {};
-    }
-    return changes_of(*f.type_, std::move(f.pk_), std::move(f.old_pk_));
+// A record's primary key in the DOM: an integer as dump() writes it, or a string.
+std::optional<std::string> dom_pk(const json& body, const char* row, const std::string& pk_name) {
+    auto r = body.find(row);
+    if (r == body.end() || !r->is_object()) return std::nullopt;
+    auto pk = r->find(pk_name);
+    if (pk == r->end()) return std::nullopt;
+    if (pk->is_number_integer()) return pk->dump();
+    if (pk->is_string()) return pk->get<std::string>();
+    return std::nullopt;
 }
 
-#ifdef REVALIDATOR_HAVE_SIMDJSON
+// (a): what parse_webhook did before it parsed with SAX: the brackets counted in a pass of their
+// own, then the whole body into a DOM, then the fields read from it.
+std::vector<Change> parse_dom(std::string_view body, const Table& table) {
+    if (revalidator::ingress::nested_deeper_than(body, revalidator::ingress::kMaxJsonDepth)) {
+        return {};
+    }
+    json j;
+    try {
+        j = json::parse(body);
+    } catch (const json::exception&) {
+        return {};
+    }
+    auto field = [&](const char* name) {
+        auto it = j.find(name);
+        return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    if (!j.is_object() || field("schema") != table.schema || field("table") != table.name) {
+        return {};
+    }
+    return changes_of(field("type"), dom_pk(j, "record", table.primary_key),
+                      dom_pk(j, "old_record", table.primary_key));
+}
+
+std::vector<Change> changes(
+    const revalidator::Result<revalidator::ingress::Routed, revalidator::ingress::Rejection>& r) {
+    return r ? r->changes : std::vector<Change>{};
+}
+
+std::vector<Change> parse_sax(std::string_view body, const Table& table) {
+    return changes(revalidator::ingress::parse_webhook_reference(body, std::span(&table, 1)));
+}
+
+std::vector<Change> parse_webhook(std::string_view body, const Table& table) {
+    return changes(revalidator::ingress::parse_webhook(body, std::span(&table, 1)));
+}
+
 namespace od = simdjson::ondemand;
 
 // The kernel On-Demand was compiled with here (builtin_implementation() names the library's own).
@@ -209,56 +168,8 @@ namespace od = simdjson::ondemand;
 #define REVALIDATOR_NAME_OF(x) REVALIDATOR_SPELL(x)
 constexpr const char* kOnDemandKernel = REVALIDATOR_NAME_OF(SIMDJSON_BUILTIN_IMPLEMENTATION);
 
-simdjson::error_code walk(od::value v, int depth) {
-    if (depth > revalidator::ingress::kMaxJsonDepth) return simdjson::DEPTH_ERROR;
-    od::json_type type;
-    if (auto e = v.type().get(type)) return e;
-    switch (type) {
-        case od::json_type::object: {
-            od::object o;
-            if (auto e = v.get_object().get(o)) return e;
-            for (auto field : o) {
-                std::string_view key;
-                od::value inner;
-                if (auto e = field.unescaped_key().get(key)) return e;
-                if (auto e = field.value().get(inner)) return e;
-                if (auto e = walk(inner, depth + 1)) return e;
-            }
-            return simdjson::SUCCESS;
-        }
-        case od::json_type::array: {
-            od::array a;
-            if (auto e = v.get_array().get(a)) return e;
-            for (auto element : a) {
-                od::value inner;
-                if (auto e = element.get(inner)) return e;
-                if (auto e = walk(inner, depth + 1)) return e;
-            }
-            return simdjson::SUCCESS;
-        }
-        case od::json_type::string: {
-            std::string_view s;
-            return v.get_string().get(s);
-        }
-        case od::json_type::number: {
-            od::number n;
-            return v.get_number().get(n);
-        }
-        case od::json_type::boolean: {
-            bool b;
-            return v.get_bool().get(b);
-        }
-        case od::json_type::null: {
-            bool null;
-            return v.is_null().get(null);
-        }
-    }
-    return simdjson::INCORRECT_TYPE;
-}
-
 // A record's primary key: an integer in decimal, or a string; nullopt otherwise.
-std::optional<std::string> simdjson_pk(od::value record, const std::string& pk_name,
-                                       bool walk_all) {
+std::optional<std::string> ondemand_pk(od::value record, const std::string& pk_name) {
     od::object o;
     if (record.get_object().get(o)) return std::nullopt;
     std::optional<std::string> pk;
@@ -266,19 +177,13 @@ std::optional<std::string> simdjson_pk(od::value record, const std::string& pk_n
         std::string_view key;
         od::value v;
         if (field.unescaped_key().get(key) || field.value().get(v)) return std::nullopt;
-        if (key != pk_name) {
-            if (walk_all && walk(v, 3)) return std::nullopt;
-            continue;
-        }
-        od::number_type number;
+        if (key != pk_name) continue;
+        od::number n;
         std::string_view text;
-        if (v.get_number_type().get(number) == simdjson::SUCCESS &&
-            number != od::number_type::floating_point_number) {
-            char buf[24];
-            od::number n;
-            if (v.get_number().get(n)) return std::nullopt;
-            auto [end, ec] = n.is_int64() ? std::to_chars(buf, buf + sizeof buf, n.get_int64())
-                                          : std::to_chars(buf, buf + sizeof buf, n.get_uint64());
+        char buf[24];
+        if (v.get_number().get(n) == simdjson::SUCCESS && !n.is_double()) {
+            auto end = n.is_int64() ? std::to_chars(buf, buf + sizeof buf, n.get_int64()).ptr
+                                    : std::to_chars(buf, buf + sizeof buf, n.get_uint64()).ptr;
             pk.emplace(buf, end);
         } else if (v.get_string().get(text) == simdjson::SUCCESS) {
             pk.emplace(text);
@@ -289,8 +194,7 @@ std::optional<std::string> simdjson_pk(od::value record, const std::string& pk_n
     return pk;
 }
 
-template <bool WalkAll>
-std::vector<Change> parse_simdjson(std::string_view body, const Table& table) {
+std::vector<Change> parse_ondemand_fields(std::string_view body, const Table& table) {
     static thread_local od::parser parser;
     const simdjson::padded_string padded(body);
     od::document doc;
@@ -309,16 +213,42 @@ std::vector<Change> parse_simdjson(std::string_view body, const Table& table) {
         } else if (key == "record" || key == "old_record") {
             bool null = false;
             if (v.is_null().get(null)) return {};
-            auto& slot = key == "record" ? pk : old_pk;
-            slot = null ? std::nullopt : simdjson_pk(v, table.primary_key, WalkAll);
-        } else if (WalkAll && walk(v, 2)) {
-            return {};
+            (key == "record" ? pk : old_pk) =
+                null ? std::nullopt : ondemand_pk(v, table.primary_key);
         }
     }
-    // simdjson 3.0 checks for trailing content only after a scalar root: past an object, a
-    // location still in bounds is content after it.
-    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return {};
     return changes_of(type, std::move(pk), std::move(old_pk));
+}
+
+// A record's primary key in simdjson's DOM: an integer in decimal, or a string.
+std::optional<std::string> simdjson_dom_pk(simdjson::dom::element root, const char* row,
+                                           const std::string& pk_name) {
+    simdjson::dom::element pk;
+    if (root[row][pk_name].get(pk)) return std::nullopt;
+    char buf[24];
+    if (pk.is_int64()) {
+        return std::string(buf, std::to_chars(buf, buf + sizeof buf, pk.get_int64().value()).ptr);
+    }
+    if (pk.is_uint64()) {
+        return std::string(buf, std::to_chars(buf, buf + sizeof buf, pk.get_uint64().value()).ptr);
+    }
+    if (pk.is_string()) return std::string(pk.get_string().value());
+    return std::nullopt;
+}
+
+// (c) with simdjson's DOM API instead: the whole body validated (its kernel chosen at run time,
+// for this CPU), then the needed fields read from its tape.
+std::vector<Change> parse_simdjson_dom(std::string_view body, const Table& table) {
+    static thread_local simdjson::dom::parser parser;
+    const simdjson::padded_string padded(body);
+    simdjson::dom::element root;
+    std::string_view type, schema, name;
+    if (parser.parse(padded).get(root) || root["type"].get(type) || root["schema"].get(schema) ||
+        root["table"].get(name) || schema != table.schema || name != table.name) {
+        return {};
+    }
+    return changes_of(type, simdjson_dom_pk(root, "record", table.primary_key),
+                      simdjson_dom_pk(root, "old_record", table.primary_key));
 }
 
 std::vector<Change> pad_copy(std::string_view body, const Table&) {
@@ -326,7 +256,6 @@ std::vector<Change> pad_copy(std::string_view body, const Table&) {
     benchmark::DoNotOptimize(padded.data());
     return {};
 }
-#endif
 
 using Parser = std::vector<Change> (*)(std::string_view, const Table&);
 
@@ -340,20 +269,24 @@ std::vector<Variant> variants() {
     return {
         {"a_dom", parse_dom, true},
         {"b_sax", parse_sax, true},
-#ifdef REVALIDATOR_HAVE_SIMDJSON
-        {"c_simdjson_fields", parse_simdjson<false>, true},
-        {"c_simdjson_walk", parse_simdjson<true>, true},
+        {"c_parse_webhook", parse_webhook, true},
+        {"c_ondemand_fields", parse_ondemand_fields, true},
+        {"c_simdjson_dom", parse_simdjson_dom, true},
         {"pad_copy", pad_copy, false},
-#endif
     };
 }
 
-// Collects each run's time per call for the summary, and prints Google Benchmark's own table too.
+// Collects each benchmark's time per call for the summary (the least of its repetitions, with
+// --benchmark_repetitions: the machine is shared), and prints Google Benchmark's own table too.
 class Summary : public benchmark::ConsoleReporter {
   public:
     Summary() : ConsoleReporter(OO_Tabular) {}
     void ReportRuns(const std::vector<Run>& runs) override {
-        for (const auto& r : runs) ns_[r.benchmark_name()] = r.GetAdjustedRealTime();
+        for (const auto& r : runs) {
+            if (r.run_type != Run::RT_Iteration) continue;
+            auto [it, first] = ns_.emplace(r.benchmark_name(), r.GetAdjustedRealTime());
+            if (!first) it->second = std::min(it->second, r.GetAdjustedRealTime());
+        }
         ConsoleReporter::ReportRuns(runs);
     }
     void print(const std::vector<Body>& bodies, const std::vector<Variant>& variants) const {
@@ -377,11 +310,10 @@ class Summary : public benchmark::ConsoleReporter {
         }
         std::printf("time per call; in brackets, the ratio to %s's time (-: filtered out)\n",
                     variants.front().name.c_str());
-#ifdef REVALIDATOR_HAVE_SIMDJSON
-        std::printf("simdjson %d.%d.%d, On-Demand kernel: %s\n", simdjson::SIMDJSON_VERSION_MAJOR,
-                    simdjson::SIMDJSON_VERSION_MINOR, simdjson::SIMDJSON_VERSION_REVISION,
-                    kOnDemandKernel);
-#endif
+        std::printf("simdjson %d.%d.%d, On-Demand kernel: %s, DOM kernel: %s\n",
+                    simdjson::SIMDJSON_VERSION_MAJOR, simdjson::SIMDJSON_VERSION_MINOR,
+                    simdjson::SIMDJSON_VERSION_REVISION, kOnDemandKernel,
+                    simdjson::get_active_implementation()->name().c_str());
     }
 
   private:

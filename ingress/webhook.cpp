@@ -1,7 +1,6 @@
 #include "webhook.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <utility>
 #include <vector>
@@ -10,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache_key.hpp"
+#include "http/field_text.hpp"
 
 namespace revalidator::ingress {
 
@@ -456,11 +456,7 @@ bool nested_deeper_than(std::string_view s, int limit) {
 bool is_json_content_type(std::string_view content_type) {
     std::string_view media = content_type.substr(0, content_type.find(';'));
     while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
-    constexpr std::string_view want = "application/json";
-    return media.size() == want.size() &&
-           std::equal(media.begin(), media.end(), want.begin(), [](char a, char b) {
-               return std::tolower(static_cast<unsigned char>(a)) == b;
-           });
+    return http::iequals(media, "application/json");
 }
 
 Result<Routed, Rejection> parse_webhook(std::string_view body, std::span<const Table> tables) {

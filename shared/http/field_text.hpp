@@ -4,15 +4,19 @@
 #pragma once
 
 #include <algorithm>
-#include <cctype>
 #include <string_view>
 
 namespace revalidator::http {
 
+// What these rules fold is ASCII: a letter's case, byte by byte, inline (the C library's
+// tolower() is a call per byte, and the same in the "C" locale these processes run in).
+inline char ascii_lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 inline bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
+               return ascii_lower(x) == ascii_lower(y);
            });
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <charconv>
 
 #include "field_text.hpp"
@@ -12,7 +11,8 @@ namespace revalidator::http {
 namespace {
 
 bool is_token_char(char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) ||
+    const char lower = ascii_lower(c);
+    return (lower >= 'a' && lower <= 'z') || (c >= '0' && c <= '9') ||
            std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 

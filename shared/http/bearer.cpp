@@ -3,17 +3,17 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include <algorithm>
-#include <cctype>
+#include "field_text.hpp"
 
 namespace revalidator {
 
 namespace {
 
-std::string sha256(std::string_view s) {
-    std::string out(SHA256_DIGEST_LENGTH, '\0');
-    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(),
-           reinterpret_cast<unsigned char*>(out.data()));
+static_assert(std::tuple_size_v<BearerAuth::Digest> == SHA256_DIGEST_LENGTH);
+
+BearerAuth::Digest sha256(std::string_view s) {
+    BearerAuth::Digest out;
+    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), out.data());
     return out;
 }
 
@@ -30,12 +30,10 @@ std::optional<std::string> BearerAuth::check(std::string_view authorization) con
     // RFC 7235 §2.1: the scheme is case-insensitive ("bearer" too); the secret is not.
     constexpr std::string_view scheme = "bearer ";
     if (authorization.size() <= scheme.size() ||
-        !std::equal(scheme.begin(), scheme.end(), authorization.begin(), [](char want, char got) {
-            return want == std::tolower(static_cast<unsigned char>(got));
-        })) {
+        !http::iequals(authorization.substr(0, scheme.size()), scheme)) {
         return "Authorization header must use the Bearer scheme";
     }
-    std::string presented = sha256(authorization.substr(scheme.size()));
+    const Digest presented = sha256(authorization.substr(scheme.size()));
     bool match = false;
     for (const auto& d : digests_) {
         match |= CRYPTO_memcmp(d.data(), presented.data(), d.size()) == 0;

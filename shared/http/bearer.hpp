@@ -5,6 +5,7 @@
 // a secret leaks through timing.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,8 @@ namespace revalidator {
 
 class BearerAuth {
   public:
+    using Digest = std::array<unsigned char, 32>;  // SHA-256
+
     explicit BearerAuth(const std::vector<std::string>& secrets);
 
     bool empty() const { return digests_.empty(); }
@@ -21,7 +24,7 @@ class BearerAuth {
     std::optional<std::string> check(std::string_view authorization) const;
 
   private:
-    std::vector<std::string> digests_;  // SHA-256 of each accepted secret
+    std::vector<Digest> digests_;  // of each accepted secret
 };
 
 }  // namespace revalidator

@@ -39,25 +39,30 @@ void reject(Response& res, int status, const std::string& code, const std::strin
 
 void route_errors(Server& svr, std::map<std::string, std::set<std::string>> routes,
                   const std::map<std::string, std::set<std::string>>& patterns) {
-    std::vector<std::pair<std::regex, std::set<std::string>>> compiled;
+    // Looked up with the request's own views: no string is made per request.
+    using Methods = std::set<std::string, std::less<>>;
+    std::map<std::string, Methods, std::less<>> by_path;
+    for (auto& [path, methods] : routes)
+        by_path.emplace(path, Methods(methods.begin(), methods.end()));
+    std::vector<std::pair<std::regex, Methods>> compiled;
     for (const auto& [pattern, methods] : patterns)
-        compiled.emplace_back(std::regex(pattern), methods);
-    svr.set_pre_routing([routes = std::move(routes), compiled = std::move(compiled)](
+        compiled.emplace_back(std::regex(pattern), Methods(methods.begin(), methods.end()));
+    svr.set_pre_routing([by_path = std::move(by_path), compiled = std::move(compiled)](
                             const Request& req, Response& res) {
-        const std::string path(req.path());
-        const std::set<std::string>* methods = nullptr;
-        if (auto it = routes.find(path); it != routes.end()) {
+        const std::string_view path = req.path();
+        const Methods* methods = nullptr;
+        if (auto it = by_path.find(path); it != by_path.end()) {
             methods = &it->second;
         } else {
             for (const auto& [re, allowed] : compiled) {
-                if (std::regex_match(path, re)) {
+                if (std::regex_match(path.begin(), path.end(), re)) {
                     methods = &allowed;
                     break;
                 }
             }
         }
         // A GET route answers HEAD too (http_server.hpp).
-        const std::string method(req.method() == "HEAD" ? "GET" : req.method());
+        const std::string_view method = req.method() == "HEAD" ? "GET" : req.method();
         if (!methods || methods->count(method)) return false;
         std::string allow;
         for (const auto& m : *methods) {

@@ -35,6 +35,11 @@ const Server::Router::Route* Server::Router::find(Request& req) const {
     const std::string_view path = req.path();
     for (const auto& r : routes_) {
         if (r.method != method) continue;
+        if (r.literal) {
+            if (path != *r.literal) continue;
+            req.set_matches({{0, path.size()}});  // the whole path, as the regex's group 0
+            return &r;
+        }
         std::match_results<std::string_view::const_iterator> m;
         if (!std::regex_match(path.begin(), path.end(), m, r.pattern)) continue;
         std::vector<std::pair<std::size_t, std::size_t>> groups;

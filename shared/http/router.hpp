@@ -4,7 +4,11 @@
 // 400 or more, the logger, and render(). Internal to the server (http_server.cpp).
 #pragma once
 
+#include <algorithm>
+#include <cctype>
+#include <optional>
 #include <regex>
+#include <string>
 #include <vector>
 
 #include "answer.hpp"
@@ -19,6 +23,9 @@ class Server::Router {
     struct Route {
         std::string method;
         std::regex pattern;
+        // The pattern, when nothing in it is regex syntax: a path matches it by comparison, with
+        // no run of the regex engine on every request.
+        std::optional<std::string> literal;
         Handler one;
         BatchHandler batch;  // empty: the route is not batched
         int lane = kLoop;
@@ -29,6 +36,12 @@ class Server::Router {
         Route r;
         r.method = method;
         r.pattern = std::regex(pattern);
+        if (std::all_of(pattern.begin(), pattern.end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' ||
+                       c == '-';
+            })) {
+            r.literal = pattern;
+        }
         r.one = std::move(handler);
         return r;
     }

@@ -267,6 +267,12 @@ class Running : public OnLoopback {
         });
         server_.get("/throw",
                     [](const Request&, Response&) { throw std::runtime_error("handler failed"); });
+        server_.get("/x-y_z/1", [](const Request& req, Response& res) {
+            res.set_content("literal " + std::string(req.match(0)), "text/plain");
+        });
+        server_.get("/a.b", [](const Request& req, Response& res) {
+            res.set_content("regex " + std::string(req.match(0)), "text/plain");
+        });
         server_.get("/json", [](const Request&, Response& res) {
             res.set_content("[" + std::string(4000, ' ') + "]", "application/json");
         });
@@ -779,6 +785,29 @@ TEST(HttpServer, UnknownRouteIs404) {
     auto r = c.response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 404);
+}
+
+// A pattern without regex syntax is matched by comparison: the whole path, exactly as the regex
+// would match it; a pattern with syntax in it keeps the regex's meaning.
+TEST(HttpServer, RoutesMatchTheWholePathAsTheirPatternSays) {
+    Running s;
+    Client c(s.port());
+    for (auto [path, status, body] : {std::tuple{"/x-y_z/1", 200, "literal /x-y_z/1"},
+                                      {"/x-y_z/1/", 404, ""},
+                                      {"/X-Y_Z/1", 404, ""},
+                                      {"/x-y_z/10", 404, ""},
+                                      {"/x-y_z", 404, ""},
+                                      {"/a.b", 200, "regex /a.b"},
+                                      {"/aXb", 200, "regex /aXb"},
+                                      {"/a.bc", 404, ""}}) {
+        ASSERT_TRUE(c.send(get(path)));
+        auto r = c.response();
+        ASSERT_TRUE(r) << path;
+        EXPECT_EQ(r->status, status) << path;
+        if (status == 200) {
+            EXPECT_EQ(r->body, body) << path;
+        }
+    }
 }
 
 TEST(HttpServer, RefusalsAreCountedByReason) {

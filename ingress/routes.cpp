@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
+#include <string>
 
 #include "intake.hpp"
 #include "runtime/clock.hpp"
@@ -55,8 +57,10 @@ void add_routes(http::Server& svr, RouteContext ctx) {
                        ctx.read_patterns);
     http::add_probes(svr, ctx.registry, ctx.readiness);
 
-    svr.post("/revalidate", [ctx, &ack, &full, &drain](const http::Request& req,
-                                                       http::Response& res) {
+    // Every 202 carries the same body: one copy, shared by all answers.
+    auto received = std::make_shared<const std::string>(R"({"received":true})");
+    svr.post("/revalidate", [ctx, received, &ack, &full, &drain](const http::Request& req,
+                                                                 http::Response& res) {
         const auto start = std::chrono::steady_clock::now();
         const auto answer = intake({req.header("Authorization"),
                                     req.header("Content-Type"),
@@ -67,7 +71,7 @@ void add_routes(http::Server& svr, RouteContext ctx) {
                                    ctx.auth, ctx.destinations);
         if (answer.status == 202) {
             res.set_status(202);
-            res.set_content(R"({"received":true})", "application/json");
+            res.set_content(received, "application/json");
             ack.observe(
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
             return;

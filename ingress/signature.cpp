@@ -36,9 +36,10 @@ bool is_padded_base64(std::string_view s) {
     return true;
 }
 
+using MacBase64 = std::array<char, kMacBase64Chars + 1>;  // EVP_EncodeBlock ends it with a NUL
+
 // base64 of HMAC-SHA256(key, "{id}.{timestamp}.{body}"), as the sender puts it after "v1,".
-std::string signature_base64(const SigningKey& key, const WebhookHeaders& h,
-                             std::string_view body) {
+MacBase64 signature_base64(const SigningKey& key, const WebhookHeaders& h, std::string_view body) {
     static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     struct Free {
         void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
@@ -60,9 +61,10 @@ std::string signature_base64(const SigningKey& key, const WebhookHeaders& h,
               EVP_MAC_final(ctx.get(), mac.data(), &mac_len, mac.size()) == 1 &&
               mac_len == kMacBytes;
     if (!ok) throw std::runtime_error("OpenSSL HMAC-SHA256 failed");
-    std::array<unsigned char, kMacBase64Chars + 1> b64{};
-    EVP_EncodeBlock(b64.data(), mac.data(), static_cast<int>(mac.size()));
-    return std::string(reinterpret_cast<const char*>(b64.data()), kMacBase64Chars);
+    MacBase64 b64{};
+    EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), mac.data(),
+                    static_cast<int>(mac.size()));
+    return b64;
 }
 
 // Unix seconds written as 1 to 15 decimal digits, nothing else (no sign, no spaces).
@@ -168,16 +170,16 @@ std::optional<SignatureFailure> SignatureVerifier::verify(const WebhookHeaders& 
                                     std::to_string(kMaxTimestampDigits) + " of them)"};
     }
     const std::int64_t now = options_.now();
-    const std::string tolerance = " (tolerance " + std::to_string(options_.tolerance_s) + " s)";
+    auto tolerance = [&] { return " (tolerance " + std::to_string(options_.tolerance_s) + " s)"; };
     if (*ts < now - options_.tolerance_s) {
         return SignatureFailure{
             SignatureFault::TimestampTooOld,
-            "webhook-timestamp is " + std::to_string(now - *ts) + " s in the past" + tolerance};
+            "webhook-timestamp is " + std::to_string(now - *ts) + " s in the past" + tolerance()};
     }
     if (*ts > now + options_.tolerance_s) {
         return SignatureFailure{
             SignatureFault::TimestampTooNew,
-            "webhook-timestamp is " + std::to_string(*ts - now) + " s in the future" + tolerance};
+            "webhook-timestamp is " + std::to_string(*ts - now) + " s in the future" + tolerance()};
     }
     auto presented = v1_signatures(h.signature);
     if (presented.empty()) {
@@ -186,7 +188,8 @@ std::optional<SignatureFailure> SignatureVerifier::verify(const WebhookHeaders& 
     }
     bool match = false;
     for (const auto& key : keys_) {
-        std::string expected = signature_base64(key, h, body);
+        const MacBase64 mac = signature_base64(key, h, body);
+        const std::string_view expected(mac.data(), kMacBase64Chars);
         for (auto p : presented) {
             match |= p.size() == expected.size() &&
                      CRYPTO_memcmp(p.data(), expected.data(), expected.size()) == 0;

@@ -29,6 +29,8 @@ const char* forbidden_byte(std::string_view line) {
 constexpr std::array<std::string_view, 9> kMethods = {
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
 
+constexpr std::size_t kHeadersReserved = 16;
+
 std::string bytes(std::size_t n) {
     return std::to_string(n) + " bytes";
 }
@@ -131,6 +133,8 @@ RequestFramer::State RequestFramer::parse_head(std::string_view in) {
                           "a header line is not \"Name: value\" (line folding is not accepted)");
         }
         const std::string_view value = trim(line.substr(colon + 1));
+        // Room for a usual head at once, rather than the growth by doubling of every request.
+        if (request_.headers_.empty()) request_.headers_.reserve(kHeadersReserved);
         request_.headers_.push_back(
             {{static_cast<std::uint32_t>(line_start), static_cast<std::uint32_t>(name.size())},
              {static_cast<std::uint32_t>(value.data() - in.data()),

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     loadgen::add_worker_command(app);
     loadgen::add_report_command(app);
     loadgen::add_sink_command(app);
+    loadgen::add_cache_writes_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,22 +1,25 @@
 #include "mc_sink.hpp"
 
-#include <atomic>
 #include <stdexcept>
 #include <string_view>
-#include <thread>
 
 #include <libmemcached/memcached.h>
 
 #include "cache/cache_key.hpp"
 #include "cache/mc_client.hpp"
 #include "cache/mc_gets.hpp"
+#include "mc_pipeline.hpp"
 
 namespace revalidator::worker {
 
 struct McSink::Impl {
     memcached_st* mc = nullptr;
-    std::vector<memcached_st*> lanes;  // clones of mc, one connection each, for set_many
+    std::unique_ptr<McPipeline> pipeline;
     WriteGate gate;
+
+    ~Impl() {
+        if (mc) memcached_free(mc);
+    }
 
     bool may_write() const { return !gate.open || gate.open(); }
     void check_gate() const {
@@ -63,19 +66,14 @@ struct McSink::Impl {
     }
 };
 
-McSink::McSink(const std::string& servers, int connections, McTimeouts timeouts, WriteGate gate)
+McSink::McSink(const std::string& servers, McTimeouts timeouts, WriteGate gate)
     : impl_(std::make_unique<Impl>()) {
-    impl_->gate = std::move(gate);
+    impl_->gate = gate;
     impl_->mc = connect_memcached(servers, timeouts);
-    for (int i = 1; i < connections; ++i) {
-        impl_->lanes.push_back(clone_memcached(impl_->mc));
-    }
+    impl_->pipeline = std::make_unique<McPipeline>(impl_->mc, timeouts, std::move(gate));
 }
 
-McSink::~McSink() {
-    for (auto* lane : impl_->lanes) memcached_free(lane);
-    memcached_free(impl_->mc);
-}
+McSink::~McSink() = default;
 
 WriteStatus McSink::set(std::string_view key, std::string_view value) {
     if (!Impl::sendable(key)) return WriteStatus::Refused;
@@ -94,37 +92,7 @@ WriteStatus McSink::set_expiring(std::string_view key, std::string_view value,
 }
 
 std::vector<WriteStatus> McSink::set_many(std::span<const CacheItem> items) {
-    std::vector<WriteStatus> out(items.size(), WriteStatus::Ok);
-    // Below this many keys a thread costs more than the round trips it saves.
-    constexpr std::size_t kParallelFrom = 32;
-    std::vector<memcached_st*> handles{impl_->mc};
-    if (items.size() >= kParallelFrom) {
-        handles.insert(handles.end(), impl_->lanes.begin(), impl_->lanes.end());
-    }
-    std::atomic<bool> fenced{false};
-    auto write_lane = [&](std::size_t lane) {
-        for (std::size_t i = lane; i < items.size(); i += handles.size()) {
-            if (fenced || !impl_->may_write()) {
-                fenced = true;
-                return;
-            }
-            const CacheItem& item = items[i];
-            if (!Impl::sendable(item.key)) {
-                out[i] = WriteStatus::Refused;
-                continue;
-            }
-            out[i] = Impl::classify(
-                impl_->wrote(memcached_set(handles[lane], item.key.data(), item.key.size(),
-                                           item.value.data(), item.value.size(), 0, 0)));
-        }
-    };
-    std::vector<std::thread> threads;
-    for (std::size_t lane = 1; lane < handles.size(); ++lane)
-        threads.emplace_back(write_lane, lane);
-    write_lane(0);
-    for (auto& t : threads) t.join();
-    if (fenced) throw Fenced("the lease is not confirmed fresh; writes stop");
-    return out;
+    return impl_->pipeline->set_many(items);
 }
 
 WriteStatus McSink::remove(std::string_view key) {

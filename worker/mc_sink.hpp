@@ -6,10 +6,10 @@
 // Every set and delete first asks the WriteGate; when it says no, the sink throws Fenced before
 // sending anything (docs/operations.md, "One writer, fenced").
 //
-// A batch's item writes are spread over several connections written at once: each set waits a
-// full round trip for its reply, and that wait, not Memcached, bounds a batch of thousands of
-// keys. libmemcached's NOREPLY pipelining would remove the wait but also the per-key result,
-// and without it a refused value could not be deleted (promise 4).
+// A batch's sets (set_many) are pipelined over Memcached's meta protocol, one connection per
+// server, every key with its own outcome (worker/mc_pipeline.hpp): libmemcached's set waits a round
+// trip per key, and its NOREPLY pipelining would hide which key was refused (promise 4). Every
+// other operation goes through libmemcached.
 //
 // Every key is checked (check_key) before it is sent, behind the applier's own check: a key the
 // text protocol would misread is refused here and never reaches the connection. Reads are
@@ -28,9 +28,7 @@ namespace revalidator::worker {
 class McSink final : public CacheSink {
   public:
     // servers: "host:port[,host:port...]"
-    // `connections`: how many set_many() writes over at once.
-    McSink(const std::string& servers, int connections, McTimeouts timeouts = {},
-           WriteGate gate = {});
+    explicit McSink(const std::string& servers, McTimeouts timeouts = {}, WriteGate gate = {});
     ~McSink() override;
 
     WriteStatus set(std::string_view key, std::string_view value) override;

@@ -37,7 +37,7 @@ std::unique_ptr<McKeyLister> key_lister(const Config& cfg, CrawlerWait wait) {
 std::unique_ptr<McSink> read_only_cache(const Config& cfg) {
     // The gate is shut, so a write would throw before anything is sent.
     return std::make_unique<McSink>(
-        cfg.memcached, 1, cache_timeouts(cfg),
+        cfg.memcached, cache_timeouts(cfg),
         WriteGate{.open = [] { return false; }, .closed_during_write = {}});
 }
 
@@ -56,7 +56,7 @@ struct TableWorker::Parts {
                              .network = milliseconds(t.cfg.pg_timeout_ms)}),
           source(pg_config(t.cfg)),
           // A write may start only if it ends, at its slowest, with a tenth of the lease to spare.
-          sink(t.cfg.memcached, t.cfg.cache_connections, cache_timeouts(t.cfg),
+          sink(t.cfg.memcached, cache_timeouts(t.cfg),
                WriteGate{
                    .open = [this, window = cache_timeouts(t.cfg).bound() +
                                            milliseconds(t.cfg.lease_ttl_ms /

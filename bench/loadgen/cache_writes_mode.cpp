@@ -2,24 +2,13 @@
 // outcome, by each way the worker could write them. One call writes --keys keys of about --bytes
 // bytes (the same keys every time, as a batch of changed rows overwrites its keys). Every way
 // writes once a round, in turn, for --repeat rounds, so that what else the machine does falls on
-// all of them alike; the median of each is printed with its ratio to the first (the sink).
+// all of them alike; the median of each is printed with its ratio to the first.
 //
 // The ways:
-//   sink (4 conns)   the worker's own McSink::set_many, with --cache-connections' default
-//   libmemcached N   memcached_set per key, one blocking round trip each, over N connections at
-//                    once (the sink's set_many before the pipeline; N = 4 was its default)
-//   meta q+mn        a prototype: the meta protocol's `ms` in quiet mode (a stored key is not
-//                    answered), pipelined on one non-blocking socket per server, ended by `mn`
-//   meta O           the same with every `ms` answered (`HD O<opaque>`): memcached 1.6 sends an
-//                    error line without the opaque, so only an answer per key names its key
-//   ... 2/server     the same over two sockets per server
-// Keys go to the server libmemcached's ketama ring names (memcached_server_by_key).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+//   libmemcached N    memcached_set per key, one blocking round trip each, over N connections at
+//                     once: the sink's set_many before the pipeline, which had N = 4 by default
+//   sink (pipelined)  the worker's McSink::set_many: the meta protocol's quiet `ms`, pipelined on
+//                     one socket per server (worker/mc_pipeline.hpp)
 
 #include <libmemcached/memcached.h>
 
@@ -28,9 +17,7 @@
 #include <chrono>
 #include <functional>
 #include <iostream>
-#include <map>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,142 +96,6 @@ class LibmemcachedLanes {
     std::vector<memcached_st*> handles_;
 };
 
-// The prototype: one blocking-free socket per server, every command of the batch written while
-// the answers are read, poll() on all of them.
-class MetaPrototype {
-  public:
-    MetaPrototype(const std::string& servers, bool quiet, int per_server = 1)
-        : ring_(revalidator::connect_memcached(servers)), quiet_(quiet), per_server_(per_server) {}
-    ~MetaPrototype() {
-        for (auto& c : conns_) ::close(c.fd);
-        memcached_free(ring_);
-    }
-    MetaPrototype(const MetaPrototype&) = delete;
-    MetaPrototype& operator=(const MetaPrototype&) = delete;
-
-    std::size_t set_many(const std::vector<CacheItem>& items) {
-        for (auto& c : conns_) {
-            c.out.clear();
-            c.sent = 0;
-            c.in.clear();
-            c.expect = 0;
-            c.done = false;
-        }
-        for (std::size_t i = 0; i < items.size(); ++i) {
-            Conn& c = conn_for(items[i].key, i);
-            c.out += "ms ";
-            c.out += items[i].key;
-            c.out += ' ';
-            c.out += std::to_string(items[i].value.size());
-            c.out += quiet_ ? " q O" : " O";
-            c.out += std::to_string(i);
-            c.out += "\r\n";
-            c.out += items[i].value;
-            c.out += "\r\n";
-            ++c.expect;
-        }
-        for (auto& c : conns_) {
-            if (quiet_) c.out += "mn\r\n";
-            c.done = c.expect == 0;
-        }
-        std::size_t errors = 0;
-        std::vector<pollfd> fds;
-        while (std::any_of(conns_.begin(), conns_.end(), [](const Conn& c) { return !c.done; })) {
-            // Send until the socket takes no more, read what is there, and only then wait: a
-            // wake-up per answer costs more than the answer.
-            for (auto& c : conns_) {
-                while (c.sent < c.out.size()) {
-                    ssize_t n =
-                        ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
-                    if (n <= 0) break;
-                    c.sent += static_cast<std::size_t>(n);
-                }
-                for (;;) {
-                    char buf[65536];
-                    ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
-                    if (n == 0) throw std::runtime_error("server closed");
-                    if (n < 0) break;
-                    c.in.append(buf, static_cast<std::size_t>(n));
-                    std::size_t pos = 0, eol;
-                    while ((eol = c.in.find("\r\n", pos)) != std::string::npos) {
-                        std::string_view line(c.in.data() + pos, eol - pos);
-                        pos = eol + 2;
-                        if (quiet_ && line == "MN") {
-                            c.done = true;
-                        } else if (!quiet_) {
-                            if (line.substr(0, 3) != "HD ") ++errors;
-                            c.done = --c.expect == 0;
-                        } else {
-                            ++errors;
-                        }
-                    }
-                    c.in.erase(0, pos);
-                }
-            }
-            fds.clear();
-            for (auto& c : conns_) {
-                // While sending, wake for answers only once many are waiting.
-                int lowat = c.sent < c.out.size() ? 64 * 1024 : 1;
-                if (lowat != c.lowat) {
-                    ::setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
-                    c.lowat = lowat;
-                }
-                short ev = POLLIN;
-                if (c.sent < c.out.size()) ev |= POLLOUT;
-                fds.push_back({c.fd, c.done ? short(0) : ev, 0});
-            }
-            if (std::all_of(conns_.begin(), conns_.end(), [](const Conn& c) { return c.done; }))
-                break;
-            if (::poll(fds.data(), fds.size(), 1000) <= 0) throw std::runtime_error("poll timeout");
-        }
-        return items.size() - errors;
-    }
-
-  private:
-    struct Conn {
-        int fd = -1;
-        std::string out, in;
-        std::size_t sent = 0, expect = 0;
-        int lowat = 1;
-        bool done = true;
-    };
-
-    Conn& conn_for(const std::string& key, std::size_t i) {
-        memcached_return_t rc{};
-        const memcached_instance_st* s =
-            memcached_server_by_key(ring_, key.data(), key.size(), &rc);
-        if (!s) throw std::runtime_error("no server for a key");
-        auto [it, added] = by_instance_.try_emplace(s, conns_.size());
-        if (added)
-            for (int k = 0; k < per_server_; ++k)
-                conns_.push_back(open(memcached_server_name(s), memcached_server_port(s)));
-        return conns_[it->second + i % static_cast<std::size_t>(per_server_)];
-    }
-
-    static Conn open(const char* host, in_port_t port) {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        if (::inet_pton(AF_INET, host, &a.sin_addr) != 1)
-            throw std::runtime_error("the prototype takes IPv4 addresses only");
-        Conn c;
-        c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        int one = 1;
-        ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (::connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS)
-            throw std::runtime_error("connect failed");
-        pollfd p{c.fd, POLLOUT, 0};
-        if (::poll(&p, 1, 1000) != 1) throw std::runtime_error("connect timed out");
-        return c;
-    }
-
-    memcached_st* ring_;
-    bool quiet_;
-    int per_server_;
-    std::vector<Conn> conns_;
-    std::map<const memcached_instance_st*, std::size_t> by_instance_;
-};
-
 struct Way {
     std::string name;
     std::function<std::size_t()> write;  // keys written Ok
@@ -261,26 +112,16 @@ int run_cache_writes(const CacheWritesOptions& o) {
     auto add = [&](const std::string& name, std::function<std::size_t()> write) {
         if (name.find(o.only) != std::string::npos) ways.push_back({name, std::move(write), {}, 0});
     };
-    revalidator::worker::McSink sink(o.memcached, 4);
-    add("sink (4 conns)", [&] {
-        auto st = sink.set_many(b.items);
-        return static_cast<std::size_t>(std::count(st.begin(), st.end(), WriteStatus::Ok));
-    });
     std::vector<std::unique_ptr<LibmemcachedLanes>> lanes;
     for (int n : o.connections) {
         auto* l = lanes.emplace_back(std::make_unique<LibmemcachedLanes>(o.memcached, n)).get();
         add("libmemcached " + std::to_string(n), [&b, l] { return l->set_many(b.items); });
     }
-    std::vector<std::unique_ptr<MetaPrototype>> protos;
-    for (bool quiet : {true, false}) {
-        for (int per_server : {1, 2}) {
-            auto* p =
-                protos.emplace_back(std::make_unique<MetaPrototype>(o.memcached, quiet, per_server))
-                    .get();
-            add(std::string(quiet ? "meta q+mn" : "meta O") + (per_server > 1 ? " 2/server" : ""),
-                [&b, p] { return p->set_many(b.items); });
-        }
-    }
+    revalidator::worker::McSink sink(o.memcached);
+    add("sink (pipelined)", [&] {
+        auto st = sink.set_many(b.items);
+        return static_cast<std::size_t>(std::count(st.begin(), st.end(), WriteStatus::Ok));
+    });
     // Connections opened and the keys in place: the rounds measure overwrites, as batches do.
     for (auto& w : ways) w.write();
     for (unsigned r = 0; r < o.repeat; ++r) {
@@ -331,7 +172,8 @@ void add_cache_writes_command(CLI::App& app) {
     cmd->add_option("--bytes", o->bytes, "bytes per value")->capture_default_str();
     cmd->add_option("--repeat", o->repeat, "batches per way; the median is reported")
         ->capture_default_str();
-    cmd->add_option("--connections", o->connections, "libmemcached connections to try")
+    cmd->add_option("--connections", o->connections,
+                    "libmemcached connections to try; the first is the baseline")
         ->capture_default_str();
     cmd->add_option("--only", o->only, "measure only the ways whose name contains this");
     cmd->add_option("--json", o->json, "also write the result as JSON to this file");

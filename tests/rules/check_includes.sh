@@ -26,6 +26,7 @@ declare -A adapters=(
   [shared/postgres/pg_conninfo.cpp]="parses the connection string with libpq's own parser, for both binaries"
   [shared/postgres/pg_deadline.cpp]="connects and queries through libpq's non-blocking calls, every wait bounded by a deadline, for the lease and the ingress's reads"
   [worker/mc_sink.cpp]="writes the cache through libmemcached"
+  [worker/mc_pipeline.cpp]="pipelines a batch's sets on sockets of its own, each key sent to the server libmemcached's ring names"
   [shared/cache/mc_client.cpp]="sets up the libmemcached handle the worker, the ingress's reads and the bench share"
   [shared/cache/mc_gets.cpp]="reads the cache through libmemcached the one way every reader does: keys checked, a miss told from an outage in bounded time"
 )

@@ -15,6 +15,7 @@
 
 #include "cache/mc_client.hpp"
 #include "process.hpp"
+#include "ring.hpp"
 #include "servers.hpp"
 
 using namespace revalidator;
@@ -46,9 +47,7 @@ class Handle {
             << key;
     }
     in_port_t port_of(const std::string& key) const {
-        memcached_return_t rc{};
-        const memcached_instance_st* s = memcached_server_by_key(mc_, key.data(), key.size(), &rc);
-        return s ? memcached_server_port(s) : 0;
+        return revalidator::testing::port_of(mc_, key);
     }
 
   private:

@@ -89,6 +89,12 @@ int run(const Config& cfg) {
                                  {"curve_public_key", cfg.curve_public_key},
                                  {"admin_port", bound},
                                  {"memcached", cfg.memcached}});
+    if (cfg.cache_connections != 0) {
+        log::warn(
+            "--cache-connections is deprecated and ignored: a batch's keys are pipelined "
+            "on one connection per Memcached server; remove it from the configuration",
+            {{"cache_connections", cfg.cache_connections}});
+    }
 
     // Each table's role on a thread of its own. A table whose inbox cannot be bound stops the
     // whole process (exit 1), as it stops a one-table worker: its supervisor restarts it, and

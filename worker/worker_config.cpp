@@ -48,9 +48,10 @@ void declare(config::Parser& p, Config& c) {
     p.secret("--admin-secret", c.admin_secret,
              "bearer secret for POST /resync (the endpoint is off without one)");
     p.option("--cache-connections", c.cache_connections,
-             "no longer used (a batch's keys are pipelined on one connection per server); "
-             "accepted so that configurations that set it still start")
-        ->check(CLI::Range(1, 64));
+             "deprecated and ignored (a batch's keys are pipelined on one connection per "
+             "server); accepted (0, the default, or 1-64), with a warning at start unless 0, so "
+             "that configurations that set it still start")
+        ->check(CLI::Range(0, 64));
     p.option("--max-batch", c.max_batch, "most events taken into one batch")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
     p.option("--max-pending", c.max_pending, "rows owed before falling back to a full resync")

@@ -43,7 +43,7 @@ struct Config {
     std::string admin_host = "127.0.0.1";
     int admin_port = 8081;
     config::Secret admin_secret;
-    int cache_connections = 4;  // read and checked, not used (worker/mc_pipeline.hpp)
+    int cache_connections = 0;  // deprecated and ignored: any other value is warned about
     std::size_t max_batch = 10'000;
     std::size_t max_pending = 100'000;
     int receive_hwm = 100'000;

@@ -3,6 +3,7 @@
 // message naming the setting, before it connects to anything or logs "worker started".
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
 
 #include "stack.hpp"
@@ -34,7 +35,7 @@ TEST(WorkerOptions, BadValuesExit64BeforeStarting) {
         {{"--verify-keys=maybe"}, "--verify-keys"},
         {{"--retry-max-ms", "5"}, "--retry-max-ms"},
         {{"--admin-port", "70000"}, "--admin-port"},
-        {{"--cache-connections", "0"}, "--cache-connections"},
+        {{"--cache-connections", "65"}, "--cache-connections"},
         {{"--log-level", "loud"}, "--log-level"},
         {{"--lease-ttl-ms", "2000", "--cache-timeout-ms", "1000"}, "--lease-ttl-ms"},
         {{"--curve-secret-key", "short"}, "--curve-secret-key"},
@@ -109,4 +110,26 @@ TEST(WorkerOptions, TheFileNamesTheCollectionsItServes) {
     const std::string verify = dir.path() + "/verify.log";
     EXPECT_EQ(run({WORKER_BIN, "--config", file, "--verify"}, verify), 2) << read_file(verify);
     EXPECT_EQ(read_file(verify).find("--collection"), std::string::npos) << read_file(verify);
+}
+
+TEST(WorkerOptions, TheDeprecatedCacheConnectionsStartsWithAWarning) {
+    TempDir dir;
+    const std::string log = dir.path() + "/worker.log";
+    // Nothing listens at these ports: the warning comes at start, before any server answers.
+    Process worker(
+        {WORKER_BIN, "--postgres-url", "host=127.0.0.1 port=" + std::to_string(free_port()),
+         "--memcached", "127.0.0.1:" + std::to_string(free_port()), "--bind",
+         "tcp://127.0.0.1:" + std::to_string(free_port()), "--admin-port", "0",
+         "--cache-connections", "4"},
+        log);
+    EXPECT_TRUE(eventually(
+        [&] {
+            return read_file(log).find("--cache-connections is deprecated and ignored") !=
+                   std::string::npos;
+        },
+        20s))
+        << read_file(log);
+    EXPECT_NE(read_file(log).find("worker started"), std::string::npos) << read_file(log);
+    ::kill(worker.pid(), SIGTERM);
+    EXPECT_EQ(worker.wait_for(20s), 0) << read_file(log);
 }

@@ -72,6 +72,13 @@ WriteStatus Applier::remove(const std::string& key) {
     return st;
 }
 
+std::vector<WriteStatus> Applier::remove_all(const std::vector<std::string>& keys) {
+    if (keys.empty()) return {};
+    std::vector<WriteStatus> statuses = sink_.remove_many(keys);
+    for (WriteStatus st : statuses) (st == WriteStatus::Ok ? writes_ : write_errors_).inc();
+    return statuses;
+}
+
 bool Applier::write(const std::string& key, std::string_view value, Outcome& out) {
     return settle(key, value, sink_.set(key, value), out);
 }
@@ -111,15 +118,15 @@ bool Applier::write_list(List& list, const std::string& key, Outcome& out) {
         // and the parts of this list. The parts the old head named stay, for a later list to reuse.
         out.cache_unreachable |= remove(version) == WriteStatus::Unreachable;
         out.cache_unreachable |= remove(key) == WriteStatus::Unreachable;
-        for (const auto& part : plan.parts) remove(part.key);
+        std::vector<std::string> parts;
+        for (const auto& part : plan.parts) parts.push_back(part.key);
+        remove_all(parts);
         return false;
     }
     list.committed();
     for (const auto& part : plan.parts) parts_seen_[part.key] = start;
-    for (const auto& key : plan.obsolete) {
-        remove(key);
-        parts_seen_.erase(key);
-    }
+    remove_all(plan.obsolete);
+    for (const auto& key : plan.obsolete) parts_seen_.erase(key);
     list_parts_written_.inc(plan.parts.size());
     list_rebuilds_.inc();
     list_seconds_.observe(seconds_since(start));
@@ -188,6 +195,8 @@ void Applier::unmark(const std::vector<Row>& rows, bool full, Outcome& out,
     // A resync writes every row: only the markers this process knows are looked for then.
     const bool inherited = !full && now < inherited_until_;
     if (!inherited && marked_.empty()) return;
+    std::vector<const std::string*> pks;
+    std::vector<std::string> keys;
     for (const auto& row : rows) {
         auto it = marked_.find(row.pk);
         const bool mine = it != marked_.end() && now < it->second;
@@ -197,35 +206,46 @@ void Applier::unmark(const std::vector<Row>& rows, bool full, Outcome& out,
         }
         auto key = absent_key(cfg_.prefix, row.pk);
         if (!key) continue;  // no marker can have been written
-        WriteStatus st = remove(*key);
-        if (st == WriteStatus::Ok) {
-            if (it != marked_.end()) marked_.erase(it);
+        pks.push_back(&row.pk);
+        keys.push_back(std::move(*key));
+    }
+    std::vector<WriteStatus> statuses = remove_all(keys);
+    for (std::size_t i = 0; i < pks.size(); ++i) {
+        const std::string& pk = *pks[i];
+        if (statuses[i] == WriteStatus::Ok) {
+            marked_.erase(pk);
             continue;
         }
         // The row's key is still written: readers look at it first. The marker is owed.
-        out.cache_unreachable |= st == WriteStatus::Unreachable;
-        owe(row.pk);
-        if (it == marked_.end()) marked_.emplace(row.pk, now + cfg_.absent_ttl);
+        out.cache_unreachable |= statuses[i] == WriteStatus::Unreachable;
+        owe(pk);
+        marked_.try_emplace(pk, now + cfg_.absent_ttl);
     }
 }
 
-void Applier::mark_absent(const std::string& pk) {
-    if (cfg_.absent_ttl.count() == 0) return;
+void Applier::mark_absent(const std::vector<std::string>& pks) {
+    if (cfg_.absent_ttl.count() == 0 || pks.empty()) return;
     const auto now = std::chrono::steady_clock::now();
-    if (marked_.size() >= kMaxMarked) {
-        std::erase_if(marked_, [&](const auto& m) { return now >= m.second; });
-        if (marked_.size() >= kMaxMarked) return;
+    std::vector<std::string> keys;
+    std::vector<CacheItem> items;
+    for (const auto& pk : pks) {
+        if (marked_.size() >= kMaxMarked) {
+            std::erase_if(marked_, [&](const auto& m) { return now >= m.second; });
+            if (marked_.size() >= kMaxMarked) break;
+        }
+        auto key = absent_key(cfg_.prefix, pk);
+        if (!key) continue;
+        // Recorded before the write: a write that fails may still have landed.
+        marked_[pk] = now + cfg_.absent_ttl;
+        items.push_back({.key = std::move(*key), .value = kAbsentValue, .ttl = cfg_.absent_ttl});
     }
-    auto key = absent_key(cfg_.prefix, pk);
-    if (!key) return;
-    // Recorded before the write: a write that fails may still have landed.
-    marked_[pk] = now + cfg_.absent_ttl;
-    WriteStatus st = sink_.set_expiring(*key, kAbsentValue, cfg_.absent_ttl);
-    if (st == WriteStatus::Ok) {
-        writes_.inc();
-        markers_written_.inc();
-    } else {
-        write_errors_.inc();
+    for (WriteStatus st : sink_.set_many(items)) {
+        if (st == WriteStatus::Ok) {
+            writes_.inc();
+            markers_written_.inc();
+        } else {
+            write_errors_.inc();
+        }
     }
 }
 
@@ -302,16 +322,23 @@ Outcome Applier::apply(const Batch& b) {
                                                 std::make_move_iterator(written.end()));
         // A key whose delete failed is still cached: keep it known so the retry deletes it.
         std::unordered_set<std::string> still_cached = present;
+        std::vector<const std::string*> stale;
+        std::vector<std::string> keys;
         for (const auto& pk : cached_) {
             if (present.count(pk)) continue;
             // Learned from the cache: no key can name such a row, so there is none to delete.
             auto key = item_key(cfg_.prefix, pk);
             if (!key) continue;
-            if (remove(*key) == WriteStatus::Ok) {
+            stale.push_back(&pk);
+            keys.push_back(std::move(*key));
+        }
+        std::vector<WriteStatus> statuses = remove_all(keys);
+        for (std::size_t i = 0; i < stale.size(); ++i) {
+            if (statuses[i] == WriteStatus::Ok) {
                 ++deleted;
             } else {
-                owe(pk);
-                still_cached.insert(pk);
+                owe(*stale[i]);
+                still_cached.insert(*stale[i]);
             }
         }
         cached_ = std::move(still_cached);
@@ -322,19 +349,27 @@ Outcome Applier::apply(const Batch& b) {
         for (const auto& row : snap.rows) found.insert(row.pk);
         unmark(snap.rows, false, out, owe);
         for (auto& pk : write_rows(snap.rows, out, owe)) cached_.insert(std::move(pk));
+        std::vector<const std::string*> gone;
+        std::vector<std::string> keys;
         for (const auto& [pk, _] : received) {
             if (found.count(pk)) continue;
             auto key = item_key(cfg_.prefix, pk);
             if (!key) continue;  // no key can name it, so none is cached
-            WriteStatus st = remove(*key);
-            out.cache_unreachable |= st == WriteStatus::Unreachable;
-            if (st == WriteStatus::Ok) {
-                cached_.erase(pk);
-                mark_absent(pk);
+            gone.push_back(&pk);
+            keys.push_back(std::move(*key));
+        }
+        std::vector<WriteStatus> statuses = remove_all(keys);
+        std::vector<std::string> absent;
+        for (std::size_t i = 0; i < gone.size(); ++i) {
+            out.cache_unreachable |= statuses[i] == WriteStatus::Unreachable;
+            if (statuses[i] == WriteStatus::Ok) {
+                cached_.erase(*gone[i]);
+                absent.push_back(*gone[i]);
             } else {
-                owe(pk);
+                owe(*gone[i]);
             }
         }
+        mark_absent(absent);
     }
     if (!write_list(list_, cfg_.prefix, out)) out.retry.list = true;
     if (!write_views(snap, out)) out.retry.list = true;

@@ -81,6 +81,8 @@ class Applier {
                                         const std::function<void(const std::string&)>& owe);
     void skip_unkeyable(const Row& row, const std::string& why);
     WriteStatus remove(const std::string& key);
+    // remove() of every key at once (CacheSink::remove_many), a status each.
+    std::vector<WriteStatus> remove_all(const std::vector<std::string>& keys);
     // Writes `list`'s plan at `key`: its new parts, then its head, then deletes its old parts.
     bool write_list(List& list, const std::string& key, Outcome& out);
     // Each view rendered from `snap` and written, as the list is.
@@ -95,9 +97,10 @@ class Applier {
     // their keys are written; a delete that fails is owed.
     void unmark(const std::vector<Row>& rows, bool full, Outcome& out,
                 const std::function<void(const std::string&)>& owe);
-    // Marks row `pk`, which the source does not have, absent for absent_ttl. A marker that
-    // cannot be written is only counted: reads then wait for a fill, as without markers.
-    void mark_absent(const std::string& pk);
+    // Marks rows `pks`, which the source does not have, absent for absent_ttl, all at once. A
+    // marker that cannot be written is only counted: reads then wait for a fill, as without
+    // markers.
+    void mark_absent(const std::vector<std::string>& pks);
     static std::unordered_map<std::string, std::uint64_t> spelled(const Batch& b,
                                                                   const Snapshot& snap);
 

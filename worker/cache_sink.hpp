@@ -44,6 +44,7 @@ struct WriteGate {
 struct CacheItem {
     std::string key;
     std::string_view value;
+    std::chrono::seconds ttl{0};  // dropped by Memcached after this long; 0: kept
 };
 
 class CacheSink {
@@ -55,7 +56,10 @@ class CacheSink {
     virtual std::vector<WriteStatus> set_many(std::span<const CacheItem> items) {
         std::vector<WriteStatus> out;
         out.reserve(items.size());
-        for (const auto& item : items) out.push_back(set(item.key, item.value));
+        for (const auto& item : items) {
+            out.push_back(item.ttl.count() > 0 ? set_expiring(item.key, item.value, item.ttl)
+                                               : set(item.key, item.value));
+        }
         return out;
     }
     // A value that Memcached drops after `ttl` (an absent marker, docs/cache-layout.md).
@@ -63,6 +67,14 @@ class CacheSink {
                                      std::chrono::seconds ttl) = 0;
     // Ok also when the key was not there.
     virtual WriteStatus remove(std::string_view key) = 0;
+    // remove() of each key, a status each, in order; keys are distinct, so they may be deleted in
+    // any order or at once. The default deletes them one by one.
+    virtual std::vector<WriteStatus> remove_many(std::span<const std::string> keys) {
+        std::vector<WriteStatus> out;
+        out.reserve(keys.size());
+        for (const auto& key : keys) out.push_back(remove(key));
+        return out;
+    }
     virtual Lookup get(std::string_view key) = 0;
     // A lookup per key, in order; the default asks one by one.
     virtual std::vector<Lookup> get_many(std::span<const std::string> keys) {

@@ -18,7 +18,7 @@
 #include <libmemcached/memcached.h>
 
 #include "cache/cache_key.hpp"
-#include "meta_sets.hpp"
+#include "meta_writes.hpp"
 
 namespace revalidator::worker {
 
@@ -47,7 +47,7 @@ struct Server {
     std::size_t next_address = 0;
     Clock::time_point connect_by{}, last_progress{}, retry_at{};
     bool failed = false;  // in this call: its keys are Unreachable without trying
-    std::optional<MetaSetRound> round;
+    std::optional<MetaWriteRound> round;
     std::string out, in;
     std::size_t sent = 0;
 };
@@ -97,8 +97,13 @@ struct McPipeline::Impl {
     std::size_t chunk_bytes;
     std::vector<Server> servers;
     std::unordered_map<const memcached_instance_st*, std::size_t> by_instance;
-    // The call being served.
-    std::span<const CacheItem> items;
+    // The call being served: a set (with its expiry) or a delete per key.
+    struct Op {
+        std::string_view key, value;
+        std::uint32_t ttl_s = 0;
+        bool remove = false;
+    };
+    std::vector<Op> ops;
     std::vector<WriteStatus> statuses;
 
     Impl(const memcached_st* handle, McTimeouts t, WriteGate g, std::size_t chunk)
@@ -134,16 +139,25 @@ struct McPipeline::Impl {
         return nullptr;
     }
 
-    void settle(const MetaSetRound& round, WriteStatus unknown) {
+    void add(MetaWriteRound& round, std::string& out, std::size_t i) {
+        const Op& op = ops[i];
+        if (op.remove) {
+            round.add_delete(out, i, op.key);
+        } else {
+            round.add_set(out, i, op.key, op.value, op.ttl_s);
+        }
+    }
+
+    void settle(const MetaWriteRound& round, WriteStatus unknown) {
         for (std::size_t k = 0; k < round.size(); ++k) {
             switch (round.outcome(k)) {
-                case SetOutcome::Stored:
+                case WriteOutcome::Stored:
                     statuses[round.item(k)] = WriteStatus::Ok;
                     break;
-                case SetOutcome::Refused:
+                case WriteOutcome::Refused:
                     statuses[round.item(k)] = WriteStatus::Refused;
                     break;
-                case SetOutcome::Unknown:
+                case WriteOutcome::Unknown:
                     statuses[round.item(k)] = unknown;
                     break;
             }
@@ -258,15 +272,14 @@ struct McPipeline::Impl {
         if (!s.in.empty()) return fail(s, now);
         std::vector<std::size_t> again;
         for (std::size_t k = 0; k < s.round->size(); ++k) {
-            if (s.round->outcome(k) == SetOutcome::Unknown) again.push_back(s.round->item(k));
+            if (s.round->outcome(k) == WriteOutcome::Unknown) again.push_back(s.round->item(k));
         }
         settle(*s.round, WriteStatus::Ok);  // the Unknown ones are answered again below
         clear(s);
         if (again.empty()) return;
         // An error line the quiet round could not place: those keys again, each answered.
         s.round.emplace(false);
-        for (std::size_t item : again)
-            s.round->add(s.out, item, items[item].key, items[item].value);
+        for (std::size_t item : again) add(*s.round, s.out, item);
         s.round->end(s.out);
         pump(s, now);
     }
@@ -317,15 +330,15 @@ struct McPipeline::Impl {
         const Clock::time_point start = Clock::now();
         std::vector<Server*> busy;
         std::size_t bytes = 0, i = first;
-        for (; i < items.size() && (i == first || bytes < chunk_bytes); ++i) {
-            const CacheItem& item = items[i];
-            bytes += item.key.size() + item.value.size();
+        for (; i < ops.size() && (i == first || bytes < chunk_bytes); ++i) {
+            const Op& op = ops[i];
+            bytes += op.key.size() + op.value.size();
             // libmemcached's own key check refuses every byte over 0x7F: the sink's is used.
-            if (check_key(item.key)) {
+            if (check_key(op.key)) {
                 statuses[i] = WriteStatus::Refused;
                 continue;
             }
-            Server* s = server_for(item.key);
+            Server* s = server_for(op.key);
             if (!s) {
                 statuses[i] = WriteStatus::Refused;
                 continue;
@@ -338,7 +351,7 @@ struct McPipeline::Impl {
                 s->round.emplace(true);
                 busy.push_back(s);
             }
-            s->round->add(s->out, i, item.key, item.value);
+            add(*s->round, s->out, i);
         }
         for (Server* s : busy) {
             s->round->end(s->out);
@@ -348,13 +361,12 @@ struct McPipeline::Impl {
         return i;
     }
 
-    std::vector<WriteStatus> set_many(std::span<const CacheItem> batch) {
-        items = batch;
-        statuses.assign(batch.size(), WriteStatus::Ok);
+    std::vector<WriteStatus> run_ops() {
+        statuses.assign(ops.size(), WriteStatus::Ok);
         for (auto& s : servers) s.failed = false;
         bool reported = false;
         try {
-            for (std::size_t i = 0; i < items.size();) {
+            for (std::size_t i = 0; i < ops.size();) {
                 if (!may_write()) throw Fenced("the lease is not confirmed fresh; writes stop");
                 i = chunk(i);
                 if (gate.closed_during_write && !reported && !may_write()) {
@@ -380,7 +392,20 @@ McPipeline::McPipeline(const memcached_st* ring, McTimeouts timeouts, WriteGate 
 McPipeline::~McPipeline() = default;
 
 std::vector<WriteStatus> McPipeline::set_many(std::span<const CacheItem> items) {
-    return impl_->set_many(items);
+    impl_->ops.clear();
+    for (const auto& item : items) {
+        impl_->ops.push_back({.key = item.key,
+                              .value = item.value,
+                              .ttl_s = static_cast<std::uint32_t>(item.ttl.count())});
+    }
+    return impl_->run_ops();
+}
+
+std::vector<WriteStatus> McPipeline::remove_many(std::span<const std::string> keys) {
+    impl_->ops.clear();
+    for (const auto& key : keys)
+        impl_->ops.push_back({.key = key, .value = {}, .ttl_s = 0, .remove = true});
+    return impl_->run_ops();
 }
 
 }  // namespace revalidator::worker

@@ -1,12 +1,13 @@
-// A batch's sets pipelined over Memcached's meta protocol, with an outcome for every key: the
-// adapter behind McSink::set_many (docs/cache-layout.md, "How the worker writes").
+// A batch's sets, or its deletes, pipelined over Memcached's meta protocol, with an outcome for
+// every key: the adapter behind McSink::set_many and remove_many (docs/cache-layout.md, "How the
+// worker writes").
 //
 // libmemcached's set waits a round trip per key, and its NOREPLY pipelining answers nothing, not
 // even which key was refused (promise 4 needs that). Here every key goes to the server
 // libmemcached's ring names for it (memcached_server_by_key on a copy of the sink's handle), and
-// each server gets the batch over one non-blocking socket of its own as quiet `ms` commands ended
-// by `mn` (worker/meta_sets.hpp): a stored key costs no answer, a refused one is named, and keys an
-// error line leaves in doubt are sent again, answered one by one.
+// each server gets the batch over one non-blocking socket of its own as quiet `ms` (or `md`)
+// commands ended by `mn` (worker/meta_writes.hpp): a stored or deleted key costs no answer, a
+// refused one is named, and keys an error line leaves in doubt are sent again, answered one by one.
 //
 // What each key gets:
 // - Refused: its key fails check_key (never sent), or the server refused it (too large, out of
@@ -52,8 +53,10 @@ class McPipeline {
     McPipeline(const McPipeline&) = delete;
     McPipeline& operator=(const McPipeline&) = delete;
 
-    // CacheSink::set_many's contract: a status per item, in order; items are distinct keys.
+    // CacheSink::set_many's and remove_many's contracts: a status per item, in order; items are
+    // distinct keys.
     std::vector<WriteStatus> set_many(std::span<const CacheItem> items);
+    std::vector<WriteStatus> remove_many(std::span<const std::string> keys);
 
   private:
     struct Impl;

@@ -1,6 +1,5 @@
 #include "mc_sink.hpp"
 
-#include <stdexcept>
 #include <string_view>
 
 #include <libmemcached/memcached.h>
@@ -15,37 +14,9 @@ namespace revalidator::worker {
 struct McSink::Impl {
     memcached_st* mc = nullptr;
     std::unique_ptr<McPipeline> pipeline;
-    WriteGate gate;
 
     ~Impl() {
         if (mc) memcached_free(mc);
-    }
-
-    bool may_write() const { return !gate.open || gate.open(); }
-    void check_gate() const {
-        if (!may_write()) throw Fenced("the lease is not confirmed fresh; writes stop");
-    }
-    // After a write: the gate closing meanwhile is reported, never ignored.
-    memcached_return_t wrote(memcached_return_t rc) const {
-        if (!may_write() && gate.closed_during_write) gate.closed_during_write();
-        return rc;
-    }
-
-    static WriteStatus classify(memcached_return_t rc) {
-        if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) return WriteStatus::Ok;
-        switch (rc) {
-            case MEMCACHED_E2BIG:
-            case MEMCACHED_BAD_KEY_PROVIDED:
-            case MEMCACHED_KEY_TOO_BIG:
-            case MEMCACHED_INVALID_ARGUMENTS:
-            case MEMCACHED_SERVER_ERROR:
-            case MEMCACHED_NOTSTORED:
-            case MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE:
-            case MEMCACHED_MEMORY_ALLOCATION_FAILURE:
-                return WriteStatus::Refused;
-            default:
-                return WriteStatus::Unreachable;
-        }
     }
 
     // libmemcached's own check (MEMCACHED_BEHAVIOR_VERIFY_KEY) is not used: it refuses every
@@ -68,7 +39,6 @@ struct McSink::Impl {
 
 McSink::McSink(const std::string& servers, McTimeouts timeouts, WriteGate gate)
     : impl_(std::make_unique<Impl>()) {
-    impl_->gate = gate;
     impl_->mc = connect_memcached(servers, timeouts);
     impl_->pipeline = std::make_unique<McPipeline>(impl_->mc, timeouts, std::move(gate));
 }
@@ -76,29 +46,26 @@ McSink::McSink(const std::string& servers, McTimeouts timeouts, WriteGate gate)
 McSink::~McSink() = default;
 
 WriteStatus McSink::set(std::string_view key, std::string_view value) {
-    if (!Impl::sendable(key)) return WriteStatus::Refused;
-    impl_->check_gate();
-    return impl_->classify(impl_->wrote(
-        memcached_set(impl_->mc, key.data(), key.size(), value.data(), value.size(), 0, 0)));
+    return set_expiring(key, value, std::chrono::seconds(0));
 }
 
 WriteStatus McSink::set_expiring(std::string_view key, std::string_view value,
                                  std::chrono::seconds ttl) {
-    if (!Impl::sendable(key)) return WriteStatus::Refused;
-    impl_->check_gate();
-    return impl_->classify(
-        impl_->wrote(memcached_set(impl_->mc, key.data(), key.size(), value.data(), value.size(),
-                                   static_cast<time_t>(ttl.count()), 0)));
+    const CacheItem item{.key = std::string(key), .value = value, .ttl = ttl};
+    return impl_->pipeline->set_many({&item, 1}).front();
 }
 
 std::vector<WriteStatus> McSink::set_many(std::span<const CacheItem> items) {
     return impl_->pipeline->set_many(items);
 }
 
+std::vector<WriteStatus> McSink::remove_many(std::span<const std::string> keys) {
+    return impl_->pipeline->remove_many(keys);
+}
+
 WriteStatus McSink::remove(std::string_view key) {
-    if (!Impl::sendable(key)) return WriteStatus::Refused;
-    impl_->check_gate();
-    return impl_->classify(impl_->wrote(memcached_delete(impl_->mc, key.data(), key.size(), 0)));
+    const std::string keys[] = {std::string(key)};
+    return impl_->pipeline->remove_many(keys).front();
 }
 
 // A touch answers found or not found without sending the value back (a list part is up to 1 MB).

@@ -1,8 +1,10 @@
-// A batch's sets pipelined over the meta protocol (worker/mc_pipeline.hpp, behind
-// McSink::set_many), against real servers: every key gets its own outcome (a value over the item
-// limit in the middle of a batch is Refused and the keys around it are written), keys land where
-// libmemcached's ring puts them, a stopped or frozen server's keys are Unreachable and a frozen
-// one costs the batch about one timeout, and the write gate is asked before each chunk.
+// A batch's sets and deletes pipelined over the meta protocol (worker/mc_pipeline.hpp, behind
+// McSink::set_many and remove_many), against real servers: every key gets its own outcome (a
+// value over the item limit in the middle of a batch is Refused and the keys around it are
+// written), keys land where libmemcached's ring puts them and are deleted there, a key that was
+// not there is deleted all the same, an expiring set expires, a stopped or frozen server's keys are
+// Unreachable and a frozen one costs the batch about one timeout, and the write gate is asked
+// before each chunk.
 #include "mc_pipeline.hpp"
 
 #include <libmemcached/memcached.h>
@@ -131,6 +133,43 @@ TEST(McPipeline, KeysLandWhereLibmemcachedsRingPutsThem) {
     }
     EXPECT_GT(on_a, 50);
     EXPECT_LT(on_a, 250);
+}
+
+// Deletes go where the ring puts each key, on both servers at once; a key that was never there
+// is Ok (the delete's purpose holds), and only the keys asked for are gone.
+TEST(McPipeline, DeletesReachEveryServerAndAMissingKeyIsOk) {
+    TempDir dir;
+    MemcachedServer a(dir.path(), "a"), b(dir.path(), "b");
+    const std::string both = a.address() + "," + b.address();
+    McSink sink(both, kTimeouts);
+    Batch batch(300, "v");
+    ASSERT_EQ(sink.set_many(batch.items), all(300, WriteStatus::Ok));
+
+    std::vector<std::string> gone;
+    for (int i = 0; i < 300; i += 2) gone.push_back(batch.keys[i]);
+    gone.push_back("/t/never-written");
+    EXPECT_EQ(sink.remove_many(gone), all(gone.size(), WriteStatus::Ok));
+    EXPECT_EQ(sink.remove_many(gone), all(gone.size(), WriteStatus::Ok)) << "deleted twice";
+
+    Reader ring(both);
+    for (std::size_t i = 0; i < batch.keys.size(); ++i) {
+        EXPECT_EQ(ring.value(batch.keys[i]).has_value(), i % 2 == 1) << batch.keys[i];
+    }
+}
+
+// A set with a lifetime is dropped by Memcached after it; the others are kept.
+TEST(McPipeline, AnExpiringSetExpires) {
+    TempDir dir;
+    MemcachedServer server(dir.path());
+    McSink sink(server.address(), kTimeouts);
+    std::vector<CacheItem> items{{.key = "/t:absent/1", .value = "1", .ttl = 1s},
+                                 {.key = "/t/2", .value = "kept", .ttl = 0s}};
+    ASSERT_EQ(sink.set_many(items), all(2, WriteStatus::Ok));
+    Reader reader(server.address());
+    EXPECT_EQ(reader.value("/t:absent/1"), "1");
+    // Memcached's clock ticks once a second: the item is gone within about two.
+    EXPECT_TRUE(eventually([&] { return !reader.value("/t:absent/1").has_value(); }, 5s));
+    EXPECT_EQ(reader.value("/t/2"), "kept");
 }
 
 TEST(McPipeline, AStoppedServersKeysAreUnreachableAndItIsWrittenAgainOnceBack) {

@@ -168,6 +168,13 @@ class FakeSink : public CacheSink {
         return st;
     }
 
+    // Calls of remove_many: each is one pipelined round for McSink.
+    int remove_rounds = 0;
+    std::vector<WriteStatus> remove_many(std::span<const std::string> keys) override {
+        ++remove_rounds;
+        return CacheSink::remove_many(keys);
+    }
+
     WriteStatus remove(std::string_view key) override {
         gate();
         ++removes;

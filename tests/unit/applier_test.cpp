@@ -149,6 +149,39 @@ TEST_F(ApplierTest, AfterATakeoverEachRowWrittenDeletesAMarkerAPreviousWriterMay
     EXPECT_LT(op_index(sink, "remove /articles:absent/6"), op_index(sink, "set /articles/6"));
 }
 
+// Those deletes go in one round for the whole batch (McSink pipelines it), and a batch's
+// deleted rows' keys and their new markers go in one round each too: a burst after a takeover
+// costs no round trip per row.
+TEST_F(ApplierTest, ABatchsDeletesAndMarkersAreOneRoundEach) {
+    cfg.absent_ttl = std::chrono::seconds(60);
+    std::vector<std::string> pks;
+    for (int i = 1; i <= 50; ++i) {
+        source.put(i, "row");
+        pks.push_back(std::to_string(i));
+    }
+    applier().apply(full_batch());
+    applier().took_over();
+    const int rounds = sink.remove_rounds, removes = sink.removes;
+    EXPECT_TRUE(applier().apply(rows_batch(pks)).done());
+    EXPECT_EQ(sink.remove_rounds - rounds, 1);
+    EXPECT_EQ(sink.removes - removes, 50) << "a marker delete per row, in that one round";
+
+    std::vector<std::string> gone;
+    for (int i = 1; i <= 20; ++i) {
+        source.table.erase(std::to_string(i));
+        gone.push_back(std::to_string(i));
+    }
+    const int rounds2 = sink.remove_rounds;
+    const int sets2 = sink.sets;
+    EXPECT_TRUE(applier().apply(rows_batch(gone)).done());
+    EXPECT_EQ(sink.remove_rounds - rounds2, 1) << "the rows' keys, at once";
+    for (const auto& pk : gone) {
+        EXPECT_FALSE(sink.has("/articles/" + pk));
+        EXPECT_EQ(sink.ttls.at("/articles:absent/" + pk), std::chrono::seconds(60));
+    }
+    EXPECT_GE(sink.sets - sets2, 20) << "the markers";
+}
+
 TEST_F(ApplierTest, AMarkerWhoseDeleteFailsIsOwedAndTheRowStillWritten) {
     cfg.absent_ttl = std::chrono::seconds(60);
     applier().apply(rows_batch({"9"}));

@@ -1,4 +1,4 @@
-#include "meta_sets.hpp"
+#include "meta_writes.hpp"
 
 #include <charconv>
 #include <optional>
@@ -7,7 +7,7 @@ namespace revalidator::worker {
 
 namespace {
 
-// The set an answer's opaque names: "O" and the decimal number exactly as add() wrote it.
+// The write an answer's opaque names: "O" and the decimal number exactly as add_opaque() wrote it.
 std::optional<std::size_t> opaque(std::string_view token) {
     if (token.size() < 2 || token.size() > 21 || token[0] != 'O') return std::nullopt;
     token.remove_prefix(1);
@@ -38,26 +38,42 @@ std::optional<std::size_t> opaque_among(std::string_view flags) {
 
 }  // namespace
 
-void MetaSetRound::add(std::string& out, std::size_t item, std::string_view key,
-                       std::string_view value) {
+void MetaWriteRound::add_opaque(std::string& out) {
+    out += quiet_ ? " q O" : " O";
+    out += std::to_string(writes_.size());
+}
+
+void MetaWriteRound::add_set(std::string& out, std::size_t item, std::string_view key,
+                             std::string_view value, std::uint32_t ttl_s) {
     out += "ms ";
     out += key;
     out += ' ';
     out += std::to_string(value.size());
-    out += quiet_ ? " q O" : " O";
-    out += std::to_string(sets_.size());
+    if (ttl_s != 0) {
+        out += " T";
+        out += std::to_string(ttl_s);
+    }
+    add_opaque(out);
     out += "\r\n";
     out += value;
     out += "\r\n";
-    sets_.push_back({item});
+    writes_.push_back({item, false});
 }
 
-void MetaSetRound::end(std::string& out) {
+void MetaWriteRound::add_delete(std::string& out, std::size_t item, std::string_view key) {
+    out += "md ";
+    out += key;
+    add_opaque(out);
+    out += "\r\n";
+    writes_.push_back({item, true});
+}
+
+void MetaWriteRound::end(std::string& out) {
     out += "mn\r\n";
     ended_ = true;
 }
 
-std::size_t MetaSetRound::read(std::string_view in) {
+std::size_t MetaWriteRound::read(std::string_view in) {
     std::size_t used = 0;
     while (!done_ && !broken_) {
         std::size_t eol = in.find("\r\n", used);
@@ -74,7 +90,7 @@ std::size_t MetaSetRound::read(std::string_view in) {
     return used;
 }
 
-void MetaSetRound::answer(std::string_view line) {
+void MetaWriteRound::answer(std::string_view line) {
     std::string_view code = line.substr(0, line.find(' '));
     if (line == "MN") {
         if (ended_) {
@@ -86,21 +102,22 @@ void MetaSetRound::answer(std::string_view line) {
     }
     if (code == "HD" || code == "NS" || code == "EX" || code == "NF") {
         auto n = opaque_among(line.substr(code.size()));
-        // Answers come in order: an opaque before the set whose turn it is, or past the last
-        // set, belongs to no set of this round.
-        if (!n || *n < next_ || *n >= sets_.size() || (!quiet_ && *n != next_)) {
+        // Answers come in order: an opaque before the write whose turn it is, or past the last
+        // write, belongs to no write of this round.
+        if (!n || *n < next_ || *n >= writes_.size() || (!quiet_ && *n != next_)) {
             broken_ = true;
             return;
         }
-        // Quiet: the sets between are the silent ones, stored unless an error line came
+        // Quiet: the writes between are the silent ones, done unless an error line came
         // since the last answer, which belongs to one of them.
         if (*n - next_ < errors_since_) {
             broken_ = true;
             return;
         }
         for (std::size_t k = next_; k < *n; ++k)
-            sets_[k].outcome = errors_since_ > 0 ? SetOutcome::Unknown : SetOutcome::Stored;
-        sets_[*n].outcome = code == "HD" ? SetOutcome::Stored : SetOutcome::Refused;
+            writes_[k].outcome = errors_since_ > 0 ? WriteOutcome::Unknown : WriteOutcome::Stored;
+        const bool done = code == "HD" || (code == "NF" && writes_[*n].remove);
+        writes_[*n].outcome = done ? WriteOutcome::Stored : WriteOutcome::Refused;
         next_ = *n + 1;
         errors_since_ = 0;
         return;
@@ -108,7 +125,7 @@ void MetaSetRound::answer(std::string_view line) {
     if (code == "SERVER_ERROR") {
         if (quiet_) {
             ++errors_since_;
-            broken_ = errors_since_ > sets_.size() - next_;
+            broken_ = errors_since_ > writes_.size() - next_;
         } else {
             refuse_next(false);
         }
@@ -123,23 +140,23 @@ void MetaSetRound::answer(std::string_view line) {
     broken_ = true;
 }
 
-void MetaSetRound::refuse_next(bool and_break) {
-    if (next_ >= sets_.size()) {
+void MetaWriteRound::refuse_next(bool and_break) {
+    if (next_ >= writes_.size()) {
         broken_ = true;
         return;
     }
-    sets_[next_++].outcome = SetOutcome::Refused;
+    writes_[next_++].outcome = WriteOutcome::Refused;
     broken_ = and_break;
 }
 
-void MetaSetRound::finish() {
-    if (quiet_ ? errors_since_ > sets_.size() - next_ : next_ != sets_.size()) {
+void MetaWriteRound::finish() {
+    if (quiet_ ? errors_since_ > writes_.size() - next_ : next_ != writes_.size()) {
         broken_ = true;
         return;
     }
-    for (std::size_t k = next_; k < sets_.size(); ++k)
-        sets_[k].outcome = errors_since_ > 0 ? SetOutcome::Unknown : SetOutcome::Stored;
-    next_ = sets_.size();
+    for (std::size_t k = next_; k < writes_.size(); ++k)
+        writes_[k].outcome = errors_since_ > 0 ? WriteOutcome::Unknown : WriteOutcome::Stored;
+    next_ = writes_.size();
     done_ = true;
 }
 

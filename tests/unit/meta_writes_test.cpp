@@ -1,8 +1,9 @@
-// MetaSetRound: the `ms` commands of a pipelined round, and the answers matched to them, read with
-// the suspicion due to anything that comes off a socket: split anywhere, out of turn, garbled,
-// endless, or more than was asked for. A key is called stored only when memcached's answers say
-// so; whatever else a server sends leaves the keys not yet placed Unknown, never stored.
-#include "meta_sets.hpp"
+// MetaWriteRound: the `ms` and `md` commands of a pipelined round, and the answers matched to them,
+// read with the suspicion due to anything that comes off a socket: split anywhere, out of turn,
+// garbled, endless, or more than was asked for. A key is called stored only when memcached's
+// answers say so; whatever else a server sends leaves the keys not yet placed Unknown, never
+// stored.
+#include "meta_writes.hpp"
 
 #include <string>
 #include <vector>
@@ -12,26 +13,26 @@
 namespace revalidator::worker {
 namespace {
 
-using O = SetOutcome;
+using O = WriteOutcome;
 
 // A round of `n` sets of keys "/t/0".."/t/{n-1}" with values "v0".., items numbered from 10.
-MetaSetRound round_of(std::size_t n, bool quiet, std::string* wire = nullptr) {
-    MetaSetRound r(quiet);
+MetaWriteRound round_of(std::size_t n, bool quiet, std::string* wire = nullptr) {
+    MetaWriteRound r(quiet);
     std::string out;
     for (std::size_t i = 0; i < n; ++i)
-        r.add(out, 10 + i, "/t/" + std::to_string(i), "v" + std::to_string(i));
+        r.add_set(out, 10 + i, "/t/" + std::to_string(i), "v" + std::to_string(i));
     r.end(out);
     if (wire) *wire = out;
     return r;
 }
 
-std::vector<O> outcomes(const MetaSetRound& r) {
+std::vector<O> outcomes(const MetaWriteRound& r) {
     std::vector<O> out;
     for (std::size_t k = 0; k < r.size(); ++k) out.push_back(r.outcome(k));
     return out;
 }
 
-TEST(MetaSets, CommandsAreWrittenAsTheProtocolSays) {
+TEST(MetaWrites, CommandsAreWrittenAsTheProtocolSays) {
     std::string quiet, answered;
     round_of(2, true, &quiet);
     round_of(1, false, &answered);
@@ -39,16 +40,54 @@ TEST(MetaSets, CommandsAreWrittenAsTheProtocolSays) {
     EXPECT_EQ(answered, "ms /t/0 2 O0\r\nv0\r\nmn\r\n");
 
     // A value is sent as bytes of the length given, whatever they hold.
-    MetaSetRound r(true);
+    MetaWriteRound r(true);
     std::string out;
     const std::string value("a\r\nms x 1\r\ny\r\n\0z", 16);
-    r.add(out, 0, "/t/caf\xc3\xa9", value);
+    r.add_set(out, 0, "/t/caf\xc3\xa9", value);
     EXPECT_EQ(out, "ms /t/caf\xc3\xa9 16 q O0\r\n" + value + "\r\n");
     EXPECT_EQ(r.item(0), 0u);
 }
 
-TEST(MetaSets, AQuietRoundThatEndsAloneStoredEverything) {
-    MetaSetRound r = round_of(3, true);
+TEST(MetaWrites, DeletesAndExpiringSetsAreWrittenAsTheProtocolSays) {
+    MetaWriteRound quiet(true), answered(false);
+    std::string q, a;
+    quiet.add_delete(q, 7, "/t/0");
+    quiet.add_set(q, 8, "/t:absent/1", "1", 60);
+    quiet.end(q);
+    answered.add_delete(a, 0, "/t/0");
+    answered.end(a);
+    EXPECT_EQ(q, "md /t/0 q O0\r\nms /t:absent/1 1 T60 q O1\r\n1\r\nmn\r\n");
+    EXPECT_EQ(a, "md /t/0 O0\r\nmn\r\n");
+    EXPECT_EQ(quiet.item(0), 7u);
+    EXPECT_EQ(quiet.item(1), 8u);
+}
+
+// NF to a delete is what the delete wants (the key is not there), and memcached sends it even in
+// a quiet round; NF to a set is a refusal.
+TEST(MetaWrites, NotFoundIsDoneForADeleteAndRefusedForASet) {
+    MetaWriteRound r(true);
+    std::string out;
+    r.add_delete(out, 0, "/t/0");
+    r.add_set(out, 1, "/t/1", "v");
+    r.add_delete(out, 2, "/t/2");
+    r.add_delete(out, 3, "/t/3");
+    r.end(out);
+    r.read("NF O0\r\nNF O1\r\nNF O3\r\nMN\r\n");
+    ASSERT_TRUE(r.done());
+    EXPECT_EQ(outcomes(r), (std::vector<O>{O::Stored, O::Refused, O::Stored, O::Stored}));
+
+    MetaWriteRound answered(false);
+    out.clear();
+    answered.add_delete(out, 0, "/t/0");
+    answered.add_delete(out, 1, "/t/1");
+    answered.end(out);
+    answered.read("HD O0\r\nNF O1\r\nMN\r\n");
+    ASSERT_TRUE(answered.done());
+    EXPECT_EQ(outcomes(answered), (std::vector<O>{O::Stored, O::Stored}));
+}
+
+TEST(MetaWrites, AQuietRoundThatEndsAloneStoredEverything) {
+    MetaWriteRound r = round_of(3, true);
     EXPECT_EQ(r.read("MN\r\n"), 4u);
     EXPECT_TRUE(r.done());
     EXPECT_FALSE(r.broken());
@@ -56,8 +95,8 @@ TEST(MetaSets, AQuietRoundThatEndsAloneStoredEverything) {
     EXPECT_EQ(r.item(2), 12u);
 }
 
-TEST(MetaSets, QuietAnswersNameTheirKeysByOpaque) {
-    MetaSetRound r = round_of(4, true);
+TEST(MetaWrites, QuietAnswersNameTheirKeysByOpaque) {
+    MetaWriteRound r = round_of(4, true);
     EXPECT_EQ(r.read("NS O1\r\nEX O2 b\r\nMN\r\n"), 20u);
     ASSERT_TRUE(r.done());
     EXPECT_EQ(outcomes(r), (std::vector<O>{O::Stored, O::Refused, O::Refused, O::Stored}));
@@ -65,31 +104,31 @@ TEST(MetaSets, QuietAnswersNameTheirKeysByOpaque) {
 
 // Memcached 1.6 answers a quiet set that fails with an error line and no opaque: it belongs to
 // one of the silent sets between the answers around it, and only those are in doubt.
-TEST(MetaSets, AnErrorLineLeavesInDoubtOnlyTheSilentSetsAroundIt) {
-    MetaSetRound r = round_of(6, true);
+TEST(MetaWrites, AnErrorLineLeavesInDoubtOnlyTheSilentSetsAroundIt) {
+    MetaWriteRound r = round_of(6, true);
     r.read("NS O1\r\nSERVER_ERROR object too large for cache\r\nNF O4\r\nMN\r\n");
     ASSERT_TRUE(r.done());
     EXPECT_EQ(outcomes(r), (std::vector<O>{O::Stored, O::Refused, O::Unknown, O::Unknown,
                                            O::Refused, O::Stored}));
 
-    MetaSetRound last = round_of(3, true);
+    MetaWriteRound last = round_of(3, true);
     last.read("SERVER_ERROR out of memory storing object\r\nMN\r\n");
     ASSERT_TRUE(last.done());
     EXPECT_EQ(outcomes(last), (std::vector<O>{O::Unknown, O::Unknown, O::Unknown}));
 }
 
-TEST(MetaSets, AnsweredSetsArePlacedInTurnErrorsIncluded) {
-    MetaSetRound r = round_of(4, false);
+TEST(MetaWrites, AnsweredSetsArePlacedInTurnErrorsIncluded) {
+    MetaWriteRound r = round_of(4, false);
     r.read("HD O0\r\nSERVER_ERROR object too large for cache\r\nNS O2\r\nHD O3\r\nMN\r\n");
     ASSERT_TRUE(r.done());
     EXPECT_EQ(outcomes(r), (std::vector<O>{O::Stored, O::Refused, O::Refused, O::Stored}));
 }
 
-TEST(MetaSets, AnswersSplitAnywhereReadTheSame) {
+TEST(MetaWrites, AnswersSplitAnywhereReadTheSame) {
     const std::string answers =
         "NS O1\r\nSERVER_ERROR object too large for cache\r\nNF O4\r\nMN\r\n";
     for (std::size_t cut = 0; cut <= answers.size(); ++cut) {
-        MetaSetRound r = round_of(6, true);
+        MetaWriteRound r = round_of(6, true);
         std::string in = answers.substr(0, cut);
         in.erase(0, r.read(in));
         in += answers.substr(cut);
@@ -100,7 +139,7 @@ TEST(MetaSets, AnswersSplitAnywhereReadTheSame) {
             << cut;
     }
     // Byte by byte: only whole lines are taken.
-    MetaSetRound r = round_of(6, true);
+    MetaWriteRound r = round_of(6, true);
     std::string in;
     for (char c : answers) {
         in += c;
@@ -110,8 +149,8 @@ TEST(MetaSets, AnswersSplitAnywhereReadTheSame) {
     EXPECT_TRUE(in.empty());
 }
 
-TEST(MetaSets, NothingIsReadPastTheEnd) {
-    MetaSetRound r = round_of(1, true);
+TEST(MetaWrites, NothingIsReadPastTheEnd) {
+    MetaWriteRound r = round_of(1, true);
     EXPECT_EQ(r.read("MN\r\nHD O0\r\n"), 4u) << "what follows is for the caller to judge";
     EXPECT_TRUE(r.done());
     EXPECT_EQ(r.read("HD O0\r\n"), 0u);
@@ -128,7 +167,7 @@ class MetaSetsHostile : public testing::TestWithParam<Hostile> {};
 
 TEST_P(MetaSetsHostile, IsOutOfStepAndStoresNothingItDidNotHear) {
     const Hostile& h = GetParam();
-    MetaSetRound r = round_of(3, h.quiet);
+    MetaWriteRound r = round_of(3, h.quiet);
     r.read(h.answers);
     EXPECT_TRUE(r.broken());
     EXPECT_FALSE(r.done());
@@ -180,17 +219,17 @@ INSTANTIATE_TEST_SUITE_P(
         Hostile{"long_line", true, std::string(kMaxAnswerLine + 1, 'x') + "\r\n", kNone}),
     [](const testing::TestParamInfo<Hostile>& p) { return std::string(p.param.name); });
 
-TEST(MetaSets, AnEndNeverSentIsOutOfStep) {
-    MetaSetRound r(true);
+TEST(MetaWrites, AnEndNeverSentIsOutOfStep) {
+    MetaWriteRound r(true);
     std::string out;
-    r.add(out, 0, "/t/0", "v");
+    r.add_set(out, 0, "/t/0", "v");
     r.read("MN\r\n");
     EXPECT_TRUE(r.broken());
     EXPECT_EQ(r.outcome(0), O::Unknown);
 }
 
-TEST(MetaSets, ALineUpToTheLimitIsStillALine) {
-    MetaSetRound r = round_of(1, true);
+TEST(MetaWrites, ALineUpToTheLimitIsStillALine) {
+    MetaWriteRound r = round_of(1, true);
     std::string line = "NS O0 " + std::string(kMaxAnswerLine - 6, 'k');
     ASSERT_EQ(line.size(), kMaxAnswerLine);
     r.read(line + "\r\nMN\r\n");

@@ -43,6 +43,12 @@ Applier::Applier(RowSource& source, CacheSink& sink, ApplierConfig cfg, metrics:
       batch_size_(r.histogram("revalidator_worker_batch_rows", "Distinct rows per batch",
                               metrics::size_buckets())),
       rows_read_(r.counter("revalidator_worker_rows_read_total", "Rows read from Postgres")),
+      read_seconds_(r.histogram("revalidator_worker_batch_read_seconds",
+                                "Time to read a batch's snapshot from Postgres",
+                                metrics::latency_buckets())),
+      batch_seconds_(r.histogram("revalidator_worker_batch_seconds",
+                                 "Time to apply a batch: its read and every write",
+                                 metrics::latency_buckets())),
       list_rebuilds_(
           r.counter("revalidator_worker_list_rebuilds_total", "Lists written to the cache")),
       list_seconds_(r.histogram("revalidator_worker_list_rebuild_seconds", "Time to write the list",
@@ -301,7 +307,9 @@ std::unordered_map<std::string, std::uint64_t> Applier::spelled(const Batch& b,
 Outcome Applier::apply(const Batch& b) {
     auto start = std::chrono::steady_clock::now();
     if (b.full && !cached_known_) learn_cached_rows();
+    const auto read_start = std::chrono::steady_clock::now();
     Snapshot snap = source_.read(b.pks, b.full, list_.wants());
+    read_seconds_.observe(seconds_since(read_start));
     list_.follow(snap, b.full);
     rows_read_.inc(snap.rows.size());
     batches_.inc();
@@ -388,6 +396,7 @@ Outcome Applier::apply(const Batch& b) {
         out.retry.reason = "cache unreachable";
     }
     for (const auto& [pk, _] : out.retry.received) out.retry.pks.push_back(pk);
+    batch_seconds_.observe(seconds_since(start));
     if (b.full) {
         log::info("resync done", {{"reason", b.reason},
                                   {"rows", snap.rows.size()},

@@ -124,6 +124,8 @@ class Applier {
     metrics::Counter& batches_;
     metrics::Histogram& batch_size_;
     metrics::Counter& rows_read_;
+    metrics::Histogram& read_seconds_;
+    metrics::Histogram& batch_seconds_;
     metrics::Counter& list_rebuilds_;
     metrics::Histogram& list_seconds_;
     metrics::Counter& list_parts_written_;

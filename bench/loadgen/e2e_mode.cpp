@@ -146,6 +146,8 @@ int run_e2e(const E2eOptions& o) {
     auto rebuilds0 = metric(o.metrics_url, "revalidator_worker_list_rebuilds_total");
     auto events0 = metric(o.metrics_url, "revalidator_worker_events_total");
     auto batches0 = metric(o.metrics_url, "revalidator_worker_batches_total");
+    auto read_s0 = metric(o.metrics_url, "revalidator_worker_batch_read_seconds_sum");
+    auto batch_s0 = metric(o.metrics_url, "revalidator_worker_batch_seconds_sum");
 
     Engine engine({*url, o.connections, milliseconds(o.timeout_ms)});
     Tally tally;
@@ -226,6 +228,9 @@ int run_e2e(const E2eOptions& o) {
         delta(rebuilds0, metric(o.metrics_url, "revalidator_worker_list_rebuilds_total"));
     auto events = delta(events0, metric(o.metrics_url, "revalidator_worker_events_total"));
     auto batches = delta(batches0, metric(o.metrics_url, "revalidator_worker_batches_total"));
+    auto read_s =
+        delta(read_s0, metric(o.metrics_url, "revalidator_worker_batch_read_seconds_sum"));
+    auto batch_s = delta(batch_s0, metric(o.metrics_url, "revalidator_worker_batch_seconds_sum"));
     Divergence after = compare(truth.snapshot(), cache, o.table.prefix);
     std::optional<double> converge_s;
     if (converged) converge_s = std::max(0.0, duration<double>(*converged - last_ack).count());
@@ -254,10 +259,15 @@ int run_e2e(const E2eOptions& o) {
         {"list_rebuilds", rebuilds},
         {"worker_events", events},
         {"worker_batches", batches},
+        {"worker_read_s", read_s},
+        {"worker_batch_s", batch_s},
         {"final_check", to_json(after)}};
     write_json_file(o.json, j);
 
     auto ms = [](double s) { return fixed(s * 1e3, 2); };
+    auto seconds_ms = [](const nlohmann::json& v) {
+        return v.is_number() ? nlohmann::json(v.get<double>() * 1e3) : v;
+    };
     auto count = [](const nlohmann::json& v) {
         return v.is_number() ? fixed(v.get<double>(), 0) : std::string("n/a");
     };
@@ -278,7 +288,9 @@ int run_e2e(const E2eOptions& o) {
                              : std::string("NO, not within --settle"))
               << "\n"
               << "  worker       list rebuilds " << count(rebuilds) << ", batches "
-              << count(batches) << ", events " << count(events) << "\n"
+              << count(batches) << ", events " << count(events) << "; in batches "
+              << count(seconds_ms(batch_s)) << " ms, of which reading Postgres "
+              << count(seconds_ms(read_s)) << " ms\n"
               << "  final check  " << after.keys_divergent() << " of " << thousands(after.rows + 1)
               << " keys divergent\n";
     return converged && after.keys_divergent() == 0 && tally.error_total() == 0 ? 0 : 1;

@@ -231,6 +231,9 @@ int run_e2e(const E2eOptions& o) {
     auto read_s =
         delta(read_s0, metric(o.metrics_url, "revalidator_worker_batch_read_seconds_sum"));
     auto batch_s = delta(batch_s0, metric(o.metrics_url, "revalidator_worker_batch_seconds_sum"));
+    auto seconds_ms = [](const nlohmann::json& v) {
+        return v.is_number() ? nlohmann::json(v.get<double>() * 1e3) : v;
+    };
     Divergence after = compare(truth.snapshot(), cache, o.table.prefix);
     std::optional<double> converge_s;
     if (converged) converge_s = std::max(0.0, duration<double>(*converged - last_ack).count());
@@ -259,15 +262,12 @@ int run_e2e(const E2eOptions& o) {
         {"list_rebuilds", rebuilds},
         {"worker_events", events},
         {"worker_batches", batches},
-        {"worker_read_s", read_s},
-        {"worker_batch_s", batch_s},
+        {"worker_read_ms", seconds_ms(read_s)},
+        {"worker_batch_ms", seconds_ms(batch_s)},
         {"final_check", to_json(after)}};
     write_json_file(o.json, j);
 
     auto ms = [](double s) { return fixed(s * 1e3, 2); };
-    auto seconds_ms = [](const nlohmann::json& v) {
-        return v.is_number() ? nlohmann::json(v.get<double>() * 1e3) : v;
-    };
     auto count = [](const nlohmann::json& v) {
         return v.is_number() ? fixed(v.get<double>(), 0) : std::string("n/a");
     };

@@ -111,16 +111,21 @@ TEST(McPipeline, AnEmptyBatchAsksNothing) {
     EXPECT_EQ(asked, 1) << "one chunk";
 }
 
+// Two servers, and a batch of 300 keys written to them.
+class TwoServers : public ::testing::Test {
+  protected:
+    void SetUp() override { ASSERT_EQ(sink.set_many(batch.items), all(300, WriteStatus::Ok)); }
+
+    TempDir dir;
+    MemcachedServer a{dir.path(), "a"}, b{dir.path(), "b"};
+    const std::string both = a.address() + "," + b.address();
+    McSink sink{both, kTimeouts};
+    Batch batch{300, "v"};
+};
+
 // Every key is where libmemcached's ring says: each server, read alone, holds exactly the keys
 // the ring gives it.
-TEST(McPipeline, KeysLandWhereLibmemcachedsRingPutsThem) {
-    TempDir dir;
-    MemcachedServer a(dir.path(), "a"), b(dir.path(), "b");
-    const std::string both = a.address() + "," + b.address();
-    McSink sink(both, kTimeouts);
-    Batch batch(300, "v");
-    ASSERT_EQ(sink.set_many(batch.items), all(300, WriteStatus::Ok));
-
+TEST_F(TwoServers, KeysLandWhereLibmemcachedsRingPutsThem) {
     Reader ring(both), only_a(a.address()), only_b(b.address());
     int on_a = 0;
     for (std::size_t i = 0; i < batch.keys.size(); ++i) {
@@ -137,14 +142,7 @@ TEST(McPipeline, KeysLandWhereLibmemcachedsRingPutsThem) {
 
 // Deletes go where the ring puts each key, on both servers at once; a key that was never there
 // is Ok (the delete's purpose holds), and only the keys asked for are gone.
-TEST(McPipeline, DeletesReachEveryServerAndAMissingKeyIsOk) {
-    TempDir dir;
-    MemcachedServer a(dir.path(), "a"), b(dir.path(), "b");
-    const std::string both = a.address() + "," + b.address();
-    McSink sink(both, kTimeouts);
-    Batch batch(300, "v");
-    ASSERT_EQ(sink.set_many(batch.items), all(300, WriteStatus::Ok));
-
+TEST_F(TwoServers, DeletesReachEveryServerAndAMissingKeyIsOk) {
     std::vector<std::string> gone;
     for (int i = 0; i < 300; i += 2) gone.push_back(batch.keys[i]);
     gone.push_back("/t/never-written");

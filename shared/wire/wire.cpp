@@ -1,5 +1,10 @@
 #include "wire.hpp"
 
+#include <charconv>
+#include <cstdint>
+#include <optional>
+
+#include <simdjson.h>
 #include <nlohmann/json.hpp>
 
 #include "cache/cache_key.hpp"
@@ -7,8 +12,120 @@
 namespace revalidator::wire {
 
 using nlohmann::json;
+namespace od = simdjson::ondemand;
+
+namespace {
+
+// The escapes nlohmann's dump() writes in a string (ensure_ascii off): a two-character escape for
+// \b \t \n \f \r " and \\, \u00xx in lower-case hex for the other control characters, and every
+// other byte as it is (bytes from 0x80 on are valid UTF-8, checked before).
+constexpr bool needs_escape(unsigned char c) {
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
+constexpr char short_escape(unsigned char c) {
+    switch (c) {
+        case '\b':
+            return 'b';
+        case '\t':
+            return 't';
+        case '\n':
+            return 'n';
+        case '\f':
+            return 'f';
+        case '\r':
+            return 'r';
+        case '"':
+            return '"';
+        case '\\':
+            return '\\';
+        default:
+            return 0;
+    }
+}
+
+std::size_t quoted_size(std::string_view s) {
+    std::size_t size = s.size() + 2;
+    for (const char c : s) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (needs_escape(byte)) size += short_escape(byte) != 0 ? 1 : 5;
+    }
+    return size;
+}
+
+void append_quoted(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    std::size_t plain = 0;  // the first byte not written yet
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(s[i]);
+        if (!needs_escape(byte)) continue;
+        out.append(s.substr(plain, i - plain));
+        out += '\\';
+        if (const char e = short_escape(byte)) {
+            out += e;
+        } else {
+            out += "u00";
+            out += kHex[byte >> 4];
+            out += kHex[byte & 0xf];
+        }
+        plain = i + 1;
+    }
+    out.append(s.substr(plain));
+    out += '"';
+}
+
+void append_decimal(std::string& out, std::uint64_t n) {
+    char digits[20];
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
+}
+
+bool valid_utf8(std::string_view s) {
+    return simdjson::validate_utf8(s.data(), s.size());
+}
+
+}  // namespace
 
 std::string encode(const Event& e) {
+    // dump() refuses a string that is not valid UTF-8 with a type_error; the reference throws it.
+    if (!valid_utf8(e.stream) || !valid_utf8(e.schema) || !valid_utf8(e.table) ||
+        !valid_utf8(e.pk)) {
+        return encode_reference(e);
+    }
+    // The members are written in dump()'s order (its objects are sorted by key). The text around
+    // the values, the three numbers at their longest and the strings as escaped: one allocation.
+    constexpr std::size_t kFixedBytes =
+        std::string_view(
+            R"({"epoch":,"op":,"pk":,"schema":,"seq":,"stream":,"table":,"ts":,"v":1})")
+            .size();
+    constexpr std::size_t kNumberBytes = 3 * 20;
+    const std::string_view op = to_string(e.op);
+    std::string out;
+    out.reserve(kFixedBytes + kNumberBytes + quoted_size(op) + quoted_size(e.pk) +
+                quoted_size(e.schema) + quoted_size(e.stream) + quoted_size(e.table));
+    out += R"({"epoch":)";
+    append_decimal(out, e.epoch);
+    out += R"(,"op":)";
+    append_quoted(out, op);
+    out += R"(,"pk":)";
+    append_quoted(out, e.pk);
+    out += R"(,"schema":)";
+    append_quoted(out, e.schema);
+    out += R"(,"seq":)";
+    append_decimal(out, e.seq);
+    out += R"(,"stream":)";
+    append_quoted(out, e.stream);
+    out += R"(,"table":)";
+    append_quoted(out, e.table);
+    out += R"(,"ts":)";
+    append_decimal(out, e.received_us);
+    out += R"(,"v":)";
+    append_decimal(out, kVersion);
+    out += '}';
+    return out;
+}
+
+std::string encode_reference(const Event& e) {
     json j = {{"v", kVersion},      {"stream", e.stream},  {"epoch", e.epoch},
               {"seq", e.seq},       {"ts", e.received_us}, {"op", to_string(e.op)},
               {"schema", e.schema}, {"table", e.table},    {"pk", e.pk}};
@@ -16,6 +133,165 @@ std::string encode(const Event& e) {
 }
 
 namespace {
+
+// The fast parse: simdjson's On-Demand API. It decides a frame only when simdjson accepts all of
+// it (every value read, so that all of it is validated), each member of v1 is there once with its
+// type, and the event is valid; any other frame goes to decode_reference, which decides it and
+// words the refusal. So a frame simdjson reads otherwise than nlohmann (a number beyond 64 bits, a
+// byte order mark, a NUL byte where nlohmann's input ends, a member given twice, which nlohmann's
+// DOM takes the last of) is never decided here, and every WireError is the reference's own.
+
+// Frames up to this size reuse their thread's parser and padded copy; a larger one gets its own,
+// freed after it, so that a rare large frame does not pin its buffers to the thread.
+constexpr std::size_t kKeptBufferBytes = 64 * 1024;
+
+// A member nested deeper than this in an unknown member goes to the reference: the walk that reads
+// every value recurses, and simdjson does not bound the depth of what it is asked to read.
+constexpr int kMaxDepth = 64;
+
+enum Member : unsigned { kV, kStream, kEpoch, kSeq, kTs, kOp, kSchema, kTable, kPk, kUnknown };
+constexpr unsigned kEveryMember = (1u << kUnknown) - 1;
+
+Member member_named(std::string_view key) {
+    static constexpr std::string_view kNames[] = {"v",  "stream", "epoch", "seq", "ts",
+                                                  "op", "schema", "table", "pk"};
+    for (unsigned m = 0; m < kUnknown; ++m) {
+        if (key == kNames[m]) return static_cast<Member>(m);
+    }
+    return kUnknown;
+}
+
+// Reads `value` and all it holds: each string unescaped, each number and literal parsed.
+bool read_whole(od::value value, int depth) {
+    od::json_type type;
+    if (depth > kMaxDepth || value.type().get(type)) return false;
+    switch (type) {
+        case od::json_type::object: {
+            od::object object;
+            if (value.get_object().get(object)) return false;
+            for (auto field : object) {
+                std::string_view key;
+                od::value inner;
+                if (field.unescaped_key().get(key) || field.value().get(inner) ||
+                    !read_whole(inner, depth + 1)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        case od::json_type::array: {
+            od::array array;
+            if (value.get_array().get(array)) return false;
+            for (auto element : array) {
+                od::value inner;
+                if (element.get(inner) || !read_whole(inner, depth + 1)) return false;
+            }
+            return true;
+        }
+        case od::json_type::string: {
+            std::string_view s;
+            return !value.get_string().get(s);
+        }
+        case od::json_type::number: {
+            od::number n;
+            return !value.get_number().get(n);
+        }
+        case od::json_type::boolean: {
+            bool b = false;
+            return !value.get_bool().get(b);
+        }
+        case od::json_type::null: {
+            bool null = false;
+            return !value.is_null().get(null) && null;
+        }
+    }
+    return false;
+}
+
+bool read_string(od::value value, std::string& out) {
+    std::string_view s;
+    if (value.get_string().get(s)) return false;
+    out = s;
+    return true;
+}
+
+// An integer as simdjson reads it for uint64: decimal digits alone, no sign, fraction or exponent,
+// within 64 bits; nlohmann reads that text as the same unsigned integer.
+bool read_unsigned(od::value value, std::uint64_t& out) {
+    return !value.get_uint64().get(out);
+}
+
+// The member `m` of a frame into `e` (the op's name into `op`); false if it is not of its type.
+bool read_member(Member m, od::value value, Event& e, std::uint64_t& version, std::string& op) {
+    switch (m) {
+        case kV:
+            return read_unsigned(value, version);
+        case kStream:
+            return read_string(value, e.stream);
+        case kEpoch:
+            return read_unsigned(value, e.epoch);
+        case kSeq:
+            return read_unsigned(value, e.seq);
+        case kTs:
+            return read_unsigned(value, e.received_us);
+        case kOp:
+            return read_string(value, op);
+        case kSchema:
+            return read_string(value, e.schema);
+        case kTable:
+            return read_string(value, e.table);
+        case kPk:
+            return read_string(value, e.pk);
+        case kUnknown:
+            return read_whole(value, 1);
+    }
+    return false;
+}
+
+// The event in `frame`, or nullopt when the reference is to decide it.
+std::optional<Event> decode_fast(std::string_view frame) {
+    struct Buffers {
+        od::parser parser;
+        std::string padded;  // the frame and simdjson's padding: it reads past the end
+    };
+    static thread_local Buffers kept;
+    Buffers own;
+    Buffers& buffers = frame.size() <= kKeptBufferBytes ? kept : own;
+    buffers.padded.assign(frame);
+    buffers.padded.append(simdjson::SIMDJSON_PADDING, '\0');
+    od::document doc;
+    od::object root;
+    if (buffers.parser.iterate(buffers.padded.data(), frame.size(), buffers.padded.size())
+            .get(doc) ||
+        doc.get_object().get(root)) {
+        return std::nullopt;
+    }
+    Event e;
+    std::uint64_t version = 0;
+    std::string op;
+    unsigned seen = 0;
+    for (auto field : root) {
+        std::string_view key;
+        od::value value;
+        if (field.unescaped_key().get(key) || field.value().get(value)) return std::nullopt;
+        const Member m = member_named(key);
+        if (m != kUnknown) {
+            if ((seen & (1u << m)) != 0) return std::nullopt;
+            seen |= 1u << m;
+        }
+        if (!read_member(m, value, e, version, op)) return std::nullopt;
+    }
+    // simdjson 3.0 looks for content after the root only when the root is a scalar: past an
+    // object, a position still inside the frame is content after it.
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return std::nullopt;
+    if (seen != kEveryMember || version != kVersion || e.stream.empty() || e.seq == 0) {
+        return std::nullopt;
+    }
+    const auto parsed = parse_op(op);
+    if (!parsed || (!is_marker(*parsed) && check_key_part(e.pk))) return std::nullopt;
+    e.op = *parsed;
+    return e;
+}
 
 Err<WireError> invalid(std::string detail) {
     return Err{WireError{"invalid_field", std::move(detail)}};
@@ -38,6 +314,11 @@ bool get_u64(const json& j, const char* name, std::uint64_t& out) {
 }  // namespace
 
 Result<Event, WireError> decode(std::string_view frame) {
+    if (auto e = decode_fast(frame)) return std::move(*e);
+    return decode_reference(frame);
+}
+
+Result<Event, WireError> decode_reference(std::string_view frame) {
     json j = json::parse(frame, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) {
         return Err{WireError{"malformed", "frame is not a JSON object"}};

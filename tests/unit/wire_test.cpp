@@ -1,10 +1,16 @@
 // Wire format v1: round trips for every operation, and decode's rejections. decode() must never
-// throw, whatever bytes arrive.
+// throw, whatever bytes arrive. encode and decode must answer exactly as encode_reference and
+// decode_reference (nlohmann's DOM) do, for odd events and for frames simdjson and nlohmann read
+// differently.
 #include "wire/wire.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -262,4 +268,542 @@ TEST(Wire, DecodeSurvivesDeepNesting) {
     std::string unclosed = std::string(100000, '{');
     ASSERT_NO_THROW(r = wire::decode(unclosed));
     EXPECT_FALSE(r.ok());
+}
+
+namespace {
+
+// Why decode's answer to `frame` differs from decode_reference's, or success when it is the same:
+// the same event, or the same reason and detail.
+::testing::AssertionResult same_answer(std::string_view frame) {
+    auto fast = wire::decode(frame);
+    auto reference = wire::decode_reference(frame);
+    // The frame as a JSON string (escaped, invalid UTF-8 replaced), its first 300 bytes.
+    const auto shown = [&] {
+        return json(std::string(frame.substr(0, 300)))
+            .dump(-1, ' ', true, json::error_handler_t::replace);
+    };
+    if (fast.ok() != reference.ok()) {
+        const wire::WireError& refusal = fast.ok() ? reference.error() : fast.error();
+        return ::testing::AssertionFailure()
+               << (fast.ok() ? "decode accepts what the reference refuses"
+                             : "decode refuses what the reference accepts")
+               << " (" << refusal.detail << "): " << shown();
+    }
+    if (fast.ok() && !(*fast == *reference)) {
+        return ::testing::AssertionFailure()
+               << "decode and the reference read different events: " << shown() << "\n  "
+               << wire::encode(*fast) << "\n  " << wire::encode(*reference);
+    }
+    if (!fast.ok() && (fast.error().reason != reference.error().reason ||
+                       fast.error().detail != reference.error().detail)) {
+        return ::testing::AssertionFailure()
+               << "decode refuses with " << fast.error().reason << " '" << fast.error().detail
+               << "', the reference with " << reference.error().reason << " '"
+               << reference.error().detail << "': " << shown();
+    }
+    return ::testing::AssertionSuccess();
+}
+
+// A frame as members in order, each a name and its value's raw JSON text: what the tests below
+// reorder, repeat, drop and replace.
+using Members = std::vector<std::pair<std::string, std::string>>;
+
+std::string json_text(std::string_view s) {
+    return json(std::string(s)).dump();
+}
+
+Members members_of(const Event& e) {
+    return {{"epoch", std::to_string(e.epoch)},
+            {"op", json_text(to_string(e.op))},
+            {"pk", json_text(e.pk)},
+            {"schema", json_text(e.schema)},
+            {"seq", std::to_string(e.seq)},
+            {"stream", json_text(e.stream)},
+            {"table", json_text(e.table)},
+            {"ts", std::to_string(e.received_us)},
+            {"v", "1"}};
+}
+
+std::string frame_of(const Members& members) {
+    std::string frame = "{";
+    for (const auto& [name, value] : members) {
+        if (frame.size() > 1) frame += ',';
+        frame += json_text(name) + ":" + value;
+    }
+    return frame + "}";
+}
+
+// The sample's members with `name`'s value replaced by `value` (raw JSON text).
+std::string frame_with(const std::string& name, const std::string& value) {
+    Members members = members_of(sample());
+    for (auto& member : members) {
+        if (member.first == name) member.second = value;
+    }
+    return frame_of(members);
+}
+
+const char* const kMemberNames[] = {"v",  "stream", "epoch", "seq", "ts",
+                                    "op", "schema", "table", "pk"};
+
+// Values of every kind, spelled in ways simdjson and nlohmann might read differently: numbers
+// beyond 64 bits, negative, fractional, with exponents, not numbers at all; strings with escapes,
+// surrogates, NUL bytes, invalid UTF-8; literals and containers.
+const std::vector<std::string>& odd_values() {
+    static const std::vector<std::string> values = {"0",
+                                                    "1",
+                                                    "2",
+                                                    "-0",
+                                                    "-1",
+                                                    "+1",
+                                                    "01",
+                                                    "1.",
+                                                    ".5",
+                                                    "1.0",
+                                                    "1e0",
+                                                    "1E0",
+                                                    "1e2",
+                                                    "1e-2",
+                                                    "0.5",
+                                                    "-0.0",
+                                                    "1e400",
+                                                    "-1e400",
+                                                    "1e-400",
+                                                    "9223372036854775807",
+                                                    "9223372036854775808",
+                                                    "-9223372036854775808",
+                                                    "-9223372036854775809",
+                                                    "18446744073709551615",
+                                                    "18446744073709551616",
+                                                    "99999999999999999999999",
+                                                    "1700000000000000",
+                                                    "1x",
+                                                    "0x1",
+                                                    "Infinity",
+                                                    "NaN",
+                                                    "null",
+                                                    "nul",
+                                                    "true",
+                                                    "tru",
+                                                    "false",
+                                                    "falsex",
+                                                    "[]",
+                                                    "{}",
+                                                    "[1]",
+                                                    "[1,]",
+                                                    "{\"a\":1}",
+                                                    "{\"a\"}",
+                                                    "{\"v\":1}",
+                                                    "[[[[[[[[]]]]]]]]",
+                                                    "\"\"",
+                                                    "\"a\"",
+                                                    "\"17\"",
+                                                    "\"1\"",
+                                                    "\"\\u0000\"",
+                                                    "\"a\\u0000b\"",
+                                                    std::string("\"a\0b\"", 5),
+                                                    "\"\\ud800\"",
+                                                    "\"\\udc00\"",
+                                                    "\"\\ud800\\udc00\"",
+                                                    "\"\\ud83d\\ude00\"",
+                                                    "\"\\ud800\\u0041\"",
+                                                    "\"\\uDBFF\\uDFFF\"",
+                                                    "\"\\uFFFF\"",
+                                                    "\"caf\xc3\xa9\"",
+                                                    "\"\xff\"",
+                                                    "\"\xc0\x80\"",
+                                                    "\"\xed\xa0\x80\"",
+                                                    "\"\xf4\x90\x80\x80\"",
+                                                    "\"\xe2\x80\"",
+                                                    "\"\\\"\"",
+                                                    "\"\\\\\"",
+                                                    "\"\\/\"",
+                                                    "\"\\x\"",
+                                                    "\"\\u12\"",
+                                                    "\"\\U0041\"",
+                                                    "\"a b\"",
+                                                    "\"a\x01\"",
+                                                    "\"a\x1f\"",
+                                                    "\"a\x7f\"",
+                                                    "\"\\t\"",
+                                                    "\"INSERT\"",
+                                                    "\"UPDATE\"",
+                                                    "\"DELETE\"",
+                                                    "\"END\"",
+                                                    "\"HEARTBEAT\"",
+                                                    "\"TRUNCATE\"",
+                                                    "\"insert\"",
+                                                    "\"\\u0049NSERT\"",
+                                                    "\"public\"",
+                                                    "\"articles\"",
+                                                    "\"" + std::string(200, '9') + "\"",
+                                                    "\"" + std::string(201, '9') + "\"",
+                                                    "\"" + std::string(1 << 20, 'x') + "\"",
+                                                    "\"unterminated",
+                                                    "",
+                                                    " ",
+                                                    "1 ",
+                                                    " 1 ",
+                                                    "\t1\r\n",
+                                                    "\f1"};
+    return values;
+}
+
+std::string nested(int depth, const std::string& inner = "1") {
+    std::string open, close;
+    for (int i = 0; i < depth; ++i) {
+        open += i % 2 == 0 ? "[" : "{\"k\":";
+        close += i % 2 == 0 ? ']' : '}';
+    }
+    std::reverse(close.begin(), close.end());
+    return open + inner + close;
+}
+
+}  // namespace
+
+TEST(WireEquivalence, EveryMemberWithOddValues) {
+    for (const char* name : kMemberNames) {
+        for (const auto& value : odd_values()) {
+            EXPECT_TRUE(same_answer(frame_with(name, value))) << name;
+        }
+    }
+}
+
+TEST(WireEquivalence, MembersMissingRepeatedOrReordered) {
+    const Members base = members_of(sample());
+    for (std::size_t i = 0; i < base.size(); ++i) {
+        Members dropped = base;
+        dropped.erase(dropped.begin() + static_cast<std::ptrdiff_t>(i));
+        EXPECT_TRUE(same_answer(frame_of(dropped)));
+        // The same member twice: nlohmann's DOM keeps the last. Each order, with a value of its
+        // own, another valid one and an invalid one.
+        for (const std::string& other : {base[i].second, std::string("\"x\""), std::string("7"),
+                                         std::string("null"), std::string("\"\"")}) {
+            Members twice = base;
+            twice.push_back({base[i].first, other});
+            EXPECT_TRUE(same_answer(frame_of(twice)));
+            twice = base;
+            twice.insert(twice.begin(), {base[i].first, other});
+            EXPECT_TRUE(same_answer(frame_of(twice)));
+        }
+    }
+    Members reversed(base.rbegin(), base.rend());
+    ASSERT_TRUE(same_answer(frame_of(reversed)));
+    EXPECT_TRUE(wire::decode(frame_of(reversed)).ok());
+}
+
+TEST(WireEquivalence, KeysSpelledWithEscapes) {
+    for (const auto& [raw, value] : std::vector<std::pair<std::string, std::string>>{
+             {"\"p\\u006b\"", "\"18\""},
+             {"\"\\u0070\\u006B\"", "\"18\""},
+             {"\"pk\\u0000\"", "\"18\""},
+             {"\"pk \"", "\"18\""},
+             {"\"PK\"", "\"18\""},
+             {"\"\\ud800\"", "1"},
+             {"\"\xff\"", "1"},
+             {"\"\"", "1"},
+             {"\"v\\\"\"", "2"},
+         }) {
+        std::string frame = wire::encode(sample());
+        frame.insert(frame.size() - 1, "," + raw + ":" + value);
+        EXPECT_TRUE(same_answer(frame));
+        frame = wire::encode(sample());
+        frame.insert(1, raw + ":" + value + ",");
+        EXPECT_TRUE(same_answer(frame));
+    }
+}
+
+TEST(WireEquivalence, UnknownMembersOfEveryKindAndDepth) {
+    for (const auto& value : odd_values()) {
+        EXPECT_TRUE(same_answer(frame_with("future", value).replace(1, 0, "")));
+        Members members = members_of(sample());
+        members.insert(members.begin() + 3, {"future", value});
+        EXPECT_TRUE(same_answer(frame_of(members)));
+    }
+    // Deep enough to overflow the stack if recursed through: simdjson does not bound the depth of
+    // what it reads.
+    for (int depth : {1, 2, 10, 62, 63, 64, 65, 66, 100, 1000, 2000, 100000, 300000}) {
+        for (const std::string& inner : {std::string("1"), std::string("\"\\ud800\""),
+                                         std::string("1e400"), std::string("[1,]")}) {
+            Members members = members_of(sample());
+            members.push_back({"future", nested(depth, inner)});
+            EXPECT_TRUE(same_answer(frame_of(members))) << depth << " " << inner;
+        }
+        // Unclosed, and closed once too often.
+        Members members = members_of(sample());
+        members.push_back({"future", nested(depth)});
+        std::string frame = frame_of(members);
+        EXPECT_TRUE(same_answer(frame.substr(0, frame.size() - 2))) << depth;
+        EXPECT_TRUE(same_answer(frame + "]")) << depth;
+    }
+}
+
+TEST(WireEquivalence, WhatSurroundsTheObject) {
+    const std::string frame = wire::encode(sample());
+    const std::string bom = "\xef\xbb\xbf";
+    const std::string nul(1, '\0');
+    for (const std::string& f : {
+             std::string(),
+             std::string(" "),
+             nul,
+             bom,
+             std::string("{}"),
+             std::string("[]"),
+             std::string("null"),
+             std::string("1"),
+             std::string("\"x\""),
+             bom + frame,
+             bom + bom + frame,
+             bom + " " + frame,
+             " " + bom + frame,
+             "\xef\xbb" + frame,
+             frame + bom,
+             frame + " ",
+             frame + "\n",
+             frame + "\t",
+             frame + "\r\n",
+             " \t\r\n" + frame,
+             "\f" + frame,
+             frame + "\f",
+             frame + "x",
+             frame + "}",
+             frame + "]",
+             frame + "{}",
+             frame + frame,
+             frame + ",",
+             frame + nul,
+             frame + nul + "garbage",
+             frame + nul + "\xff",
+             frame + " " + nul + "{",
+             nul + frame,
+             frame.substr(0, frame.size() - 1),
+             frame.substr(0, frame.size() - 1) + nul + "}",
+             "[" + frame + "]",
+             frame.substr(0, 1) + " \n\t\r " + frame.substr(1),
+             frame.substr(0, 1) + "\f" + frame.substr(1),
+             frame.substr(0, 1) + nul + frame.substr(1),
+             frame.substr(0, 1) + "," + frame.substr(1),
+             frame.substr(0, frame.size() - 1) + ",}",
+         }) {
+        EXPECT_TRUE(same_answer(f));
+    }
+    // Whitespace between every token.
+    std::string spaced;
+    bool in_string = false;
+    for (char c : frame) {
+        if (c == '"') in_string = !in_string;
+        spaced += c;
+        if (!in_string && (c == ':' || c == ',' || c == '{' || c == '"')) spaced += " \n";
+    }
+    ASSERT_TRUE(same_answer(spaced));
+    EXPECT_TRUE(wire::decode(spaced).ok());
+}
+
+TEST(WireEquivalence, GeneratedCorpus) {
+    std::mt19937_64 rng(20261208);
+    // The odd values but the megabyte string, which EveryMemberWithOddValues tries once.
+    std::vector<std::string> values;
+    std::copy_if(odd_values().begin(), odd_values().end(), std::back_inserter(values),
+                 [](const std::string& v) { return v.size() < 1024; });
+    const auto pick = [&](const auto& pool) -> const auto& {
+        return pool[rng() % std::size(pool)];
+    };
+    const std::string pks[] = {
+        "17",   "0",   "-1", "a:b", "caf\xc3\xa9", "\xf0\x9f\x98\x80", "", std::string(200, 'k'),
+        "a\"b", "a\\b"};
+    const Op ops[] = {Op::Insert, Op::Update, Op::Delete, Op::End, Op::Heartbeat};
+    int accepted = 0;
+    int refused = 0;
+    for (int i = 0; i < 20000; ++i) {
+        Event e{"ingress-" + std::to_string(rng() % 1000),
+                rng(),
+                rng() % 4 == 0 ? 0 : rng(),
+                rng(),
+                pick(ops),
+                "public",
+                "articles",
+                pick(pks)};
+        Members members = members_of(e);
+        std::shuffle(members.begin(), members.end(), rng);
+        const int mutations = static_cast<int>(rng() % 4);
+        for (int m = 0; m < mutations; ++m) {
+            auto& member = members[rng() % members.size()];
+            switch (rng() % 5) {
+                case 0:
+                    member.second = pick(values);
+                    break;
+                case 1:
+                    members.push_back({member.first, pick(values)});
+                    break;
+                case 2:
+                    members.erase(members.begin() +
+                                  static_cast<std::ptrdiff_t>(rng() % members.size()));
+                    break;
+                case 3:
+                    members.insert(
+                        members.begin() + static_cast<std::ptrdiff_t>(rng() % members.size()),
+                        {"x" + std::to_string(rng() % 3), pick(values)});
+                    break;
+                case 4:
+                    member.second = nested(static_cast<int>(rng() % 80));
+                    break;
+            }
+            if (members.empty()) break;
+        }
+        std::string frame = frame_of(members);
+        // Now and then bytes flipped, inserted or cut, and something after the object.
+        for (int k = static_cast<int>(rng() % 8); k < 3; ++k) {
+            const std::size_t at = rng() % frame.size();
+            switch (rng() % 3) {
+                case 0:
+                    frame[at] = static_cast<char>(rng());
+                    break;
+                case 1:
+                    frame.insert(at, 1, "{}[]\",:\\ 0-.eE\x00\xff"[rng() % 17]);
+                    break;
+                case 2:
+                    frame.erase(at, 1 + rng() % 4);
+                    break;
+            }
+            if (frame.empty()) break;
+        }
+        if (rng() % 16 == 0) frame += pick(values);
+        const auto answer = same_answer(frame);
+        ASSERT_TRUE(answer) << "frame #" << i;
+        (wire::decode(frame).ok() ? accepted : refused) += 1;
+    }
+    // The corpus reaches both sides: valid events and refusals of every kind.
+    EXPECT_GT(accepted, 2000);
+    EXPECT_GT(refused, 2000);
+}
+
+namespace {
+
+// A string of the pieces that odd events are made of: quotes, backslashes, every control
+// character, DEL, UTF-8 of every length, JSON punctuation; sometimes empty, sometimes long.
+std::string odd_string(std::mt19937_64& rng) {
+    static const std::string pieces[] = {"a",
+                                         "Z",
+                                         "0",
+                                         " ",
+                                         "\"",
+                                         "\\",
+                                         "/",
+                                         "\b",
+                                         "\f",
+                                         "\n",
+                                         "\r",
+                                         "\t",
+                                         "\x01",
+                                         "\x1f",
+                                         "\x7f",
+                                         std::string(1, '\0'),
+                                         "{",
+                                         "}",
+                                         ",",
+                                         ":",
+                                         "\\u0041",
+                                         "\xc2\x80",
+                                         "\xc3\xa9",
+                                         "\xdf\xbf",
+                                         "\xe2\x80\x94",
+                                         "\xef\xbf\xbf",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xf4\x8f\xbf\xbf"};
+    std::string s;
+    std::size_t pieces_wanted = 0;
+    switch (rng() % 6) {
+        case 0:
+            return s;
+        case 1:
+            pieces_wanted = 200 + rng() % 800;
+            break;
+        default:
+            pieces_wanted = 1 + rng() % 24;
+    }
+    for (std::size_t i = 0; i < pieces_wanted; ++i) s += pieces[rng() % std::size(pieces)];
+    return s;
+}
+
+std::uint64_t odd_number(std::mt19937_64& rng) {
+    switch (rng() % 5) {
+        case 0:
+            return 0;
+        case 1:
+            return UINT64_MAX - rng() % 3;
+        case 2: {
+            std::uint64_t power = 1;
+            for (auto k = rng() % 20; k > 0; --k) power *= 10;
+            return power - rng() % 2;
+        }
+        default:
+            return rng() >> (rng() % 64);
+    }
+}
+
+}  // namespace
+
+TEST(WireEquivalence, EncodeWritesTheReferenceBytes) {
+    std::mt19937_64 rng(20261209);
+    const Op ops[] = {Op::Insert, Op::Update,    Op::Delete,
+                      Op::End,    Op::Heartbeat, static_cast<Op>(99)};
+    for (int i = 0; i < 20000; ++i) {
+        const Event e{odd_string(rng),
+                      odd_number(rng),
+                      odd_number(rng),
+                      odd_number(rng),
+                      ops[rng() % std::size(ops)],
+                      odd_string(rng),
+                      odd_string(rng),
+                      odd_string(rng)};
+        ASSERT_EQ(wire::encode(e), wire::encode_reference(e)) << "event #" << i;
+    }
+    // Every byte below 0x80 on its own, in each string.
+    for (int c = 0; c < 0x80; ++c) {
+        const std::string s(1, static_cast<char>(c));
+        for (int field = 0; field < 4; ++field) {
+            Event e = sample();
+            (field == 0 ? e.stream : field == 1 ? e.schema : field == 2 ? e.table : e.pk) = s;
+            ASSERT_EQ(wire::encode(e), wire::encode_reference(e)) << "byte " << c;
+        }
+    }
+}
+
+TEST(WireEquivalence, EncodeRefusesInvalidUtf8AsTheReference) {
+    std::mt19937_64 rng(20261210);
+    std::vector<std::string> strings = {
+        "\xff",         "a\x80",        "\xc0\x80",         "\xc1\xbf",
+        "\xed\xa0\x80", "\xed\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+        "\xe2\x80",     "ok\xc3",       "\xf0\x9f\x98"};
+    // Random bytes: mostly invalid UTF-8, sometimes not.
+    for (int i = 0; i < 2000; ++i) {
+        std::string s(1 + rng() % 12, '\0');
+        for (char& c : s) c = static_cast<char>(rng());
+        strings.push_back(s);
+    }
+    int refused = 0;
+    for (const auto& s : strings) {
+        for (int field = 0; field < 4; ++field) {
+            Event e = sample();
+            (field == 0 ? e.stream : field == 1 ? e.schema : field == 2 ? e.table : e.pk) = s;
+            std::string reference, reference_error;
+            try {
+                reference = wire::encode_reference(e);
+            } catch (const json::type_error& error) {
+                reference_error = error.what();
+            }
+            if (reference_error.empty()) {
+                EXPECT_EQ(wire::encode(e), reference);
+                continue;
+            }
+            ++refused;
+            try {
+                const std::string written = wire::encode(e);
+                ADD_FAILURE() << "encode wrote " << written << "; the reference threw "
+                              << reference_error;
+            } catch (const json::type_error& error) {
+                EXPECT_EQ(std::string(error.what()), reference_error);
+            }
+        }
+    }
+    EXPECT_GT(refused, 4000);
 }

@@ -1,7 +1,10 @@
 #include "wire.hpp"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 
 #include <simdjson.h>
@@ -19,10 +22,6 @@ namespace {
 // The escapes nlohmann's dump() writes in a string (ensure_ascii off): a two-character escape for
 // \b \t \n \f \r " and \\, \u00xx in lower-case hex for the other control characters, and every
 // other byte as it is (bytes from 0x80 on are valid UTF-8, checked before).
-constexpr bool needs_escape(unsigned char c) {
-    return c < 0x20 || c == '"' || c == '\\';
-}
-
 constexpr char short_escape(unsigned char c) {
     switch (c) {
         case '\b':
@@ -44,84 +43,131 @@ constexpr char short_escape(unsigned char c) {
     }
 }
 
-std::size_t quoted_size(std::string_view s) {
-    std::size_t size = s.size() + 2;
-    for (const char c : s) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (needs_escape(byte)) size += short_escape(byte) != 0 ? 1 : 5;
-    }
-    return size;
+// How many bytes escaping adds to a byte.
+constexpr std::array<std::uint8_t, 256> kEscapeAdds = [] {
+    std::array<std::uint8_t, 256> adds{};
+    for (unsigned char c = 0; c < 0x20; ++c) adds[c] = short_escape(c) != 0 ? 1 : 5;
+    adds['"'] = adds['\\'] = 1;
+    return adds;
+}();
+
+// What a string takes in the frame, quotes and escapes included, and whether it is all ASCII (if
+// not, it is written only once its UTF-8 is checked).
+struct Measured {
+    std::size_t size = 0;
+    bool escaped = false;
+    bool ascii = true;
+};
+
+// Bytes eight at a time: the compiler does not vectorize a loop over a string's bytes. Each test
+// is exact: it is non-zero only if some byte of `w` is what it looks for.
+constexpr std::uint64_t kOnes = 0x0101010101010101;
+constexpr std::uint64_t kHighBits = 0x8080808080808080;
+
+constexpr std::uint64_t has_byte_below(std::uint64_t w, unsigned char bound) {
+    return (w - kOnes * bound) & ~w & kHighBits;
 }
 
-void append_quoted(std::string& out, std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += '"';
-    std::size_t plain = 0;  // the first byte not written yet
-    for (std::size_t i = 0; i < s.size(); ++i) {
+constexpr std::uint64_t has_byte(std::uint64_t w, unsigned char c) {
+    return has_byte_below(w ^ (kOnes * c), 1);
+}
+
+Measured measure(std::string_view s) {
+    std::uint64_t escapes = 0;
+    std::uint64_t high = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        escapes |= has_byte_below(w, 0x20) | has_byte(w, '"') | has_byte(w, '\\');
+        high |= w;
+    }
+    for (; i < s.size(); ++i) {
         const auto byte = static_cast<unsigned char>(s[i]);
-        if (!needs_escape(byte)) continue;
-        out.append(s.substr(plain, i - plain));
-        out += '\\';
-        if (const char e = short_escape(byte)) {
-            out += e;
-        } else {
-            out += "u00";
-            out += kHex[byte >> 4];
-            out += kHex[byte & 0xf];
-        }
-        plain = i + 1;
+        escapes |= kEscapeAdds[byte];
+        high |= byte;
     }
-    out.append(s.substr(plain));
-    out += '"';
+    std::size_t size = s.size() + 2;
+    if (escapes != 0) {
+        for (const char c : s) size += kEscapeAdds[static_cast<unsigned char>(c)];
+    }
+    return {size, escapes != 0, (high & kHighBits) == 0};
 }
 
-void append_decimal(std::string& out, std::uint64_t n) {
-    char digits[20];
-    out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
+char* put(char* out, std::string_view text) {
+    return std::copy(text.begin(), text.end(), out);
 }
 
-bool valid_utf8(std::string_view s) {
-    return simdjson::validate_utf8(s.data(), s.size());
+char* put_quoted(char* out, std::string_view s, const Measured& m) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    *out++ = '"';
+    if (!m.escaped) {
+        out = put(out, s);
+    } else {
+        for (const char c : s) {
+            const auto byte = static_cast<unsigned char>(c);
+            if (kEscapeAdds[byte] == 0) {
+                *out++ = c;
+            } else if (const char e = short_escape(byte)) {
+                *out++ = '\\';
+                *out++ = e;
+            } else {
+                out = put(out, "\\u00");
+                *out++ = kHex[byte >> 4];
+                *out++ = kHex[byte & 0xf];
+            }
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+// Unsigned integers at their longest: 20 digits.
+constexpr std::size_t kMaxDigits = 20;
+
+char* put_decimal(char* out, std::uint64_t n) {
+    return std::to_chars(out, out + kMaxDigits, n).ptr;
 }
 
 }  // namespace
 
 std::string encode(const Event& e) {
-    // dump() refuses a string that is not valid UTF-8 with a type_error; the reference throws it.
-    if (!valid_utf8(e.stream) || !valid_utf8(e.schema) || !valid_utf8(e.table) ||
-        !valid_utf8(e.pk)) {
-        return encode_reference(e);
-    }
-    // The members are written in dump()'s order (its objects are sorted by key). The text around
-    // the values, the three numbers at their longest and the strings as escaped: one allocation.
-    constexpr std::size_t kFixedBytes =
+    // The strings in the order they are written, the members in dump()'s (its objects are sorted
+    // by key).
+    enum { kOp, kPk, kSchema, kStream, kTable, kStrings };
+    const std::string_view strings[kStrings] = {to_string(e.op), e.pk, e.schema, e.stream, e.table};
+    Measured measured[kStrings];
+    // The text around the values, the three numbers at their longest and the strings as escaped:
+    // one allocation.
+    std::size_t size =
         std::string_view(
             R"({"epoch":,"op":,"pk":,"schema":,"seq":,"stream":,"table":,"ts":,"v":1})")
-            .size();
-    constexpr std::size_t kNumberBytes = 3 * 20;
-    const std::string_view op = to_string(e.op);
-    std::string out;
-    out.reserve(kFixedBytes + kNumberBytes + quoted_size(op) + quoted_size(e.pk) +
-                quoted_size(e.schema) + quoted_size(e.stream) + quoted_size(e.table));
-    out += R"({"epoch":)";
-    append_decimal(out, e.epoch);
-    out += R"(,"op":)";
-    append_quoted(out, op);
-    out += R"(,"pk":)";
-    append_quoted(out, e.pk);
-    out += R"(,"schema":)";
-    append_quoted(out, e.schema);
-    out += R"(,"seq":)";
-    append_decimal(out, e.seq);
-    out += R"(,"stream":)";
-    append_quoted(out, e.stream);
-    out += R"(,"table":)";
-    append_quoted(out, e.table);
-    out += R"(,"ts":)";
-    append_decimal(out, e.received_us);
-    out += R"(,"v":)";
-    append_decimal(out, kVersion);
-    out += '}';
+            .size() +
+        3 * kMaxDigits;
+    for (int i = 0; i < kStrings; ++i) {
+        const std::string_view s = strings[i];
+        measured[i] = measure(s);
+        // dump() refuses a string that is not valid UTF-8 with a type_error; the reference throws
+        // it.
+        if (!measured[i].ascii && !simdjson::validate_utf8(s.data(), s.size())) {
+            return encode_reference(e);
+        }
+        size += measured[i].size;
+    }
+    const auto quoted = [&](char* out, int i) { return put_quoted(out, strings[i], measured[i]); };
+    std::string out(size, '\0');
+    char* p = out.data();
+    p = put_decimal(put(p, R"({"epoch":)"), e.epoch);
+    p = quoted(put(p, R"(,"op":)"), kOp);
+    p = quoted(put(p, R"(,"pk":)"), kPk);
+    p = quoted(put(p, R"(,"schema":)"), kSchema);
+    p = put_decimal(put(p, R"(,"seq":)"), e.seq);
+    p = quoted(put(p, R"(,"stream":)"), kStream);
+    p = quoted(put(p, R"(,"table":)"), kTable);
+    p = put_decimal(put(p, R"(,"ts":)"), e.received_us);
+    p = put_decimal(put(p, R"(,"v":)"), kVersion);
+    p = put(p, "}");
+    out.resize(static_cast<std::size_t>(p - out.data()));
     return out;
 }
 

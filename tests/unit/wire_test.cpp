@@ -757,6 +757,30 @@ TEST(WireEquivalence, EncodeWritesTheReferenceBytes) {
                       odd_string(rng)};
         ASSERT_EQ(wire::encode(e), wire::encode_reference(e)) << "event #" << i;
     }
+    // Each byte that is escaped or checked, at every place of a string of up to 24 bytes: the
+    // encoder looks at eight bytes at a time.
+    for (const std::string& odd :
+         {std::string(1, '\0'), std::string("\x1f"), std::string("\""), std::string("\\"),
+          std::string("\x7f"), std::string(" "), std::string("\xc3\xa9"), std::string("\xff")}) {
+        for (std::size_t size = 1; size <= 24; ++size) {
+            for (std::size_t at = 0; at < size; ++at) {
+                Event e = sample();
+                e.pk = std::string(size, 'a');
+                e.pk.replace(at, 1, odd);
+                std::string reference, reference_error;
+                try {
+                    reference = wire::encode_reference(e);
+                } catch (const json::type_error& error) {
+                    reference_error = error.what();
+                }
+                if (reference_error.empty()) {
+                    ASSERT_EQ(wire::encode(e), reference) << json(e.pk.size()) << " " << at;
+                } else {
+                    EXPECT_THROW(wire::encode(e), json::type_error);
+                }
+            }
+        }
+    }
     // Every byte below 0x80 on its own, in each string.
     for (int c = 0; c < 0x80; ++c) {
         const std::string s(1, static_cast<char>(c));

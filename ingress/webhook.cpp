@@ -10,6 +10,7 @@
 
 #include "cache/cache_key.hpp"
 #include "http/field_text.hpp"
+#include "runtime/padded_json.hpp"
 
 namespace revalidator::ingress {
 
@@ -320,10 +321,6 @@ Result<Routed, Rejection> route(const Scan& scan, std::span<const Table> tables)
 // body goes through scan_exact(), nlohmann's parser, which decides it and words its refusal:
 // parse_webhook_reference() is that path alone, and the tests hold both to the same answers.
 
-// Bodies up to this size reuse their thread's parser and padded copy; a larger one gets its own,
-// freed after it, so that a rare large body does not pin its buffers to the thread.
-constexpr std::size_t kKeptBufferBytes = 64 * 1024;
-
 bool replay(od::value value, Scan& scan);
 
 bool replay_fields(od::object object, Scan& scan) {
@@ -390,25 +387,13 @@ bool replay(od::value value, Scan& scan) {
 // True when simdjson accepted the whole body, an object, and `scan` holds its fields; false
 // otherwise, and `scan` is then to be dropped.
 bool scan_fast(std::string_view body, Scan& scan) {
-    struct Buffers {
-        od::parser parser;
-        std::string padded;  // the body and simdjson's padding: it reads past the end
-    };
-    static thread_local Buffers kept;
-    Buffers own;
-    Buffers& buffers = body.size() <= kKeptBufferBytes ? kept : own;
-    buffers.padded.assign(body);
-    buffers.padded.append(simdjson::SIMDJSON_PADDING, '\0');
-    od::document doc;
-    od::object root;
-    if (buffers.parser.iterate(buffers.padded.data(), body.size(), buffers.padded.size())
-            .get(doc) ||
-        doc.get_object().get(root) || !replay_fields(root, scan)) {
-        return false;
-    }
-    // simdjson 3.0 looks for content after the root only when the root is a scalar: past an
-    // object, a position still inside the body is content after it.
-    return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
+    return padded_json::parse(body, false, [&](od::document& doc) {
+        od::object root;
+        if (doc.get_object().get(root) || !replay_fields(root, scan)) return false;
+        // simdjson 3.0 looks for content after the root only when the root is a scalar: past an
+        // object, a position still inside the body is content after it.
+        return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
+    });
 }
 
 // nlohmann's parser: the refusal of a body it does not accept, worded as it words it, or nullopt

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache_key.hpp"
+#include "runtime/padded_json.hpp"
 
 namespace revalidator::wire {
 
@@ -187,10 +188,6 @@ namespace {
 // byte order mark, a NUL byte where nlohmann's input ends, a member given twice, which nlohmann's
 // DOM takes the last of) is never decided here, and every WireError is the reference's own.
 
-// Frames up to this size reuse their thread's parser and padded copy; a larger one gets its own,
-// freed after it, so that a rare large frame does not pin its buffers to the thread.
-constexpr std::size_t kKeptBufferBytes = 64 * 1024;
-
 // A member nested deeper than this in an unknown member goes to the reference: the walk that reads
 // every value recurses, and simdjson does not bound the depth of what it is asked to read.
 constexpr int kMaxDepth = 64;
@@ -294,24 +291,10 @@ bool read_member(Member m, od::value value, Event& e, std::uint64_t& version, st
     return false;
 }
 
-// The event in `frame`, or nullopt when the reference is to decide it.
-std::optional<Event> decode_fast(std::string_view frame) {
-    struct Buffers {
-        od::parser parser;
-        std::string padded;  // the frame and simdjson's padding: it reads past the end
-    };
-    static thread_local Buffers kept;
-    Buffers own;
-    Buffers& buffers = frame.size() <= kKeptBufferBytes ? kept : own;
-    buffers.padded.assign(frame);
-    buffers.padded.append(simdjson::SIMDJSON_PADDING, '\0');
-    od::document doc;
+// The event in `doc`, or nullopt when the reference is to decide it.
+std::optional<Event> decode_document(od::document& doc) {
     od::object root;
-    if (buffers.parser.iterate(buffers.padded.data(), frame.size(), buffers.padded.size())
-            .get(doc) ||
-        doc.get_object().get(root)) {
-        return std::nullopt;
-    }
+    if (doc.get_object().get(root)) return std::nullopt;
     Event e;
     std::uint64_t version = 0;
     std::string op;
@@ -337,6 +320,12 @@ std::optional<Event> decode_fast(std::string_view frame) {
     if (!parsed || (!is_marker(*parsed) && check_key_part(e.pk))) return std::nullopt;
     e.op = *parsed;
     return e;
+}
+
+// The event in `frame`, or nullopt when the reference is to decide it.
+std::optional<Event> decode_fast(std::string_view frame) {
+    return padded_json::parse(frame, std::optional<Event>(),
+                              [](od::document& doc) { return decode_document(doc); });
 }
 
 Err<WireError> invalid(std::string detail) {

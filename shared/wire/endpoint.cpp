@@ -6,7 +6,10 @@ namespace revalidator {
 
 std::optional<std::string> endpoint_error(std::string_view ep) {
     constexpr std::string_view tcp = "tcp://", ipc = "ipc://";
-    const std::string quoted = "\"" + std::string(ep) + "\"";
+    // Appended: g++ 12 at -O2 takes "\"" + std::string(ep) for an overlapping copy (-Wrestrict).
+    std::string quoted = "\"";
+    quoted += ep;
+    quoted += '"';
     if (ep.substr(0, ipc.size()) == ipc) {
         if (ep.size() > ipc.size()) return std::nullopt;
         return quoted + " names no path (ipc://PATH)";

@@ -10,8 +10,8 @@ using namespace revalidator;
 
 int main(int argc, char** argv) {
     ingress::Config cfg;
-    config::Parser parser(
-        "revalidator-ingress: webhook receiver that acknowledges at once and queues to the worker");
+    config::Parser parser("revalidator-ingress",
+                          "webhook receiver that acknowledges at once and queues to the worker");
     ingress::declare(parser, cfg);
     const auto validate = [&] { return ingress::validate(cfg, curve::public_key); };
     if (auto exit = parser.parse(argc, argv, validate)) return *exit;

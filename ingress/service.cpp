@@ -19,6 +19,7 @@
 #include "routes.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/log.hpp"
+#include "runtime/process_metrics.hpp"
 #include "runtime/shutdown.hpp"
 
 namespace revalidator::ingress {
@@ -85,6 +86,7 @@ int run(const Config& cfg) {
     log::init("ingress", cfg.log_level);
     shutdown::install();
     metrics::Registry registry;
+    metrics::add_process_metrics(registry);
     const std::uint64_t epoch = unix_micros();
     Authenticator auth({cfg.secret.value, cfg.secret_previous.value}, cfg.insecure_no_auth,
                        cfg.signing);

@@ -13,8 +13,8 @@ int main(int argc, char** argv) {
     worker::Config cfg;
     bool generate_keypair = false;
     bool verify = false;
-    config::Parser parser(
-        "revalidator-worker: keeps Memcached equal to Postgres for one table or several");
+    config::Parser parser("revalidator-worker",
+                          "keeps Memcached equal to Postgres for one table or several");
     worker::declare(parser, cfg);
     parser.action("--generate-curve-keypair", generate_keypair,
                   "print a new CURVE key pair as public=<Z85> and secret=<Z85> lines, and exit");

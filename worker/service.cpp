@@ -11,6 +11,7 @@
 #include "pg_source.hpp"
 #include "role.hpp"
 #include "runtime/log.hpp"
+#include "runtime/process_metrics.hpp"
 #include "runtime/shutdown.hpp"
 #include "table_worker.hpp"
 #include "verify.hpp"
@@ -50,6 +51,7 @@ int run(const Config& cfg) {
     log::init("worker", cfg.log_level);
     shutdown::install();
     metrics::Registry registry;
+    metrics::add_process_metrics(registry);
     ProcessStop stop;
     const auto tables = per_table(cfg);
     std::vector<std::unique_ptr<TableWorker>> workers;

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "collection_file.hpp"
+#include "runtime/build_info.hpp"
 #include "wire/endpoint.hpp"
 
 namespace revalidator::config {
@@ -31,7 +32,12 @@ struct Parser::Setting {
     std::string source = "default";
 };
 
-Parser::Parser(std::string description) : app_(std::move(description)) {
+Parser::Parser(const std::string& program, const std::string& description)
+    : app_(program + ": " + description) {
+    // Declared before every setting: CLI11 runs options' callbacks in declaration order, so this
+    // one answers before any other value is checked.
+    app_.set_version_flag("--version", build_info::line(program),
+                          "print the version and the git commit it was built from, and exit");
     app_.add_option("--config", file_,
                     "TOML file of settings: each key is an option's name without the dashes "
                     "(max-body-bytes = 1048576); flags and the environment override it")
@@ -239,8 +245,8 @@ std::optional<int> Parser::parse(int argc, const char* const* argv,
     try {
         app_.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        // --help is a ParseError that exits 0; every other is a usage error (CLI11 would exit
-        // 100-127): one code for scripts and orchestrators.
+        // --help and --version are ParseErrors that exit 0; every other is a usage error (CLI11
+        // would exit 100-127): one code for scripts and orchestrators.
         return app_.exit(e) == 0 ? 0 : kUsage;
     }
     auto problems = apply_file(argc, argv);

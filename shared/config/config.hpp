@@ -6,10 +6,11 @@
 // the source; the process's cross-field rules run after, through `validate`. Any problem ends the
 // process with exit code 64 (EX_USAGE) and a message that names the setting, before anything has
 // started. The file alone may also declare collections (collection.hpp) as [[collection]] tables.
-// --check-config prints the effective configuration, secrets masked, as a TOML file that
-// says where each value came from, and exits 0. Given back with --config, it is the same
-// configuration, except that a secret given as a value (masked, so a comment) must be given again.
-// docs/configuration.md is the user's side of this.
+// --version prints "<program> <version> (commit <commit>)" (runtime/build_info.hpp) and exits 0,
+// before any other setting is checked or used. --check-config prints the effective configuration,
+// secrets masked, as a TOML file that says where each value came from, and exits 0. Given back with
+// --config, it is the same configuration, except that a secret given as a value (masked, so a
+// comment) must be given again. docs/configuration.md is the user's side of this.
 #pragma once
 
 #include <functional>
@@ -45,7 +46,8 @@ struct Problem {
 
 class Parser {
   public:
-    explicit Parser(std::string description);
+    // `program` is the binary's name, as --version prints it.
+    Parser(const std::string& program, const std::string& description);
     ~Parser();
 
     // A setting bound to `value`, whose current value is its default. Returns the CLI11 option so
@@ -71,7 +73,8 @@ class Parser {
 
     // Parses the command line, the environment and the file; reads the secrets' files; then runs
     // `validate` (the cross-field rules). Returns an exit code when the process must stop here
-    // (0 after --help or --check-config, kUsage on any problem, with the message printed), or
+    // (0 after --help, --version or --check-config, kUsage on any problem, with the message
+    // printed), or
     // nothing when it should go on.
     std::optional<int> parse(int argc, const char* const* argv,
                              const std::function<std::vector<Problem>()>& validate);

@@ -87,18 +87,28 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
     return h;
 }
 
+void Registry::add_fn(const std::string& name, const std::string& help, const char* type,
+                      std::function<double()> fn, const std::string& labels) {
+    if (parent_) return parent_->add_fn(name, help, type, std::move(fn), scoped(labels));
+    std::lock_guard lock(mu_);
+    family(name, help, type).series.push_back({labels, nullptr, nullptr, nullptr, std::move(fn)});
+}
+
 void Registry::gauge_fn(const std::string& name, const std::string& help,
                         std::function<double()> fn, const std::string& labels) {
-    if (parent_) return parent_->gauge_fn(name, help, std::move(fn), scoped(labels));
-    std::lock_guard lock(mu_);
-    family(name, help, "gauge")
-        .series.push_back({labels, nullptr, nullptr, nullptr, std::move(fn)});
+    add_fn(name, help, "gauge", std::move(fn), labels);
+}
+
+void Registry::counter_fn(const std::string& name, const std::string& help,
+                          std::function<double()> fn, const std::string& labels) {
+    add_fn(name, help, "counter", std::move(fn), labels);
 }
 
 namespace {
 
 std::string number(double v) {
     if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+    if (std::isnan(v)) return "NaN";
     return fmt::format("{}", v);
 }
 

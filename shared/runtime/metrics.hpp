@@ -79,6 +79,10 @@ class Registry {
     // A gauge computed when scraped (queue depth, connected peers).
     void gauge_fn(const std::string& name, const std::string& help, std::function<double()> fn,
                   const std::string& labels = "");
+    // A counter computed when scraped, for totals something else keeps (the kernel's CPU time);
+    // `fn` must never go down.
+    void counter_fn(const std::string& name, const std::string& help, std::function<double()> fn,
+                    const std::string& labels = "");
 
     std::string render() const;
 
@@ -95,6 +99,8 @@ class Registry {
         std::vector<Series> series;
     };
     Family& family(const std::string& name, const std::string& help, const char* type);
+    void add_fn(const std::string& name, const std::string& help, const char* type,
+                std::function<double()> fn, const std::string& labels);
 
     std::string scoped(const std::string& labels) const;
 

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "runtime/build_info.hpp"
+
 using namespace revalidator;
 
 namespace {
@@ -52,7 +54,7 @@ class ConfigTest : public ::testing::Test {
         std::vector<std::string> args, std::function<std::vector<config::Problem>()> validate = [] {
             return std::vector<config::Problem>{};
         }) {
-        config::Parser parser("ct: a test program");
+        config::Parser parser("ct", "a test program");
         parser.option("--ct-port", s.port, "port")->check(CLI::Range(1, 65535));
         parser.option("--ct-host", s.host, "host");
         parser.option("--ct-peers", s.peers, "peers")->delimiter(',');
@@ -202,6 +204,22 @@ TEST_F(ConfigTest, CheckConfigStillFailsOnABadConfiguration) {
     auto r = parse({"--check-config", "--ct-port", "0"});
     EXPECT_EQ(r.exit, 64);
     EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+// --version needs nothing else and checks nothing else: a bad value in the environment, a file
+// that does not exist, a setting out of range or a failing cross-field rule do not stop it.
+TEST_F(ConfigTest, VersionPrintsTheBuildAndExits0WhateverElseIsGiven) {
+    setenv("REVALIDATOR_CT_PORT", "not-a-port", 1);
+    bool validated = false;
+    auto r =
+        parse({"--ct-port", "0", "--config", (dir_ / "absent.toml").string(), "--version"}, [&] {
+            validated = true;
+            return std::vector<config::Problem>{{"--ct-host", "always wrong"}};
+        });
+    EXPECT_EQ(r.exit, 0) << r.err;
+    EXPECT_EQ(r.out, build_info::line("ct") + "\n");
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    EXPECT_FALSE(validated);
 }
 
 const char* const kTwoCollections = R"(ct-port = 9

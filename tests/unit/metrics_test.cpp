@@ -78,6 +78,28 @@ TEST(Registry, GaugeFunctionIsEvaluatedAtEachRender) {
     EXPECT_NE(r.render().find("\ndepth 17\n"), std::string::npos);
 }
 
+TEST(Registry, CounterFunctionIsACounterEvaluatedAtEachRender) {
+    Registry r;
+    double seconds = 0.25;
+    Registry scope(r, label("collection", "articles"));
+    scope.counter_fn("cpu_seconds_total", "CPU", [&] { return seconds; });
+    EXPECT_NE(r.render().find("# TYPE cpu_seconds_total counter\n"
+                              "cpu_seconds_total{collection=\"articles\"} 0.25\n"),
+              std::string::npos)
+        << r.render();
+    seconds = 3;
+    EXPECT_NE(r.render().find("\ncpu_seconds_total{collection=\"articles\"} 3\n"),
+              std::string::npos)
+        << r.render();
+    EXPECT_THROW(r.gauge_fn("cpu_seconds_total", "CPU", [] { return 0.0; }), std::logic_error);
+}
+
+TEST(Registry, AnUnknownValueIsNaNAsTheTextFormatSpellsIt) {
+    Registry r;
+    r.gauge_fn("g", "G", [] { return std::numeric_limits<double>::quiet_NaN(); });
+    EXPECT_NE(r.render().find("\ng NaN\n"), std::string::npos) << r.render();
+}
+
 TEST(Registry, ScopesKeepEachTablesSeriesApartInTheOnePage) {
     Registry root;
     Registry articles(root, label("collection", "articles"));

@@ -266,6 +266,43 @@ TEST_F(ListSegmentsTest, UntouchedSegmentsKeepTheirVersion) {
     for (const auto& s : c.segments()) EXPECT_FALSE(old.count(s.version)) << s.version;
 }
 
+TEST_F(ListSegmentsTest, AFullReadFedInRunsIsTheListOfItsRows) {
+    std::vector<Row> rows;
+    for (int i = 1; i <= 40; ++i) rows.push_back(row(i));
+    ListSegments whole(120, versions);
+    whole.replace(rows, KeyOrder::Integer);
+    const auto expected = text_of(whole.segments());
+
+    ListSegments runs(120, versions);
+    runs.start(KeyOrder::Integer);
+    for (std::size_t i = 0; i < rows.size(); i += 7) {
+        runs.append({rows.begin() + static_cast<std::ptrdiff_t>(i),
+                     rows.begin() + static_cast<std::ptrdiff_t>(std::min(i + 7, rows.size()))});
+    }
+    runs.finish();
+    EXPECT_TRUE(runs.valid());
+    auto list = runs.segments();
+    EXPECT_GT(list.size(), 3u);
+    EXPECT_EQ(text_of(list), expected);
+    for (const auto& s : list) EXPECT_LE(s.text->size(), 120u) << *s.text;
+
+    // Rows out of order, or named twice (the last wins), are placed all the same.
+    runs.start(KeyOrder::Integer);
+    runs.append({row(5), row(9), row(1)});
+    runs.append({row(7), row(12), row(9, "again")});
+    runs.finish();
+    EXPECT_EQ(text_of(runs.segments()),
+              list_of({row(1), row(5), row(7), row(9, "again"), row(12)}));
+
+    // A key of another kind in a later run: nothing is kept, as with replace().
+    runs.start(KeyOrder::Integer);
+    runs.append({row(1)});
+    runs.append({{"abc", "{}"}});
+    runs.append({row(2)});
+    runs.finish();
+    EXPECT_FALSE(runs.valid());
+}
+
 TEST_F(ListSegmentsTest, DeletingTheLastRowRerendersTheNewLastSegment) {
     ListSegments c(120, versions);
     std::vector<Row> rows;

@@ -1,8 +1,10 @@
 #include "list/segments.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <iterator>
 #include <optional>
+#include <tuple>
 #include <unordered_set>
 
 namespace revalidator::worker {
@@ -76,27 +78,106 @@ std::string jsonb_array_text(const std::vector<std::string_view>& elements) {
     return list;
 }
 
-// Segments are filled to three quarters, so that rows can grow or arrive before one must split.
 void ListSegments::replace(const std::vector<Row>& rows, KeyOrder order) {
-    segments_.clear();
-    valid_ = false;
+    start(order);
+    append(rows);
+    finish();
+}
+
+void ListSegments::start(KeyOrder order) {
+    clear();
     order_ = order;
-    std::map<std::string, std::string> sorted;
+    valid_ = true;
+}
+
+// Segments are filled to three quarters, so that rows can grow or arrive before one must split.
+void ListSegments::append(const std::vector<Row>& rows) {
+    if (!valid_) return;
+    const std::size_t fill = segment_bytes_ / 4 * 3;
     for (const auto& row : rows) {
         auto key = sort_key(order_, row.pk);
-        if (!key) return;
-        sorted[std::move(*key)] = row.json;
-    }
-    valid_ = true;
-    const std::size_t fill = segment_bytes_ / 4 * 3;
-    Segment* current = nullptr;
-    for (auto& [key, json] : sorted) {
-        if (!current || (current->bytes + json.size() + 2 > fill && !current->rows.empty())) {
-            current = &segments_[key];
+        if (!key) {
+            clear();
+            return;
         }
-        current->bytes += json.size() + 2;
-        current->rows.emplace_hint(current->rows.end(), key, std::move(json));
+        if (filling_ && *key <= filling_->rows.back().key) {
+            late_.push_back(row);
+            continue;
+        }
+        if (!filling_ || filling_->bytes + row.json.size() + 2 > fill) {
+            if (filling_) seal(false);
+            filling_ = &segments_[*key];
+            filling_->first = segments_.size() == 1;
+            filling_text_.reserve(fill + 3);
+            filling_text_ += filling_->first ? "[" : ", ";
+        } else {
+            filling_text_ += ", ";
+        }
+        filling_->rows.push_back({std::move(*key), static_cast<std::uint32_t>(filling_text_.size()),
+                                  static_cast<std::uint32_t>(row.json.size())});
+        filling_text_ += row.json;
+        filling_->bytes += row.json.size() + 2;
     }
+}
+
+void ListSegments::finish() {
+    if (!valid_) return;
+    if (filling_) seal(true);
+    auto late = std::move(late_);
+    late_.clear();
+    for (const auto& row : late) put(*sort_key(order_, row.pk), row.json);
+}
+
+void ListSegments::seal(bool last) {
+    if (last) filling_text_ += ']';
+    filling_->last = last;
+    filling_->rows.shrink_to_fit();
+    filling_->rendered = {++versions_,
+                          std::make_shared<const std::string>(std::move(filling_text_))};
+    filling_text_ = {};
+    filling_ = nullptr;
+}
+
+std::optional<std::string_view> ListSegments::current(const Segment& s, const std::string& key) {
+    if (auto edit = s.edits.find(key); edit != s.edits.end()) {
+        if (!edit->second) return std::nullopt;
+        return std::string_view(*edit->second);
+    }
+    auto it = std::lower_bound(s.rows.begin(), s.rows.end(), key,
+                               [](const Entry& e, const std::string& k) { return e.key < k; });
+    if (it == s.rows.end() || it->key != key) return std::nullopt;
+    return std::string_view(*s.rendered.text).substr(it->at, it->size);
+}
+
+template <class Fn>
+void ListSegments::each_row(const Segment& s, Fn&& fn) {
+    const std::string_view text = s.rendered.text ? *s.rendered.text : std::string_view();
+    auto row = s.rows.begin();
+    auto edit = s.edits.begin();
+    while (row != s.rows.end() || edit != s.edits.end()) {
+        if (edit == s.edits.end() || (row != s.rows.end() && row->key < edit->first)) {
+            fn(row->key, text.substr(row->at, row->size));
+            ++row;
+            continue;
+        }
+        if (row != s.rows.end() && row->key == edit->first) ++row;
+        if (edit->second) fn(edit->first, std::string_view(*edit->second));
+        ++edit;
+    }
+}
+
+std::vector<ListSegments::Item> ListSegments::take(Segment& s, Hold& hold) {
+    std::vector<Item> items;
+    items.reserve(s.rows.size() + s.edits.size());
+    each_row(s, [&](const std::string& key, std::string_view json) {
+        items.push_back({key, json});
+    });
+    if (s.rendered.text) hold.texts.push_back(std::move(s.rendered.text));
+    hold.edits.push_back(std::move(s.edits));
+    s.edits.clear();
+    s.rows.clear();
+    s.bytes = 0;
+    return items;
 }
 
 std::vector<std::pair<std::string, std::string_view>> ListSegments::rows_between(
@@ -106,10 +187,10 @@ std::vector<std::pair<std::string, std::string_view>> ListSegments::rows_between
     if (through && !(hi = sort_key(order_, *through))) return {};
     std::vector<std::pair<std::string, std::string_view>> out;
     for (const auto& [_, s] : segments_) {
-        for (auto it = lo ? s.rows.upper_bound(*lo) : s.rows.begin();
-             it != s.rows.end() && (!hi || it->first <= *hi); ++it) {
-            out.emplace_back(pk_of(order_, it->first), it->second);
-        }
+        each_row(s, [&](const std::string& key, std::string_view json) {
+            if ((lo && key <= *lo) || (hi && key > *hi)) return;
+            out.emplace_back(pk_of(order_, key), json);
+        });
     }
     return out;
 }
@@ -120,8 +201,7 @@ void ListSegments::apply(const std::vector<std::string>& pks, const std::vector<
         present.insert(row.pk);
         auto key = sort_key(order_, row.pk);
         if (!key) {
-            valid_ = false;
-            segments_.clear();
+            clear();
             return;
         }
         put(*key, row.json);
@@ -146,81 +226,106 @@ ListSegments::Segments::iterator ListSegments::segment_for(const std::string& ke
 
 void ListSegments::put(const std::string& key, const std::string& json) {
     Segment& s = segment_for(key)->second;
-    auto [row, inserted] = s.rows.try_emplace(key);
-    if (!inserted) {
-        if (row->second == json) return;
-        s.bytes -= row->second.size() + 2;
-    }
-    row->second = json;
+    auto now = current(s, key);
+    if (now && *now == json) return;
+    if (now) s.bytes -= now->size() + 2;
     s.bytes += json.size() + 2;
-    s.dirty = true;
+    s.edits.insert_or_assign(key, json);
 }
 
 void ListSegments::erase(const std::string& key) {
     auto it = segments_.upper_bound(key);
     if (it == segments_.begin()) return;
     Segment& s = std::prev(it)->second;
-    auto row = s.rows.find(key);
-    if (row == s.rows.end()) return;
-    s.bytes -= row->second.size() + 2;
-    s.rows.erase(row);
-    s.dirty = true;
+    auto now = current(s, key);
+    if (!now) return;
+    s.bytes -= now->size() + 2;
+    s.edits.insert_or_assign(key, std::nullopt);
 }
 
-// Changed segments only: an empty one goes, a small one takes in its small neighbour, and one
-// over the limit is halved until it fits (a single row larger than the limit stays alone).
 void ListSegments::rebalance() {
+    Hold hold;  // what the rows being moved point into, until they are rendered
     for (auto it = segments_.begin(); it != segments_.end();) {
         Segment& s = it->second;
-        if (!s.dirty) {
+        if (s.edits.empty() && s.rendered.text) {
             ++it;
             continue;
         }
-        if (s.rows.empty()) {
+        std::size_t bytes = s.bytes;
+        std::vector<Item> items = take(s, hold);
+        if (items.empty()) {
             it = segments_.erase(it);
             continue;
         }
         auto next = std::next(it);
-        if (next != segments_.end() && s.bytes + next->second.bytes <= segment_bytes_ / 2) {
-            s.rows.merge(next->second.rows);
-            s.bytes += next->second.bytes;
-            segments_.erase(next);
-            continue;
+        while (next != segments_.end() && bytes + next->second.bytes <= segment_bytes_ / 2) {
+            bytes += next->second.bytes;
+            auto more = take(next->second, hold);
+            items.insert(items.end(), std::make_move_iterator(more.begin()),
+                         std::make_move_iterator(more.end()));
+            next = segments_.erase(next);
         }
-        if (s.bytes + 1 > segment_bytes_ && s.rows.size() > 1) {
-            std::size_t kept = 0;
-            auto cut = s.rows.begin();
-            do {
-                kept += cut->second.size() + 2;
-                ++cut;
-            } while (cut != s.rows.end() && kept + cut->second.size() + 2 <= s.bytes / 2);
-            Segment upper;
-            upper.bytes = s.bytes - kept;
-            upper.rows.insert(std::make_move_iterator(cut), std::make_move_iterator(s.rows.end()));
-            s.rows.erase(cut, s.rows.end());
-            s.bytes = kept;
-            segments_.emplace_hint(next, upper.rows.begin()->first, std::move(upper));
-            continue;
+        // Halved until each piece fits, a piece of one row however large.
+        std::vector<std::pair<std::size_t, std::size_t>> pieces;  // [from, to) of items
+        std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> todo{
+            {0, items.size(), bytes}};
+        while (!todo.empty()) {
+            auto [from, to, size] = todo.back();
+            todo.pop_back();
+            if (size + 1 <= segment_bytes_ || to - from <= 1) {
+                pieces.emplace_back(from, to);
+                continue;
+            }
+            std::size_t kept = items[from].json.size() + 2, cut = from + 1;
+            while (cut < to && kept + items[cut].json.size() + 2 <= size / 2) {
+                kept += items[cut++].json.size() + 2;
+            }
+            todo.emplace_back(cut, to, size - kept);  // the upper half after the lower one
+            todo.emplace_back(from, cut, kept);
         }
-        ++it;
+        const bool first = it == segments_.begin();
+        for (std::size_t i = 0; i < pieces.size(); ++i) {
+            auto [from, to] = pieces[i];
+            Segment& piece = i == 0 ? s : segments_.try_emplace(next, items[from].key)->second;
+            render(piece, items.begin() + static_cast<std::ptrdiff_t>(from),
+                   items.begin() + static_cast<std::ptrdiff_t>(to), first && i == 0,
+                   next == segments_.end() && i + 1 == pieces.size());
+        }
+        it = next;
+    }
+    if (segments_.empty()) return;
+    // A segment that became the first or the last without a change of its own.
+    for (auto it = segments_.begin(); it != segments_.end(); ++it) {
+        Segment& s = it->second;
+        const bool first = it == segments_.begin();
+        const bool last = std::next(it) == segments_.end();
+        if (s.first == first && s.last == last) continue;
+        auto items = take(s, hold);
+        render(s, items.begin(), items.end(), first, last);
     }
 }
 
-void ListSegments::render(Segment& s, bool first, bool last) {
+void ListSegments::render(Segment& s, std::vector<Item>::iterator from,
+                          std::vector<Item>::iterator to, bool first, bool last) {
+    std::size_t bytes = 0;
+    for (auto it = from; it != to; ++it) bytes += it->json.size() + 2;
     auto text = std::make_shared<std::string>();
-    text->reserve(s.bytes + 2);
+    text->reserve(bytes + 2);
     *text += first ? "[" : ", ";
-    bool sep = false;
-    for (const auto& [_, json] : s.rows) {
-        if (sep) *text += ", ";
-        *text += json;
-        sep = true;
+    s.rows.clear();
+    s.rows.reserve(static_cast<std::size_t>(to - from));
+    for (auto it = from; it != to; ++it) {
+        if (it != from) *text += ", ";
+        s.rows.push_back({std::move(it->key), static_cast<std::uint32_t>(text->size()),
+                          static_cast<std::uint32_t>(it->json.size())});
+        *text += it->json;
     }
     if (last) *text += ']';
-    s.rendered = {++versions_, std::move(text)};
-    s.dirty = false;
+    s.bytes = bytes;
+    s.edits.clear();
     s.first = first;
     s.last = last;
+    s.rendered = {++versions_, std::move(text)};
 }
 
 std::vector<ListSegment> ListSegments::segments() {
@@ -232,13 +337,7 @@ std::vector<ListSegment> ListSegments::segments() {
     empty_ = {};
     std::vector<ListSegment> out;
     out.reserve(segments_.size());
-    for (auto it = segments_.begin(); it != segments_.end(); ++it) {
-        const bool first = it == segments_.begin();
-        const bool last = std::next(it) == segments_.end();
-        Segment& s = it->second;
-        if (s.dirty || s.first != first || s.last != last) render(s, first, last);
-        out.push_back(s.rendered);
-    }
+    for (const auto& [_, s] : segments_) out.push_back(s.rendered);
     return out;
 }
 

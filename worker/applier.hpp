@@ -4,6 +4,9 @@
 // A value that cannot be written is deleted, counted, logged and handed back for retry, so no
 // stale value stays behind (promise 4). A full resync rewrites every key and deletes the keys of
 // rows that no longer exist; which keys the cache holds is learned from the list it last wrote.
+// A full resync is read in runs (RowSource::read_full): each run's keys are written as it comes
+// and the list is fed it, so the rows are never all held at once; the list is written after the
+// last run's keys, the keys of rows no longer there are deleted at the end.
 // A row whose primary key cannot form a cache key (item_key) is never sent to the cache: it is
 // skipped, counted and logged, and stays in the list (docs/cache-layout.md). Ids are matched to
 // rows as the source spells them (Snapshot::asked), so "007" names row 7 of an integer key.
@@ -42,6 +45,11 @@ struct ApplierConfig {
     std::vector<std::string> views{};
     // How long an absent marker lives; 0: none is written.
     std::chrono::seconds absent_ttl{0};
+    // Whether the collection has a list at `prefix` (collection.hpp): without one, none is kept
+    // in memory or written, and a resync deletes one an earlier configuration left.
+    bool list = true;
+    // Rows a full resync reads and writes at a time: what it holds at once besides the list.
+    std::size_t run_rows = 10'000;
 };
 
 struct Outcome {
@@ -93,6 +101,16 @@ class Applier {
     // a batch's time.
     bool part_cached(const std::string& key, std::chrono::steady_clock::time_point now);
     void learn_cached_rows();
+    struct Resynced {
+        std::size_t rows = 0, keyed = 0, deleted = 0;
+    };
+    // A full resync's rows: read in runs, each run's keys written (their markers deleted first)
+    // and the list fed; then the keys of rows no longer there deleted. `snap` gets the rest of
+    // the read (its views).
+    Resynced resync(Outcome& out, const std::function<void(const std::string&)>& owe,
+                    Snapshot& snap);
+    // For a collection without a list: deletes the list's version, head and parts, if any.
+    void drop_list(Outcome& out);
     // Deletes the markers that may stand for `rows` (all of the table's rows when `full`), before
     // their keys are written; a delete that fails is owed.
     void unmark(const std::vector<Row>& rows, bool full, Outcome& out,
@@ -110,6 +128,7 @@ class Applier {
     // pks whose keys the cache holds; those learned from the cache are checked when used
     std::unordered_set<std::string> cached_;
     bool cached_known_ = false;
+    std::size_t last_full_rows_ = 0;  // rows the last full resync read
     std::string cache_instance_;
     List list_;
     std::deque<List> views_;  // one per cfg_.views

@@ -1,5 +1,7 @@
 #include "pg_source.hpp"
 
+#include <algorithm>
+#include <future>
 #include <stdexcept>
 
 #include <pqxx/pqxx>
@@ -110,6 +112,35 @@ struct PgSource::Impl {
         return s;
     }
 
+    // The rows through a cursor, a run at a time, inside the one transaction whose snapshot the
+    // views are read from too: libpq holds one run's result, not the table's. The next run is
+    // fetched while the last one is written, so Postgres renders rows while the cache stores
+    // them (the transaction is used by one thread at a time: the fetch's, then this one's).
+    Snapshot read_runs(std::size_t run_rows, const RowRun& run) {
+        ReadTx tx(*conn);
+        tx.exec("DECLARE revalidator_full NO SCROLL CURSOR FOR " + q.all);
+        const std::string fetch = "FETCH FORWARD " +
+                                  std::to_string(std::max<std::size_t>(run_rows, 1)) +
+                                  " FROM revalidator_full";
+        auto next_run = [&tx, &fetch] { return rows_of(tx.exec(fetch)); };
+        {
+            // Declared after the transaction: a run that throws waits here for the fetch.
+            auto next = std::async(std::launch::async, next_run);
+            for (;;) {
+                std::vector<Row> rows = next.get();
+                if (rows.empty()) break;
+                next = std::async(std::launch::async, next_run);
+                run(rows, key_order);
+            }
+        }
+        tx.exec("CLOSE revalidator_full");
+        Snapshot s;
+        s.key_order = key_order;
+        read_views(tx, s);
+        tx.commit();
+        return s;
+    }
+
     void read_views(ReadTx& tx, Snapshot& s) {
         s.views.reserve(views.size());
         for (const auto& query : views) s.views.push_back(rows_of(tx.exec(query)));
@@ -145,6 +176,16 @@ Snapshot PgSource::read(const std::vector<std::string>& pks, bool full, ListRows
             log::warn("id cast failed, reading by text comparison", {{"error", e.what()}});
             return impl_->read_changed(pks, list, true);
         }
+    } catch (const pqxx::broken_connection&) {
+        impl_->conn.reset();
+        throw;
+    }
+}
+
+Snapshot PgSource::read_full(std::size_t run_rows, const RowRun& run) {
+    try {
+        impl_->connect();
+        return impl_->read_runs(run_rows, run);
     } catch (const pqxx::broken_connection&) {
         impl_->conn.reset();
         throw;

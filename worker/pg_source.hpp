@@ -1,6 +1,7 @@
 // The Postgres adapter: reads the rows a batch asks for, and every row when the list needs them,
 // in one read-only REPEATABLE READ transaction, so that the items and the list written from one
-// batch agree with each other. It keeps no list (list/list.hpp). Postgres renders the JSON
+// batch agree with each other. A full read fetches its rows through a cursor in that transaction,
+// a run at a time. It keeps no list (list/list.hpp). Postgres renders the JSON
 // (to_jsonb), so the cache holds exactly what the webhook's `record` would have held.
 // It also answers the anti-entropy pass's questions (anti_entropy.hpp) with digests of rows.
 // It connects lazily and again after a broken connection; errors are thrown to the caller.
@@ -43,6 +44,8 @@ class PgSource final : public RowSource, public DigestSource {
     // refuses, or what the connection threw.
     void check();
     Snapshot read(const std::vector<std::string>& pks, bool full, ListRows list) override;
+    // Through a cursor in the snapshot's transaction, a run of rows at a time.
+    Snapshot read_full(std::size_t run_rows, const RowRun& run) override;
     std::vector<RowDigest> digests(const std::optional<std::string>& after,
                                    std::size_t limit) override;
     std::vector<RowDigest> digests_of(const std::vector<std::string>& pks) override;

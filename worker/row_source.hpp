@@ -2,8 +2,14 @@
 // (list/list.hpp), both from one consistent snapshot; the Postgres adapter (pg_source) is the real
 // one, tests use fakes. A source returns rows only: the list module keeps and renders the list.
 // Failures to reach the source are unexpected and thrown; the worker loop retries with backoff.
+// A full read can be handed over in runs (read_full), so that a table of a million rows is never
+// held whole: the applier writes each run's keys as it comes.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -40,6 +46,10 @@ struct Snapshot {
     std::vector<std::vector<Row>> views;
 };
 
+// Takes one run of a full read: rows in list order, and how the list is ordered. It may take the
+// rows' contents, and may throw (a write fenced off): the read then ends there.
+using RowRun = std::function<void(std::vector<Row>& rows, KeyOrder order)>;
+
 class RowSource {
   public:
     virtual ~RowSource() = default;
@@ -47,6 +57,24 @@ class RowSource {
     // `pks` and `list` are ignored. Ids are compared as the key type compares them
     // (Snapshot::asked).
     virtual Snapshot read(const std::vector<std::string>& pks, bool full, ListRows list) = 0;
+    // A full read handed to `run` in runs of at most `run_rows` rows, in list order, every run
+    // and the returned Snapshot's views from one snapshot; the Snapshot's rows are empty. The
+    // default reads in full and hands the rows over in runs; the Postgres adapter reads a run at
+    // a time.
+    virtual Snapshot read_full(std::size_t run_rows, const RowRun& run) {
+        Snapshot s = read({}, true, ListRows::Changes);
+        const std::size_t step = std::max<std::size_t>(run_rows, 1);
+        std::vector<Row> rows;
+        for (std::size_t i = 0; i < s.rows.size(); i += step) {
+            auto from = s.rows.begin() + static_cast<std::ptrdiff_t>(i);
+            auto to =
+                s.rows.begin() + static_cast<std::ptrdiff_t>(std::min(i + step, s.rows.size()));
+            rows.assign(std::make_move_iterator(from), std::make_move_iterator(to));
+            run(rows, s.key_order);
+        }
+        s.rows.clear();
+        return s;
+    }
 };
 
 }  // namespace revalidator::worker

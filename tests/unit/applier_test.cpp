@@ -55,7 +55,12 @@ class ApplierTest : public ::testing::Test {
     FakeSource source;
     FakeSink sink;
     metrics::Registry registry;
-    ApplierConfig cfg = fakes::default_applier();
+    // Full resyncs in runs of two rows, so that every test crosses runs.
+    ApplierConfig cfg = [] {
+        auto c = fakes::default_applier();
+        c.run_rows = 2;
+        return c;
+    }();
 
     // Built on first use, so that a test can change cfg first.
     Applier& applier() {
@@ -324,6 +329,65 @@ TEST_F(ApplierTest, FullResyncWritesAllRowsAndDeletesRowsNoLongerPresent) {
     EXPECT_EQ(metric("revalidator_worker_resyncs_total"), 1);
     EXPECT_EQ(metric("revalidator_worker_rows_read_total"), 3);
     EXPECT_EQ(sink.store.size(), 5u);  // three rows, the list and its version, nothing else
+}
+
+// A source that notes, as it hands over each run of a full read, how many sets the cache had.
+class RunNotingSource : public FakeSource {
+  public:
+    explicit RunNotingSource(const FakeSink& sink) : sink_(sink) {}
+    std::vector<int> sets_at_run;
+
+    Snapshot read_full(std::size_t run_rows, const RowRun& run) override {
+        return FakeSource::read_full(run_rows, [&](std::vector<Row>& rows, KeyOrder order) {
+            sets_at_run.push_back(sink_.sets);
+            run(rows, order);
+        });
+    }
+
+  private:
+    const FakeSink& sink_;
+};
+
+TEST_F(ApplierTest, AFullResyncWritesEachRunsKeysAsItComesAndTheListAfterTheLast) {
+    RunNotingSource runs(sink);
+    runs.key_order = KeyOrder::Integer;
+    for (int i = 1; i <= 5; ++i) runs.put(i);
+    Applier applier(runs, sink, cfg, registry);
+    ASSERT_TRUE(applier.apply(full_batch()).done());
+
+    // Runs of two rows: each run's keys are in the cache before the next run is read.
+    EXPECT_EQ(runs.sets_at_run, (std::vector<int>{0, 2, 4}));
+    const auto list_at = std::find(sink.ops.begin(), sink.ops.end(), "set /articles");
+    ASSERT_NE(list_at, sink.ops.end());
+    for (int i = 1; i <= 5; ++i) {
+        const auto row_at =
+            std::find(sink.ops.begin(), sink.ops.end(), "set /articles/" + std::to_string(i));
+        EXPECT_LT(row_at, list_at) << i;
+    }
+    EXPECT_EQ(sink.at("/articles"), runs.list());
+    EXPECT_EQ(metric("revalidator_worker_rows_read_total"), 5);
+}
+
+TEST_F(ApplierTest, AResyncFencedHalfWayKeepsWhatItKnewAndNeverWritesHalfAList) {
+    source.key_order = KeyOrder::Integer;
+    for (int i = 1; i <= 6; ++i) source.put(i);
+    ASSERT_TRUE(applier().apply(full_batch()).done());
+    source.table.erase("6");  // deleted while no webhook says so
+    source.put(2, "new");
+
+    sink.writes_before_fence = 3;  // the second run's writes are fenced off
+    EXPECT_THROW(applier().apply(full_batch()), Fenced);
+    sink.writes_before_fence = -1;
+    EXPECT_EQ(sink.at("/articles"),
+              list_text({int_row(1), int_row(2), int_row(3), int_row(4), int_row(5), int_row(6)}));
+
+    // What the half resync placed is not the table: the next batch reads the whole list.
+    ASSERT_TRUE(applier().apply(rows_batch({"1"})).done());
+    EXPECT_EQ(sink.at("/articles"), source.list());
+    // And the keys known cached before it are still known: the next resync deletes row 6's.
+    ASSERT_TRUE(applier().apply(full_batch()).done());
+    EXPECT_FALSE(sink.has("/articles/6"));
+    EXPECT_EQ(sink.at("/articles"), source.list());
 }
 
 TEST_F(ApplierTest, FullResyncLearnsStringIdsFromTheCachedList) {

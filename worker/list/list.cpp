@@ -11,29 +11,78 @@ List::List(std::string prefix, std::size_t max_item_bytes, std::uint64_t generat
       layout_(std::move(prefix), max_item_bytes, generation) {}
 
 ListRows List::wants() const {
-    return segments_.valid() ? ListRows::Changes : ListRows::All;
+    return complete_ && segments_.valid() ? ListRows::Changes : ListRows::All;
 }
 
 void List::follow(const Snapshot& snap, bool full) {
-    written_ = false;
     if (full) {
-        if (snap.key_order != KeyOrder::None) {
-            segments_.replace(snap.rows, snap.key_order);
-        } else {
-            segments_.clear();
-        }
-    } else if (segments_.valid()) {
-        segments_.apply(snap.asked, snap.rows);
+        add_full(snap.rows, snap.key_order);
+        finish_full(snap.key_order);
+        if (complete_) return;
+        // A key not of its kind, with every row at hand: the list is kept whole instead.
+        Snapshot whole;
+        whole.listed = snap.rows;
+        follow(whole, false);
+        return;
+    }
+    written_ = false;
+    if (!complete_) {
+        // A full read was abandoned: what it placed is not the table.
+        segments_.clear();
+        filling_ = false;
+        flat_.clear();
+        complete_ = true;
     }
     if (segments_.valid()) {
+        segments_.apply(snap.asked, snap.rows);
         list_ = segments_.segments();
         return;
     }
-    const auto& rows = full ? snap.rows : snap.listed;
     std::vector<std::string_view> elements;
-    elements.reserve(rows.size());
-    for (const auto& row : rows) elements.push_back(row.json);
+    elements.reserve(snap.listed.size());
+    for (const auto& row : snap.listed) elements.push_back(row.json);
     list_ = {{++versions_, std::make_shared<const std::string>(jsonb_array_text(elements))}};
+}
+
+void List::add_full(const std::vector<Row>& run, KeyOrder order) {
+    if (!filling_) {
+        written_ = false;
+        complete_ = false;
+        filling_ = true;
+        list_.clear();
+        flat_.clear();
+        if (order != KeyOrder::None) {
+            segments_.start(order);
+        } else {
+            segments_.clear();
+            flat_ = "[";
+        }
+    }
+    if (order != KeyOrder::None) {
+        segments_.append(run);
+        return;
+    }
+    for (const auto& row : run) {
+        if (flat_.size() > 1) flat_ += ", ";
+        flat_ += row.json;
+    }
+}
+
+void List::finish_full(KeyOrder order) {
+    if (!filling_) add_full({}, order);
+    filling_ = false;
+    if (order == KeyOrder::None) {
+        flat_ += ']';
+        list_ = {{++versions_, std::make_shared<const std::string>(std::move(flat_))}};
+        flat_ = {};
+        complete_ = true;
+        return;
+    }
+    segments_.finish();
+    // A key not of its kind: the rows read are gone, so the next read asks for every row.
+    if (!segments_.valid()) return;
+    list_ = segments_.segments();
+    complete_ = true;
 }
 
 ListPlan List::plan(const std::function<bool(const std::string&)>& still_cached) {
@@ -47,7 +96,7 @@ void List::committed() {
 
 std::optional<std::vector<std::pair<std::string, std::string_view>>> List::rows_between(
     const std::optional<std::string>& after, const std::optional<std::string>& through) const {
-    if (!segments_.valid()) return std::nullopt;
+    if (!complete_ || !segments_.valid()) return std::nullopt;
     return segments_.rows_between(after, through);
 }
 

@@ -9,7 +9,9 @@
 // - any other order: the list asks the source for every row, in list order, on every batch, and
 //   is one segment rendered from them.
 // Which way is decided at each full read (Snapshot::key_order), which starts over, so the
-// list heals with every resync, like the item keys.
+// list heals with every resync, like the item keys. A full read may be fed in runs (start_full,
+// add_full, finish_full); until it is finished the list is not one a batch can follow, and one
+// abandoned half way (its source failed, or its writes were fenced) is rebuilt by the next read.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +38,13 @@ class List {
     ListRows wants() const;
     // The table as `snap` shows it: read in full, or with wants().
     void follow(const Snapshot& snap, bool full);
+    // A full read in runs: every row, in list order, run by run (`order` is Snapshot::key_order),
+    // then finish_full. The rows are placed as they come, and not held besides.
+    void add_full(const std::vector<Row>& run, KeyOrder order);
+    void finish_full(KeyOrder order);
+    // Whether there is a list to plan: false after a full read that could not be followed by key
+    // (a key not of its kind), until a read with wants() rebuilds it.
+    bool ready() const { return complete_; }
     std::size_t segment_count() const { return list_.size(); }
 
     // What to write for the list now. A part written earlier for an unchanged segment is reused
@@ -72,6 +81,10 @@ class List {
     ListLayout layout_;
     std::vector<ListSegment> list_;
     bool written_ = false;  // list_ is what the cache was last given
+    // No full read is under way, or abandoned: segments_ (when valid) holds the whole table.
+    bool complete_ = true;
+    bool filling_ = false;  // a full read is under way
+    std::string flat_;      // the list being read in full, when not kept by key
 };
 
 }  // namespace revalidator::worker

@@ -56,7 +56,11 @@ struct CollectionLane::Parts {
         }
         reads = std::make_unique<Reads>(read_settings(cfg, table.prefix, labels), cache->cache,
                                         cache->lists, database.get(), fill, registry);
-        read_routes.push_back({*reads, table.prefix, cfg.read_cache_control, read_auth});
+        read_routes.push_back({.reads = *reads,
+                               .prefix = table.prefix,
+                               .cache_control = cfg.read_cache_control,
+                               .read_auth = read_auth,
+                               .list = collection.list});
         read_patterns.merge(read_route_patterns(table.prefix));
         // Each view's list, read as the list is; a view has no rows to fill.
         for (const auto& view : collection.views) {

@@ -53,8 +53,9 @@ void declare(config::Parser& p, Config& c) {
     p.flag("--insecure-no-auth", c.insecure_no_auth,
            "accept webhooks without any authentication (local tests only)");
     config::declare(p, c.table);
-    p.collections(c.collections,
-                  {"--schema", "--table", "--primary-key", "--prefix", "--worker-endpoint"});
+    config::declare_list(p, c.list);
+    p.collections(c.collections, {"--schema", "--table", "--primary-key", "--prefix", "--list",
+                                  "--worker-endpoint"});
     p.option("--max-body-bytes", c.http.limits.max_body_bytes,
              "largest webhook body accepted, chunked or not (413 above)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
@@ -240,7 +241,8 @@ std::vector<config::Problem> validate(Config& c,
 
 std::vector<Collection> served(const Config& c) {
     if (!c.collections.empty()) return c.collections;
-    return {{.name = c.table.name, .table = c.table, .workers = c.worker_endpoints}};
+    return {
+        {.name = c.table.name, .table = c.table, .workers = c.worker_endpoints, .list = c.list}};
 }
 
 }  // namespace revalidator::ingress

@@ -32,6 +32,7 @@ struct Config {
     SigningConfig signing;  // keys derived from signing_secret by validate()
     bool insecure_no_auth = false;
     Table table;
+    bool list = true;  // Collection::list of the table the flags declare
     // The [[collection]] tables of the config file; when there are none, the table flags and
     // --worker-endpoint declare the one collection (served()).
     std::vector<Collection> collections;

@@ -1,6 +1,7 @@
 #include "applier.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <iterator>
 #include <stdexcept>
@@ -16,6 +17,58 @@
 namespace revalidator::worker {
 
 namespace {
+
+// A JSON array's text, fed in pieces, cut into its elements' texts (an element may span pieces).
+// Only strings and nesting are tracked; each element is parsed alone. Text that is no array ends
+// it quietly: a list that cannot be read teaches nothing.
+class ArrayElements {
+  public:
+    void feed(std::string_view piece, const std::function<void(std::string_view)>& element) {
+        for (char c : piece) {
+            if (failed_) return;
+            if (!started_) {
+                if (c == '[') {
+                    started_ = true;
+                } else if (!std::isspace(static_cast<unsigned char>(c))) {
+                    failed_ = true;
+                }
+                continue;
+            }
+            if (depth_ == 0) {
+                if (c == '{' || c == '[') {
+                    depth_ = 1;
+                    text_.assign(1, c);
+                } else if (c == ']') {
+                    failed_ = true;  // the end: nothing more is read
+                } else if (c != ',' && !std::isspace(static_cast<unsigned char>(c))) {
+                    failed_ = true;  // a scalar: never a row
+                }
+                continue;
+            }
+            text_ += c;
+            if (in_string_) {
+                if (escaped_) {
+                    escaped_ = false;
+                } else if (c == '\\') {
+                    escaped_ = true;
+                } else if (c == '"') {
+                    in_string_ = false;
+                }
+            } else if (c == '"') {
+                in_string_ = true;
+            } else if (c == '{' || c == '[') {
+                ++depth_;
+            } else if ((c == '}' || c == ']') && --depth_ == 0) {
+                element(text_);
+            }
+        }
+    }
+
+  private:
+    bool started_ = false, failed_ = false, in_string_ = false, escaped_ = false;
+    std::size_t depth_ = 0;
+    std::string text_;
+};
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -167,18 +220,20 @@ bool Applier::part_cached(const std::string& key, std::chrono::steady_clock::tim
 }
 
 void Applier::learn_cached_rows() {
-    Lookup cached = list_.read_back(sink_);
+    // The list read a part at a time and each row parsed alone: at a million rows the list is
+    // 600 MB, and parsed whole it took gigabytes.
+    ArrayElements elements;
+    Lookup cached = list_.read_back(sink_, [&](std::string_view piece) {
+        elements.feed(piece, [&](std::string_view element) {
+            auto row = nlohmann::json::parse(element, nullptr, false);
+            if (!row.is_object()) return;
+            auto pk = row.find(cfg_.primary_key);
+            if (pk == row.end()) return;
+            cached_.insert(pk->is_string() ? pk->get<std::string>() : pk->dump());
+        });
+    });
     // Unreachable: try again on the next resync rather than believe the cache is empty.
     cached_known_ = cached.reachable;
-    if (!cached.value) return;
-    auto rows = nlohmann::json::parse(*cached.value, nullptr, false);
-    if (!rows.is_array()) return;
-    for (const auto& row : rows) {
-        if (!row.is_object()) continue;
-        auto pk = row.find(cfg_.primary_key);
-        if (pk == row.end()) continue;
-        cached_.insert(pk->is_string() ? pk->get<std::string>() : pk->dump());
-    }
 }
 
 bool Applier::cache_restarted() {

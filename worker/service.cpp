@@ -32,10 +32,11 @@ int verify_once(const Config& cfg) {
                                         return true;
                                     }});
             }
-            const auto report =
-                verify(source, *cache,
-                       {.prefix = t.cfg.table.prefix, .max_item_bytes = t.cfg.max_item_bytes},
-                       lister.get());
+            const auto report = verify(source, *cache,
+                                       {.prefix = t.cfg.table.prefix,
+                                        .max_item_bytes = t.cfg.max_item_bytes,
+                                        .list = t.cfg.list},
+                                       lister.get());
             std::cout << describe(report, t.cfg.table.qualified()) << std::flush;
             worst = std::max(worst, !report.readable() ? 2 : report.equal() ? 0 : 1);
         } catch (const std::exception& e) {

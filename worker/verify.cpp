@@ -27,6 +27,12 @@ Found found(const Lookup& got, const std::optional<std::string>& expected) {
 }
 
 Found compare_list(CacheSink& cache, const VerifySettings& s, const std::vector<Row>& rows) {
+    if (!s.list) {
+        // A collection without a list: neither the list nor its version may be there.
+        const Found head = found(cache.get(s.prefix), std::nullopt);
+        if (head != Found::Equal) return head;
+        return found(cache.get(version_key(s.prefix)), std::nullopt);
+    }
     std::vector<std::string_view> elements;
     elements.reserve(rows.size());
     for (const auto& row : rows) elements.push_back(row.json);

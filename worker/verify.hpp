@@ -25,6 +25,7 @@ struct VerifySettings {
     std::size_t max_item_bytes = 1'000'000;  // as the worker's --max-item-bytes
     std::chrono::milliseconds settle{1000};
     std::size_t max_examples = 10;
+    bool list = true;  // Collection::list: without a list, none must be there
 };
 
 struct VerifyReport {

@@ -23,8 +23,9 @@ void declare(config::Parser& p, Config& c) {
     config::declare(p, c.table);
     p.option("--order-by", c.order_by,
              "list order, e.g. \"published_at DESC, id\" (default: the primary key)");
+    config::declare_list(p, c.list);
     p.collections(c.collections,
-                  {"--schema", "--table", "--primary-key", "--prefix", "--order-by"});
+                  {"--schema", "--table", "--primary-key", "--prefix", "--order-by", "--list"});
     // Two names: in the file, `collection` is the [[collection]] tables, so the file says `serve`.
     p.option("--collection,--serve", c.collection,
              "the [[collection]] of the config file this worker serves (needed when it declares "
@@ -154,6 +155,7 @@ std::vector<config::Problem> validate(Config& c,
         c.table = served.front()->table;
         c.order_by = served.front()->order_by;
         c.views = served.front()->views;
+        c.list = served.front()->list;
     } else if (!c.collection.empty()) {
         problem("--collection", "\"" + c.collection.front() +
                                     "\" is set but the configuration declares no [[collection]]");
@@ -216,6 +218,7 @@ std::vector<TableConfig> per_table(const Config& c) {
         t.cfg.table = collection.table;
         t.cfg.order_by = collection.order_by;
         t.cfg.views = collection.views;
+        t.cfg.list = collection.list;
         out.push_back(std::move(t));
     }
     return out;
@@ -239,7 +242,8 @@ ApplierConfig applier_config(const Config& c) {
             .max_item_bytes = c.max_item_bytes,
             .part_recheck = std::chrono::milliseconds(c.part_recheck_ms),
             .views = std::move(views),
-            .absent_ttl = std::chrono::seconds(c.absent_ttl_s)};
+            .absent_ttl = std::chrono::seconds(c.absent_ttl_s),
+            .list = c.list};
 }
 
 BatchLoopConfig loop_config(const Config& c) {

@@ -32,11 +32,12 @@ struct Config {
     Table table;
     std::string order_by;  // empty: the primary key
     // The config file's [[collection]] tables, and the names of those this worker serves.
-    // validate() sets `table`, `order_by` and `views` from the first; per_table() gives each
-    // served table's settings.
+    // validate() sets `table`, `order_by`, `views` and `list` from the first; per_table() gives
+    // each served table's settings.
     std::vector<Collection> collections;
     std::vector<std::string> collection;
     std::vector<View> views;
+    bool list = true;  // Collection::list
     std::size_t max_item_bytes = 1'000'000;
     int part_recheck_ms = 1000;
     int absent_ttl_s = 60;

@@ -5,7 +5,8 @@
 
 namespace loadgen {
 
-Divergence compare(const Truth::Snapshot& truth, CacheView& cache, const std::string& prefix) {
+Divergence compare(const Truth::Snapshot& truth, CacheView& cache, const std::string& prefix,
+                   bool list) {
     Divergence d;
     d.rows = truth.rows.size();
     d.list_bytes = truth.list.size();
@@ -19,19 +20,19 @@ Divergence compare(const Truth::Snapshot& truth, CacheView& cache, const std::st
         ++d.items_divergent;
         if (d.examples.size() < 5) d.examples.push_back(keys[i]);
     }
-    auto list = cache.list(prefix);
-    d.list_equal = list && *list == truth.list;
+    auto cached_list = cache.list(prefix);
+    d.list_equal = list ? cached_list && *cached_list == truth.list : !cached_list;
     if (!d.list_equal && d.examples.size() < 5) d.examples.push_back(prefix);
     return d;
 }
 
 Divergence wait_consistent(Truth& truth, CacheView& cache, const std::string& prefix,
-                           double timeout_s) {
+                           double timeout_s, bool list) {
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                         std::chrono::duration<double>(timeout_s));
     while (true) {
-        Divergence d = compare(truth.snapshot(), cache, prefix);
+        Divergence d = compare(truth.snapshot(), cache, prefix, list);
         if (d.keys_divergent() == 0 || std::chrono::steady_clock::now() >= deadline) return d;
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }

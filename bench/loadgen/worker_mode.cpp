@@ -45,6 +45,7 @@ struct WorkerOptions {
     OriginalLimits original_limits;
     std::string original_prefix = "/loadgen-original";
     std::string json;
+    bool list = true;  // the worker's --list: false, the list must be absent
 };
 
 // The worker's counters that a run moves.
@@ -188,7 +189,7 @@ int run_worker_mode(const WorkerOptions& o) {
         std::cerr << "worker: the table is empty, or --events or --repeat is 0\n";
         return 2;
     }
-    Divergence before = wait_consistent(truth, cache, o.table.prefix, o.wait_consistent_s);
+    Divergence before = wait_consistent(truth, cache, o.table.prefix, o.wait_consistent_s, o.list);
     if (before.keys_divergent() != 0) {
         std::cerr << "worker: the cache does not equal Postgres before the run ("
                   << before.keys_divergent() << " keys differ); is the worker running?\n";
@@ -206,7 +207,7 @@ int run_worker_mode(const WorkerOptions& o) {
     std::vector<nlohmann::json> repeats;
     for (unsigned i = 0; i < o.repeat; ++i)
         repeats.push_back(measure_once(o, truth, cache, ids, rng, push));
-    Divergence after = compare(truth.snapshot(), cache, o.table.prefix);
+    Divergence after = compare(truth.snapshot(), cache, o.table.prefix, o.list);
 
     // The median repetition by events/s stands for the run; one that did not drain counts as 0.
     auto eps = [](const nlohmann::json& r) {
@@ -275,6 +276,10 @@ void add_worker_command(CLI::App& app) {
                     "original algorithm: largest item written whole")
         ->capture_default_str();
     cmd->add_option("--json", o->json, "also write the result as JSON to this file");
+    cmd->add_option("--list", o->list,
+                    "whether the worker keeps the list (its --list); false: the final check "
+                    "wants the list absent")
+        ->capture_default_str();
     cmd->callback([o] {
         if (!o->original && o->metrics_url.empty())
             throw CLI::RequiredError("--worker-metrics (needed unless --baseline-original)");

@@ -123,10 +123,24 @@ void add_read_routes(http::Server& svr, const ReadLanes& lanes,
                                      .queue = lanes.queue,
                                      .batch = lanes.batch});
     for (const auto& ctx : collections) {
-        svr.get_batched(
-            list_pattern(ctx.prefix), lists,
-            [ctx](std::span<http::Server::Exchange> batch) { answer_lists(ctx, batch); }, lists,
-            [ctx](const http::Request& req, http::Response& res) { answer(ctx, req, res, false); });
+        if (!ctx.list) {
+            // Nothing to read: answered on the loop, as cheap as the router's own 404.
+            svr.get(list_pattern(ctx.prefix), [ctx](const http::Request& req, http::Response& res) {
+                if (!authorized(ctx, req, res)) return;
+                http::reject(res, 404, "no_list",
+                             "collection at " + ctx.prefix +
+                                 " keeps no list of all its rows (list = false); read its rows "
+                                 "at " +
+                                 ctx.prefix + "/{id}");
+            });
+        } else {
+            svr.get_batched(
+                list_pattern(ctx.prefix), lists,
+                [ctx](std::span<http::Server::Exchange> batch) { answer_lists(ctx, batch); }, lists,
+                [ctx](const http::Request& req, http::Response& res) {
+                    answer(ctx, req, res, false);
+                });
+        }
         if (!ctx.rows) continue;
         svr.get_batched(
             row_pattern(ctx.prefix), hits,

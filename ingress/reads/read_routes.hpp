@@ -9,6 +9,8 @@
 // fill), and lists (lists and views, in batches too: one get of the list's version for a batch).
 // A storm in one lane leaves the others as they were.
 //
+// A collection configured without a list answers its list's path with 404 `no_list`, on the loop.
+//
 // Reads are public unless a read secret is set. The read secret is a credential of its own: the
 // webhook secrets never grant a read, and the read secret never grants a webhook.
 #pragma once
@@ -40,6 +42,9 @@ struct ReadRouteContext {
     std::string cache_control;
     const BearerAuth* read_auth;  // nullptr: reads are public
     bool rows = true;             // {prefix}/{id} too; a view is a list alone (collection.hpp)
+    // Whether {prefix} has a list (Collection::list): without one, GET {prefix} is answered 404
+    // no_list at once, never a wait for a list that will not come.
+    bool list = true;
 };
 
 void add_read_routes(http::Server& svr, const ReadLanes& lanes,

@@ -33,6 +33,10 @@ struct Collection {
     // its events to. Only the ingress uses them; a worker binds its own --bind.
     std::vector<std::string> workers{};
     std::vector<View> views{};
+    // Whether the list of all rows is kept at the prefix. Without it (a table too large for its
+    // whole list to make sense) the worker keeps none in memory and writes none, and the
+    // ingress answers GET {prefix} with 404 no_list; row keys and views are as ever.
+    bool list = true;
 };
 
 }  // namespace revalidator

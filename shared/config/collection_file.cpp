@@ -14,7 +14,7 @@ namespace revalidator::config {
 namespace {
 
 constexpr const char* kKeys[] = {"name",     "table",   "primary-key", "prefix",
-                                 "order-by", "workers", "view"};
+                                 "order-by", "workers", "view",        "list"};
 constexpr const char* kViewKeys[] = {"name", "key", "filter", "order-by", "limit", "columns"};
 constexpr std::int64_t kMaxLimit = 1'000'000;
 
@@ -97,7 +97,7 @@ Collection read_one(const toml::table& t, Report&& problem) {
         if (std::find(std::begin(kKeys), std::end(kKeys), k) == std::end(kKeys)) {
             problem(k,
                     "no such key (a collection has name, table, primary-key, prefix, order-by, "
-                    "workers and view)");
+                    "list, workers and view)");
         }
     }
     auto text = [&](const char* key, std::string& into) {
@@ -136,6 +136,13 @@ Collection read_one(const toml::table& t, Report&& problem) {
     if (text("order-by", c.order_by) && !c.table.primary_key.empty()) {
         if (auto order = sql::order_by(c.order_by, c.table.primary_key); !order) {
             problem("order-by", order.error());
+        }
+    }
+    if (const auto* list = t.get("list")) {
+        if (auto b = list->value_exact<bool>()) {
+            c.list = *b;
+        } else {
+            problem("list", "must be true or false");
         }
     }
     if (const auto* workers = t.get("workers")) {
@@ -254,6 +261,7 @@ std::string render_collections(const std::vector<Collection>& collections) {
                       {"prefix", c.table.prefix},
                       {"workers", workers}};
         if (!c.order_by.empty()) t.insert("order-by", c.order_by);
+        if (!c.list) t.insert("list", false);
         out << "\n[[collection]]\n" << t << "\n";
         for (const auto& v : c.views) {
             toml::table view{{"name", v.name}, {"key", v.key}};

@@ -12,6 +12,13 @@ void declare(Parser& p, Table& t) {
         ->check([](const std::string& prefix) { return check_prefix(prefix).value_or(""); });
 }
 
+void declare_list(Parser& p, bool& list) {
+    p.flag("--list", list,
+           "keep the table's list of all rows at {prefix}; --list=false: the row keys (and "
+           "views) only, for a table whose whole list is too large to serve "
+           "(docs/configuration.md)");
+}
+
 void check(const Table& t, std::vector<Problem>& problems) {
     for (const auto& [flag, value] :
          {std::pair{"--schema", &t.schema}, std::pair{"--table", &t.name},

@@ -191,6 +191,29 @@ TEST_F(AntiEntropyTest, ValuesABuggyWriterLeftAreFoundAndRewritten) {
     expect_true_cache();
 }
 
+TEST_F(AntiEntropyTest, WithoutAListRowKeysAreStillRepaired) {
+    applier_cfg.list = false;
+    start();
+    ASSERT_EQ(sink.at("/articles"), "<absent>");
+    source.put(14, "changed without a webhook");
+    source.table.erase("15");
+    source.put(21);
+    sink.store["/articles/11"] = "garbage";
+    Repairs r = pass();
+    EXPECT_EQ(r.pks, (std::vector<std::string>{"11", "14", "15", "21"}));
+    EXPECT_FALSE(r.list);
+    EXPECT_EQ(metric(kind("wrong")), 2);
+    EXPECT_EQ(metric(kind("missing")), 1);
+    EXPECT_EQ(metric(kind("vanished")), 1);
+    EXPECT_EQ(metric(kind("list_row")), 0);  // no list to compare
+    EXPECT_EQ(metric(kind("list")), 0);
+    heal(r);
+    for (const auto& [pk, json] : source.table) EXPECT_EQ(sink.at("/articles/" + pk), json) << pk;
+    EXPECT_EQ(sink.at("/articles/15"), "<absent>");
+    EXPECT_EQ(sink.at("/articles"), "<absent>");
+    EXPECT_TRUE(pass().empty());
+}
+
 TEST_F(AntiEntropyTest, KeysNoRowHasAreDeletedWhenTheCacheListsThem) {
     start();
     for (const char* key : {"/articles/99", "/articles/010"}) sink.store[key] = "leftover";

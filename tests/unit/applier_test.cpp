@@ -390,6 +390,48 @@ TEST_F(ApplierTest, AResyncFencedHalfWayKeepsWhatItKnewAndNeverWritesHalfAList) 
     EXPECT_EQ(sink.at("/articles"), source.list());
 }
 
+TEST_F(ApplierTest, WithoutAListRowsAndViewsAreWrittenAndAnEarlierListDeleted) {
+    cfg.list = false;
+    cfg.views = {"/featured"};
+    source.views.push_back([](const std::map<std::string, std::string>& table) {
+        std::vector<Row> rows;
+        for (const auto& [pk, json] : table) {
+            if (pk != "2") rows.push_back({pk, json});
+        }
+        return rows;
+    });
+    for (int i = 1; i <= 3; ++i) source.put(i);
+    // An earlier configuration's list, in parts behind a manifest, and its version.
+    sink.store["/articles"] =
+        R"({"bytes":4,"chunked":true,"parts":["/articles:part:1:0","/articles:part:2:0"]})";
+    sink.store["/articles:version"] = "0123456789abcdef0123456789abcdef";
+    sink.store["/articles:part:1:0"] = "[{}";
+    sink.store["/articles:part:2:0"] = "]";
+
+    ASSERT_TRUE(applier().apply(full_batch()).done());
+    for (int i = 1; i <= 3; ++i) {
+        EXPECT_EQ(sink.at("/articles/" + std::to_string(i)), int_row(i)) << i;
+    }
+    for (const char* key :
+         {"/articles", "/articles:version", "/articles:part:1:0", "/articles:part:2:0"}) {
+        EXPECT_EQ(sink.at(key), "<absent>") << key;
+    }
+    EXPECT_EQ(sink.at("/featured"), list_text({int_row(1), int_row(3)}));
+    EXPECT_FALSE(applier().list().in_cache());
+    EXPECT_EQ(applier().list().segment_count(), 0u);
+
+    // A batch reads the rows it names, never the whole table for a list.
+    source.put(2, "new");
+    source.table.erase("3");
+    ASSERT_TRUE(applier().apply(rows_batch({"2", "3"})).done());
+    EXPECT_EQ(source.calls.back().list, ListRows::Changes);
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2, "new"));
+    EXPECT_EQ(sink.at("/articles/3"), "<absent>");
+    EXPECT_EQ(sink.at("/articles"), "<absent>");
+    EXPECT_EQ(sink.at("/featured"), list_text({int_row(1)}));
+    EXPECT_EQ(metric("revalidator_worker_list_rebuilds_total"), 2);  // the view's, not a list's
+}
+
 TEST_F(ApplierTest, FullResyncLearnsStringIdsFromTheCachedList) {
     source.table["a"] = row_json("\"a\"", "x");
     sink.store["/articles"] = list_text({row_json("\"a\"", "x"), row_json("\"gone-1\"", "y")});
@@ -397,6 +439,28 @@ TEST_F(ApplierTest, FullResyncLearnsStringIdsFromTheCachedList) {
     EXPECT_TRUE(applier().apply(full_batch()).done());
     EXPECT_FALSE(sink.has("/articles/gone-1"));
     EXPECT_EQ(sink.at("/articles/a"), row_json("\"a\"", "x"));
+}
+
+TEST_F(ApplierTest, FullResyncLearnsRowsFromACachedListInPartsEvenARowCutInTwo) {
+    source.put(1);
+    // An earlier run's chunked list: row 8 is cut in the middle of a string holding what would
+    // end an object or a string, and rows 8 and 9 have since been deleted.
+    const std::string eight = R"({"id": 8, "title": "a } and a \" and ]"})";
+    const std::string list = list_text({int_row(1), eight, int_row(9)});
+    const auto cut = list.find("and a");
+    sink.store["/articles"] =
+        R"({"bytes":)" + std::to_string(list.size()) +
+        R"(,"chunked":true,"parts":["/articles:part:1:0","/articles:part:1:1"]})";
+    sink.store["/articles:part:1:0"] = list.substr(0, cut);
+    sink.store["/articles:part:1:1"] = list.substr(cut);
+    sink.store["/articles/8"] = eight;
+    sink.store["/articles/9"] = int_row(9);
+
+    ASSERT_TRUE(applier().apply(full_batch()).done());
+    EXPECT_EQ(sink.at("/articles/8"), "<absent>");
+    EXPECT_EQ(sink.at("/articles/9"), "<absent>");
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1));
+    EXPECT_EQ(metric("revalidator_worker_stale_keys_deleted_total"), 2);
 }
 
 TEST_F(ApplierTest, FullResyncUsesTheConfiguredPrimaryKey) {

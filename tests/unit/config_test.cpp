@@ -235,6 +235,7 @@ table = "authors"
 primary-key = "uuid"
 prefix = "/people"
 order-by = "name"
+list = false
 workers = ["ipc:///run/authors.sock"]
 
 [[collection.view]]
@@ -257,6 +258,7 @@ TEST_F(ConfigTest, CollectionsComeFromTheFileWithTheirDefaults) {
     EXPECT_EQ(articles.table.primary_key, "id");
     EXPECT_EQ(articles.table.prefix, "/articles");
     EXPECT_EQ(articles.order_by, "");
+    EXPECT_TRUE(articles.list);
     EXPECT_EQ(articles.workers,
               (std::vector<std::string>{"tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556"}));
     const auto& authors = s.collections[1];
@@ -264,6 +266,7 @@ TEST_F(ConfigTest, CollectionsComeFromTheFileWithTheirDefaults) {
     EXPECT_EQ(authors.table.primary_key, "uuid");
     EXPECT_EQ(authors.table.prefix, "/people");
     EXPECT_EQ(authors.order_by, "name");
+    EXPECT_FALSE(authors.list);
     EXPECT_EQ(authors.workers, std::vector<std::string>{"ipc:///run/authors.sock"});
     ASSERT_EQ(authors.views.size(), 1u);
     const auto& recent = authors.views[0];
@@ -302,6 +305,8 @@ TEST_F(ConfigTest, EveryBadCollectionExits64NamingTheKeyAndItsLine) {
          "collection.order-by", "title"},
         {"bad endpoint", "[[collection]]\n" + ok + "workers = [\"tcp://x\"]\n",
          "collection.workers", "tcp://x"},
+        {"list not a boolean", "[[collection]]\n" + ok + "list = \"no\"\n", "collection.list",
+         "true or false"},
         {"workers not an array", "[[collection]]\n" + ok + "workers = \"tcp://a:1\"\n",
          "collection.workers", "array"},
         {"same name", "[[collection]]\n" + ok + "[[collection]]\nname = \"a\"\ntable = \"b\"\n",
@@ -381,6 +386,7 @@ TEST_F(ConfigTest, CheckConfigPrintsTheCollectionsSoThatTheOutputReadsBack) {
         EXPECT_EQ(s.collections[i].table.primary_key, first[i].table.primary_key);
         EXPECT_EQ(s.collections[i].table.prefix, first[i].table.prefix);
         EXPECT_EQ(s.collections[i].order_by, first[i].order_by);
+        EXPECT_EQ(s.collections[i].list, first[i].list);
         EXPECT_EQ(s.collections[i].workers, first[i].workers);
         ASSERT_EQ(s.collections[i].views.size(), first[i].views.size());
         for (std::size_t v = 0; v < first[i].views.size(); ++v) {

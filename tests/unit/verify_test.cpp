@@ -92,6 +92,21 @@ TEST(Verify, AListWhoseVersionNamesOtherBytesIsWrong) {
         << "the worker writes it with every list";
 }
 
+TEST(Verify, WithoutAListNoneMayBeThere) {
+    Table t;
+    auto settings = kSettings;
+    settings.list = false;
+    EXPECT_EQ(verify(t.source, t.cache, settings).list, VerifyReport::Found::Wrong)
+        << "a list an earlier configuration left is stale";
+    t.cache.store.erase("/a");
+    EXPECT_EQ(verify(t.source, t.cache, settings).list, VerifyReport::Found::Wrong)
+        << "its version too";
+    t.cache.store.erase(version_key("/a"));
+    auto r = verify(t.source, t.cache, settings);
+    EXPECT_EQ(r.list, VerifyReport::Found::Equal);
+    EXPECT_TRUE(r.equal());
+}
+
 TEST(Verify, RowsWithoutAKeyAreCountedNotCompared) {
     Table t;
     t.source.table["a b"] = fakes::row_json("\"a b\"", "space");

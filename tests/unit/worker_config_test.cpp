@@ -27,6 +27,7 @@ TEST(WorkerConfig, EachNamedCollectionGetsItsEndpointInOrder) {
     Config cfg;
     cfg.collections = {collection("articles"), collection("authors", "name")};
     cfg.collections[0].views.push_back({.name = "recent", .key = "/recent"});
+    cfg.collections[0].list = false;
     cfg.collection = {"authors", "articles"};
     cfg.bind = {"tcp://*:5556", "tcp://*:5555"};
     ASSERT_TRUE(validate(cfg, derived_key).empty());
@@ -38,11 +39,15 @@ TEST(WorkerConfig, EachNamedCollectionGetsItsEndpointInOrder) {
     EXPECT_EQ(tables[0].cfg.table.qualified(), "public.authors");
     EXPECT_EQ(tables[0].cfg.order_by, "name");
     EXPECT_TRUE(tables[0].cfg.views.empty());
+    EXPECT_TRUE(tables[0].cfg.list);
+    EXPECT_TRUE(applier_config(tables[0].cfg).list);
     EXPECT_EQ(tables[1].collection, "articles");
     EXPECT_EQ(tables[1].bind, "tcp://*:5555");
     EXPECT_EQ(tables[1].cfg.table.prefix, "/articles");
     ASSERT_EQ(tables[1].cfg.views.size(), 1u);
     EXPECT_EQ(tables[1].cfg.views[0].name, "recent");
+    EXPECT_FALSE(tables[1].cfg.list);
+    EXPECT_FALSE(applier_config(tables[1].cfg).list);
 }
 
 TEST(WorkerConfig, OneTableFromTheOnlyCollectionOrFromTheFlags) {

@@ -119,8 +119,19 @@ void List::distrust_part(std::string_view part_key) {
 }
 
 Lookup List::read_back(CacheSink& sink) {
+    std::string list;
+    Lookup whole = read_back(sink, [&](std::string_view piece) { list += piece; });
+    if (whole.value) whole.value = std::move(list);
+    return whole;
+}
+
+Lookup List::read_back(CacheSink& sink, const std::function<void(std::string_view)>& piece) {
     Lookup head = sink.get(prefix_);
-    if (!head.value || !manifest::is_manifest(*head.value)) return head;
+    if (!head.value) return head;
+    if (!manifest::is_manifest(*head.value)) {
+        piece(*head.value);
+        return {std::string(), head.reachable};
+    }
     auto decoded = manifest::decode(*head.value);
     if (!decoded) return {};
     for (const auto& bad : decoded->rejected) {
@@ -130,13 +141,12 @@ Lookup List::read_back(CacheSink& sink) {
     }
     layout_.adopt(decoded->parts);
     if (!decoded->rejected.empty()) return {};
-    std::string list;
     for (const auto& key : decoded->parts) {
         Lookup part = sink.get(key);
         if (!part.value) return {std::nullopt, part.reachable};
-        list += *part.value;
+        piece(*part.value);
     }
-    return {std::move(list)};
+    return {std::string()};
 }
 
 }  // namespace revalidator::worker

@@ -73,6 +73,9 @@ class List {
     // nullopt, and `reachable` as the cache answered, when it is not there whole. The parts its
     // manifest names are adopted: deleted after the next list is written.
     Lookup read_back(CacheSink& sink);
+    // The same, handed to `piece` a part at a time instead of joined, so that a list of 600 MB
+    // is never held whole; `value` of the answer stays empty. A part missing half way ends it.
+    Lookup read_back(CacheSink& sink, const std::function<void(std::string_view)>& piece);
 
   private:
     std::string prefix_;

@@ -55,7 +55,7 @@ void List::add_full(const std::vector<Row>& run, KeyOrder order) {
             segments_.start(order);
         } else {
             segments_.clear();
-            flat_ = "[";
+            flat_.push_back('[');
         }
     }
     if (order != KeyOrder::None) {

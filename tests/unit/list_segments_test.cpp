@@ -303,6 +303,32 @@ TEST_F(ListSegmentsTest, AFullReadFedInRunsIsTheListOfItsRows) {
     EXPECT_FALSE(runs.valid());
 }
 
+TEST_F(ListSegmentsTest, RowsBetweenAreTheRangesRowsAcrossSegments) {
+    ListSegments c(120, versions);
+    std::vector<Row> rows;
+    for (int i = 1; i <= 30; ++i) rows.push_back(row(i));
+    c.replace(rows, KeyOrder::Integer);
+    ASSERT_GT(c.segments().size(), 5u);
+    auto got = c.rows_between("4", "17");
+    ASSERT_EQ(got.size(), 13u);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].first, std::to_string(i + 5));
+        EXPECT_EQ(got[i].second, row(static_cast<long>(i) + 5).json);
+    }
+    EXPECT_EQ(c.rows_between(std::nullopt, "2").size(), 2u);
+    EXPECT_EQ(c.rows_between("28", std::nullopt).size(), 2u);
+    EXPECT_EQ(c.rows_between(std::nullopt, std::nullopt).size(), 30u);
+    EXPECT_TRUE(c.rows_between("30", std::nullopt).empty());
+
+    // A change not rendered yet is the row as it is now.
+    c.apply({"6", "7"}, {row(6, "new")});
+    got = c.rows_between("4", "8");
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].second, row(5).json);
+    EXPECT_EQ(got[1].second, row(6, "new").json);
+    EXPECT_EQ(got[2].first, "8");
+}
+
 TEST_F(ListSegmentsTest, DeletingTheLastRowRerendersTheNewLastSegment) {
     ListSegments c(120, versions);
     std::vector<Row> rows;

@@ -186,11 +186,29 @@ std::vector<std::pair<std::string, std::string_view>> ListSegments::rows_between
     if (after && !(lo = sort_key(order_, *after))) return {};
     if (through && !(hi = sort_key(order_, *through))) return {};
     std::vector<std::pair<std::string, std::string_view>> out;
-    for (const auto& [_, s] : segments_) {
-        each_row(s, [&](const std::string& key, std::string_view json) {
-            if ((lo && key <= *lo) || (hi && key > *hi)) return;
-            out.emplace_back(pk_of(order_, key), json);
-        });
+    auto add = [&](const std::string& key, std::string_view json) {
+        out.emplace_back(pk_of(order_, key), json);
+    };
+    // Only the segments that can hold the range, searched: the pass asks for a few hundred rows
+    // of a million many times a pass.
+    auto it = lo ? segments_.upper_bound(*lo) : segments_.begin();
+    if (lo && it != segments_.begin()) --it;
+    for (; it != segments_.end() && (!hi || it->first <= *hi); ++it) {
+        const Segment& s = it->second;
+        if (!s.edits.empty()) {
+            each_row(s, [&](const std::string& key, std::string_view json) {
+                if ((!lo || key > *lo) && (!hi || key <= *hi)) add(key, json);
+            });
+            continue;
+        }
+        const std::string_view text = s.rendered.text ? *s.rendered.text : std::string_view();
+        auto row =
+            lo ? std::upper_bound(s.rows.begin(), s.rows.end(), *lo,
+                                  [](const std::string& k, const Entry& e) { return k < e.key; })
+               : s.rows.begin();
+        for (; row != s.rows.end() && (!hi || row->key <= *hi); ++row) {
+            add(row->key, text.substr(row->at, row->size));
+        }
     }
     return out;
 }

@@ -165,8 +165,11 @@ nlohmann::json measure_once(const WorkerOptions& o, Truth& truth, CacheView& cac
               << fixed(sent_s, 3) << " s, applied in " << fixed(seconds, 3) << " s"
               << (drained ? "" : " (NOT DRAINED by --max-seconds)") << ": "
               << thousands(static_cast<std::uint64_t>(eps)) << " events/s; " << fixed(batches, 0)
-              << " batches, " << fixed(seconds / batches * 1e3, 1) << " ms each, list write "
-              << fixed(list_write_ms, 1) << " ms\n";
+              << " batches, " << fixed(seconds / batches * 1e3, 1)
+              << " ms each, list write "
+              // A collection without a list (list = false) writes none: no time to divide.
+              << (std::isnan(list_write_ms) ? std::string("none") : fixed(list_write_ms, 1) + " ms")
+              << "\n";
     return {{"distinct_rows", distinct.size()},
             {"send_s", sent_s},
             {"seconds", seconds},

@@ -288,7 +288,6 @@ void Applier::unmark(const std::vector<Row>& rows, bool full, Outcome& out,
 void Applier::mark_absent(const std::vector<std::string>& pks) {
     if (cfg_.absent_ttl.count() == 0 || pks.empty()) return;
     const auto now = std::chrono::steady_clock::now();
-    std::vector<std::string> keys;
     std::vector<CacheItem> items;
     for (const auto& pk : pks) {
         if (marked_.size() >= kMaxMarked) {

@@ -3,7 +3,8 @@
 // through twemproxy as docs/cache-layout.md tells readers); two collections, public.articles
 // (bigint key, a published view of the newest 50 without body) and public.authors (uuid key,
 // listed by name, a view of the edited ones), each with an active and a standby worker; three
-// ingresses with stable instance ids; HAProxy in front of them, configured by docker/haproxy.cfg.
+// ingresses with stable instance ids; HAProxy in front of them, configured by docker/haproxy.cfg
+// (so TLS ends there: every client below speaks HTTPS and verifies its certificate).
 //
 // The load, all through the balancer: writers make real changes in both tables in Postgres,
 // steadily and in bursts, and send the webhook each change makes; readers read rows, lists and
@@ -247,10 +248,10 @@ class Cluster {
     }
 
     void print_addresses() {
-        const std::string lb = "http://127.0.0.1:" + std::to_string(s_.balancer_port());
+        const std::string lb = "https://127.0.0.1:" + std::to_string(s_.balancer_port());
         std::cout << "\nrevalidator cluster on loopback\n"
                   << "  balancer      " << lb << "/revalidate   (Authorization: Bearer " << kSecret
-                  << ")\n"
+                  << "; curl --cacert " << s_.balancer_ca_file() << ")\n"
                   << "  reads         " << lb << "/articles[/{id}]  " << lb << "/authors[/{uuid}]  "
                   << lb << "/published-articles  " << lb << "/edited-authors\n";
         for (int i = 0; i < 3; ++i) {
@@ -295,7 +296,7 @@ class Cluster {
     void write(Table& t, int per_second, unsigned seed) {
         std::mt19937 rng(seed);
         Db db(s_.postgres().url() + "?connect_timeout=2");
-        Sender sender(s_.balancer_port(), kSecret, sends_, ack_ms_);
+        Sender sender(balancer(), kSecret, sends_, ack_ms_);
         auto next = Clock::now();
         auto next_burst = start_ + seconds(5);
         while (!interrupted && Clock::now() < stop_at_) {
@@ -328,7 +329,7 @@ class Cluster {
     // and both views.
     void read(int seed) {
         std::mt19937 rng(100 + seed);
-        Reader reader(s_.balancer_port(), log_, reads_, read_ms_);
+        Reader reader(balancer(), log_, reads_, read_ms_);
         while (!interrupted && Clock::now() < stop_at_) {
             const int roll = static_cast<int>(rng() % 100);
             if (roll < 50) {
@@ -424,6 +425,7 @@ class Cluster {
         return out;
     }
 
+    Balancer balancer() const { return {s_.balancer_port(), s_.balancer_ca_file()}; }
     void inject_faults();
     Fault& begin_fault(const std::string& what) {
         faults_.push_back({what, Clock::now(), {}});

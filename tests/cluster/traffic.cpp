@@ -22,19 +22,28 @@ std::string id_text(const json& id) {
     return id.is_string() ? id.get<std::string>() : id.dump();
 }
 
+// A kept-alive HTTPS connection to the balancer that trusts its certificate alone and checks it
+// names the address connected to, as a sender given the CA file would.
+httplib::Client connect(const Balancer& balancer) {
+    httplib::Client client("https://127.0.0.1:" + std::to_string(balancer.port));
+    client.set_ca_cert_path(balancer.ca_file);
+    client.enable_server_certificate_verification(true);
+    client.set_connection_timeout(1, 0);
+    // Longer than the balancer's own server timeout: a missing answer is the balancer's to give.
+    client.set_read_timeout(10, 0);
+    client.set_keep_alive(true);
+    client.set_tcp_nodelay(true);  // as curl (pg_net) sends: headers and body without Nagle's wait
+    return client;
+}
+
 }  // namespace
 
-Sender::Sender(int port, const std::string& secret, SendCounts& counts, Samples& ack_ms)
-    : client_("127.0.0.1", port),
+Sender::Sender(const Balancer& balancer, const std::string& secret, SendCounts& counts,
+               Samples& ack_ms)
+    : client_(connect(balancer)),
       auth_{{"Authorization", "Bearer " + secret}},
       counts_(counts),
-      ack_ms_(ack_ms) {
-    client_.set_connection_timeout(1, 0);
-    // Longer than the balancer's own server timeout: a missing answer is the balancer's to give.
-    client_.set_read_timeout(10, 0);
-    client_.set_keep_alive(true);
-    client_.set_tcp_nodelay(true);  // as curl (pg_net) sends: headers and body without Nagle's wait
-}
+      ack_ms_(ack_ms) {}
 
 bool Sender::send(const std::string& body) {
     ++counts_.webhooks;
@@ -67,13 +76,8 @@ bool Sender::send(const std::string& body) {
     return false;
 }
 
-Reader::Reader(int port, const ChangeLog& log, ReadCounts& counts, Samples& read_ms)
-    : client_("127.0.0.1", port), log_(log), counts_(counts), read_ms_(read_ms) {
-    client_.set_connection_timeout(1, 0);
-    client_.set_read_timeout(10, 0);
-    client_.set_keep_alive(true);
-    client_.set_tcp_nodelay(true);
-}
+Reader::Reader(const Balancer& balancer, const ChangeLog& log, ReadCounts& counts, Samples& read_ms)
+    : client_(connect(balancer)), log_(log), counts_(counts), read_ms_(read_ms) {}
 
 void Reader::wrong(const ReadTarget& target, const std::string& why, const std::string& body) {
     if (++counts_.wrong <= 20) {

@@ -1,7 +1,8 @@
-// The cluster scenario's clients, as a site's would be, all through the load balancer: a webhook
-// sender that retries as a careful sender does, and a reader that checks every answer against
-// what the read API promises (docs/read-api.md). Each records its latencies with the time they
-// were taken, so that the report can split them into during and outside faults.
+// The cluster scenario's clients, as a site's would be, all through the load balancer over HTTPS
+// (its certificate verified): a webhook sender that retries as a careful sender does, and a reader
+// that checks every answer against what the read API promises (docs/read-api.md). Each records
+// its latencies with the time they were taken, so that the report can split them into during and
+// outside faults.
 #pragma once
 
 #include <atomic>
@@ -17,6 +18,12 @@
 
 namespace revalidator::cluster {
 
+// Where the balancer listens (HTTPS on loopback), and the certificate it must present.
+struct Balancer {
+    int port;
+    std::string ca_file;
+};
+
 struct SendCounts {
     std::atomic<long> webhooks{0}, acked_first_try{0}, acked_after_retry{0}, refused_for_good{0},
         unanswered_for_good{0}, rejected{0}, attempts_503{0}, attempts_unanswered{0};
@@ -29,7 +36,8 @@ struct SendCounts {
 class Sender {
   public:
     static constexpr int kAttempts = 5;
-    Sender(int port, const std::string& secret, SendCounts& counts, Samples& ack_ms);
+    Sender(const Balancer& balancer, const std::string& secret, SendCounts& counts,
+           Samples& ack_ms);
     bool send(const std::string& body);  // true: acknowledged (202)
 
   private:
@@ -59,7 +67,7 @@ struct ReadTarget {
 // older than a version the cache had already shown before the read began (the ChangeLog knows).
 class Reader {
   public:
-    Reader(int port, const ChangeLog& log, ReadCounts& counts, Samples& read_ms);
+    Reader(const Balancer& balancer, const ChangeLog& log, ReadCounts& counts, Samples& read_ms);
     void read(const ReadTarget& target);
 
   private:

@@ -10,8 +10,10 @@
 #   4. each worker endpoint of the ingress (its REVALIDATOR_WORKER_ENDPOINT, or the `workers` of
 #      the [[collection]] tables of the config file it mounts) names a worker service on the port
 #      its REVALIDATOR_BIND binds, serving that collection (REVALIDATOR_COLLECTION);
-#   5. both binaries accept each such config file (the ingress, and a worker of each collection),
-#      and HAProxy accepts docker/haproxy.cfg.
+#   5. both binaries accept each such config file (the ingress, and a worker of each collection);
+#   6. only the load balancer publishes a port beyond loopback, and it is an HTTPS edge that lets
+#      through the webhook and the read routes only, never /metrics or the probes
+#      (check_edge.py runs docker/haproxy.cfg in front of a stand-in ingress).
 # Usage: check_compose.sh REPO_ROOT INGRESS_BINARY WORKER_BINARY
 set -euo pipefail
 
@@ -173,6 +175,26 @@ for name in seen_targets.get("ingress", []):
         elif bm.group(1) in ("127.0.0.1", "localhost"):
             errors.append(f"service '{host}' binds {bind!r}, unreachable from other containers")
 
+# Published ports: the balancer's are the way in; everything else (the workers' admin ports with
+# /metrics and /resync, Memcached) stays on this host.
+edge_ports = []
+for name, svc in services.items():
+    balancer = str(svc.get("image", "")).startswith("haproxy")
+    for p in svc.get("ports") or []:
+        if isinstance(p, dict):  # the long form
+            host_ip, target = p.get("host_ip", ""), str(p.get("target"))
+        else:  # "[host_ip:]published:target[/protocol]"
+            parts = str(p).split("/")[0].split(":")
+            host_ip, target = (parts[0] if len(parts) == 3 else ""), parts[-1]
+        if balancer:
+            edge_ports.append(target)
+        elif host_ip != "127.0.0.1":
+            errors.append(f"service '{name}' publishes port {target} beyond loopback "
+                          f"({host_ip or 'every interface'}); only the balancer may")
+if not edge_ports:
+    errors.append("no haproxy service publishes a port: the deployment has no way in")
+print("edge", *edge_ports)
+
 if errors:
     for e in errors:
         print(f"check_compose: FAIL: {e}", file=sys.stderr)
@@ -192,8 +214,11 @@ while read -r kind file names; do
       { cat "$tmp/check.txt" >&2; fail "revalidator-worker --collection $collection refuses $file"; }
   done
 done <"$tmp/checked.txt"
-# The load balancer's configuration, as HAProxy reads it.
+# The load balancer's configuration, as HAProxy reads and runs it, on the ports compose.yaml
+# publishes.
 command -v haproxy >/dev/null ||
   fail "haproxy is not installed (Debian package haproxy; scripts/install-deps installs it)"
-haproxy -c -q -f "$root/docker/haproxy.cfg" || fail "haproxy -c rejects docker/haproxy.cfg"
-grep -v '^config ' "$tmp/checked.txt"
+read -r -a edge_ports < <(sed -n 's/^edge //p' "$tmp/checked.txt")
+python3 "$(dirname "$0")/check_edge.py" "$root/docker" "${edge_ports[@]}" ||
+  fail "docker/haproxy.cfg is not the edge it must be (above)"
+grep -v '^config \|^edge ' "$tmp/checked.txt"

@@ -105,6 +105,7 @@ class Stack {
     Process& ingress(int i = 0) { return *ingresses_.at(i).proc; }
     int ingress_port(int i = 0) const { return ingresses_.at(i).port; }
     int balancer_port() const { return balancer_->port(); }  // with `balancer`
+    const std::string& balancer_ca_file() const { return balancer_->ca_file(); }
     int balancer_stats_port() const { return balancer_->stats_port(); }
     int worker_admin_port(int i = 0) const { return workers_.at(i).admin_port; }
     int worker_zmq_port(int i = 0) const { return workers_.at(i).zmq_port; }

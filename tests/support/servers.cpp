@@ -231,11 +231,12 @@ TwemproxyServer::TwemproxyServer(const std::string& dir, const std::vector<std::
 
 namespace {
 
-// The shipped file with Docker's parts replaced, and its connection limit lowered to what this
-// host's file descriptor limit allows (HAProxy needs two per connection); throws when a part is not
-// found, so that a change to the shipped file cannot silently leave the tests running another
-// configuration.
-std::string loopback_haproxy_config(const std::string& shipped, int port,
+// The shipped file with Docker's parts replaced (the certificate too), without its change of user
+// (the balancer runs as the test's), and its connection limit lowered to what this host's file
+// descriptor limit allows (HAProxy needs two per connection); throws when a part is not found, so
+// that a change to the shipped file cannot silently leave the tests running another configuration,
+// plain HTTP among them.
+std::string loopback_haproxy_config(const std::string& shipped, int port, const std::string& pem,
                                     const std::vector<int>& ingress_ports) {
     std::ifstream in(shipped);
     if (!in) throw std::runtime_error("cannot read " + shipped);
@@ -254,11 +255,12 @@ std::string loopback_haproxy_config(const std::string& shipped, int port,
             if (!line.empty()) continue;
             in_resolvers = false;
         }
+        if (line.starts_with("    user ") || line.starts_with("    group ")) continue;
         if (auto at = line.find("maxconn "); at != std::string::npos) {
             const long wanted = std::stol(line.substr(at + 8));
             line = line.substr(0, at + 8) + std::to_string(std::min(wanted, max_connections));
-        } else if (line.find("bind :8080") != std::string::npos) {
-            line = "    bind 127.0.0.1:" + std::to_string(port);
+        } else if (line.find("bind :8443 ssl crt ") != std::string::npos) {
+            line = "    bind 127.0.0.1:" + std::to_string(port) + " ssl crt " + pem;
             bind = true;
         } else if (auto at = line.find(docker_dns); at != std::string::npos) {
             line.erase(at, docker_dns.size());
@@ -274,7 +276,7 @@ std::string loopback_haproxy_config(const std::string& shipped, int port,
     }
     if (!bind || !servers)
         throw std::runtime_error(shipped +
-                                 ": no `bind :8080` or `server-template` line to replace");
+                                 ": no `bind :8443 ssl crt` or `server-template` line to replace");
     return out;
 }
 
@@ -282,11 +284,21 @@ std::string loopback_haproxy_config(const std::string& shipped, int port,
 
 HaproxyServer::HaproxyServer(const std::string& dir, const std::string& shipped_config,
                              const std::vector<int>& ingress_ports)
-    : port_(free_port()), stats_port_(free_port()) {
-    const std::string conf = dir + "/haproxy.cfg";
+    : port_(free_port()), stats_port_(free_port()), ca_file_(dir + "/edge.crt") {
+    // A self-signed pair as scripts/compose-secrets makes one: the key and the certificate in the
+    // file HAProxy reads, the certificate alone for the clients to verify it against.
+    const std::string key = dir + "/edge.pem", conf = dir + "/haproxy.cfg";
+    if (run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext",
+             "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", ca_file_},
+            dir + "/openssl.log") != 0) {
+        throw std::runtime_error("openssl could not make the balancer's certificate: " +
+                                 read_file(dir + "/openssl.log"));
+    }
     {
+        std::ofstream(key, std::ios::app) << read_file(ca_file_);
         std::ofstream out(conf);
-        out << loopback_haproxy_config(shipped_config, port_, ingress_ports)
+        out << loopback_haproxy_config(shipped_config, port_, key, ingress_ports)
             << "\nfrontend stats\n    bind 127.0.0.1:" << stats_port_
             << "\n    stats enable\n    stats uri /stats\n";
         if (!out) throw std::runtime_error("cannot write " + conf);

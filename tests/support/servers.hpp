@@ -82,19 +82,23 @@ class TwemproxyServer {
 };
 
 // HAProxy (Debian's haproxy) in front of the ingresses, run from the deployment's own
-// docker/haproxy.cfg with only what Docker supplies replaced: the listening address, and the
-// replicas Docker's DNS would resolve, named here by their loopback ports. Health checks, retries
-// and timeouts are the shipped ones, so what a test measures through it is what a deployment gets.
-// One thing is added: its statistics page, to count the retries it made.
+// docker/haproxy.cfg with only what Docker supplies replaced: the listening address, the TLS
+// certificate (a self-signed one, made here), and the replicas Docker's DNS would resolve, named
+// here by their loopback ports. TLS, route filtering, health checks, retries and timeouts are the
+// shipped ones, so what a test measures through it is what a deployment gets. One thing is added:
+// its statistics page (plain HTTP, loopback), to count the retries it made.
 class HaproxyServer {
   public:
     HaproxyServer(const std::string& dir, const std::string& shipped_config,
                   const std::vector<int>& ingress_ports);
-    int port() const { return port_; }
+    int port() const { return port_; }  // HTTPS
+    // The certificate to verify the balancer against (for localhost and 127.0.0.1).
+    const std::string& ca_file() const { return ca_file_; }
     int stats_port() const { return stats_port_; }  // GET /stats;csv
 
   private:
     int port_, stats_port_;
+    std::string ca_file_;
     std::unique_ptr<Process> proc_;
 };
 

@@ -432,8 +432,28 @@ void Applier::drop_list(Outcome& out) {
     log::info("list deleted: this collection keeps none", {{"key", cfg_.prefix}});
 }
 
+std::function<BatchRead()> Applier::reader(const Batch& b) const {
+    const ListRows wants = cfg_.list ? list_.wants() : ListRows::Changes;
+    return [&source = source_, &seconds = read_seconds_, pks = b.pks, wants] {
+        BatchRead read{.snap = {}, .list = wants, .started = std::chrono::steady_clock::now()};
+        read.snap = source.read(pks, false, wants);
+        seconds.observe(seconds_since(read.started));
+        return read;
+    };
+}
+
 Outcome Applier::apply(const Batch& b) {
-    auto start = std::chrono::steady_clock::now();
+    if (!b.full) return write(b, reader(b)());
+    return write(
+        b, {.snap = {}, .list = ListRows::Changes, .started = std::chrono::steady_clock::now()});
+}
+
+Outcome Applier::write(const Batch& b, BatchRead read) {
+    // An earlier batch found a row its list cannot place by key: it needs every row now.
+    const bool short_read =
+        !b.full && cfg_.list && read.list == ListRows::Changes && list_.wants() == ListRows::All;
+    if (short_read) read.snap = reader(b)().snap;
+    const auto start = read.started;
     if (b.full && !cached_known_) learn_cached_rows();
     Outcome out;
     std::unordered_map<std::string, std::uint64_t> received;
@@ -441,15 +461,12 @@ Outcome Applier::apply(const Batch& b) {
         auto it = received.find(pk);
         out.retry.received.emplace(pk, it == received.end() ? unix_micros() : it->second);
     };
-    Snapshot snap;
+    Snapshot& snap = read.snap;
     Resynced full;
     if (b.full) {
         received = b.received;
         full = resync(out, owe, snap);
     } else {
-        const auto read_start = std::chrono::steady_clock::now();
-        snap = source_.read(b.pks, false, cfg_.list ? list_.wants() : ListRows::Changes);
-        read_seconds_.observe(seconds_since(read_start));
         if (cfg_.list) list_.follow(snap, false);
         rows_read_.inc(snap.rows.size());
         received = spelled(b, snap);

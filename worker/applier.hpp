@@ -58,12 +58,27 @@ struct Outcome {
     bool done() const { return retry.received.empty() && !retry.full && !retry.list; }
 };
 
+// A batch's rows as read, what was read for the list, and when the read started (a batch's time
+// counts from there).
+struct BatchRead {
+    Snapshot snap;
+    ListRows list = ListRows::Changes;
+    std::chrono::steady_clock::time_point started;
+};
+
 class Applier {
   public:
     Applier(RowSource& source, CacheSink& sink, ApplierConfig cfg, metrics::Registry& registry);
 
     // Throws when the source cannot be read; the batch is then untouched and should be retried.
     Outcome apply(const Batch& b);
+    // apply() in two halves, for a batch that is not a full resync, so that the loop can read the
+    // next batch while this one's writes are in flight (batch_loop.hpp). The read reader() returns
+    // touches the source alone: it may run on another thread, one read at a time, while this
+    // applier writes an earlier batch. write() is the rest of apply(), on the applier's thread; it
+    // reads again if the list came to need every row (List::wants) after the read was made.
+    std::function<BatchRead()> reader(const Batch& b) const;
+    Outcome write(const Batch& b, BatchRead read);
     // True once after the cache server(s) changed identity (a restart emptied them).
     bool cache_restarted();
     // This process became the table's writer: markers the previous writer wrote may stand for

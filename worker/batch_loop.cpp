@@ -87,7 +87,58 @@ milliseconds BatchLoop::idle_wait(Clock::time_point now) const {
     return std::clamp(until_due + milliseconds(1), milliseconds(0), milliseconds(500));
 }
 
-milliseconds BatchLoop::step() {
+BatchLoop::~BatchLoop() {
+    if (ahead_ && ahead_->read.valid()) ahead_->read.wait();
+}
+
+void BatchLoop::put_back_read_ahead() {
+    if (!ahead_) return;
+    ahead_->read.wait();  // its outcome, a snapshot or an error, is not needed
+    pending_.restore(std::move(ahead_->batch));
+    ahead_.reset();
+}
+
+void BatchLoop::read_ahead(const Refill& refill) {
+    if (!cfg_.read_ahead) return;
+    if (refill) ingest(refill());
+    if (pending_.empty() || pending_.resync_required()) return;
+    Batch next = pending_.take();
+    auto read = applier_.reader(next);
+    ahead_.emplace(ReadAhead{std::move(next), std::async(std::launch::async, std::move(read))});
+}
+
+bool BatchLoop::attempt(Batch& batch, const std::function<Outcome()>& work, Clock::time_point now) {
+    try {
+        Outcome out = work();
+        source_ok_ = true;
+        cache_ok_ = !out.cache_unreachable;
+        if (out.done()) {
+            backoff_ = cfg_.retry_min;
+            return true;
+        }
+        pending_.restore(std::move(out.retry));
+    } catch (const Fenced&) {
+        source_ok_ = true;  // writes come after the read: Postgres answered
+        fenced_.inc();
+        log::warn("writes stopped: the lease is not confirmed fresh; batch kept",
+                  {{"rows", batch.pks.size()}, {"full", batch.full}});
+        pending_.restore(std::move(batch));
+    } catch (const std::exception& e) {
+        failures_.inc();
+        source_ok_ = false;
+        log::error("batch failed; will retry", {{"error", e.what()},
+                                                {"rows", batch.pks.size()},
+                                                {"full", batch.full},
+                                                {"retry_ms", backoff_.count()}});
+        pending_.restore(std::move(batch));
+    }
+    // The read ahead would be written into the same trouble: it waits with the rest.
+    put_back_read_ahead();
+    retry_later(now);
+    return false;
+}
+
+milliseconds BatchLoop::step(const Refill& refill) {
     auto now = Clock::now();
     {
         std::lock_guard lock(resync_mu_);
@@ -105,6 +156,8 @@ milliseconds BatchLoop::step() {
             pending_.require_resync("cache restarted");
         }
     }
+    // A resync rewrites everything the read ahead would: its batch joins the resync.
+    if (pending_.resync_required()) put_back_read_ahead();
     // The pass runs on its budget whether or not events are owed (under a steady stream of
     // webhooks something always is): what it finds joins the next batch. Not before a full
     // resync, which rewrites everything anyway.
@@ -114,40 +167,44 @@ milliseconds BatchLoop::step() {
         for (const auto& pk : found.pks) pending_.add(pk, 0);
         if (found.list) pending_.require_list();
     }
-    if (pending_.empty()) return idle_wait(now);
-    if (now < retry_at_) return duration_cast<milliseconds>(retry_at_ - now) + milliseconds(1);
-
-    Batch batch = pending_.take();
-    try {
-        Outcome out = applier_.apply(batch);
-        source_ok_ = true;
-        cache_ok_ = !out.cache_unreachable;
-        if (out.done()) {
-            backoff_ = cfg_.retry_min;
-        } else {
-            pending_.restore(std::move(out.retry));
-            retry_later(now);
-        }
-    } catch (const Fenced&) {
-        source_ok_ = true;  // writes come after the read: Postgres answered
-        fenced_.inc();
-        log::warn("writes stopped: the lease is not confirmed fresh; batch kept",
-                  {{"rows", batch.pks.size()}, {"full", batch.full}});
-        pending_.restore(std::move(batch));
-        retry_later(now);
-    } catch (const std::exception& e) {
-        failures_.inc();
-        source_ok_ = false;
-        log::error("batch failed; will retry", {{"error", e.what()},
-                                                {"rows", batch.pks.size()},
-                                                {"full", batch.full},
-                                                {"retry_ms", backoff_.count()}});
-        pending_.restore(std::move(batch));
-        retry_later(now);
+    if (ahead_) {
+        ReadAhead ahead = std::move(*ahead_);
+        ahead_.reset();
+        attempt(
+            ahead.batch,
+            [&] {
+                BatchRead read = ahead.read.get();
+                read_ahead(refill);
+                return applier_.write(ahead.batch, std::move(read));
+            },
+            now);
+    } else {
+        if (pending_.empty()) return idle_wait(now);
+        if (now < retry_at_) return duration_cast<milliseconds>(retry_at_ - now) + milliseconds(1);
+        Batch batch = pending_.take();
+        attempt(
+            batch,
+            [&] {
+                if (batch.full || !cfg_.read_ahead) return applier_.apply(batch);
+                BatchRead read = applier_.reader(batch)();
+                read_ahead(refill);
+                return applier_.write(batch, std::move(read));
+            },
+            now);
     }
     pending_size_ = pending_.size();
+    if (ahead_) return milliseconds(0);
     if (pending_.empty()) return idle_wait(Clock::now());
     return std::max(milliseconds(0), duration_cast<milliseconds>(retry_at_ - Clock::now()));
+}
+
+void BatchLoop::finish() {
+    if (!ahead_) return;
+    ReadAhead ahead = std::move(*ahead_);
+    ahead_.reset();
+    attempt(
+        ahead.batch, [&] { return applier_.write(ahead.batch, ahead.read.get()); }, Clock::now());
+    pending_size_ = pending_.size();
 }
 
 }  // namespace revalidator::worker

@@ -48,13 +48,18 @@ int Role::run() {
 void Role::consume(Inbox& inbox) {
     loop_.became_active();
     auto wait = milliseconds(0);
+    const BatchLoop::Refill waiting = [&] {
+        return inbox.receive(cfg_.max_batch, milliseconds(0));
+    };
     // A lost lease also closes the write gate at once (McSink throws Fenced); returning unbinds
     // the inbox, so events flow to the new active worker.
     while (!stop_.requested() && lease_.held()) {
         loop_.ingest(inbox.receive(cfg_.max_batch, std::min(wait, cfg_.max_receive_wait)));
         if (lease_.take_repair_request()) loop_.request_resync("repair asked by another worker");
-        wait = loop_.step();
+        wait = loop_.step(waiting);
     }
+    // The batch read ahead is written (or, fenced, kept owed) before the inbox goes.
+    loop_.finish();
 }
 
 bool ProcessStop::requested() const {

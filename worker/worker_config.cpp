@@ -55,6 +55,9 @@ void declare(config::Parser& p, Config& c) {
         ->check(CLI::Range(0, 64));
     p.option("--max-batch", c.max_batch, "most events taken into one batch")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+    p.flag("--read-ahead", c.read_ahead,
+           "read the next batch's rows from Postgres while this batch's writes are in flight "
+           "(docs/architecture.md, \"Batches\")");
     p.option("--max-pending", c.max_pending, "rows owed before falling back to a full resync")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
     p.option("--receive-hwm", c.receive_hwm, "ZeroMQ high-water mark of the PULL socket, in events")
@@ -249,6 +252,7 @@ ApplierConfig applier_config(const Config& c) {
 BatchLoopConfig loop_config(const Config& c) {
     return {.table = c.table,
             .max_pending = c.max_pending,
+            .read_ahead = c.read_ahead,
             .resync_interval = std::chrono::seconds(c.resync_interval_s),
             .retry_max = std::chrono::milliseconds(c.retry_max_ms)};
 }

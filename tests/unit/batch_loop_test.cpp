@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <random>
 #include <string>
@@ -402,6 +403,147 @@ TEST_F(BatchLoopTest, TooManyPendingKeysCollapseIntoAResync) {
     ASSERT_EQ(source.calls.size(), 1u);
     EXPECT_TRUE(source.calls[0].full);
     for (int i = 1; i <= 5; ++i) EXPECT_EQ(sink.at("/articles/" + std::to_string(i)), int_row(i));
+}
+
+// Read ahead: a source and a sink that let a test watch the next batch's read while this batch's
+// writes are in flight. The hooks run on the thread that reads or writes.
+class WatchedSource : public RowSource {
+  public:
+    explicit WatchedSource(FakeSource& table) : table_(table) {}
+    std::function<void(const std::vector<std::string>& pks)> before_read;
+    Snapshot read(const std::vector<std::string>& pks, bool full, ListRows list) override {
+        if (before_read) before_read(pks);
+        return table_.read(pks, full, list);
+    }
+
+  private:
+    FakeSource& table_;
+};
+
+class WatchedSink : public FakeSink {
+  public:
+    std::function<void(std::string_view key, std::string_view value)> on_set;
+    WriteStatus set(std::string_view key, std::string_view value) override {
+        if (on_set) on_set(key, value);
+        return FakeSink::set(key, value);
+    }
+};
+
+class ReadAheadTest : public ::testing::Test {
+  protected:
+    FakeSource table;
+    WatchedSource source{table};
+    WatchedSink sink;
+    metrics::Registry registry;
+    BatchLoopConfig cfg = fakes::quick_loop();
+    Applier applier{source, sink, fakes::default_applier(), registry};
+    std::unique_ptr<BatchLoop> loop;
+    int refills = 0;
+
+    void SetUp() override {
+        table.put(1, "one");
+        table.put(2, "two");
+    }
+    void start() { loop = std::make_unique<BatchLoop>(applier, cfg, registry); }
+    // A refill that hands over `later` once, as frames that arrived while a batch was read.
+    BatchLoop::Refill once(std::vector<std::string> later) {
+        return [this, later = std::move(later)] {
+            return refills++ == 0 ? later : std::vector<std::string>{};
+        };
+    }
+};
+
+TEST_F(ReadAheadTest, TheNextBatchIsReadWhileThisOneIsWritten) {
+    start();
+    // The write of row 1 waits for the read of row 2 to start: in turn, it would wait in vain.
+    std::promise<void> reading_two;
+    auto read_started = reading_two.get_future();
+    source.before_read = [&](const std::vector<std::string>& pks) {
+        if (pks == std::vector<std::string>{"2"}) reading_two.set_value();
+    };
+    bool overlapped = false;
+    sink.on_set = [&](std::string_view key, std::string_view) {
+        if (key == "/articles/1")
+            overlapped = read_started.wait_for(10s) == std::future_status::ready;
+    };
+    loop->ingest(frames({{1, "1"}}));
+    auto wait = loop->step(once(frames({{2, "2"}})));
+    EXPECT_TRUE(overlapped);
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1, "one"));
+    EXPECT_EQ(wait.count(), 0);  // the next step writes what was read ahead
+    EXPECT_FALSE(sink.store.count("/articles/2"));
+
+    loop->step();
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2, "two"));
+    EXPECT_EQ(sink.at("/articles"), table.list());
+    EXPECT_EQ(loop->pending_keys(), 0u);
+}
+
+// A key in two batches in a row: the later batch reads after the earlier one and writes after it,
+// so the key shows the newer row last.
+TEST_F(ReadAheadTest, AKeyInTwoBatchesIsWrittenInBatchOrder) {
+    start();
+    int reads = 0;
+    source.before_read = [&](const std::vector<std::string>&) {
+        if (++reads == 2) table.put(1, "newer");  // committed between the two batches' reads
+    };
+    std::vector<std::string> written;
+    sink.on_set = [&](std::string_view key, std::string_view value) {
+        if (key == "/articles/1") written.emplace_back(value);
+    };
+    loop->ingest(frames({{1, "1"}}));
+    loop->step(once(frames({{2, "1"}})));
+    loop->step();
+    EXPECT_EQ(written, (std::vector<std::string>{int_row(1, "one"), int_row(1, "newer")}));
+    EXPECT_EQ(sink.at("/articles"), table.list());
+}
+
+TEST_F(ReadAheadTest, AFencedBatchPutsTheReadAheadBackToo) {
+    start();
+    sink.writes_before_fence = 0;
+    loop->ingest(frames({{1, "1"}}));
+    loop->step(once(frames({{2, "2"}})));
+    EXPECT_EQ(refills, 1);
+    EXPECT_EQ(loop->pending_keys(), 2u);  // the batch and the one read ahead, both owed
+    EXPECT_EQ(fakes::metric(registry.render(), "revalidator_worker_fenced_total"), 1);
+
+    sink.writes_before_fence = -1;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (loop->pending_keys() > 0 && std::chrono::steady_clock::now() < deadline) loop->step();
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1, "one"));
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2, "two"));
+}
+
+TEST_F(ReadAheadTest, AResyncOwedTakesTheReadAheadIn) {
+    start();
+    loop->ingest(frames({{1, "1"}}));
+    loop->step(once(frames({{2, "2"}})));
+    loop->request_resync("asked");
+    loop->step();
+    ASSERT_FALSE(table.calls.empty());
+    EXPECT_TRUE(table.calls.back().full);
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2, "two"));
+    EXPECT_EQ(loop->pending_keys(), 0u);
+}
+
+TEST_F(ReadAheadTest, FinishWritesTheReadAhead) {
+    start();
+    loop->ingest(frames({{1, "1"}}));
+    loop->step(once(frames({{2, "2"}})));
+    loop->finish();
+    EXPECT_EQ(sink.at("/articles/2"), int_row(2, "two"));
+    EXPECT_EQ(sink.at("/articles"), table.list());
+    EXPECT_EQ(loop->pending_keys(), 0u);
+}
+
+TEST_F(ReadAheadTest, OffReadsAndWritesInTurn) {
+    cfg.read_ahead = false;
+    start();
+    loop->ingest(frames({{1, "1"}}));
+    loop->step(once(frames({{2, "2"}})));
+    EXPECT_EQ(refills, 0);  // nothing is taken before the batch is written
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1, "one"));
+    EXPECT_EQ(table.calls.size(), 1u);
 }
 
 }  // namespace

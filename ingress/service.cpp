@@ -19,6 +19,7 @@
 #include "routes.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/log.hpp"
+#include "runtime/notify.hpp"
 #include "runtime/process_metrics.hpp"
 #include "runtime/shutdown.hpp"
 
@@ -129,6 +130,9 @@ int run(const Config& cfg) {
     const auto drain_bound = std::chrono::milliseconds(cfg.drain_timeout_ms);
     std::atomic<Clock::time_point> drain_deadline{Clock::time_point::max()};
     log_listening(cfg, bound, epoch, lanes);
+    // Ready as soon as it listens, as /readyz says: an ingress acks and queues while its workers
+    // are away (docs/deployment.md, "The load balancer").
+    notify::send("READY=1");
     // Stop order: SIGTERM wakes `stopper`, which closes the queues and drains the server; serve()
     // returns once the open connections are answered; then the publishers drain. The stopper is
     // joined before anything it touches goes, so nothing runs after run() returns

@@ -9,8 +9,6 @@ http::Tuning admin_tuning() {
     return t;
 }
 
-namespace {
-
 http::Readiness table_readiness(const AdminTable& t) {
     const bool is_active = t.active();
     return {is_active && t.loop.source_ok() && t.loop.cache_ok(),
@@ -19,8 +17,6 @@ http::Readiness table_readiness(const AdminTable& t) {
              {"memcached", t.loop.cache_ok()},
              {"pending_keys", t.loop.pending_keys()}}};
 }
-
-}  // namespace
 
 void add_admin_routes(http::Server& svr, AdminContext ctx) {
     http::route_errors(

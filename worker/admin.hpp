@@ -31,6 +31,10 @@ struct AdminContext {
     std::vector<AdminTable> tables;
 };
 
+// What /readyz says of one table: ready while it is active and its Postgres and Memcached
+// answered; the detail names its role and each of them.
+http::Readiness table_readiness(const AdminTable& t);
+
 // One event loop and at most 256 connections: the admin port serves probes and operators.
 http::Tuning admin_tuning();
 

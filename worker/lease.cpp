@@ -48,6 +48,7 @@ struct Lease::Impl {
     std::atomic<bool> held{false};
     std::atomic<bool> repair_wanted{false};  // by this worker, of the active one
     std::atomic<bool> repair_asked{false};   // of this worker, by another one
+    std::atomic<bool> other_holds{false};    // Postgres' last answer: another session holds it
     std::atomic<Clock::rep> fresh_until{0};  // Clock ticks: last renewal sent + ttl
 
     // Started by try_acquire and stopped by the next try_acquire or by release(), both on the
@@ -141,6 +142,7 @@ bool Lease::try_acquire() {
         auto got =
             query_by(impl_->conn.get(), "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
                      impl_->opts.name, sent + impl_->deadline);
+        impl_->other_holds = got && *got == "f";
         if (got && *got == "t") {
             auto listening = query_by(impl_->conn.get(), "LISTEN revalidator_repair", "",
                                       sent + impl_->deadline);
@@ -158,6 +160,7 @@ bool Lease::try_acquire() {
             impl_->close();
         }
     }
+    if (!impl_->conn) impl_->other_holds = false;
     if (!error.empty())
         log::debug("lease not acquired", {{"lease", impl_->opts.name}, {"error", error}});
     return false;
@@ -165,6 +168,10 @@ bool Lease::try_acquire() {
 
 bool Lease::held() const {
     return impl_->held;
+}
+
+bool Lease::held_elsewhere() const {
+    return impl_->other_holds;
 }
 
 bool Lease::fresh_for(milliseconds duration) const {

@@ -45,6 +45,9 @@ class Lease : public TableLease {
     bool try_acquire() override;
     // Whether the lock is still ours as far as renewal knows; false from the first failed renewal.
     bool held() const override;
+    // Thread-safe. Whether Postgres answered the last try that another worker holds the lock:
+    // this worker is a standby that reaches Postgres.
+    bool held_elsewhere() const;
     // Whether a write that takes at most `duration` and starts now ends before the server could
     // have freed the lock. Thread-safe and cheap: it reads the last renewal's time.
     bool fresh_for(std::chrono::milliseconds duration) const;

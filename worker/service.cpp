@@ -11,6 +11,7 @@
 #include "pg_source.hpp"
 #include "role.hpp"
 #include "runtime/log.hpp"
+#include "runtime/notify.hpp"
 #include "runtime/process_metrics.hpp"
 #include "runtime/shutdown.hpp"
 #include "table_worker.hpp"
@@ -110,9 +111,21 @@ int run(const Config& cfg) {
             if (codes[i] != 0) shutdown::request();
         });
     }
+    // READY=1 for the service manager once every table is up (TableWorker::started), polled as
+    // /readyz would be; a stop before then sends nothing more.
+    std::jthread announcer([&] {
+        while (!shutdown::wait_for(std::chrono::milliseconds(100))) {
+            if (std::all_of(workers.begin(), workers.end(), [](auto& w) { return w->started(); })) {
+                notify::send("READY=1");
+                log::info("worker ready");
+                return;
+            }
+        }
+    });
     // The stop, in the order service.hpp states, from this thread alone (the signal thread only
     // wakes it): every thread that uses this frame is joined before the frame ends.
     shutdown::wait();
+    announcer.join();
     admin.stop();
     for (auto& t : roles) t.join();
     admin_thread.join();

@@ -137,4 +137,8 @@ AdminTable TableWorker::admin() {
     return {parts_->collection, parts_->loop, [this] { return parts_->role.active(); }};
 }
 
+bool TableWorker::started() {
+    return table_readiness(admin()).ready || parts_->lease.held_elsewhere();
+}
+
 }  // namespace revalidator::worker

@@ -41,6 +41,11 @@ class TableWorker {
     // bound (1).
     int run();
     AdminTable admin();
+    // Thread-safe. Whether the table is up as its service manager counts it (READY=1): ready as
+    // /readyz says, or a standby that reaches Postgres and is told another worker is active. A
+    // standby may wait for the lease for as long as the active worker lives, so waiting for it to
+    // take over would never let it start.
+    bool started();
 
   private:
     struct Parts;

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <thread>
 
+#include "notify.hpp"
+
 namespace revalidator::shutdown {
 
 namespace {
@@ -33,6 +35,7 @@ void install() {
     std::thread([set] {
         int sig = 0;
         sigwait(&set, &sig);
+        notify::send("STOPPING=1");
         request();
     }).detach();
 }

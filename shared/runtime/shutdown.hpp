@@ -2,7 +2,8 @@
 // before starting threads, so every thread inherits the mask) and waits for them on a dedicated
 // thread, which only records the request: no work happens inside a signal handler or on that
 // thread. Each process stops its parts from a thread it owns that waits for the request (wait()),
-// so nothing runs after the code that owns those parts returns.
+// so nothing runs after the code that owns those parts returns. A signal also tells the service
+// manager the process is stopping (notify.hpp: STOPPING=1).
 #pragma once
 
 #include <chrono>

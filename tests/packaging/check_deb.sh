@@ -8,7 +8,8 @@
 #      dpkg -S), and no -dev package;
 #   4. systemd-analyze verify accepts both units, as instances, from a copy whose /usr/bin and
 #      /etc/revalidator point into the extracted package: verify checks that ExecStart's binary
-#      exists, and the package is not installed;
+#      exists, and the package is not installed; and again with each example drop-in the package
+#      ships for the unit (usr/share/doc/revalidator/examples/*.conf);
 #   5. the extracted binaries print their --version, and accept the shipped example files with
 #      --check-config run as each unit's ExecStart= and Environment= run them (the instance the
 #      file's name, the credential a file in a stand-in $CREDENTIALS_DIRECTORY).
@@ -48,7 +49,8 @@ dpkg-deb -c "$deb" | awk '{ print $NF }' >"$tmp/contents"
 for path in ./usr/bin/revalidator-ingress ./usr/bin/revalidator-worker \
     ./usr/share/revalidator/articles.sql ./etc/revalidator/articles.toml ./etc/revalidator/site.toml \
     ./lib/systemd/system/revalidator-ingress@.service ./lib/systemd/system/revalidator-worker@.service \
-    ./usr/share/doc/revalidator/deployment.md; do
+    ./usr/share/doc/revalidator/deployment.md ./usr/share/doc/revalidator/examples/ingress-secrets.conf \
+    ./usr/share/doc/revalidator/examples/worker-secrets.conf; do
   grep -qxF "$path" "$tmp/contents" || fail "dpkg-deb -c does not list $path: $(cat "$tmp/contents")"
 done
 
@@ -102,14 +104,22 @@ if command -v systemd-analyze >/dev/null; then
     unit=revalidator-${pair%@*}@.service
     into_root <"$tmp/root/lib/systemd/system/$unit" >"$tmp/units/$unit"
     ln -s "$unit" "$tmp/units/revalidator-$pair.service"
-    # --man=no: the units name no man page. The instance checks the template with %i resolved.
-    (cd "$tmp/units" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no \
-      "$tmp/units/revalidator-$pair.service") >"$tmp/verify.log" 2>&1 ||
-      fail "systemd-analyze verify refuses $unit: $(cat "$tmp/verify.log")"
-    # A warning is a refusal too: verify exits 0 on some it prints.
-    if grep -q "revalidator" "$tmp/verify.log"; then
-      fail "systemd-analyze verify warns about $unit: $(cat "$tmp/verify.log")"
-    fi
+    dropins=$tmp/units/revalidator-$pair.service.d
+    for example in none "$tmp"/root/usr/share/doc/revalidator/examples/"${pair%@*}"-*.conf; do
+      rm -rf "$dropins"
+      if [ "$example" != none ]; then
+        mkdir "$dropins"
+        cp "$example" "$dropins/"
+      fi
+      # --man=no: the units name no man page. The instance checks the template with %i resolved.
+      (cd "$tmp/units" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no \
+        "$tmp/units/revalidator-$pair.service") >"$tmp/verify.log" 2>&1 ||
+        fail "systemd-analyze verify refuses $unit (drop-in: $example): $(cat "$tmp/verify.log")"
+      # A warning is a refusal too: verify exits 0 on some it prints.
+      if grep -q "revalidator" "$tmp/verify.log"; then
+        fail "systemd-analyze verify warns about $unit (drop-in: $example): $(cat "$tmp/verify.log")"
+      fi
+    done
   done
 else
   echo "check_deb: systemd-analyze is not installed: units not verified"

@@ -141,10 +141,9 @@ for pair in ingress@site worker@articles; do
   }
   exec_start=$(sed -n 's/^ExecStart=//p' "$unit" | expand)
   [ -n "$exec_start" ] || fail "$unit has no ExecStart="
-  environment=$(sed -n 's/^Environment=//p' "$unit" | expand)
-  # Nothing of this machine's environment: only what the unit sets.
+  # Nothing of this machine's environment: only what the unit sets (one assignment a line).
+  mapfile -t env_vars < <(sed -n 's/^Environment=//p' "$unit" | expand)
   read -r -a argv <<<"$exec_start"
-  read -r -a env_vars <<<"$environment"
   out=$(env -i PATH=/usr/bin:/bin "${env_vars[@]}" "${argv[@]}" --check-config 2>&1) ||
     fail "the $pair instance's configuration is refused (${argv[*]} --check-config): $out"
 done

@@ -1,5 +1,7 @@
 #include "intake.hpp"
 
+#include <algorithm>
+
 namespace revalidator::ingress {
 
 Answer intake(const Delivery& d, const Authenticator& auth, const Destinations& to) {
@@ -19,7 +21,21 @@ Answer intake(const Delivery& d, const Authenticator& auth, const Destinations& 
     auto routed = parse_webhook(d.body, to.tables);
     if (!routed) return refuse(routed.error().status, routed.error().code, routed.error().detail);
     const Table& table = to.tables[routed->table];
-    EventQueue& queue = *to.queues[routed->table];
+    std::size_t lane = routed->table;
+    if (lane == to.queues.size()) {  // the canary's table: the lane its row names
+        const std::string& name = routed->changes.front().pk;
+        const auto named = std::find(to.canaries.begin(), to.canaries.end(), name);
+        if (named == to.canaries.end()) {
+            std::string names;
+            for (const auto& n : to.canaries) names += (names.empty() ? "\"" : ", \"") + n + "\"";
+            return refuse(422, "unknown_table",
+                          "the canary row \"" + name +
+                              "\" names no collection this ingress serves (it serves " + names +
+                              ")");
+        }
+        lane = static_cast<std::size_t>(named - to.canaries.begin());
+    }
+    EventQueue& queue = *to.queues[lane];
     // While draining, requests still being served are queued: the queue is flushed before exit.
     // Only a closed queue refuses, and the refusal takes a number like a full queue.
     for (const auto& c : routed->changes) {

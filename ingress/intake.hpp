@@ -34,9 +34,14 @@ struct Answer {
 };
 
 // The tables this ingress serves and, at the same index, the queue of each table's event stream.
+// With `canaries` (each table's canary row key, at the same index), the canary's table
+// (config/canary.hpp) follows the served tables in `tables`, without a queue of its own: a beat
+// goes to the stream of the collection its row names, and a row that names none is refused with
+// 422 as an unknown table is.
 struct Destinations {
     std::vector<Table> tables;
     std::vector<EventQueue*> queues;
+    std::vector<std::string> canaries{};
 };
 
 Answer intake(const Delivery& delivery, const Authenticator& auth, const Destinations& to);

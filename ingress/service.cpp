@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collection_lane.hpp"
+#include "config/canary.hpp"
 #include "http/http_front.hpp"
 #include "intake.hpp"
 #include "reads/mc_reader.hpp"
@@ -40,9 +41,12 @@ void add_all_routes(http::Server& svr, const Config& cfg, const Authenticator& a
     for (const auto& lane : lanes) {
         destinations.tables.push_back(lane->table());
         destinations.queues.push_back(&lane->queue());
+        destinations.canaries.push_back(lane->name());
         for (const auto& route : lane->read_routes()) read_routes.push_back(route);
         read_patterns.insert(lane->read_patterns().begin(), lane->read_patterns().end());
     }
+    // Every collection's canary beats arrive as webhooks of one more table (config/canary.hpp).
+    destinations.tables.push_back(canary_table());
     add_read_routes(svr, cfg.read_lanes, read_routes);
     // Ready unless draining. Workers being away is not a reason to leave the balancer: the
     // webhooks are acked and queued until one is back (a full queue answers 503 on its own), and

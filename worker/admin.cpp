@@ -11,11 +11,15 @@ http::Tuning admin_tuning() {
 
 http::Readiness table_readiness(const AdminTable& t) {
     const bool is_active = t.active();
-    return {is_active && t.loop.source_ok() && t.loop.cache_ok(),
-            {{"role", is_active ? "active" : "standby"},
-             {"postgres", t.loop.source_ok()},
-             {"memcached", t.loop.cache_ok()},
-             {"pending_keys", t.loop.pending_keys()}}};
+    http::Readiness r{is_active && t.loop.source_ok() && t.loop.cache_ok(),
+                      {{"role", is_active ? "active" : "standby"},
+                       {"postgres", t.loop.source_ok()},
+                       {"memcached", t.loop.cache_ok()},
+                       {"pending_keys", t.loop.pending_keys()}}};
+    // A silent feed alerts (docs/operations.md, "The canary") but takes no worker out: the repair
+    // pass still heals the table, and a standby would hear no more.
+    if (t.canary) r.detail["canary"] = t.canary->detail();
+    return r;
 }
 
 void add_admin_routes(http::Server& svr, AdminContext ctx) {

@@ -1,10 +1,10 @@
 // The worker's admin endpoints (docs/configuration.md, "revalidator-worker" and "Probes"): GET
 // /healthz, GET /readyz (ready while every served table is active and its Postgres and Memcached
-// answered; the detail has role, postgres, memcached and pending_keys, per collection when the
-// process serves several), GET /metrics, and POST /resync (every served table) or POST
-// /resync/{collection} (that one), which schedule a full resync for a caller with the bearer
-// secret: 403 when no secret is configured, 401 on a wrong one, 404 for a collection not served
-// here, else 202.
+// answered; the detail has role, postgres, memcached and pending_keys, and canary when one runs,
+// per collection when the process serves several; a silent canary is reported, never unready), GET
+// /metrics, and POST /resync (every served table) or POST /resync/{collection} (that one), which
+// schedule a full resync for a caller with the bearer secret: 403 when no secret is configured, 401
+// on a wrong one, 404 for a collection not served here, else 202.
 #pragma once
 
 #include <functional>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "batch_loop.hpp"
+#include "canary.hpp"
 #include "http/bearer.hpp"
 #include "http/http_front.hpp"
 #include "runtime/metrics.hpp"
@@ -22,7 +23,8 @@ namespace revalidator::worker {
 struct AdminTable {
     std::string collection;  // its name; "" in a worker configured by the table flags
     BatchLoop& loop;
-    std::function<bool()> active;  // whether this worker holds its lease (Role::active)
+    std::function<bool()> active;    // whether this worker holds its lease (Role::active)
+    const Canary* canary = nullptr;  // none: no canary runs
 };
 
 struct AdminContext {

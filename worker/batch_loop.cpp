@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "config/canary.hpp"
 #include "runtime/log.hpp"
 #include "wire/wire.hpp"
 
@@ -55,6 +56,11 @@ void BatchLoop::ingest(const std::vector<std::string>& frames) {
                                                              {"verdict", to_string(v)}});
             pending_.require_resync(std::string("stream ") + to_string(v));
         }
+        if (is_canary(e.schema, e.table)) {
+            // Ignored when this worker runs no canary, or it is another collection's beat.
+            beat_owed_ |= cfg_.beat_seen && e.pk == cfg_.canary && !is_marker(e.op);
+            continue;
+        }
         if (!cfg_.table.is(e.schema, e.table)) {
             foreign_.inc();
             log::warn("event for another table dropped",
@@ -64,6 +70,12 @@ void BatchLoop::ingest(const std::vector<std::string>& frames) {
         if (!is_marker(e.op)) pending_.add(e.pk, e.received_us);
     }
     pending_size_ = pending_.size();
+}
+
+void BatchLoop::settle_beat() {
+    if (!beat_owed_) return;
+    beat_owed_ = false;
+    cfg_.beat_seen();
 }
 
 void BatchLoop::became_active() {
@@ -179,7 +191,10 @@ milliseconds BatchLoop::step(const Refill& refill) {
             },
             now);
     } else {
-        if (pending_.empty()) return idle_wait(now);
+        if (pending_.empty()) {
+            settle_beat();
+            return idle_wait(now);
+        }
         if (now < retry_at_) return duration_cast<milliseconds>(retry_at_ - now) + milliseconds(1);
         Batch batch = pending_.take();
         attempt(
@@ -194,7 +209,10 @@ milliseconds BatchLoop::step(const Refill& refill) {
     }
     pending_size_ = pending_.size();
     if (ahead_) return milliseconds(0);
-    if (pending_.empty()) return idle_wait(Clock::now());
+    if (pending_.empty()) {
+        settle_beat();
+        return idle_wait(Clock::now());
+    }
     return std::max(milliseconds(0), duration_cast<milliseconds>(retry_at_ - Clock::now()));
 }
 

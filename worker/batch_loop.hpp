@@ -3,7 +3,8 @@
 // outage of Postgres or Memcached neither spins nor loses work; when the source or the cache
 // comes back the owed work (a resync, after a cache outage) is applied. Between batches, the
 // anti-entropy pass (anti_entropy.hpp) verifies a slice when its budget allows, and what it finds
-// joins the next batch.
+// joins the next batch. A beat of the canary (canary.hpp) for this collection is no row: once
+// everything owed when it arrived is in the cache, the loop tells the canary.
 // With read_ahead, the next batch's rows are read on a thread of the loop's own while this
 // batch's writes are in flight. A key's writes keep their order: each batch is written after the
 // one before it, from a snapshot taken after that one's. A failure, or a resync owed, waits for
@@ -39,6 +40,10 @@ struct BatchLoopConfig {
     std::chrono::milliseconds retry_min{100};
     std::chrono::milliseconds retry_max{};
     std::chrono::milliseconds cache_check_interval{1000};  // how often to look for a cache restart
+    // The canary's row key (config/canary.hpp) and whom to tell of its beats; none: canary events
+    // are dropped.
+    std::string canary{};
+    std::function<void()> beat_seen{};
 };
 
 class BatchLoop {
@@ -77,6 +82,8 @@ class BatchLoop {
     void retry_later(Clock::time_point now);
     // How long to wait for frames with nothing owed: until the anti-entropy pass's next step.
     std::chrono::milliseconds idle_wait(Clock::time_point now) const;
+    // With nothing owed, a beat that arrived is in the cache as far as this worker can tell.
+    void settle_beat();
     // Runs `work` for `batch`; what it does not finish (all of `batch` when it throws) is owed,
     // retried after a backoff, and the read ahead is put back. True when the batch is done.
     bool attempt(Batch& batch, const std::function<Outcome()>& work, Clock::time_point now);
@@ -104,6 +111,7 @@ class BatchLoop {
     std::atomic<bool> source_ok_{false}, cache_ok_{true};
     std::atomic<std::size_t> pending_size_{0};
     std::optional<ReadAhead> ahead_;
+    bool beat_owed_ = false;
 
     metrics::Counter& events_;
     metrics::Counter& frames_rejected_;

@@ -6,7 +6,9 @@
 // server's thread (which owns the server's loops and pool) and one role thread per table, and
 // alone stops them, once the stop is requested (the signal thread of shutdown.hpp only raises the
 // request, and runs no worker code): first the admin server, then each role, which finishes its
-// batch and releases its lease (that joins the lease's renewer), then the admin thread. The
+// batch and releases its lease (that joins the lease's renewer), and then its table's canary
+// thread, if any (canary.hpp: after at most one Postgres call, bounded by --pg-timeout-ms), then
+// the admin thread. The
 // tables' parts are destroyed after that, each TableWorker in reverse order of its members: the
 // anti-entropy pass waits for its reading and listing threads, whose connections outlive them.
 #pragma once

@@ -4,6 +4,8 @@
 #include "applier.hpp"
 #include "batch_loop.hpp"
 #include "cache/server_list.hpp"
+#include "canary.hpp"
+#include "canary_store.hpp"
 #include "consumer.hpp"
 #include "key_lister.hpp"
 #include "lease.hpp"
@@ -20,6 +22,15 @@ using std::chrono::milliseconds;
 
 // Keys one listing of the cache may hold; past this, the pass does without (50 bytes a key).
 constexpr std::size_t kMaxListedKeys = 10'000'000;
+
+BatchLoopConfig loop_with_canary(const TableConfig& t, std::function<void()> beat_seen) {
+    BatchLoopConfig c = loop_config(t.cfg);
+    if (t.cfg.canary_interval_ms > 0) {
+        c.canary = canary_config(t).name;
+        c.beat_seen = std::move(beat_seen);
+    }
+    return c;
+}
 
 McTimeouts cache_timeouts(const Config& cfg) {
     return {.connect = milliseconds(cfg.cache_timeout_ms / 2),
@@ -43,7 +54,8 @@ std::unique_ptr<McSink> read_only_cache(const Config& cfg) {
 
 // Built in this order and destroyed in reverse (service.hpp): the role and the loop, then the
 // anti-entropy pass, whose destructor waits for its threads, before the connections and cache
-// handles those threads read through; the lease last, released by the role already.
+// handles those threads read through; the lease last, released by the role already. The canary's
+// thread runs only inside run(), which stops and joins it once the role has returned.
 struct TableWorker::Parts {
     Parts(const TableConfig& t, metrics::Registry& root, const std::string& labels,
           StopSignal& stop)
@@ -79,7 +91,12 @@ struct TableWorker::Parts {
                      : nullptr),
           anti_entropy({pass_source ? *pass_source : source, pass_cache ? *pass_cache : sink}, sink,
                        applier, lister.get(), anti_entropy_config(t.cfg), scope),
-          loop(applier, loop_config(t.cfg), scope, &anti_entropy),
+          loop(applier,
+               loop_with_canary(t,
+                                [this] {
+                                    if (canary) canary->arrived();
+                                }),
+               scope, &anti_entropy),
           role(
               lease,
               [bind = t.bind, hwm = t.cfg.receive_hwm, key = t.cfg.curve_secret_key.value] {
@@ -91,7 +108,17 @@ struct TableWorker::Parts {
                .max_batch = t.cfg.max_batch,
                .takeover_delay = milliseconds(t.cfg.takeover_delay_ms)},
               scope),
-          has_views(!t.cfg.views.empty()) {}
+          has_views(!t.cfg.views.empty()) {
+        if (t.cfg.canary_interval_ms <= 0) return;
+        const CanaryConfig c = canary_config(t);
+        canary_scope =
+            std::make_unique<metrics::Registry>(root, metrics::label("collection", c.name));
+        canary_store = std::make_unique<PgCanaryStore>(
+            t.cfg.canary_postgres_url.empty() ? t.cfg.postgres_url : t.cfg.canary_postgres_url,
+            c.name, milliseconds(t.cfg.pg_timeout_ms));
+        canary = std::make_unique<Canary>(
+            *canary_store, c, [this] { return role.active(); }, *canary_scope);
+    }
 
     std::string collection;
     std::string table;
@@ -107,6 +134,9 @@ struct TableWorker::Parts {
     BatchLoop loop;
     Role role;
     bool has_views;
+    std::unique_ptr<metrics::Registry> canary_scope;
+    std::unique_ptr<PgCanaryStore> canary_store;
+    std::unique_ptr<Canary> canary;
 };
 
 TableWorker::TableWorker(const TableConfig& t, metrics::Registry& registry,
@@ -130,11 +160,20 @@ bool TableWorker::views_compile() {
 }
 
 int TableWorker::run() {
+    if (!parts_->canary) return parts_->role.run();
+    // The canary beats only while the role is active; it is stopped, after at most one bounded
+    // Postgres call, however the role ends.
+    parts_->canary->start();
+    struct Stop {
+        Canary& canary;
+        ~Stop() { canary.stop(); }
+    } stop{*parts_->canary};
     return parts_->role.run();
 }
 
 AdminTable TableWorker::admin() {
-    return {parts_->collection, parts_->loop, [this] { return parts_->role.active(); }};
+    return {parts_->collection, parts_->loop, [this] { return parts_->role.active(); },
+            parts_->canary.get()};
 }
 
 bool TableWorker::started() {

@@ -98,6 +98,14 @@ void declare(config::Parser& p, Config& c) {
              "longest wait on a Memcached socket (connecting takes at most half of it); one "
              "operation takes at most 2.5 times this")
         ->check(CLI::Range(50, 60'000));
+    p.option("--canary-interval-ms", c.canary_interval_ms,
+             "while active, write this collection's row of revalidator.canary this often and "
+             "measure its webhook's way into the cache (docs/operations.md, \"The canary\"; 0: "
+             "off)")
+        ->check(CLI::Range(0, 3'600'000));
+    p.option("--canary-postgres-url", c.canary_postgres_url,
+             "libpq connection string or URL through which the canary writes revalidator.canary "
+             "(a role that may write it; default: --postgres-url)");
     p.option("--log-level", c.log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 }
@@ -181,6 +189,16 @@ std::vector<config::Problem> validate(Config& c,
     } catch (const std::invalid_argument& e) {
         problem("--postgres-url", e.what());
     }
+    if (!c.canary_postgres_url.empty()) {
+        try {
+            pg_conninfo(c.canary_postgres_url, {});
+        } catch (const std::invalid_argument& e) {
+            problem("--canary-postgres-url", e.what());
+        }
+    }
+    if (c.canary_interval_ms != 0 && c.canary_interval_ms < 100) {
+        problem("--canary-interval-ms", "must be 0 (off) or at least 100");
+    }
     if (auto servers = parse_server_list(c.memcached, 11211); !servers) {
         problem("--memcached", servers.error());
     }
@@ -247,6 +265,11 @@ ApplierConfig applier_config(const Config& c) {
             .views = std::move(views),
             .absent_ttl = std::chrono::seconds(c.absent_ttl_s),
             .list = c.list};
+}
+
+CanaryConfig canary_config(const TableConfig& t) {
+    return {.name = t.collection.empty() ? t.cfg.table.name : t.collection,
+            .interval = std::chrono::milliseconds(t.cfg.canary_interval_ms)};
 }
 
 BatchLoopConfig loop_config(const Config& c) {

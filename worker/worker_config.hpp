@@ -15,6 +15,7 @@
 #include "anti_entropy.hpp"
 #include "applier.hpp"
 #include "batch_loop.hpp"
+#include "canary.hpp"
 #include "config/collection.hpp"
 #include "config/config.hpp"
 #include "config/table.hpp"
@@ -59,6 +60,10 @@ struct Config {
     int pg_timeout_ms = 10'000;
     int statement_timeout_ms = 30'000;
     int cache_timeout_ms = 1000;
+    // The canary (canary.hpp): off at 0. Its writes go through canary_postgres_url, or
+    // postgres_url when empty.
+    int canary_interval_ms = 0;
+    std::string canary_postgres_url;
     std::string log_level = "info";
 };
 
@@ -85,5 +90,7 @@ PgConfig pg_config(const Config& cfg);
 ApplierConfig applier_config(const Config& cfg);
 BatchLoopConfig loop_config(const Config& cfg);
 AntiEntropyConfig anti_entropy_config(const Config& cfg);
+// The canary of table `t`, named as the ingress names its collection.
+CanaryConfig canary_config(const TableConfig& t);
 
 }  // namespace revalidator::worker

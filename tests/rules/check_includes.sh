@@ -23,6 +23,7 @@ declare -A adapters=(
   [shared/wire/zmq_curve.cpp]="CURVE key pair and public key through libzmq, for both binaries"
   [worker/pg_source.cpp]="reads rows and the list through libpqxx"
   [worker/lease.cpp]="holds the advisory-lock session through libpq"
+  [worker/canary_store.cpp]="writes and reads the canary's row through libpq, every call bounded by a deadline"
   [shared/postgres/pg_conninfo.cpp]="parses the connection string with libpq's own parser, for both binaries"
   [shared/postgres/pg_deadline.cpp]="connects and queries through libpq's non-blocking calls, every wait bounded by a deadline, for the lease and the ingress's reads"
   [worker/mc_sink.cpp]="writes the cache through libmemcached"

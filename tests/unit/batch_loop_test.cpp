@@ -548,3 +548,33 @@ TEST_F(ReadAheadTest, OffReadsAndWritesInTurn) {
 
 }  // namespace
 }  // namespace revalidator::worker
+
+namespace revalidator::worker {
+namespace {
+
+// A canary beat is no row of the table: it is never read as one, and the canary is told of it
+// only once everything owed when it arrived is in the cache (canary.hpp).
+TEST_F(BatchLoopTest, ACanaryBeatIsToldOnceTheRowsBeforeItAreWritten) {
+    int beats = 0;
+    cfg.canary = "articles";
+    cfg.beat_seen = [&] { ++beats; };
+    source.put(1, "one");
+    source.fail = true;
+    loop().ingest(frames({{1, "1"},
+                          {2, "articles", Op::Update, "ingress-a", 1, "canary", "revalidator"},
+                          {3, "authors", Op::Update, "ingress-a", 1, "canary", "revalidator"}}));
+    EXPECT_EQ(loop().pending_keys(), 1u) << "the beats are no rows";
+    loop().step();
+    EXPECT_EQ(beats, 0) << "row 1 is still owed: the beat is not in the cache yet";
+    source.fail = false;
+    ASSERT_TRUE(step_until([&] { return beats > 0; }));
+    EXPECT_EQ(sink.at("/articles/1"), int_row(1, "one"));
+    EXPECT_EQ(beats, 1) << "another collection's beat is not this one's";
+    for (const auto& call : source.calls) {
+        EXPECT_EQ(std::count(call.pks.begin(), call.pks.end(), "articles"), 0);
+    }
+    EXPECT_EQ(metric("revalidator_worker_stream_gaps_total"), 0) << "beats take their numbers";
+}
+
+}  // namespace
+}  // namespace revalidator::worker

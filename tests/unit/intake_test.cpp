@@ -2,6 +2,8 @@
 // to one status and code, and a refused signed webhook gives its webhook-id back.
 #include "intake.hpp"
 
+#include "config/canary.hpp"
+
 #include <gtest/gtest.h>
 
 #include "webhook_signer.hpp"
@@ -127,6 +129,41 @@ TEST(Intake, EachTablesEventsGoToItsOwnQueue) {
     EXPECT_EQ(intake({"Bearer s3cret", "application/json", {}, kInsert, 1}, auth, to_full).status,
               202)
         << "and no other table's";
+}
+
+// The canary's table is served beside the collections: a beat goes to the stream of the
+// collection its row names, and a row that names none is refused as an unknown table is.
+TEST(Intake, ACanaryBeatGoesToTheCollectionItsRowNames) {
+    const auto auth = make_auth();
+    EventQueue articles("a", 1, 10);
+    EventQueue authors("a", 1, 10);
+    const Destinations to{{Table{}, Table{"public", "authors", "id", "/authors"}, canary_table()},
+                          {&articles, &authors},
+                          {"articles", "authors"}};
+    const auto beat = [](const std::string& name) {
+        return R"({"type":"UPDATE","table":"canary","schema":"revalidator","record":{"collection":")" +
+               name + R"(","beat":2,"at":"2026-01-01T00:00:00Z"},"old_record":null})";
+    };
+    ASSERT_EQ(
+        intake({"Bearer s3cret", "application/json", {}, beat("authors"), 1}, auth, to).status,
+        202);
+    EXPECT_EQ(articles.depth(), 0u);
+    auto e = authors.pop(std::chrono::milliseconds(0));
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->schema, "revalidator");
+    EXPECT_EQ(e->table, "canary");
+    EXPECT_EQ(e->pk, "authors");
+
+    const auto refused =
+        intake({"Bearer s3cret", "application/json", {}, beat("books"), 1}, auth, to);
+    EXPECT_EQ(refused.status, 422);
+    EXPECT_EQ(refused.code, "unknown_table");
+    EXPECT_NE(refused.detail.find("\"books\""), std::string::npos) << refused.detail;
+    EXPECT_EQ(
+        intake({"Bearer s3cret", "application/json", {}, beat("articles"), 1}, auth, one(articles))
+            .status,
+        422)
+        << "an ingress not given the canary's table refuses its webhooks";
 }
 
 TEST(Intake, ARefusedSignedWebhookIsNotAReplayWhenSentAgain) {

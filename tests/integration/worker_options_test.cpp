@@ -37,6 +37,8 @@ TEST(WorkerOptions, BadValuesExit64BeforeStarting) {
         {{"--admin-port", "70000"}, "--admin-port"},
         {{"--cache-connections", "65"}, "--cache-connections"},
         {{"--log-level", "loud"}, "--log-level"},
+        {{"--canary-interval-ms", "50"}, "--canary-interval-ms"},
+        {{"--canary-postgres-url", "host=127.0.0.1 port"}, "--canary-postgres-url"},
         {{"--lease-ttl-ms", "2000", "--cache-timeout-ms", "1000"}, "--lease-ttl-ms"},
         {{"--curve-secret-key", "short"}, "--curve-secret-key"},
         {{}, "--max-batch", {"REVALIDATOR_MAX_BATCH=0"}},

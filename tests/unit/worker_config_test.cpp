@@ -91,6 +91,33 @@ TEST(WorkerConfig, EndpointsMustPairWithTheCollections) {
     }
 }
 
+// The canary is named as the ingress names the collection's lane: the collection, or the
+// table's name for a worker configured by the table flags; its options are checked at start.
+TEST(WorkerConfig, TheCanaryIsNamedAsTheIngressNamesTheCollection) {
+    Config flags;
+    flags.canary_interval_ms = 1000;
+    ASSERT_TRUE(validate(flags, derived_key).empty());
+    EXPECT_EQ(canary_config(per_table(flags).front()).name, "articles");
+    EXPECT_EQ(canary_config(per_table(flags).front()).interval, std::chrono::milliseconds(1000));
+
+    Config file;
+    file.collections = {collection("articles"), collection("authors")};
+    file.collection = {"authors"};
+    ASSERT_TRUE(validate(file, derived_key).empty());
+    EXPECT_EQ(canary_config(per_table(file).front()).name, "authors");
+
+    Config fast;
+    fast.canary_interval_ms = 50;
+    auto problems = validate(fast, derived_key);
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0].option, "--canary-interval-ms");
+    Config bad_url;
+    bad_url.canary_postgres_url = "host=127.0.0.1 port";
+    problems = validate(bad_url, derived_key);
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0].option, "--canary-postgres-url");
+}
+
 TEST(WorkerConfig, TheCurveSecretKeyGivesThePublicKeyOrSaysCurveIsMissing) {
     Config plain;
     ASSERT_TRUE(validate(plain, no_curve).empty()) << "no key, no need for CURVE";

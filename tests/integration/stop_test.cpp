@@ -1,13 +1,14 @@
 // SIGTERM exits 0 from every state of the worker (docs/operations.md, "Shutdown"):
-// standby, taking the lease, active, in the middle of an anti-entropy pass and in the middle of a
-// resync, serving one table and serving two. Each state is reached by a worker of the test's own
-// beside the stack's, and found by polling its log, its /metrics or Postgres, never by waiting.
+// standby, taking the lease, active, in the middle of an anti-entropy pass, of a canary write and
+// of a resync, serving one table and serving two. Each state is reached by a worker of the test's
+// own beside the stack's, and found by polling its log, its /metrics or Postgres, never by waiting.
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <functional>
 
 #include <pqxx/pqxx>
@@ -158,6 +159,24 @@ void expect_every_state_exits_0(bool two_tables) {
         }) && w.articles("revalidator_worker_verify_passes_total") == 0;
     }));
     w.expect_exit_0("mid anti-entropy pass");
+
+    // The canary's write waits for this lock: the stop waits for it at most its deadline
+    // (--pg-timeout-ms), then the canary's thread is joined.
+    s.sql(read_file(
+        (std::filesystem::path(REVALIDATOR_SCHEMA_SQL).parent_path() / "canary.sql").string()));
+    {
+        pqxx::connection canary_locker(s.postgres().url());
+        pqxx::work canary_lock(canary_locker);
+        canary_lock.exec("LOCK TABLE revalidator.canary IN ACCESS EXCLUSIVE MODE");
+        w.start({"--canary-interval-ms", "200", "--pg-timeout-ms", "2000", "--verify-rate", "0"});
+        ASSERT_TRUE(w.reaches("mid canary write", [&] {
+            return s.sql(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE '%revalidator.canary%' AND pid <> pg_backend_pid()")
+                       .value_or("0") == std::to_string(w.tables());
+        }));
+        w.expect_exit_0("mid canary write");
+    }
 
     // The resync a worker starts with waits for this lock.
     pqxx::connection locker(s.postgres().url());

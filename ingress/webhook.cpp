@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -262,10 +263,14 @@ Result<Routed, Rejection> route(const Scan& scan, std::span<const Table> tables)
 
     auto type = string_field(scan.type(), "type");
     if (!type) return Err{type.error()};
-    auto op = parse_op(**type);
-    if (!op || is_marker(*op)) {
-        return reject(400, "invalid_field",
-                      "field 'type' must be INSERT, UPDATE or DELETE, got \"" + **type + "\"");
+    // A TRUNCATE comes from a statement trigger (Supabase's webhooks are row triggers and send
+    // nothing for it): no row to name, so the whole table is resynced.
+    const bool truncate = **type == "TRUNCATE";
+    auto op = truncate ? std::optional(Op::Resync) : parse_op(**type);
+    if (!op || !(truncate || names_row(*op))) {
+        return reject(
+            400, "invalid_field",
+            "field 'type' must be INSERT, UPDATE, DELETE or TRUNCATE, got \"" + **type + "\"");
     }
     auto schema = string_field(scan.schema(), "schema");
     if (!schema) return Err{schema.error()};
@@ -294,6 +299,10 @@ Result<Routed, Rejection> route(const Scan& scan, std::span<const Table> tables)
         tables.begin());
     Routed routed{.table = static_cast<std::size_t>(served - tables.begin()), .changes = {}};
     auto& changes = routed.changes;
+    if (*op == Op::Resync) {
+        changes.push_back({*op, ""});
+        return routed;
+    }
     std::string_view op_name = to_string(*op);
     if (*op == Op::Delete) {
         auto pk = primary_key(*old_record, "old_record", key, cfg.primary_key, op_name);

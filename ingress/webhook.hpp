@@ -23,7 +23,8 @@ struct Rejection {
     bool operator==(const Rejection&) const = default;
 };
 
-// One row to revalidate. An UPDATE that changes the primary key touches two rows.
+// One row to revalidate. An UPDATE that changes the primary key touches two rows. A TRUNCATE is
+// one Change of Op::Resync with an empty pk: the whole table.
 struct Change {
     Op op;
     std::string pk;

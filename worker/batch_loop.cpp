@@ -67,7 +67,13 @@ void BatchLoop::ingest(const std::vector<std::string>& frames) {
                       {{"stream", e.stream}, {"seq", e.seq}, {"table", e.schema + "." + e.table}});
             continue;
         }
-        if (!is_marker(e.op)) pending_.add(e.pk, e.received_us);
+        if (e.op == Op::Resync) {
+            log::info("the table was emptied at once; resyncing",
+                      {{"stream", e.stream}, {"seq", e.seq}});
+            pending_.require_resync("RESYNC event");
+        } else if (names_row(e.op)) {
+            pending_.add(e.pk, e.received_us);
+        }
     }
     pending_size_ = pending_.size();
 }

@@ -14,6 +14,8 @@ std::string_view to_string(Op op) {
             return "END";
         case Op::Heartbeat:
             return "HEARTBEAT";
+        case Op::Resync:
+            return "RESYNC";
     }
     return "?";
 }
@@ -24,6 +26,7 @@ std::optional<Op> parse_op(std::string_view s) {
     if (s == "DELETE") return Op::Delete;
     if (s == "END") return Op::End;
     if (s == "HEARTBEAT") return Op::Heartbeat;
+    if (s == "RESYNC") return Op::Resync;
     return std::nullopt;
 }
 

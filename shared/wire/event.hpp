@@ -14,9 +14,15 @@ namespace revalidator {
 // Insert, Update, Delete name a row. End and Heartbeat are stream markers without one: End closes
 // a stream cleanly; Heartbeat, sent when the stream is idle, shows the worker the latest number so
 // that events lost at the end of a burst are noticed without waiting for the next webhook.
-enum class Op { Insert, Update, Delete, End, Heartbeat };
+// Resync names no row either: the whole table changed at once (a TRUNCATE), so the worker resyncs
+// it. A worker that does not know it rejects the frame, and the number it leaves missing makes
+// that worker resync the table too (docs/wire-format.md, "Adding a version").
+enum class Op { Insert, Update, Delete, End, Heartbeat, Resync };
 inline bool is_marker(Op op) {
     return op == Op::End || op == Op::Heartbeat;
+}
+inline bool names_row(Op op) {
+    return op == Op::Insert || op == Op::Update || op == Op::Delete;
 }
 
 std::string_view to_string(Op op);

@@ -317,7 +317,7 @@ std::optional<Event> decode_document(od::document& doc) {
         return std::nullopt;
     }
     const auto parsed = parse_op(op);
-    if (!parsed || (!is_marker(*parsed) && check_key_part(e.pk))) return std::nullopt;
+    if (!parsed || (names_row(*parsed) && check_key_part(e.pk))) return std::nullopt;
     e.op = *parsed;
     return e;
 }
@@ -373,12 +373,12 @@ Result<Event, WireError> decode_reference(std::string_view frame) {
     if (!get_u64(j, "ts", e.received_us)) return invalid("'ts' must be an unsigned integer");
     if (!get_string(j, "op", op)) return invalid("'op' must be a string");
     auto parsed = parse_op(op);
-    if (!parsed) return invalid("'op' must be INSERT, UPDATE, DELETE, END or HEARTBEAT");
+    if (!parsed) return invalid("'op' must be INSERT, UPDATE, DELETE, RESYNC, END or HEARTBEAT");
     e.op = *parsed;
     if (!get_string(j, "schema", e.schema)) return invalid("'schema' must be a string");
     if (!get_string(j, "table", e.table)) return invalid("'table' must be a string");
     if (!get_string(j, "pk", e.pk)) return invalid("'pk' must be a string");
-    if (!is_marker(e.op)) {
+    if (names_row(e.op)) {
         if (auto bad = check_key_part(e.pk)) return invalid("'pk' " + *bad);
     }
     return e;

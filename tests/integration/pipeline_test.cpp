@@ -180,7 +180,7 @@ TEST_F(Pipeline, RejectionsCarryStatusCodeAndDetail) {
         {"missing type", "POST", "/revalidate", "application/json", ok_auth,
          R"({"table":"articles","schema":"public","record":{"id":1}})", 400, "missing_field"},
         {"bad type", "POST", "/revalidate", "application/json", ok_auth,
-         R"({"type":"TRUNCATE","table":"articles","schema":"public","record":{"id":1}})", 400,
+         R"({"type":"UPSERT","table":"articles","schema":"public","record":{"id":1}})", 400,
          "invalid_field"},
         {"not json", "POST", "/revalidate", "text/plain", ok_auth, good, 415,
          "unsupported_media_type"},

@@ -38,7 +38,7 @@ struct Frame {
 
 std::string encode(const Frame& f) {
     return wire::encode(Event{f.stream, f.epoch, f.seq, unix_micros(), f.op, f.schema, f.table,
-                              f.op == Op::End ? "" : f.pk});
+                              names_row(f.op) ? f.pk : ""});
 }
 
 std::vector<std::string> frames(std::initializer_list<Frame> fs) {
@@ -203,6 +203,47 @@ TEST_F(BatchLoopTest, EndMarkerNamesNoRow) {
     loop().step();
     ASSERT_EQ(source.calls.size(), 1u);
     EXPECT_EQ(source.calls[0].pks, (std::vector<std::string>{"1"}));
+}
+
+// A TRUNCATE reaches the worker as RESYNC: the whole table is read again, and the keys of the rows
+// that are gone are deleted. It is no loss: no gap is counted.
+TEST_F(BatchLoopTest, ResyncEventResyncsTheTable) {
+    source.put(1);
+    loop().ingest(frames({{1, "1"}}));
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+    ASSERT_TRUE(sink.has("/articles/1"));
+
+    source.table.clear();  // TRUNCATE
+    loop().ingest(frames({{2, "", Op::Resync}}));
+    EXPECT_EQ(loop().pending_keys(), 0u);
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 2u);
+    EXPECT_TRUE(source.calls[1].full);
+    EXPECT_FALSE(sink.has("/articles/1"));
+    EXPECT_EQ(sink.at("/articles"), "[]");
+    EXPECT_EQ(metric("revalidator_worker_stream_gaps_total"), 0);
+    EXPECT_EQ(metric("revalidator_worker_resyncs_total"), 1);
+}
+
+// What a worker that predates an op does with it (RESYNC, to a worker older than it): the frame is
+// rejected, and the number it leaves missing is a gap at the next frame of the stream (a
+// heartbeat within a second when the stream is idle), so that worker resyncs the table too.
+TEST_F(BatchLoopTest, AnOpThisWorkerDoesNotKnowEndsInAResync) {
+    source.put(1);
+    loop().ingest(frames({{1, "1"}}));
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 1u);
+
+    loop().ingest(
+        {R"({"epoch":1,"op":"REWIND","pk":"","schema":"public","seq":2,"stream":"ingress-a",)"
+         R"("table":"articles","ts":1,"v":1})"});
+    EXPECT_EQ(metric("revalidator_worker_frames_rejected_total"), 1);
+    loop().ingest(frames({{3, "", Op::Heartbeat}}));
+    loop().step();
+    ASSERT_EQ(source.calls.size(), 2u);
+    EXPECT_TRUE(source.calls[1].full);
+    EXPECT_EQ(metric("revalidator_worker_stream_gaps_total"), 1);
 }
 
 TEST_F(BatchLoopTest, GarbageFramesAreCountedAndDoNotStopProcessing) {

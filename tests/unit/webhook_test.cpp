@@ -128,6 +128,18 @@ std::vector<Case> cases() {
          R"("record":{"i\u0064":7}})",
          kOk, "INSERT:7", ""},
         {"insert_negative_zero_id", body("INSERT", rec("-0")), kOk, "INSERT:0", ""},
+        // A TRUNCATE, as the statement trigger of schema/truncate_webhook.sql sends it: the whole
+        // table, no row.
+        {"truncate", body("TRUNCATE", "null"), kOk, "RESYNC:", ""},
+        {"truncate_without_rows", R"({"type":"TRUNCATE","table":"articles","schema":"public"})",
+         kOk, "RESYNC:", ""},
+        {"truncate_rows_ignored", body("TRUNCATE", rec("1"), rec("2")), kOk, "RESYNC:", ""},
+        {"truncate_unknown_table", body("TRUNCATE", "null", "null", "notes"), 422, "unknown_table",
+         "\"public.notes\""},
+        {"truncate_record_string", body("TRUNCATE", R"("all")"), 400, "invalid_field",
+         "'record' must be an object or null, got a string"},
+        {"truncate_missing_schema", R"({"type":"TRUNCATE","table":"articles"})", 400,
+         "missing_field", "'schema'"},
         {"insert_min_int64_id", body("INSERT", rec("-9223372036854775808")), kOk,
          "INSERT:-9223372036854775808", ""},
         {"insert_max_int64_plus_one_id", body("INSERT", rec("9223372036854775808")), kOk,
@@ -231,9 +243,15 @@ std::vector<Case> cases() {
          "invalid_field", "'type' must be a string, got a number"},
         {"type_null", R"({"type":null,"table":"articles","schema":"public","record":{"id":1}})",
          400, "invalid_field", "'type'"},
-        {"type_unknown", body("TRUNCATE", rec("1")), 400, "invalid_field", "\"TRUNCATE\""},
+        {"type_unknown", body("UPSERT", rec("1")), 400, "invalid_field",
+         "must be INSERT, UPDATE, DELETE or TRUNCATE, got \"UPSERT\""},
         {"type_lowercase", body("insert", rec("1")), 400, "invalid_field", "'type'"},
+        {"type_truncate_lowercase", body("truncate", "null"), 400, "invalid_field", "\"truncate\""},
         {"type_end_not_allowed", body("END", rec("1")), 400, "invalid_field", "\"END\""},
+        {"type_heartbeat_not_allowed", body("HEARTBEAT", rec("1")), 400, "invalid_field",
+         "\"HEARTBEAT\""},
+        // The wire's name for a resync is not the webhook's: only TRUNCATE asks for one.
+        {"type_resync_not_allowed", body("RESYNC", "null"), 400, "invalid_field", "\"RESYNC\""},
         {"missing_schema", R"({"type":"INSERT","table":"articles","record":{"id":1}})", 400,
          "missing_field", "'schema'"},
         {"schema_null", R"({"type":"INSERT","table":"articles","schema":null,"record":{"id":1}})",
@@ -445,6 +463,19 @@ TEST(ParseWebhookConfig, SeveralTablesKeyedAlikeAndNot) {
         EXPECT_EQ(answer(parse_webhook(text, tables)), want) << text;
         expect_same_as_reference(text, tables);
     }
+}
+
+TEST(ParseWebhookConfig, ATruncateIsOneResyncOfTheTableItNames) {
+    const std::vector<Table> tables = {Table{}, Table{"public", "authors", "id", "/authors"}};
+    auto r =
+        parse_webhook(R"({"type":"TRUNCATE","table":"authors","schema":"public","record":null,)"
+                      R"("old_record":null})",
+                      tables);
+    ASSERT_TRUE(r.ok()) << r.error().detail;
+    EXPECT_EQ(r->table, 1u);
+    ASSERT_EQ(r->changes.size(), 1u);
+    EXPECT_EQ(r->changes[0].op, Op::Resync);
+    EXPECT_EQ(r->changes[0].pk, "");
 }
 
 TEST(ParseWebhookConfig, OpsAreReportedExactly) {

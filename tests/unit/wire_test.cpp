@@ -69,6 +69,19 @@ TEST(Wire, RoundTripEndWithEmptyPk) {
     EXPECT_EQ(back->pk, "");
 }
 
+TEST(Wire, RoundTripResyncWithEmptyPk) {
+    Event e = sample(Op::Resync, "");
+    const std::string frame = wire::encode(e);
+    EXPECT_NE(frame.find(R"("op":"RESYNC")"), std::string::npos) << frame;
+    EXPECT_EQ(frame, wire::encode_reference(e));
+    auto back = wire::decode(frame);
+    ASSERT_TRUE(back.ok()) << back.error().detail;
+    EXPECT_EQ(*back, e);
+    auto reference = wire::decode_reference(frame);
+    ASSERT_TRUE(reference.ok()) << reference.error().detail;
+    EXPECT_EQ(*reference, e);
+}
+
 TEST(Wire, RoundTripExtremes) {
     Event e{"i",        UINT64_MAX,          UINT64_MAX, 0,
             Op::Insert, "s\"c\\h\xc3\xa9ma", "t",        "caf\xc3\xa9-\xf0\x9f\x98\x80"};
@@ -178,7 +191,8 @@ TEST(Wire, RejectsUnknownOps) {
     for (const char* op : {"", "insert", "Update", "TRUNCATE", "UPSERT", "END "}) {
         json j = valid_frame();
         j["op"] = op;
-        expect_rejected(j.dump(), "invalid_field", "INSERT, UPDATE, DELETE, END or HEARTBEAT");
+        expect_rejected(j.dump(), "invalid_field",
+                        "INSERT, UPDATE, DELETE, RESYNC, END or HEARTBEAT");
     }
 }
 

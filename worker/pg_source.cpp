@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "postgres/sql.hpp"
+#include "rls.hpp"
 #include "runtime/log.hpp"
 
 namespace revalidator::worker {
@@ -40,11 +41,18 @@ struct PgSource::Impl {
             "WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
             sql::quote_ident(cfg.table.schema) + "." + sql::quote_ident(cfg.table.name),
             cfg.table.primary_key);
+        const pqxx::result rls = tx.exec_params(
+            "SELECT current_user, c.relrowsecurity, c.relforcerowsecurity, "
+            "pg_has_role(current_user, c.relowner, 'USAGE'), r.rolsuper, r.rolbypassrls "
+            "FROM pg_class c, pg_roles r WHERE c.oid = to_regclass($1) AND r.rolname = "
+            "current_user",
+            sql::quote_ident(cfg.table.schema) + "." + sql::quote_ident(cfg.table.name));
         tx.commit();
         if (r.empty()) {
             throw std::runtime_error("table " + cfg.table.qualified() + " with column " +
                                      cfg.table.primary_key + " not found");
         }
+        if (!rls.empty()) check_rls(rls[0]);
         std::string type = r[0][0].as<std::string>();
         kind = sql::key_kind(type);
         key_order = KeyOrder::None;
@@ -69,6 +77,22 @@ struct PgSource::Impl {
         }
         conn = std::move(c);
         log::info("postgres connected", {{"table", cfg.table.qualified()}, {"key_type", type}});
+    }
+
+    void check_rls(const pqxx::row& row) const {
+        const RlsFacts facts{.role = row[0].as<std::string>(),
+                             .enabled = row[1].as<bool>(),
+                             .forced = row[2].as<bool>(),
+                             .owner = row[3].as<bool>(),
+                             .superuser = row[4].as<bool>(),
+                             .bypassrls = row[5].as<bool>()};
+        const RlsDecision d = decide_rls(facts, cfg.table.qualified(), cfg.allow_rls);
+        if (d.verdict == RlsDecision::Verdict::Refuse) throw RlsRefused(d.message);
+        if (d.verdict == RlsDecision::Verdict::Warn) {
+            log::warn(
+                "row-level security filters the rows this worker reads",
+                {{"table", cfg.table.qualified()}, {"role", facts.role}, {"detail", d.message}});
+        }
     }
 
     // Rows or digests: the two text columns of each result row.

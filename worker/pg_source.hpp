@@ -27,6 +27,13 @@ struct PgConfig {
     std::string order_by;  // empty: the primary key
     PgTimeouts timeouts;
     std::vector<View> views;  // read with every snapshot, in this order (Snapshot::views)
+    bool allow_rls = false;   // a role that row-level security filters only warns (rls.hpp)
+};
+
+// The role reads the table through row-level security, and --allow-rls was not given (rls.hpp):
+// every connection checks, so nothing is read, and nothing is written, until the role changes.
+struct RlsRefused : std::runtime_error {
+    using std::runtime_error::runtime_error;
 };
 
 // A view's SQL that Postgres refuses (a filter or column that does not compile): the process's
@@ -40,8 +47,9 @@ class PgSource final : public RowSource, public DigestSource {
     explicit PgSource(PgConfig cfg);
     ~PgSource() override;
 
-    // Connects, and has Postgres compile every view's query; throws BadView naming the view it
-    // refuses, or what the connection threw.
+    // Connects, checks the role against the table's row-level security and has Postgres compile
+    // every view's query; throws RlsRefused, BadView naming the view it refuses, or what the
+    // connection threw.
     void check();
     Snapshot read(const std::vector<std::string>& pks, bool full, ListRows list) override;
     // Through a cursor in the snapshot's transaction, a run of rows at a time.

@@ -146,14 +146,18 @@ TableWorker::TableWorker(const TableConfig& t, metrics::Registry& registry,
 TableWorker::~TableWorker() = default;
 
 bool TableWorker::views_compile() {
-    if (!parts_->has_views) return true;
     try {
         parts_->source.check();
     } catch (const BadView& e) {
         log::error("bad view", {{"error", e.what()}});
         return false;
+    } catch (const RlsRefused& e) {
+        log::error("row-level security hides rows from the worker's role",
+                   {{"table", parts_->table}, {"error", e.what()}});
+        return false;
     } catch (const std::exception& e) {
-        log::warn("views not checked: postgres unavailable",
+        log::warn(parts_->has_views ? "views not checked: postgres unavailable"
+                                    : "row-level security not checked: postgres unavailable",
                   {{"table", parts_->table}, {"error", e.what()}});
     }
     return true;

@@ -34,8 +34,9 @@ class TableWorker {
     TableWorker(const TableWorker&) = delete;
     TableWorker& operator=(const TableWorker&) = delete;
 
-    // False, after logging it, when Postgres refuses one of the table's views: a bad
-    // configuration. Postgres not answering is not; every connection checks the views again.
+    // False, after logging it, when Postgres refuses one of the table's views, or row-level
+    // security filters the rows of the worker's role (rls.hpp): a bad configuration. Postgres not
+    // answering is not; every connection checks both again.
     bool views_compile();
     // The role, standby then active, until a stop is requested (0) or the inbox cannot be
     // bound (1).

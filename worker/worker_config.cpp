@@ -76,6 +76,10 @@ void declare(config::Parser& p, Config& c) {
     p.flag("--verify-keys", c.verify_keys,
            "at the end of each anti-entropy pass, list the keys the cache holds under the prefix "
            "(lru_crawler metadump) and delete those no row has");
+    p.flag("--allow-rls", c.allow_rls,
+           "start even when row-level security filters the rows the worker's role reads, with a "
+           "warning at every connection: the cache then holds only what the policies show that "
+           "role (docs/supabase.md, \"Row-level security\"; without it the worker refuses)");
     p.option("--retry-max-ms", c.retry_max_ms, "longest wait between retries after a failure")
         ->check(CLI::Range(100, 3'600'000));
     p.option("--takeover-delay-ms", c.takeover_delay_ms,
@@ -252,7 +256,8 @@ PgConfig pg_config(const Config& c) {
             .order_by = c.order_by,
             .timeouts = {.network = milliseconds(c.pg_timeout_ms),
                          .statement = milliseconds(c.statement_timeout_ms)},
-            .views = c.views};
+            .views = c.views,
+            .allow_rls = c.allow_rls};
 }
 
 ApplierConfig applier_config(const Config& c) {

@@ -54,6 +54,7 @@ struct Config {
     int verify_rate = 5000;
     std::size_t verify_slice = 500;
     bool verify_keys = true;
+    bool allow_rls = false;
     int retry_max_ms = 5000;
     int takeover_delay_ms = 1000;
     int lease_ttl_ms = 5000;

@@ -21,6 +21,14 @@ namespace {
 constexpr std::chrono::seconds kFailurePause{5};
 // While a reading is under way, the loop looks for its end this often.
 constexpr std::chrono::milliseconds kReadingPoll{1};
+// Row keys found wrong whose healing is timed at once; beyond, a key is counted but not timed.
+constexpr std::size_t kMaxWrongTracked = 100'000;
+
+// From a batch's time (a webhook that arrived late) to a writer that keeps overwriting the cache
+// or a cache that refuses writes for minutes.
+std::vector<double> age_buckets() {
+    return {0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600};
+}
 
 // The pass's threads run at a lower priority than the loop: on a machine short of cores, its md5s
 // and parsing yield to batches rather than delay them. Called first thing on each of them; a
@@ -79,6 +87,15 @@ AntiEntropy::AntiEntropy(PassReaders readers, CacheSink& cache, Applier& applier
       stray_(r.counter("revalidator_worker_divergences_total", "", R"(kind="stray_key")")),
       list_(r.counter("revalidator_worker_divergences_total", "", R"(kind="list")")),
       view_(r.counter("revalidator_worker_divergences_total", "", R"(kind="view")")),
+      keys_compared_(r.counter("revalidator_worker_verify_keys_compared_total",
+                               "Row keys the anti-entropy pass compared with Postgres")),
+      keys_wrong_(r.counter("revalidator_worker_verify_keys_wrong_total",
+                            "Row keys the anti-entropy pass found to differ from Postgres "
+                            "(missing, other bytes, or a row no longer there)")),
+      wrong_age_(r.histogram("revalidator_worker_verify_wrong_age_seconds",
+                             "For each row key the anti-entropy pass found wrong, time from when "
+                             "it first found it wrong until a batch wrote it right",
+                             age_buckets())),
       seconds_(r.histogram("revalidator_worker_verify_step_seconds",
                            "Time the worker's loop spent at once on the anti-entropy pass (what a "
                            "batch may wait for)",
@@ -104,6 +121,35 @@ void AntiEntropy::found(metrics::Counter& kind, const std::string& pk, Repairs& 
     out.pks.push_back(pk);
 }
 
+void AntiEntropy::key_wrong(metrics::Counter& kind, const std::string& pk, Repairs& out,
+                            Clock::time_point now) {
+    found(kind, pk, out);
+    keys_wrong_.inc();
+    if (wrong_since_.size() < kMaxWrongTracked) wrong_since_.try_emplace(pk, now);
+}
+
+void AntiEntropy::applied(const Batch& batch, const Outcome& outcome, Clock::time_point now) {
+    if (wrong_since_.empty() || outcome.retry.full) return;
+    const auto healed = [&](const std::string& pk) {
+        auto it = wrong_since_.find(pk);
+        if (it == wrong_since_.end() || outcome.retry.received.count(pk)) return;
+        wrong_age_.observe(std::chrono::duration<double>(now - it->second).count());
+        wrong_since_.erase(it);
+    };
+    if (batch.full) {
+        std::vector<std::string> pks;
+        pks.reserve(wrong_since_.size());
+        for (const auto& [pk, _] : wrong_since_) pks.push_back(pk);
+        for (const auto& pk : pks) healed(pk);
+        return;
+    }
+    for (const auto& pk : batch.pks) healed(pk);
+}
+
+void AntiEntropy::forget_found() {
+    wrong_since_.clear();
+}
+
 Repairs AntiEntropy::step(Clock::time_point now) {
     Repairs out;
     if (!enabled()) return out;
@@ -127,9 +173,9 @@ Repairs AntiEntropy::step(Clock::time_point now) {
             return out;
         }
         if (slice_reading_.valid()) {
-            compare(slice_reading_.get(), out);
+            compare(slice_reading_.get(), out, now);
         } else {
-            end_pass(end_reading_.get(), out);
+            end_pass(end_reading_.get(), out, now);
         }
         if (failing_) log::info("anti-entropy steps work again");
         failing_ = false;
@@ -233,6 +279,7 @@ AntiEntropy::SliceReading AntiEntropy::read_slice(const std::optional<std::strin
         throw std::runtime_error("the cache did not answer for " + std::to_string(unanswered) +
                                  " of " + std::to_string(keys.size()) + " keys");
     }
+    r.keys = keys.size();
     for (std::size_t i = 0; i < keys.size(); ++i) {
         const std::string& pk = keyed[i]->pk;
         if (!cached[i].value) {
@@ -250,12 +297,13 @@ AntiEntropy::SliceReading AntiEntropy::read_slice(const std::optional<std::strin
     return r;
 }
 
-void AntiEntropy::compare(SliceReading r, Repairs& out) {
+void AntiEntropy::compare(SliceReading r, Repairs& out, Clock::time_point now) {
     for (const auto& row : r.rows) accounted_.insert(row.pk);
-    for (const auto& pk : r.missing) found(missing_, pk, out);
-    for (const auto& pk : r.wrong) found(wrong_, pk, out);
+    for (const auto& pk : r.missing) key_wrong(missing_, pk, out, now);
+    for (const auto& pk : r.wrong) key_wrong(wrong_, pk, out, now);
     compare_part(r, out);
     rows_.inc(r.rows.size());
+    keys_compared_.inc(r.keys);
     if (r.last) {
         ending_ = true;
     } else {
@@ -280,7 +328,14 @@ void AntiEntropy::compare(SliceReading r, Repairs& out) {
         held.erase(it);
     }
     for (const auto& [pk, _] : held) {
-        found(vanished_, std::string(pk), out);
+        std::string gone(pk);
+        // A row the list holds and Postgres no longer has: its key too, if the worker wrote it.
+        if (applier_.cached_pks().count(gone)) {
+            keys_compared_.inc();
+            key_wrong(vanished_, gone, out, now);
+        } else {
+            found(vanished_, gone, out);
+        }
         accounted_.emplace(pk);
     }
 }
@@ -299,6 +354,7 @@ AntiEntropy::EndReading AntiEntropy::read_end(
         }
     }
     EndReading r;
+    r.keys = unseen_written.size();
     if (unseen_written.empty() && unseen_listed.empty()) return r;
     std::vector<std::string> ask(unseen_written.begin(), unseen_written.end());
     ask.insert(ask.end(), unseen_listed.begin(), unseen_listed.end());
@@ -318,6 +374,7 @@ AntiEntropy::EndReading AntiEntropy::read_end(
         candidates.emplace_back(pk);
         keys.push_back(*item_key(cfg_.prefix, pk));
     }
+    r.keys += candidates.size();
     // The listing is older than the pass's end: a key a batch has deleted since (its row's DELETE
     // announced) is listed still, and is no stray. A key that holds a list (a JSON array, or a
     // manifest of parts) is another collection's, whose prefix has the shape of this one's row
@@ -331,13 +388,15 @@ AntiEntropy::EndReading AntiEntropy::read_end(
     return r;
 }
 
-void AntiEntropy::end_pass(EndReading r, Repairs& out) {
-    for (const auto& pk : r.vanished) found(vanished_, pk, out);
+void AntiEntropy::end_pass(EndReading r, Repairs& out, Clock::time_point now) {
+    keys_compared_.inc(r.keys);
+    for (const auto& pk : r.vanished) key_wrong(vanished_, pk, out, now);
     for (const auto& pk : r.strays) {
         // No row has this key, and the worker had not written it: a crash's leftover, another
         // writer's, or another spelling of an id ("007"), which no batch would ever name. Unless a
         // batch wrote it since the reading (its row inserted meanwhile).
         if (applier_.cached_pks().count(pk)) continue;
+        keys_wrong_.inc();
         auto key = item_key(cfg_.prefix, pk);
         if (cache_.remove(*key) != WriteStatus::Ok) continue;
         stray_.inc();

@@ -42,6 +42,7 @@
 
 #include "applier.hpp"
 #include "cache_sink.hpp"
+#include "pending.hpp"
 #include "repair_sources.hpp"
 #include "runtime/metrics.hpp"
 
@@ -96,6 +97,13 @@ class AntiEntropy {
     // failure (Postgres or the cache away, the write gate shut) is counted and logged; the slice is
     // tried again after a pause.
     Repairs step(Clock::time_point now);
+    // The loop applied `batch`; what `outcome` still owes was not written. Each row key the pass
+    // had found wrong and the batch wrote is healed: the time since the pass first found it wrong
+    // is observed (a row found wrong pass after pass keeps its first time). On the loop's thread.
+    void applied(const Batch& batch, const Outcome& outcome, Clock::time_point now);
+    // This worker became the table's writer again: what it found in an earlier term is not its
+    // to time (the other writer may have healed it meanwhile).
+    void forget_found();
 
   private:
     // The reading half of a slice's step: rows by Postgres, compared with their keys' values.
@@ -104,6 +112,7 @@ class AntiEntropy {
         std::vector<RowDigest> rows;
         bool last = false;
         std::vector<std::string> missing, wrong;  // pks
+        std::size_t keys = 0;                     // row keys compared (rows that have one)
         // The cached value of each row found right: the list's copy of the row is then compared
         // by its bytes rather than digested again.
         std::unordered_map<std::string, std::string> right;
@@ -114,6 +123,7 @@ class AntiEntropy {
     struct EndReading {
         std::vector<std::string> vanished;  // written by the worker; no row has them
         std::vector<std::string> strays;    // listed in the cache, never written; no row has them
+        std::size_t keys = 0;  // keys whose rows were asked after: written, or listed, and unseen
     };
 
     // Starts the reading of the next slice, or of the pass's end.
@@ -123,8 +133,9 @@ class AntiEntropy {
     EndReading read_end(const std::unordered_set<std::string>& accounted,
                         const std::vector<std::string>& written,
                         const std::optional<std::vector<std::string>>& listed);
-    void compare(SliceReading reading, Repairs& out);
-    void end_pass(EndReading reading, Repairs& out);
+    // `now`: the step's time, which a key found wrong is timed from.
+    void compare(SliceReading reading, Repairs& out, Clock::time_point now);
+    void end_pass(EndReading reading, Repairs& out, Clock::time_point now);
     // The ids the cache's keys name, from the listing started at the end of the last pass (it
     // runs on a thread of its own: at 100k keys it takes a tenth of a second, which no batch
     // should wait for); nullopt when there is none yet. Starts the next listing.
@@ -141,6 +152,10 @@ class AntiEntropy {
     void compare_part(const SliceReading& reading, Repairs& out);
     void list_differs(Repairs& out);
     void found(metrics::Counter& kind, const std::string& pk, Repairs& out);
+    // A row key found to hold what its row does not (absent, other bytes, or a row no longer
+    // there): counted as wrong, and its first time kept until a batch heals it.
+    void key_wrong(metrics::Counter& kind, const std::string& pk, Repairs& out,
+                   Clock::time_point now);
 
     PassReaders readers_;
     CacheSink& cache_;
@@ -165,6 +180,9 @@ class AntiEntropy {
     Clock::time_point pass_started_;
     // When the pass before this one started: every slice was verified since (a gauge reads it).
     std::shared_ptr<std::atomic<Clock::rep>> previous_pass_;
+    // Row keys found wrong and not yet healed, with when the pass first found each; at most
+    // kMaxWrongTracked (a cache emptied under a pass would otherwise grow it to the table).
+    std::unordered_map<std::string, Clock::time_point> wrong_since_;
 
     metrics::Counter& rows_;
     metrics::Counter& passes_;
@@ -176,6 +194,9 @@ class AntiEntropy {
     metrics::Counter& stray_;
     metrics::Counter& list_;
     metrics::Counter& view_;
+    metrics::Counter& keys_compared_;
+    metrics::Counter& keys_wrong_;
+    metrics::Histogram& wrong_age_;
     metrics::Histogram& seconds_;
     metrics::Histogram& read_seconds_;
 };

@@ -86,6 +86,7 @@ void BatchLoop::settle_beat() {
 
 void BatchLoop::became_active() {
     applier_.took_over();
+    if (anti_entropy_) anti_entropy_->forget_found();
     request_resync("became active");
 }
 
@@ -128,6 +129,7 @@ void BatchLoop::read_ahead(const Refill& refill) {
 bool BatchLoop::attempt(Batch& batch, const std::function<Outcome()>& work, Clock::time_point now) {
     try {
         Outcome out = work();
+        if (anti_entropy_) anti_entropy_->applied(batch, out, Clock::now());
         source_ok_ = true;
         cache_ok_ = !out.cache_unreachable;
         if (out.done()) {

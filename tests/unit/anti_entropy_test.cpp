@@ -98,7 +98,9 @@ class AntiEntropyTest : public ::testing::Test {
         b.pks = r.pks;
         b.list = r.list;
         for (const auto& pk : r.pks) b.received.emplace(pk, 0);
-        ASSERT_TRUE(applier->apply(b).done());
+        const Outcome out = applier->apply(b);
+        ASSERT_TRUE(out.done());
+        ae->applied(b, out, AntiEntropy::Clock::now());
     }
 
     // Every row's key and the list hold what the source holds, and no other row key is there.
@@ -212,6 +214,109 @@ TEST_F(AntiEntropyTest, WithoutAListRowKeysAreStillRepaired) {
     EXPECT_EQ(sink.at("/articles/15"), "<absent>");
     EXPECT_EQ(sink.at("/articles"), "<absent>");
     EXPECT_TRUE(pass().empty());
+}
+
+// The service level: every row key a pass compares is counted, and each one found wrong, so that
+// 1 - wrong/compared is the share of keys that were right.
+TEST_F(AntiEntropyTest, KeysComparedAndKeysFoundWrongAreCountedEachPass) {
+    start();
+    EXPECT_TRUE(pass().empty());
+    EXPECT_EQ(metric("revalidator_worker_verify_keys_compared_total"), 10);
+    EXPECT_EQ(metric("revalidator_worker_verify_keys_wrong_total"), 0);
+
+    source.put(14, "changed without a webhook");  // the key holds other bytes
+    sink.store.erase("/articles/16");             // no key
+    source.table.erase("12");                     // the key of a row no longer there
+    Repairs r = pass();
+    EXPECT_EQ(r.pks, (std::vector<std::string>{"12", "14", "16"}));
+    // Nine rows, and the key of the row gone; the list's own differences are not keys.
+    EXPECT_EQ(metric("revalidator_worker_verify_keys_compared_total"), 20);
+    EXPECT_EQ(metric("revalidator_worker_verify_keys_wrong_total"), 3);
+    heal(r);
+    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 3);
+
+    EXPECT_TRUE(pass().empty());
+    EXPECT_EQ(metric("revalidator_worker_verify_keys_compared_total"), 29);
+    EXPECT_EQ(metric("revalidator_worker_verify_keys_wrong_total"), 3);
+}
+
+TEST_F(AntiEntropyTest, AKeyOfARowGoneIsCountedAtThePassEndWhenTheListIsNotKeptByKey) {
+    start(KeyOrder::None);
+    source.table.erase("17");
+    Repairs r = pass();
+    EXPECT_EQ(r.pks, std::vector<std::string>{"17"});
+    EXPECT_EQ(metric("revalidator_worker_verify_keys_compared_total"), 10);  // 9 rows and 17's key
+    EXPECT_EQ(metric("revalidator_worker_verify_keys_wrong_total"), 1);
+    heal(r);
+    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 1);
+}
+
+// A key found wrong pass after pass (its writes failing, or another writer overwriting it) is
+// timed from the step of the first pass that found it, once, when a batch finally writes it.
+TEST_F(AntiEntropyTest, AWrongKeyIsTimedFromWhenItWasFirstFoundUntilABatchWritesIt) {
+    start();
+    sink.store["/articles/13"] = "garbage";
+    const auto t0 = AntiEntropy::Clock::now();
+    Repairs first = pass();
+    ASSERT_EQ(first.pks, std::vector<std::string>{"13"});
+    // The batch that should heal it could not write it: still owed, not healed.
+    Batch b;
+    b.pks = first.pks;
+    b.received.emplace("13", 0);
+    Outcome failed;
+    failed.retry = b;
+    ae->applied(b, failed, t0 + 10s);
+    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 0);
+
+    // The next pass, its steps a minute later, finds it again.
+    Repairs again;
+    const double passes = metric("revalidator_worker_verify_passes_total");
+    for (int i = 0; i < 1000 && metric("revalidator_worker_verify_passes_total") == passes; ++i) {
+        Repairs r = ae->step(AntiEntropy::Clock::now() + 60s);
+        again.pks.insert(again.pks.end(), r.pks.begin(), r.pks.end());
+        std::this_thread::sleep_for(1ms);
+    }
+    ASSERT_EQ(again.pks, std::vector<std::string>{"13"});
+    EXPECT_EQ(metric("revalidator_worker_verify_keys_wrong_total"), 2);
+
+    // Written two minutes after the first pass: timed from it, not from the second.
+    const Outcome written = applier->apply(b);
+    ASSERT_TRUE(written.done());
+    ae->applied(b, written, AntiEntropy::Clock::now() + 120s);
+    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 1);
+    EXPECT_GE(metric("revalidator_worker_verify_wrong_age_seconds_sum"), 119);
+    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_bucket{le=\"60\"}"), 0);
+    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_bucket{le=\"300\"}"), 1);
+
+    // Healed once: a later batch of the same row observes nothing more.
+    heal(first);
+    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 1);
+}
+
+// A full resync writes every row: whatever the pass had found wrong is healed by it.
+TEST_F(AntiEntropyTest, AFullResyncHealsEveryKeyFoundWrong) {
+    start();
+    sink.store["/articles/11"] = "garbage";
+    sink.store["/articles/18"] = "garbage";
+    ASSERT_EQ(pass().pks, (std::vector<std::string>{"11", "18"}));
+    Batch full;
+    full.full = true;
+    const Outcome out = applier->apply(full);
+    ASSERT_TRUE(out.done());
+    ae->applied(full, out, AntiEntropy::Clock::now());
+    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 2);
+}
+
+// What was found in an earlier term as the writer is not timed when the worker is the writer
+// again: the other writer may have healed it long before.
+TEST_F(AntiEntropyTest, WhatAnEarlierTermFoundIsForgotten) {
+    start();
+    sink.store["/articles/11"] = "garbage";
+    Repairs r = pass();
+    ASSERT_EQ(r.pks, std::vector<std::string>{"11"});
+    ae->forget_found();
+    heal(r);
+    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 0);
 }
 
 TEST_F(AntiEntropyTest, KeysNoRowHasAreDeletedWhenTheCacheListsThem) {

@@ -17,6 +17,8 @@ StalenessSampler::StalenessSampler(const std::string& memcached, std::vector<std
       expected_(keys_.size()),
       acked_ns_(std::make_unique<std::atomic<std::int64_t>[]>(keys_.size())),
       seen_(keys_.size()),
+      committed_ns_(std::make_unique<std::atomic<std::int64_t>[]>(keys_.size())),
+      since_commit_(keys_.size()),
       interval_(interval) {
     thread_ = std::thread([this] { run(); });
 }
@@ -31,6 +33,10 @@ void StalenessSampler::expect(std::size_t i, std::string value) {
 
 void StalenessSampler::acked(std::size_t i, Clock::time_point t) {
     acked_ns_[i].store(ns(t), std::memory_order_release);
+}
+
+void StalenessSampler::committed(std::size_t i, Clock::time_point t) {
+    committed_ns_[i].store(ns(t), std::memory_order_release);
 }
 
 std::vector<std::optional<double>> StalenessSampler::finish(Clock::time_point deadline) {
@@ -61,6 +67,9 @@ void StalenessSampler::run() {
                 if (it == got.end() || it->second != expected_[i]) continue;
                 auto ack = acked_ns_[i].load(std::memory_order_acquire);
                 seen_[i] = static_cast<double>(std::max<std::int64_t>(0, now - ack)) / 1e9;
+                if (auto commit = committed_ns_[i].load(std::memory_order_acquire)) {
+                    since_commit_[i] = static_cast<double>(now - commit) / 1e9;
+                }
                 ++seen;
             }
         }

@@ -135,13 +135,18 @@ std::vector<Change> Truth::bump(const std::vector<std::string>& ids) {
     std::string sql = "UPDATE " + m.rel + " t SET " + col + " = t." + col + " + 1 FROM (SELECT " +
                       m.key + " AS k, to_jsonb(o)::text AS old FROM " + m.rel + " o WHERE " +
                       m.key + " = ANY($1::text[]::" + m.key_type + "[]) FOR UPDATE) o WHERE t." +
-                      m.key + " = o.k RETURNING t." + m.key + "::text, to_jsonb(t)::text, o.old";
+                      m.key + " = o.k RETURNING t." + m.key +
+                      "::text, to_jsonb(t)::text, o.old, "
+                      "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
     pqxx::work tx(impl_->conn);
     auto r = tx.exec_params(sql, text_array(ids));
     tx.commit();
     std::vector<Change> changes;
     changes.reserve(r.size());
-    for (const auto& row : r) changes.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str()});
+    for (const auto& row : r) {
+        changes.push_back(
+            {row[0].c_str(), row[1].c_str(), row[2].c_str(), row[3].as<std::int64_t>()});
+    }
     return changes;
 }
 

@@ -36,6 +36,9 @@ struct Change {
     std::string id;
     std::string json;      // the row after the change, as to_jsonb renders it
     std::string old_json;  // before
+    // Postgres' clock_timestamp() in the statement (microseconds since the epoch; 0 where not
+    // asked for): the commit's time, a little early, as the database tells it.
+    std::int64_t committed_us = 0;
 };
 
 class Truth {

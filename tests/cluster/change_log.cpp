@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <limits>
 
 namespace revalidator::cluster {
 
@@ -102,6 +103,15 @@ void ChangeLog::staleness(Samples& into) const {
             into.add(c.committed,
                      std::chrono::duration<double, std::milli>(*c.seen - c.committed).count());
         }
+    }
+}
+
+void ChangeLog::visibility(Samples& into) const {
+    std::lock_guard lock(mu_);
+    for (const auto& c : changes_) {
+        into.add(c.committed,
+                 c.seen ? std::chrono::duration<double, std::milli>(*c.seen - c.committed).count()
+                        : std::numeric_limits<double>::infinity());
     }
 }
 

@@ -22,6 +22,15 @@ Samples::Split Samples::split(
     return out;
 }
 
+std::vector<double> Samples::between(Clock::time_point from, Clock::time_point to) const {
+    std::lock_guard lock(mu_);
+    std::vector<double> out;
+    for (const auto& [at, ms] : samples_) {
+        if (at >= from && at < to) out.push_back(ms);
+    }
+    return out;
+}
+
 double percentile(std::vector<double>& v, double p) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());

@@ -21,6 +21,8 @@ class Samples {
     };
     // `windows`: [start, end) of each fault.
     Split split(const std::vector<std::pair<Clock::time_point, Clock::time_point>>& windows) const;
+    // Those that began in [from, to).
+    std::vector<double> between(Clock::time_point from, Clock::time_point to) const;
 
   private:
     mutable std::mutex mu_;

@@ -115,6 +115,12 @@ class AntiEntropyTest : public ::testing::Test {
         EXPECT_EQ(sink.read_list("/articles"), source.list());
     }
 
+    // The service level's series: keys "compared" or "wrong", and heals timed.
+    double keys(const std::string& which) {
+        return metric("revalidator_worker_verify_keys_" + which + "_total");
+    }
+    double heals() { return metric("revalidator_worker_verify_wrong_age_seconds_count"); }
+
     std::string kind(const std::string& k) {
         return "revalidator_worker_divergences_total{kind=\"" + k + "\"}";
     }
@@ -221,8 +227,8 @@ TEST_F(AntiEntropyTest, WithoutAListRowKeysAreStillRepaired) {
 TEST_F(AntiEntropyTest, KeysComparedAndKeysFoundWrongAreCountedEachPass) {
     start();
     EXPECT_TRUE(pass().empty());
-    EXPECT_EQ(metric("revalidator_worker_verify_keys_compared_total"), 10);
-    EXPECT_EQ(metric("revalidator_worker_verify_keys_wrong_total"), 0);
+    EXPECT_EQ(keys("compared"), 10);
+    EXPECT_EQ(keys("wrong"), 0);
 
     source.put(14, "changed without a webhook");  // the key holds other bytes
     sink.store.erase("/articles/16");             // no key
@@ -230,14 +236,14 @@ TEST_F(AntiEntropyTest, KeysComparedAndKeysFoundWrongAreCountedEachPass) {
     Repairs r = pass();
     EXPECT_EQ(r.pks, (std::vector<std::string>{"12", "14", "16"}));
     // Nine rows, and the key of the row gone; the list's own differences are not keys.
-    EXPECT_EQ(metric("revalidator_worker_verify_keys_compared_total"), 20);
-    EXPECT_EQ(metric("revalidator_worker_verify_keys_wrong_total"), 3);
+    EXPECT_EQ(keys("compared"), 20);
+    EXPECT_EQ(keys("wrong"), 3);
     heal(r);
-    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 3);
+    EXPECT_EQ(heals(), 3);
 
     EXPECT_TRUE(pass().empty());
-    EXPECT_EQ(metric("revalidator_worker_verify_keys_compared_total"), 29);
-    EXPECT_EQ(metric("revalidator_worker_verify_keys_wrong_total"), 3);
+    EXPECT_EQ(keys("compared"), 29);
+    EXPECT_EQ(keys("wrong"), 3);
 }
 
 TEST_F(AntiEntropyTest, AKeyOfARowGoneIsCountedAtThePassEndWhenTheListIsNotKeptByKey) {
@@ -245,10 +251,10 @@ TEST_F(AntiEntropyTest, AKeyOfARowGoneIsCountedAtThePassEndWhenTheListIsNotKeptB
     source.table.erase("17");
     Repairs r = pass();
     EXPECT_EQ(r.pks, std::vector<std::string>{"17"});
-    EXPECT_EQ(metric("revalidator_worker_verify_keys_compared_total"), 10);  // 9 rows and 17's key
-    EXPECT_EQ(metric("revalidator_worker_verify_keys_wrong_total"), 1);
+    EXPECT_EQ(keys("compared"), 10);  // 9 rows and 17's key
+    EXPECT_EQ(keys("wrong"), 1);
     heal(r);
-    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 1);
+    EXPECT_EQ(heals(), 1);
 }
 
 // A key found wrong pass after pass (its writes failing, or another writer overwriting it) is
@@ -266,7 +272,7 @@ TEST_F(AntiEntropyTest, AWrongKeyIsTimedFromWhenItWasFirstFoundUntilABatchWrites
     Outcome failed;
     failed.retry = b;
     ae->applied(b, failed, t0 + 10s);
-    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 0);
+    EXPECT_EQ(heals(), 0);
 
     // The next pass, its steps a minute later, finds it again.
     Repairs again;
@@ -277,20 +283,20 @@ TEST_F(AntiEntropyTest, AWrongKeyIsTimedFromWhenItWasFirstFoundUntilABatchWrites
         std::this_thread::sleep_for(1ms);
     }
     ASSERT_EQ(again.pks, std::vector<std::string>{"13"});
-    EXPECT_EQ(metric("revalidator_worker_verify_keys_wrong_total"), 2);
+    EXPECT_EQ(keys("wrong"), 2);
 
     // Written two minutes after the first pass: timed from it, not from the second.
     const Outcome written = applier->apply(b);
     ASSERT_TRUE(written.done());
     ae->applied(b, written, AntiEntropy::Clock::now() + 120s);
-    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 1);
+    EXPECT_EQ(heals(), 1);
     EXPECT_GE(metric("revalidator_worker_verify_wrong_age_seconds_sum"), 119);
     EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_bucket{le=\"60\"}"), 0);
     EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_bucket{le=\"300\"}"), 1);
 
     // Healed once: a later batch of the same row observes nothing more.
     heal(first);
-    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 1);
+    EXPECT_EQ(heals(), 1);
 }
 
 // A full resync writes every row: whatever the pass had found wrong is healed by it.
@@ -304,7 +310,7 @@ TEST_F(AntiEntropyTest, AFullResyncHealsEveryKeyFoundWrong) {
     const Outcome out = applier->apply(full);
     ASSERT_TRUE(out.done());
     ae->applied(full, out, AntiEntropy::Clock::now());
-    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 2);
+    EXPECT_EQ(heals(), 2);
 }
 
 // What was found in an earlier term as the writer is not timed when the worker is the writer
@@ -316,7 +322,7 @@ TEST_F(AntiEntropyTest, WhatAnEarlierTermFoundIsForgotten) {
     ASSERT_EQ(r.pks, std::vector<std::string>{"11"});
     ae->forget_found();
     heal(r);
-    EXPECT_EQ(metric("revalidator_worker_verify_wrong_age_seconds_count"), 0);
+    EXPECT_EQ(heals(), 0);
 }
 
 TEST_F(AntiEntropyTest, KeysNoRowHasAreDeletedWhenTheCacheListsThem) {

@@ -35,6 +35,7 @@ struct CollectionLane::Parts {
                                     .send_hwm = cfg.send_hwm,
                                     .table = collection.table,
                                     .labels = labels,
+                                    .collection = collection.name,
                                     .curve_server_key = cfg.curve_server_key,
                                     .curve_public_key = cfg.curve_public_key,
                                     .curve_secret_key = cfg.curve_secret_key.value},
@@ -52,7 +53,8 @@ struct CollectionLane::Parts {
                 PgReaderSettings{.url = cfg.read_postgres_url,
                                  .table = table,
                                  .pool = static_cast<std::size_t>(cfg.read_postgres_pool),
-                                 .timeout = milliseconds(cfg.read_postgres_timeout_ms)});
+                                 .timeout = milliseconds(cfg.read_postgres_timeout_ms),
+                                 .collection = collection.name});
         }
         reads = std::make_unique<Reads>(read_settings(cfg, table.prefix, labels), cache->cache,
                                         cache->lists, database.get(), fill, registry);

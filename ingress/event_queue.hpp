@@ -52,6 +52,7 @@ class EventQueue {
     std::optional<Event> marker(Op op, const std::string& schema, const std::string& table);
 
     std::size_t depth() const;
+    std::size_t capacity() const { return capacity_; }
     std::uint64_t last_seq() const;
     const std::string& stream() const { return stream_; }
     std::uint64_t epoch() const { return epoch_; }

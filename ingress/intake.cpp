@@ -9,9 +9,9 @@ Answer intake(const Delivery& d, const Authenticator& auth, const Destinations& 
     if (!admitted) {
         return {admitted.error().status, admitted.error().code, admitted.error().detail};
     }
-    auto refuse = [&](int status, std::string code, std::string detail) {
+    auto refuse = [&](int status, std::string code, std::string detail, int table = -1) {
         auth.release(*admitted);
-        return Answer{status, std::move(code), std::move(detail)};
+        return Answer{status, std::move(code), std::move(detail), table};
     };
     if (!is_json_content_type(d.content_type)) {
         return refuse(415, "unsupported_media_type",
@@ -44,10 +44,12 @@ Answer intake(const Delivery& d, const Authenticator& auth, const Destinations& 
                 continue;
             case EventQueue::Push::Closed:
                 return refuse(503, "draining",
-                              "this ingress is shutting down; send to another instance");
+                              "this ingress is shutting down; send to another instance",
+                              static_cast<int>(routed->table));
             case EventQueue::Push::Full:
                 return refuse(503, "queue_full",
-                              "the event queue of " + table.qualified() + " is full; retry later");
+                              "the event queue of " + table.qualified() + " is full; retry later",
+                              static_cast<int>(routed->table));
         }
     }
     return {};

@@ -31,6 +31,7 @@ struct Answer {
     int status = 202;
     std::string code;
     std::string detail;
+    int table = -1;  // the index in Destinations of the table refused at; -1 before it is known
 };
 
 // The tables this ingress serves and, at the same index, the queue of each table's event stream.

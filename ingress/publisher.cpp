@@ -25,8 +25,10 @@ std::int64_t steady_ns() {
 Publisher::Publisher(EventQueue& queue, PublisherConfig cfg, metrics::Registry& registry)
     : queue_(queue),
       cfg_(std::move(cfg)),
-      sent_(registry.counter("revalidator_ingress_events_sent_total", "Events handed to ZeroMQ",
-                             cfg_.labels)),
+      sent_(registry.counter("revalidator_ingress_events_sent_total",
+                             "Events handed to ZeroMQ, heartbeats apart", cfg_.labels)),
+      heartbeats_(registry.counter("revalidator_ingress_heartbeats_sent_total",
+                                   "HEARTBEAT markers handed to ZeroMQ", cfg_.labels)),
       lost_(registry.counter("revalidator_ingress_events_lost_total",
                              "Events still queued when the drain deadline passed", cfg_.labels)) {
     registry.gauge_fn(
@@ -35,6 +37,9 @@ Publisher::Publisher(EventQueue& queue, PublisherConfig cfg, metrics::Registry& 
     registry.gauge_fn(
         "revalidator_ingress_queue_depth", "Events waiting for the publisher",
         [&q = queue_] { return static_cast<double>(q.depth()); }, cfg_.labels);
+    registry.gauge_fn(
+        "revalidator_ingress_queue_capacity", "Events the queue holds at most (--queue-capacity)",
+        [&q = queue_] { return static_cast<double>(q.capacity()); }, cfg_.labels);
 }
 
 Publisher::~Publisher() {
@@ -56,6 +61,7 @@ void Publisher::drain(std::chrono::milliseconds linger) {
 }
 
 void Publisher::run() {
+    const log::Scope scope("collection", cfg_.collection);
     const std::string table = cfg_.table.qualified();
     zmq::context_t ctx(1);
     zmq::socket_t push(ctx, zmq::socket_type::push);
@@ -146,6 +152,7 @@ void Publisher::run() {
     while (true) {
         read_monitor();
         std::vector<Event> events = queue_.take(kRound, std::chrono::milliseconds(50));
+        bool beat = false;
         if (events.empty()) {
             if (draining_) break;
             if (std::chrono::steady_clock::now() - last_sent < cfg_.heartbeat || peers_ == 0)
@@ -154,13 +161,14 @@ void Publisher::run() {
             auto heartbeat = queue_.marker(Op::Heartbeat, cfg_.table.schema, cfg_.table.name);
             if (!heartbeat) continue;
             events.push_back(std::move(*heartbeat));
+            beat = true;
         }
         std::size_t sent = 0;
         while (sent < events.size() &&
                push.send(zmq::buffer(wire::encode(events[sent])), zmq::send_flags::dontwait)) {
             ++sent;
         }
-        sent_.inc(sent);
+        (beat ? heartbeats_ : sent_).inc(sent);
         if (sent > 0) last_sent = std::chrono::steady_clock::now();
         if (sent < events.size()) {
             for (std::size_t j = events.size(); j-- > sent;) queue_.unpop(std::move(events[j]));

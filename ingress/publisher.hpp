@@ -21,9 +21,10 @@ namespace revalidator::ingress {
 
 struct PublisherConfig {
     std::vector<std::string> endpoints;
-    int send_hwm{};        // frames buffered per connected worker inside ZeroMQ
-    Table table;           // named in the END and HEARTBEAT markers
-    std::string labels{};  // of its metric series: the collection's (collection="articles")
+    int send_hwm{};            // frames buffered per connected worker inside ZeroMQ
+    Table table;               // named in the END and HEARTBEAT markers
+    std::string labels{};      // of its metric series: the collection's (collection="articles")
+    std::string collection{};  // its name, in every line the publisher logs
     std::chrono::milliseconds heartbeat{1000};  // idle time after which a HEARTBEAT is sent
     // CURVE (all Z85, validated by the caller). Empty server key: plaintext (the default).
     std::string curve_server_key;  // the worker's public key
@@ -55,6 +56,7 @@ class Publisher {
     std::atomic<bool> draining_{false};
     std::atomic<std::int64_t> deadline_ns_{0};
     metrics::Counter& sent_;
+    metrics::Counter& heartbeats_;
     metrics::Counter& lost_;
 };
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "auth.hpp"
 #include "http/http_front.hpp"
@@ -23,6 +24,12 @@ struct RouteContext {
     std::function<http::Readiness()> readiness;
     // The read routes' paths and methods (read_route_patterns), when they are served.
     std::map<std::string, std::set<std::string>> read_patterns;
+    // The collection of each of destinations.tables, at the same index (the label of its series).
+    std::vector<std::string> collections;
+    // What the read routes serve, to count requests by route: the paths of lists and views, and
+    // the prefixes under which rows are read ({prefix}/{id}).
+    std::set<std::string, std::less<>> list_paths;
+    std::set<std::string, std::less<>> row_prefixes;
 };
 
 void add_routes(http::Server& svr, RouteContext ctx);

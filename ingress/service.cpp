@@ -36,13 +36,20 @@ void add_all_routes(http::Server& svr, const Config& cfg, const Authenticator& a
                     metrics::Registry& registry, const Lanes& lanes,
                     const std::atomic<bool>& draining) {
     Destinations destinations;
+    std::vector<std::string> collections;
     std::vector<ReadRouteContext> read_routes;
     std::map<std::string, std::set<std::string>> read_patterns;
+    std::set<std::string, std::less<>> list_paths, row_prefixes;
     for (const auto& lane : lanes) {
         destinations.tables.push_back(lane->table());
         destinations.queues.push_back(&lane->queue());
         destinations.canaries.push_back(lane->name());
-        for (const auto& route : lane->read_routes()) read_routes.push_back(route);
+        collections.push_back(lane->name());
+        for (const auto& route : lane->read_routes()) {
+            read_routes.push_back(route);
+            list_paths.insert(route.prefix);
+            if (route.rows) row_prefixes.insert(route.prefix);
+        }
         read_patterns.insert(lane->read_patterns().begin(), lane->read_patterns().end());
     }
     // Every collection's canary beats arrive as webhooks of one more table (config/canary.hpp).
@@ -64,7 +71,8 @@ void add_all_routes(http::Server& svr, const Config& cfg, const Authenticator& a
             !draining,
             {{"worker_peers", peers}, {"draining", draining.load()}, {"queue_depth", depth}}};
     };
-    add_routes(svr, {auth, destinations, registry, readiness, read_patterns});
+    add_routes(svr, {auth, destinations, registry, readiness, read_patterns, collections,
+                     list_paths, row_prefixes});
 }
 
 void log_listening(const Config& cfg, int port, std::uint64_t epoch, const Lanes& lanes) {

@@ -10,6 +10,7 @@
 #include "cache/cache_key.hpp"
 #include "cache/list_version.hpp"
 #include "cache/manifest.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 
 namespace revalidator::worker {
@@ -104,12 +105,15 @@ AntiEntropy::AntiEntropy(PassReaders readers, CacheSink& cache, Applier& applier
                                 "Time of one reading of the anti-entropy pass (a slice's digests "
                                 "and cached values, or a pass's end), on the pass's own thread",
                                 metrics::latency_buckets())) {
-    r.gauge_fn("revalidator_worker_verify_oldest_seconds",
-               "Seconds since the slice verified longest ago was verified (the active worker)",
+    // Kept on the steady clock, which a change of the wall clock cannot move; given as the wall
+    // time it was, so that Prometheus computes the age (time() - x) at any later moment.
+    r.gauge_fn("revalidator_worker_verify_oldest_timestamp_seconds",
+               "When the slice verified longest ago was verified, in unix seconds",
                [oldest = previous_pass_] {
                    const Clock::duration age =
                        Clock::now().time_since_epoch() - Clock::duration(oldest->load());
-                   return std::chrono::duration<double>(age).count();
+                   return static_cast<double>(unix_micros()) / 1e6 -
+                          std::chrono::duration<double>(age).count();
                });
 }
 
@@ -229,10 +233,12 @@ void AntiEntropy::start() {
             part = (*parts)[next_part_++ % parts->size()].key;
         }
         ++steps_;
-        slice_reading_ = std::async(launch, [this, after = after_, part = std::move(part)] {
-            if (cfg_.background) yield_to_batches();
-            return read_slice(after, part);
-        });
+        slice_reading_ = std::async(
+            launch, [this, after = after_, part = std::move(part), fields = log::scope_fields()] {
+                const log::Scope scope(fields);
+                if (cfg_.background) yield_to_batches();
+                return read_slice(after, part);
+            });
         return;
     }
     // The keys the worker wrote, copied (a batch may change them while the reading runs), and the
@@ -240,7 +246,8 @@ void AntiEntropy::start() {
     std::vector<std::string> written(applier_.cached_pks().begin(), applier_.cached_pks().end());
     end_reading_ =
         std::async(launch, [this, accounted = std::move(accounted_), written = std::move(written),
-                            listed = listed_ids()]() mutable {
+                            listed = listed_ids(), fields = log::scope_fields()]() mutable {
+            const log::Scope scope(fields);
             if (cfg_.background) yield_to_batches();
             // Moved in, so that a hundred thousand keys are freed here, not where the loop takes
             // the result (the task is destroyed with the future's state).
@@ -422,16 +429,19 @@ std::optional<std::vector<std::string>> AntiEntropy::listed_ids() {
         }
         ids = listing_.get();
     }
-    listing_ = std::async(std::launch::async, [lister = lister_, prefix = cfg_.prefix] {
-        yield_to_batches();
-        auto keys = lister->keys(prefix + "/");
-        if (!keys) return std::optional<std::vector<std::string>>();
-        std::vector<std::string> found;
-        for (const auto& key : *keys) {
-            if (auto id = listed_row_id(prefix, key)) found.push_back(std::move(*id));
-        }
-        return std::optional<std::vector<std::string>>(std::move(found));
-    });
+    listing_ = std::async(std::launch::async,
+                          [lister = lister_, prefix = cfg_.prefix, fields = log::scope_fields()] {
+                              const log::Scope scope(fields);
+                              yield_to_batches();
+                              auto keys = lister->keys(prefix + "/");
+                              if (!keys) return std::optional<std::vector<std::string>>();
+                              std::vector<std::string> found;
+                              for (const auto& key : *keys) {
+                                  if (auto id = listed_row_id(prefix, key))
+                                      found.push_back(std::move(*id));
+                              }
+                              return std::optional<std::vector<std::string>>(std::move(found));
+                          });
     return ids;
 }
 

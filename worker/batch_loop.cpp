@@ -18,7 +18,11 @@ BatchLoop::BatchLoop(Applier& applier, BatchLoopConfig cfg, metrics::Registry& r
       pending_(cfg_.max_pending),
       backoff_(cfg_.retry_min),
       next_periodic_(Clock::now() + cfg_.resync_interval),
-      events_(r.counter("revalidator_worker_events_total", "Events received and decoded")),
+      events_(r.counter("revalidator_worker_events_total",
+                        "Row events received and decoded (markers apart)")),
+      heartbeats_(r.counter("revalidator_worker_heartbeats_total",
+                            "HEARTBEAT markers received and decoded")),
+      ends_(r.counter("revalidator_worker_stream_ends_total", "END markers received and decoded")),
       frames_rejected_(
           r.counter("revalidator_worker_frames_rejected_total",
                     "Frames that were not valid events (bad JSON, unknown version, bad field)")),
@@ -32,6 +36,12 @@ BatchLoop::BatchLoop(Applier& applier, BatchLoopConfig cfg, metrics::Registry& r
                         "Batches stopped because the lease was not confirmed fresh")) {
     r.gauge_fn("revalidator_worker_pending_keys", "Rows owed to the cache",
                [this] { return static_cast<double>(pending_size_.load()); });
+    r.gauge_fn("revalidator_worker_postgres_up",
+               "1 while the table's last Postgres read worked, 0 since one failed",
+               [this] { return source_ok() ? 1.0 : 0.0; });
+    r.gauge_fn("revalidator_worker_cache_up",
+               "1 while the table's last cache writes worked, 0 since one failed",
+               [this] { return cache_ok() ? 1.0 : 0.0; });
 }
 
 void BatchLoop::ingest(const std::vector<std::string>& frames) {
@@ -45,7 +55,7 @@ void BatchLoop::ingest(const std::vector<std::string>& frames) {
             continue;
         }
         const Event& e = *decoded;
-        events_.inc();
+        (e.op == Op::Heartbeat ? heartbeats_ : e.op == Op::End ? ends_ : events_).inc();
         // Tracked first: an event this worker drops is not a lost event of the stream.
         Verdict v = tracker_.observe(e);
         if (needs_resync(v)) {

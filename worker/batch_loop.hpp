@@ -114,6 +114,8 @@ class BatchLoop {
     bool beat_owed_ = false;
 
     metrics::Counter& events_;
+    metrics::Counter& heartbeats_;
+    metrics::Counter& ends_;
     metrics::Counter& frames_rejected_;
     metrics::Counter& foreign_;
     metrics::Counter& gaps_;

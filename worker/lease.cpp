@@ -150,7 +150,10 @@ bool Lease::try_acquire() {
                 impl_->fresh_until = (sent + impl_->opts.ttl).time_since_epoch().count();
                 impl_->held = true;
                 impl_->renewer =
-                    std::jthread([this](const std::stop_token& stop) { impl_->renew_loop(stop); });
+                    std::jthread([this, fields = log::scope_fields()](const std::stop_token& stop) {
+                        const log::Scope scope(fields);
+                        impl_->renew_loop(stop);
+                    });
                 return true;
             }
             error = listening.error();

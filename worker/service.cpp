@@ -58,9 +58,10 @@ int run(const Config& cfg) {
     const auto tables = per_table(cfg);
     std::vector<std::unique_ptr<TableWorker>> workers;
     for (const auto& t : tables) {
-        // One table keeps the unlabelled series dashboards know; several are told apart.
-        const std::string labels =
-            tables.size() > 1 ? metrics::label("collection", t.collection) : "";
+        // Labelled however many tables the process serves, so that a dashboard or an alert reads
+        // the same series when tables move between workers.
+        const std::string labels = metrics::label("collection", t.collection);
+        const log::Scope scope("collection", t.collection);
         try {
             workers.push_back(std::make_unique<TableWorker>(t, registry, labels, stop));
         } catch (const std::exception& e) {

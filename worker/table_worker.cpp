@@ -146,6 +146,7 @@ TableWorker::TableWorker(const TableConfig& t, metrics::Registry& registry,
 TableWorker::~TableWorker() = default;
 
 bool TableWorker::views_compile() {
+    const log::Scope scope("collection", parts_->collection);
     try {
         parts_->source.check();
     } catch (const BadView& e) {
@@ -164,6 +165,7 @@ bool TableWorker::views_compile() {
 }
 
 int TableWorker::run() {
+    const log::Scope scope("collection", parts_->collection);
     if (!parts_->canary) return parts_->role.run();
     // The canary beats only while the role is active; it is stopped, after at most one bounded
     // Postgres call, however the role ends.

@@ -26,8 +26,9 @@ std::unique_ptr<McKeyLister> key_lister(const Config& cfg, CrawlerWait wait);
 
 class TableWorker {
   public:
-    // Builds every part, registering its series in `registry` with `labels` (empty: unlabelled,
-    // as a one-table worker has them). Throws when a part cannot be made.
+    // Builds every part, registering its series in `registry` with `labels` (the table's
+    // collection="..."). Throws when a part cannot be made. Its threads log with the table's
+    // `collection` (log::Scope).
     TableWorker(const TableConfig& t, metrics::Registry& registry, const std::string& labels,
                 StopSignal& stop);
     ~TableWorker();

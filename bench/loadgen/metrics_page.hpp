@@ -1,13 +1,16 @@
 // The worker's own account of a run, read from its Prometheus page (GET /metrics on the admin
-// port): events received, list rebuilds, batches, pending keys. value() sums a family's series
-// over their labels, or gives one series named with its labels (name{kind="wrong"}); histogram
-// families are read through their _sum and _count series.
+// port): events received, list rebuilds, batches, pending keys. value() sums the series of a
+// family that have the labels it names, whatever others they have: a bare name sums them all, and
+// name{kind="wrong"} sums that kind over every collection; histogram families are read through
+// their _sum and _count series.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace loadgen {
 
@@ -18,10 +21,16 @@ class MetricsPage {
     // GETs `url` (http://host:port/metrics); throws std::runtime_error when it cannot.
     static MetricsPage fetch(const std::string& url);
 
-    std::optional<double> value(const std::string& name) const;
+    // nullopt when no series matches.
+    std::optional<double> value(const std::string& query) const;
+
+    struct Series {
+        std::string name;
+        std::map<std::string, std::string> labels;
+    };
 
   private:
-    std::unordered_map<std::string, double> values_;
+    std::vector<std::pair<Series, double>> series_;
 };
 
 }  // namespace loadgen

@@ -83,9 +83,9 @@ struct PgReader::Impl {
         failing = !ok;
         if (failing) {
             log::warn("reads: postgres unavailable; misses wait for the worker's fill",
-                      {{"error", error}});
+                      {{"collection", settings.collection}, {"error", error}});
         } else {
-            log::info("reads: postgres available again");
+            log::info("reads: postgres available again", {{"collection", settings.collection}});
         }
     }
 };

@@ -24,6 +24,7 @@ struct PgReaderSettings {
     Table table;
     std::size_t pool = 4;
     std::chrono::milliseconds timeout{1000};
+    std::string collection{};  // its name, in the lines the reader logs
 };
 
 class PgReader final : public DatabaseReads {

@@ -21,12 +21,16 @@ std::shared_ptr<spdlog::logger>& logger() {
 }
 
 std::string g_process = "revalidator";
+thread_local Fields t_scope = Fields::object();
 
 void write(spdlog::level::level_enum level, std::string_view msg, const Fields& fields) {
     auto& l = logger();
     if (!l->should_log(level)) return;
     Fields line = fields.is_object() ? fields : Fields::object();
     if (!fields.is_null() && !fields.is_object()) line["fields"] = fields;
+    for (const auto& [name, value] : t_scope.items()) {
+        if (!line.contains(name)) line[name] = value;
+    }
     line["proc"] = g_process;
     line["msg"] = msg;
     // Invalid UTF-8 from hostile input must not make logging throw; replace it instead.
@@ -55,6 +59,22 @@ void warn(std::string_view msg, const Fields& fields) {
 }
 void error(std::string_view msg, const Fields& fields) {
     write(spdlog::level::err, msg, fields);
+}
+
+Scope::Scope(std::string_view name, const Fields& value) : saved_(t_scope) {
+    t_scope[std::string(name)] = value;
+}
+
+Scope::Scope(const Fields& fields) : saved_(t_scope) {
+    if (fields.is_object()) t_scope.update(fields);
+}
+
+Scope::~Scope() {
+    t_scope = std::move(saved_);
+}
+
+Fields scope_fields() {
+    return t_scope;
 }
 
 }  // namespace revalidator::log

@@ -104,8 +104,11 @@ TEST_F(Collections, EachTablesWebhooksReachItsOwnWorkerAndItsOwnKeys) {
     EXPECT_NE(stack->cache_get("/author-names")->find(author), std::string::npos);
     EXPECT_EQ(read("/authors/" + author), row("authors", author));
     EXPECT_EQ(read("/articles/1"), row("articles", "1"));
-    for (int w : {kArticles, kAuthors}) {
-        EXPECT_EQ(stack->worker_metric("revalidator_worker_events_foreign_total", w), 0)
+    for (const auto& [w, c] : {std::pair{kArticles, "articles"}, std::pair{kAuthors, "authors"}}) {
+        EXPECT_EQ(stack->worker_metric(std::string("revalidator_worker_events_foreign_total{") +
+                                           "collection=\"" + c + "\"}",
+                                       w),
+                  0)
             << "an event of another table reached worker " << w;
     }
     EXPECT_GE(
@@ -151,7 +154,8 @@ TEST_F(Collections, AViewHoldsTheRowsItsFilterKeepsInItsOrderUpToItsLimit) {
 TEST_F(Collections, AnEvictedViewIsWrittenAgainWithoutAnyChange) {
     ASSERT_TRUE(
         eventually([] { return stack->cache_get("/author-names") == stack->sql(kNamesSql); }));
-    const std::string divergences = R"(revalidator_worker_divergences_total{kind="view"})";
+    const std::string divergences =
+        R"(revalidator_worker_divergences_total{collection="authors",kind="view"})";
     const double before = stack->worker_metric(divergences, kAuthors);
     stack->cache_delete("/author-names");
     EXPECT_TRUE(eventually([] {
@@ -192,8 +196,8 @@ TEST_F(Collections, AWebhookForATableNoCollectionDeclaresIs422NamingThoseServed)
 }
 
 TEST_F(Collections, OneTablesWorkerDownNeverStopsTheOtherTable) {
-    const double articles_resyncs =
-        stack->worker_metric("revalidator_worker_resyncs_total", kArticles);
+    const double articles_resyncs = stack->worker_metric(
+        "revalidator_worker_resyncs_total{collection=\"articles\"}", kArticles);
     stack->worker(kAuthors).stop(SIGKILL);
     // The ingress stays ready: taking it out of the balancer would stop the other table too.
     ASSERT_TRUE(eventually([] {
@@ -213,7 +217,9 @@ TEST_F(Collections, OneTablesWorkerDownNeverStopsTheOtherTable) {
     stack->start_worker(kAuthors);
     EXPECT_TRUE(converges("authors", author, "t.name, t.id"));
     EXPECT_TRUE(eventually([] { return stack->ingress_worker_peers("authors") == 1; }));
-    EXPECT_EQ(stack->worker_metric("revalidator_worker_resyncs_total", kArticles), articles_resyncs)
+    EXPECT_EQ(stack->worker_metric("revalidator_worker_resyncs_total{collection=\"articles\"}",
+                                   kArticles),
+              articles_resyncs)
         << "the authors worker's restart resynced articles";
 }
 

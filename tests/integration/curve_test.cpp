@@ -61,7 +61,7 @@ TEST_F(Curve, EncryptedLinkDeliversEvents) {
     EXPECT_EQ(res->status, 202);
     ASSERT_TRUE(stack->converges("2"));
     EXPECT_NE(stack->cache_get("/articles/2")->find("Over CURVE"), std::string::npos);
-    EXPECT_GT(stack->worker_metric("revalidator_worker_events_total"), 0);
+    EXPECT_GT(stack->worker_metric("revalidator_worker_events_total{collection=\"articles\"}"), 0);
 
     // Stopped here (the Stack then skips them) so that the logs are complete when read.
     int ingress_status = stack->ingress().stop(SIGTERM);
@@ -87,11 +87,13 @@ void expect_nothing_delivered(Stack& s) {
     auto res = s.webhook(s.webhook_for("UPDATE", "1"));
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 202);
-    bool received =
-        eventually([&] { return s.worker_metric("revalidator_worker_events_total") > 0; },
-                   std::chrono::seconds(2));
+    bool received = eventually(
+        [&] {
+            return s.worker_metric("revalidator_worker_events_total{collection=\"articles\"}") > 0;
+        },
+        std::chrono::seconds(2));
     EXPECT_FALSE(received);
-    EXPECT_EQ(s.worker_metric("revalidator_worker_events_total"), 0);
+    EXPECT_EQ(s.worker_metric("revalidator_worker_events_total{collection=\"articles\"}"), 0);
     EXPECT_TRUE(s.worker().alive());
     EXPECT_EQ(s.ingress_worker_peers(), 0);
     // The publisher holds the event, waiting for a worker that completes the handshake.

@@ -86,14 +86,18 @@ TEST(Fencing, AWriterPausedMidBatchWritesNothingOldAfterTakeover) {
     for (int attempt = 0; attempt < 5 && !writing; ++attempt) {
         ASSERT_TRUE(eventually([&] { return (a = s.active_worker()) >= 0; }, 30s))
             << s.diagnostics();
-        double writes0 = s.worker_metric("revalidator_worker_cache_writes_total", a);
-        double resyncs0 = s.worker_metric("revalidator_worker_resyncs_total", a);
+        double writes0 =
+            s.worker_metric("revalidator_worker_cache_writes_total{collection=\"articles\"}", a);
+        double resyncs0 =
+            s.worker_metric("revalidator_worker_resyncs_total{collection=\"articles\"}", a);
         resync(s, a);
         double writes = 0, resyncs = 0;
         ASSERT_TRUE(eventually(
             [&] {
-                writes = s.worker_metric("revalidator_worker_cache_writes_total", a);
-                resyncs = s.worker_metric("revalidator_worker_resyncs_total", a);
+                writes = s.worker_metric(
+                    "revalidator_worker_cache_writes_total{collection=\"articles\"}", a);
+                resyncs =
+                    s.worker_metric("revalidator_worker_resyncs_total{collection=\"articles\"}", a);
                 return writes > writes0 + 500 || resyncs > resyncs0 || role(s, a) != "active";
             },
             120s))
@@ -108,10 +112,14 @@ TEST(Fencing, AWriterPausedMidBatchWritesNothingOldAfterTakeover) {
         s.sql("UPDATE public.articles SET version = version + 1");
         ASSERT_TRUE(eventually([&] { return role(s, b) == "active"; }, 120s)) << s.diagnostics();
         ASSERT_TRUE(eventually(
-            [&] { return s.worker_metric("revalidator_worker_resyncs_total", b) >= 1; }, 120s));
+            [&] {
+                return s.worker_metric("revalidator_worker_resyncs_total{collection=\"articles\"}",
+                                       b) >= 1;
+            },
+            120s));
     }  // the frozen worker resumes in the middle of its batch, with its snapshot from before
     ASSERT_TRUE(eventually([&] { return role(s, a) == "standby"; }, 15s)) << s.diagnostics();
-    double fenced = s.worker_metric("revalidator_worker_fenced_total", a);
+    double fenced = s.worker_metric("revalidator_worker_fenced_total{collection=\"articles\"}", a);
     std::cout << "[ figures  ] worker " << a << " batches stopped by the fence: " << fenced << "\n";
 
     // Every key equals Postgres: nothing of the frozen worker's older snapshot stayed. (A write it

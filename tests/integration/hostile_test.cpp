@@ -185,7 +185,9 @@ TEST(Hostile, EveryAttackIsRefusedPreciselyAndChangesNothing) {
     EXPECT_NE(replay.body.find("replay"), std::string::npos) << replay.body;
 
     // Exactly the one genuine webhook was accepted, and the processes are alive.
-    EXPECT_EQ(s.ingress_metric("revalidator_ingress_requests_total{status=\"202\"}"), 1);
+    EXPECT_EQ(
+        s.ingress_metric("revalidator_ingress_requests_total{route=\"revalidate\",code=\"202\"}"),
+        1);
     EXPECT_TRUE(s.ingress().alive());
     EXPECT_TRUE(s.worker().alive());
     // The genuine event rewrites row 1 and the list; every other key stays as it was.
@@ -220,7 +222,9 @@ TEST(Hostile, MalformedFramingEndsTheConnection) {
         EXPECT_NE(e.received.find("\r\nConnection: close\r\n"), std::string::npos) << what << ":\n"
                                                                                    << e.received;
     }
-    EXPECT_EQ(s.ingress_metric("revalidator_ingress_requests_total{status=\"202\"}"), 0);
+    EXPECT_EQ(
+        s.ingress_metric("revalidator_ingress_requests_total{route=\"revalidate\",code=\"202\"}"),
+        0);
     EXPECT_TRUE(s.ingress().alive());
 }
 

@@ -119,8 +119,10 @@ TEST(Cluster, AServerKilledIsNeverReadStaleAndIsRefilledWhenBackEmpty) {
         unreadable += now ? 0 : 1;
     }
     EXPECT_GT(unreadable, 0u) << "some of the changed rows live on the dead server";
-    EXPECT_TRUE(eventually(
-        [&] { return s.worker_metric("revalidator_worker_cache_write_errors_total") >= 1; }));
+    EXPECT_TRUE(eventually([&] {
+        return s.worker_metric(
+                   "revalidator_worker_cache_write_errors_total{collection=\"articles\"}") >= 1;
+    }));
     for (std::size_t i = 0; i < 60; ++i) {
         auto r = read(s, "/articles/" + ids[i]);
         ASSERT_TRUE(r);

@@ -66,8 +66,11 @@ TEST(NoList, RowKeysOnlyTheListAnswered404AndRowsStillRepaired) {
     s.sql("DELETE FROM public.articles WHERE id = 7");
     s.cache_set("/articles/10", "not even JSON");
     EXPECT_TRUE(eventually([&] { return rows_are_true(s, {"7"}); }, 15s)) << s.diagnostics();
-    EXPECT_EQ(s.worker_metric("revalidator_worker_resyncs_total"), 1) << "only the first";
-    EXPECT_EQ(s.worker_metric(R"(revalidator_worker_divergences_total{kind="list"})"), 0);
+    EXPECT_EQ(s.worker_metric("revalidator_worker_resyncs_total{collection=\"articles\"}"), 1)
+        << "only the first";
+    EXPECT_EQ(s.worker_metric(
+                  R"(revalidator_worker_divergences_total{collection="articles",kind="list"})"),
+              0);
     EXPECT_FALSE(s.cache_get("/articles").has_value());
 }
 

@@ -91,8 +91,10 @@ TEST_F(Pipeline, BurstCoalescesIntoFewListRebuilds) {
     for (const auto& id : ids)
         ASSERT_EQ(stack->webhook(stack->webhook_for("INSERT", id))->status, 202);
     ASSERT_TRUE(stack->list_converges());  // measure from a settled state
-    double rebuilds_before = stack->worker_metric("revalidator_worker_list_rebuilds_total");
-    double batches_before = stack->worker_metric("revalidator_worker_batches_total");
+    double rebuilds_before =
+        stack->worker_metric("revalidator_worker_list_rebuilds_total{collection=\"articles\"}");
+    double batches_before =
+        stack->worker_metric("revalidator_worker_batches_total{collection=\"articles\"}");
     stack->sql("UPDATE public.articles SET version = version + 1 WHERE title LIKE 'Burst %'");
 
     std::vector<std::string> bodies;
@@ -127,8 +129,11 @@ TEST_F(Pipeline, BurstCoalescesIntoFewListRebuilds) {
         std::chrono::seconds(20));
     EXPECT_TRUE(all);
     double rebuilds =
-        stack->worker_metric("revalidator_worker_list_rebuilds_total") - rebuilds_before;
-    double batches = stack->worker_metric("revalidator_worker_batches_total") - batches_before;
+        stack->worker_metric("revalidator_worker_list_rebuilds_total{collection=\"articles\"}") -
+        rebuilds_before;
+    double batches =
+        stack->worker_metric("revalidator_worker_batches_total{collection=\"articles\"}") -
+        batches_before;
     std::cout << "[ figures  ] 1000 webhooks for 200 rows, worker frozen during the burst -> "
               << batches << " batches, " << rebuilds << " list rebuilds\n";
     EXPECT_GE(rebuilds, 1);
@@ -196,7 +201,8 @@ TEST_F(Pipeline, RejectionsCarryStatusCodeAndDetail) {
         {"unknown route", "GET", "/nope", "", "", "", 404, "not_found"},
         {"wrong method", "GET", "/revalidate", "", ok_auth, "", 405, "method_not_allowed"},
     };
-    double events_before = stack->worker_metric("revalidator_worker_events_total");
+    double events_before =
+        stack->worker_metric("revalidator_worker_events_total{collection=\"articles\"}");
     httplib::Client c("127.0.0.1", stack->ingress_port());
     for (const auto& k : cases) {
         httplib::Headers h;
@@ -221,5 +227,6 @@ TEST_F(Pipeline, RejectionsCarryStatusCodeAndDetail) {
     EXPECT_EQ(body.value("error", ""), "payload_too_large");
     EXPECT_FALSE(body.value("detail", "").empty());
     // None of them became an event.
-    EXPECT_EQ(stack->worker_metric("revalidator_worker_events_total"), events_before);
+    EXPECT_EQ(stack->worker_metric("revalidator_worker_events_total{collection=\"articles\"}"),
+              events_before);
 }

@@ -50,7 +50,8 @@ bool cache_is_true(Stack& s, const std::vector<std::string>& gone = {}) {
 }
 
 double divergences(Stack& s, const std::string& kind) {
-    return s.worker_metric("revalidator_worker_divergences_total{kind=\"" + kind + "\"}");
+    return s.worker_metric("revalidator_worker_divergences_total{collection=\"articles\",kind=\"" +
+                           kind + "\"}");
 }
 
 // A client of the cache that starts `lru_crawler metadump all` and stops reading: once the
@@ -107,18 +108,26 @@ TEST(Repair, ChangesWhoseWebhooksWereNeverSentHealWithoutAResync) {
     EXPECT_TRUE(eventually([&] { return cache_is_true(s, {"7", "299"}); }, 15s)) << s.diagnostics();
     std::cout << "[ figures  ] 1 insert, 3 updates, 2 deletes, no webhooks: cache true after "
               << seconds_since(start) << " s\n";
-    EXPECT_EQ(s.worker_metric("revalidator_worker_resyncs_total"), 1) << "only the first";
+    EXPECT_EQ(s.worker_metric("revalidator_worker_resyncs_total{collection=\"articles\"}"), 1)
+        << "only the first";
     EXPECT_GE(divergences(s, "missing"), 1);  // the inserted row
     EXPECT_GE(divergences(s, "wrong"), 3);
     EXPECT_GE(divergences(s, "vanished"), 2);
-    EXPECT_EQ(s.worker_metric("revalidator_worker_verify_failures_total"), 0);
-    EXPECT_LT(s.worker_metric("revalidator_worker_verify_oldest_seconds"), 10);
+    EXPECT_EQ(s.worker_metric("revalidator_worker_verify_failures_total{collection=\"articles\"}"),
+              0);
+    const double verified = s.worker_metric(
+        "revalidator_worker_verify_oldest_timestamp_seconds{collection=\"articles\"}");
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    EXPECT_LT(now - verified, 10) << "a recent pass, given as the wall time it verified";
+    EXPECT_GT(now - verified, 0);
 }
 
 TEST(Repair, WhatABuggyWriterOrABadRestoreLeftIsRewrittenAndStrayKeysDeleted) {
     Stack s(repairing());
     ASSERT_TRUE(eventually([&] { return cache_is_true(s); }, 30s)) << s.diagnostics();
-    const double passes = s.worker_metric("revalidator_worker_verify_passes_total");
+    const double passes =
+        s.worker_metric("revalidator_worker_verify_passes_total{collection=\"articles\"}");
 
     const auto start = std::chrono::steady_clock::now();
     s.cache_set("/articles/10", "not even JSON");
@@ -142,7 +151,8 @@ TEST(Repair, WhatABuggyWriterOrABadRestoreLeftIsRewrittenAndStrayKeysDeleted) {
     EXPECT_EQ(divergences(s, "wrong"), 2);
     EXPECT_EQ(divergences(s, "missing"), 1);
     EXPECT_EQ(divergences(s, "stray_key"), 2);
-    EXPECT_EQ(s.worker_metric("revalidator_worker_resyncs_total"), 1) << "only the first";
+    EXPECT_EQ(s.worker_metric("revalidator_worker_resyncs_total{collection=\"articles\"}"), 1)
+        << "only the first";
 
     // A wrong list alone: its rows are right, so only the list's own check can find it.
     s.cache_set("/articles", "[]");
@@ -152,7 +162,11 @@ TEST(Repair, WhatABuggyWriterOrABadRestoreLeftIsRewrittenAndStrayKeysDeleted) {
     // A pass over a true cache finds nothing more.
     const double found = divergences(s, "wrong") + divergences(s, "missing");
     ASSERT_TRUE(eventually(
-        [&] { return s.worker_metric("revalidator_worker_verify_passes_total") >= passes + 3; },
+        [&] {
+            return s.worker_metric(
+                       "revalidator_worker_verify_passes_total{collection=\"articles\"}") >=
+                   passes + 3;
+        },
         15s));
     EXPECT_EQ(divergences(s, "wrong") + divergences(s, "missing"), found);
     for (const auto& [key, value] : nested) EXPECT_EQ(s.cache_get(key), value) << key;
@@ -194,7 +208,12 @@ TEST(Repair, AFrozenCacheServerOnlyPausesThePass) {
         Frozen frozen(s.memcached().process());
         s.sql("UPDATE public.articles SET title = 'Changed while the cache slept' WHERE id = 20");
         ASSERT_TRUE(eventually(
-            [&] { return s.worker_metric("revalidator_worker_verify_failures_total") >= 1; }, 15s))
+            [&] {
+                return s.worker_metric(
+                           "revalidator_worker_verify_failures_total{collection=\"articles\"}") >=
+                       1;
+            },
+            15s))
             << s.diagnostics();
     }
     EXPECT_TRUE(eventually([&] { return cache_is_true(s); }, 20s)) << s.diagnostics();
@@ -208,7 +227,8 @@ TEST(Repair, AnotherClientsCrawlIsWaitedForNotTakenForAnOutage) {
     Stack s(repairing());
     ASSERT_TRUE(eventually([&] { return cache_is_true(s); }, 30s)) << s.diagnostics();
     const auto busy = [&] {
-        return s.worker_metric("revalidator_worker_cache_crawler_busy_total");
+        return s.worker_metric(
+            "revalidator_worker_cache_crawler_busy_total{collection=\"articles\"}");
     };
     {
         // Enough keys that the dump outgrows every socket buffer between the server and us.
@@ -229,7 +249,8 @@ TEST(Repair, AnotherClientsCrawlIsWaitedForNotTakenForAnOutage) {
     ASSERT_TRUE(eventually([&] { return busy() >= 2; }, 15s)) << s.diagnostics();
     EXPECT_EQ(s.worker(0).log_tail(1'000'000).find("cannot list the cache's keys"),
               std::string::npos);
-    EXPECT_EQ(s.worker_metric("revalidator_worker_verify_failures_total"), 0);
+    EXPECT_EQ(s.worker_metric("revalidator_worker_verify_failures_total{collection=\"articles\"}"),
+              0);
 
     s.cache_set("/articles/0042", "another spelling of row 42");
     other.reset();

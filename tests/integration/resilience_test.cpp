@@ -44,7 +44,7 @@ TEST(Resilience, StandbyTakesOverWhenTheActiveWorkerIsKilled) {
     // Events reach the active worker only.
     ASSERT_EQ(s.webhook(bump(s, "1"))->status, 202);
     ASSERT_TRUE(s.converges("1"));
-    EXPECT_EQ(s.worker_metric("revalidator_worker_events_total", 1), 0);
+    EXPECT_EQ(s.worker_metric("revalidator_worker_events_total{collection=\"articles\"}", 1), 0);
 
     auto killed = std::chrono::steady_clock::now();
     s.worker(0).stop(SIGKILL);
@@ -65,7 +65,8 @@ TEST(Resilience, StandbyTakesOverWhenTheActiveWorkerIsKilled) {
 TEST(Resilience, SigtermedIngressDeliversEveryAckedEvent) {
     Stack s;
     std::vector<std::string> ids = s.sql_column("SELECT id FROM public.articles");
-    double gaps_before = s.worker_metric("revalidator_worker_stream_gaps_total");
+    double gaps_before =
+        s.worker_metric("revalidator_worker_stream_gaps_total{collection=\"articles\"}");
     for (int i = 0; i < 200; ++i) ASSERT_EQ(s.webhook(bump(s, ids[i % ids.size()]))->status, 202);
     EXPECT_EQ(s.ingress().stop(SIGTERM), 0) << "clean exit";
     for (const auto& id : ids) EXPECT_TRUE(s.converges(id)) << id;
@@ -76,7 +77,8 @@ TEST(Resilience, SigtermedIngressDeliversEveryAckedEvent) {
     s.start_ingress();
     ASSERT_EQ(s.webhook(bump(s, ids[0]))->status, 202);
     EXPECT_TRUE(s.converges(ids[0]));
-    EXPECT_EQ(s.worker_metric("revalidator_worker_stream_gaps_total"), gaps_before);
+    EXPECT_EQ(s.worker_metric("revalidator_worker_stream_gaps_total{collection=\"articles\"}"),
+              gaps_before);
     report(s);
 }
 
@@ -86,12 +88,14 @@ TEST(Resilience, KilledIngressIsHealedByAResyncOnItsRestart) {
     ASSERT_TRUE(s.converges("1"));
     s.ingress().stop(SIGKILL);
     s.sql("UPDATE public.articles SET title = 'Queued when the ingress died' WHERE id = 2");
-    double gaps_before = s.worker_metric("revalidator_worker_stream_gaps_total");
+    double gaps_before =
+        s.worker_metric("revalidator_worker_stream_gaps_total{collection=\"articles\"}");
     s.start_ingress();
     ASSERT_EQ(s.webhook(bump(s, "3"))->status, 202);
     EXPECT_TRUE(s.converges("3"));
     EXPECT_TRUE(s.converges("2")) << "a new epoch without END must trigger a resync";
-    EXPECT_EQ(s.worker_metric("revalidator_worker_stream_gaps_total"), gaps_before + 1);
+    EXPECT_EQ(s.worker_metric("revalidator_worker_stream_gaps_total{collection=\"articles\"}"),
+              gaps_before + 1);
     report(s);
 }
 
@@ -133,8 +137,10 @@ TEST(Resilience, FullQueueAnswers503AndTheLossIsHealed) {
     s.start_worker();
     for (const char* id : {"1", "2", "3", "4", "5"}) EXPECT_TRUE(s.converges(id)) << id;
     // The refused events took sequence numbers: the next heartbeat shows the worker the gap.
-    EXPECT_TRUE(
-        eventually([&] { return s.worker_metric("revalidator_worker_stream_gaps_total") >= 1; }));
+    EXPECT_TRUE(eventually([&] {
+        return s.worker_metric("revalidator_worker_stream_gaps_total{collection=\"articles\"}") >=
+               1;
+    }));
     report(s);
 }
 
@@ -180,8 +186,10 @@ TEST(Resilience, ValueTooLargeIsDeletedNotLeftStale) {
     // worker only needs the key.
     ASSERT_EQ(s.webhook(Stack::webhook_body("UPDATE", {{"id", 1}}, {{"id", 1}}))->status, 202);
     EXPECT_TRUE(eventually([&] { return !s.cache_get("/articles/1").has_value(); }));
-    EXPECT_TRUE(eventually(
-        [&] { return s.worker_metric("revalidator_worker_cache_write_errors_total") >= 1; }));
+    EXPECT_TRUE(eventually([&] {
+        return s.worker_metric(
+                   "revalidator_worker_cache_write_errors_total{collection=\"articles\"}") >= 1;
+    }));
     // The list is over the limit too and is stored in parts: readers reassemble it.
     nlohmann::json manifest;
     ASSERT_TRUE(eventually([&] {

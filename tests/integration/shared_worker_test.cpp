@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <map>
+#include <sstream>
 
 #include <pqxx/pqxx>
 
@@ -75,6 +77,21 @@ TEST_F(SharedWorker, OneProcessKeepsBothTablesWithTheirSeriesApart) {
     }
     EXPECT_EQ(stack->worker_metric("revalidator_worker_active", 0), 0)
         << "a worker serving two tables has no unlabelled series of a table";
+
+    // Every line about one table names it, whichever of its threads wrote it.
+    std::map<std::string, int> lines_of;
+    std::istringstream log(read_file(stack->worker(0).log_path()));
+    for (std::string line; std::getline(log, line);) {
+        const auto j = json::parse(line, nullptr, false);
+        if (j.is_discarded()) continue;
+        const auto msg = j.value("msg", "");
+        if (msg.starts_with("active: lease taken") || msg.starts_with("resync done")) {
+            ++lines_of[j.value("collection", "(none)")];
+        }
+    }
+    EXPECT_GE(lines_of["articles"], 2) << "the lease and the first resync of articles";
+    EXPECT_GE(lines_of["authors"], 2) << "the lease and the first resync of authors";
+    EXPECT_EQ(lines_of.count("(none)"), 0u) << "a line about one table without its collection";
 
     // An operator's resync of one table leaves the other alone.
     const double articles =

@@ -29,7 +29,7 @@ class Stopping {
                   .authors = two_tables,
                   .shared_workers = two_tables}),
           collections_(two_tables ? std::vector<std::string>{"articles", "authors"}
-                                  : std::vector<std::string>{""}) {}
+                                  : std::vector<std::string>{"articles"}) {}
 
     Stack& stack() { return stack_; }
 
@@ -104,11 +104,11 @@ class Stopping {
 
   private:
     static std::string series(const std::string& name, const std::string& collection) {
-        return collection.empty() ? name : name + "{collection=\"" + collection + "\"}";
+        return name + "{collection=\"" + collection + "\"}";
     }
 
     Stack stack_;
-    std::vector<std::string> collections_;  // as the worker's series label them ("": unlabelled)
+    std::vector<std::string> collections_;  // as the worker's series label them
     TempDir dir_;
     std::unique_ptr<Process> worker_;
     int admin_port_ = 0;

@@ -272,6 +272,15 @@ TEST_F(BatchLoopTest, GarbageFramesAreCountedAndDoNotStopProcessing) {
     EXPECT_EQ(sink.at("/articles/1"), int_row(1));
 }
 
+TEST_F(BatchLoopTest, MarkersAreCountedApartFromRowEvents) {
+    loop().ingest(frames(
+        {{1, "1"}, {2, "", Op::Heartbeat}, {3, "", Op::Heartbeat}, {4, "2"}, {5, "", Op::End}}));
+    EXPECT_EQ(metric("revalidator_worker_events_total"), 2);
+    EXPECT_EQ(metric("revalidator_worker_heartbeats_total"), 2);
+    EXPECT_EQ(metric("revalidator_worker_stream_ends_total"), 1);
+    EXPECT_EQ(metric("revalidator_worker_stream_gaps_total"), 0) << "markers take their numbers";
+}
+
 TEST_F(BatchLoopTest, EventsForAnotherTableAreDropped) {
     source.put(1);
     loop().ingest(frames(

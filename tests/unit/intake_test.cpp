@@ -126,6 +126,9 @@ TEST(Intake, EachTablesEventsGoToItsOwnQueue) {
         intake({"Bearer s3cret", "application/json", {}, kOtherTable, 1}, auth, to_full);
     EXPECT_EQ(refused.code, "queue_full") << "a full queue refuses its own table's webhooks";
     EXPECT_NE(refused.detail.find("public.authors"), std::string::npos) << refused.detail;
+    EXPECT_EQ(refused.table, 1) << "the refusal names the table it was refused at";
+    EXPECT_EQ(intake({"", "application/json", {}, kInsert, 1}, auth, to_full).table, -1)
+        << "a webhook refused before it is routed names none";
     EXPECT_EQ(intake({"Bearer s3cret", "application/json", {}, kInsert, 1}, auth, to_full).status,
               202)
         << "and no other table's";

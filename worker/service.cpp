@@ -60,8 +60,8 @@ int run(const Config& cfg) {
     for (const auto& t : tables) {
         // Labelled however many tables the process serves, so that a dashboard or an alert reads
         // the same series when tables move between workers.
-        const std::string labels = metrics::label("collection", t.collection);
-        const log::Scope scope("collection", t.collection);
+        const std::string labels = metrics::label("collection", collection_label(t));
+        const log::Scope scope("collection", collection_label(t));
         try {
             workers.push_back(std::make_unique<TableWorker>(t, registry, labels, stop));
         } catch (const std::exception& e) {

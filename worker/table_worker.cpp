@@ -60,6 +60,7 @@ struct TableWorker::Parts {
     Parts(const TableConfig& t, metrics::Registry& root, const std::string& labels,
           StopSignal& stop)
         : collection(t.collection),
+          label(collection_label(t)),
           table(t.cfg.table.qualified()),
           scope(root, labels),
           lease(LeaseOptions{.url = t.cfg.postgres_url,
@@ -121,6 +122,7 @@ struct TableWorker::Parts {
     }
 
     std::string collection;
+    std::string label;  // of its series and log lines
     std::string table;
     metrics::Registry scope;
     Lease lease;
@@ -146,7 +148,7 @@ TableWorker::TableWorker(const TableConfig& t, metrics::Registry& registry,
 TableWorker::~TableWorker() = default;
 
 bool TableWorker::views_compile() {
-    const log::Scope scope("collection", parts_->collection);
+    const log::Scope scope("collection", parts_->label);
     try {
         parts_->source.check();
     } catch (const BadView& e) {
@@ -165,7 +167,7 @@ bool TableWorker::views_compile() {
 }
 
 int TableWorker::run() {
-    const log::Scope scope("collection", parts_->collection);
+    const log::Scope scope("collection", parts_->label);
     if (!parts_->canary) return parts_->role.run();
     // The canary beats only while the role is active; it is stopped, after at most one bounded
     // Postgres call, however the role ends.

@@ -249,6 +249,10 @@ std::vector<TableConfig> per_table(const Config& c) {
     return out;
 }
 
+std::string collection_label(const TableConfig& t) {
+    return t.collection.empty() ? t.cfg.table.name : t.collection;
+}
+
 PgConfig pg_config(const Config& c) {
     using std::chrono::milliseconds;
     return {.url = c.postgres_url,

@@ -84,6 +84,9 @@ struct TableConfig {
     Config cfg;
 };
 std::vector<TableConfig> per_table(const Config& cfg);
+// The `collection` its metric series and log lines carry: the collection's name, or without a
+// config file the table's, as the ingress names it (docs/metrics.md).
+std::string collection_label(const TableConfig& t);
 
 // What each part is built with, taken from the one Config: the service builds the worker with
 // these, and the unit tests start from Config{} so that a default lives in one place only.

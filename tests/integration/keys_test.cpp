@@ -81,30 +81,28 @@ TEST(Keys, RowsWhoseKeyCannotBeACacheKeyAreSkippedAndTheRestIsCached) {
     // The anti-entropy pass meets them too, and finds nothing to heal in them: no false alarm
     // that would re-read them forever, no failure.
     ASSERT_TRUE(eventually([&] {
-        return s.worker_metric("revalidator_worker_verify_passes_total{collection=\"articles\"}") >=
-               3;
+        return s.worker_metric("revalidator_worker_verify_passes_total{collection=\"slugs\"}") >= 3;
     }));
     for (const char* kind : {"missing", "wrong", "vanished", "stray_key", "list", "list_row"}) {
-        EXPECT_EQ(s.worker_metric(
-                      std::string(
-                          "revalidator_worker_divergences_total{collection=\"articles\",kind=\"") +
-                      kind + "\"}"),
-                  0)
+        EXPECT_EQ(
+            s.worker_metric(
+                std::string("revalidator_worker_divergences_total{collection=\"slugs\",kind=\"") +
+                kind + "\"}"),
+            0)
             << kind;
     }
-    EXPECT_EQ(s.worker_metric("revalidator_worker_verify_failures_total{collection=\"articles\"}"),
-              0);
+    EXPECT_EQ(s.worker_metric("revalidator_worker_verify_failures_total{collection=\"slugs\"}"), 0);
 
     // Every resync meets the rows again: counted each time, logged once each.
     ASSERT_TRUE(resync(s));
     ASSERT_TRUE(eventually([&] {
-        return s.worker_metric("revalidator_worker_resyncs_total{collection=\"articles\"}") >= 2;
+        return s.worker_metric("revalidator_worker_resyncs_total{collection=\"slugs\"}") >= 2;
     }));
     ASSERT_TRUE(resync(s));
     ASSERT_TRUE(eventually([&] {
-        return s.worker_metric("revalidator_worker_resyncs_total{collection=\"articles\"}") >= 3;
+        return s.worker_metric("revalidator_worker_resyncs_total{collection=\"slugs\"}") >= 3;
     }));
-    EXPECT_GE(s.worker_metric("revalidator_worker_rows_unkeyable_total{collection=\"articles\"}"),
+    EXPECT_GE(s.worker_metric("revalidator_worker_rows_unkeyable_total{collection=\"slugs\"}"),
               3.0 * hostile);
     EXPECT_EQ(count_lines_with(s.worker(0).log_path(), "its primary key cannot be a cache key"),
               hostile);

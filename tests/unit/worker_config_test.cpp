@@ -57,6 +57,7 @@ TEST(WorkerConfig, OneTableFromTheOnlyCollectionOrFromTheFlags) {
     auto tables = per_table(file);
     ASSERT_EQ(tables.size(), 1u);
     EXPECT_EQ(tables[0].collection, "authors");
+    EXPECT_EQ(collection_label(tables[0]), "authors");
     EXPECT_EQ(tables[0].bind, Config{}.bind.front());
 
     Config flags;
@@ -64,6 +65,7 @@ TEST(WorkerConfig, OneTableFromTheOnlyCollectionOrFromTheFlags) {
     tables = per_table(flags);
     ASSERT_EQ(tables.size(), 1u);
     EXPECT_EQ(tables[0].collection, "");
+    EXPECT_EQ(collection_label(tables[0]), "articles") << "named as the ingress names it";
     EXPECT_EQ(tables[0].cfg.table.qualified(), "public.articles");
 }
 

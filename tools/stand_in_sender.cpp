@@ -6,9 +6,11 @@
 // pg_net's default timeout of 1 s. What it does not model: docs/operations.md, "The stand-in
 // sender".
 //
-// Usage: revalidator-stand-in-sender --postgres-url URL --url http://HOST:PORT/revalidate
-//          [--secret SECRET] [--timeout-ms 1000]
-// Each option may come from REVALIDATOR_SENDER_POSTGRES_URL, _URL, _SECRET, _TIMEOUT_MS.
+// Usage: revalidator-stand-in-sender --postgres-url URL --url http[s]://HOST:PORT/revalidate
+//          [--secret SECRET] [--timeout-ms 1000] [--ca-file PEM]
+// Each option may come from REVALIDATOR_SENDER_POSTGRES_URL, _URL, _SECRET, _TIMEOUT_MS, _CA_FILE.
+// An https URL's certificate is always verified, against --ca-file when given (a balancer with a
+// certificate of its own, as scripts/cluster's), else against the system's CAs.
 // SIGTERM or SIGINT ends it (exit 0) within a Postgres deadline or one POST's timeout.
 #include <httplib.h>
 #include <libpq-fe.h>
@@ -52,16 +54,20 @@ struct Options {
     std::string postgres_url = "postgresql://postgres@127.0.0.1:5432/postgres";
     std::string url = "http://127.0.0.1:8080/revalidate";
     std::string secret;
+    std::string ca_file;
     int timeout_ms = 1000;  // pg_net's default timeout_milliseconds
 };
 
 bool parse(int argc, char** argv, Options& o) {
-    std::map<std::string, std::string*> text = {
-        {"--postgres-url", &o.postgres_url}, {"--url", &o.url}, {"--secret", &o.secret}};
+    std::map<std::string, std::string*> text = {{"--postgres-url", &o.postgres_url},
+                                                {"--url", &o.url},
+                                                {"--secret", &o.secret},
+                                                {"--ca-file", &o.ca_file}};
     const std::map<std::string, std::string> env = {{"--postgres-url", "POSTGRES_URL"},
                                                     {"--url", "URL"},
                                                     {"--secret", "SECRET"},
-                                                    {"--timeout-ms", "TIMEOUT_MS"}};
+                                                    {"--timeout-ms", "TIMEOUT_MS"},
+                                                    {"--ca-file", "CA_FILE"}};
     std::string timeout = std::to_string(o.timeout_ms);
     text["--timeout-ms"] = &timeout;
     for (const auto& [flag, var] : env) {
@@ -71,7 +77,8 @@ bool parse(int argc, char** argv, Options& o) {
         auto it = text.find(argv[i]);
         if (it == text.end() || i + 1 == argc) {
             std::cerr << "usage: revalidator-stand-in-sender --postgres-url URL --url "
-                         "http://HOST:PORT/revalidate [--secret SECRET] [--timeout-ms 1000]\n";
+                         "http[s]://HOST:PORT/revalidate [--secret SECRET] [--timeout-ms 1000] "
+                         "[--ca-file PEM]\n";
             return false;
         }
         *it->second = argv[++i];
@@ -106,6 +113,8 @@ class Sender {
     // Posts each body once; true when it was acknowledged with a 2xx.
     bool post(const std::string& body) {
         httplib::Client client(base_);
+        client.enable_server_certificate_verification(true);
+        if (!o_.ca_file.empty()) client.set_ca_cert_path(o_.ca_file);
         const auto t = milliseconds(o_.timeout_ms);
         client.set_connection_timeout(t);
         client.set_read_timeout(t);

@@ -8,11 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <filesystem>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "stack.hpp"
 
@@ -23,22 +24,10 @@ namespace {
 
 constexpr int kIntervalMs = 500;
 
-std::string schema_file(const std::string& name) {
-    return read_file((std::filesystem::path(REVALIDATOR_SCHEMA_SQL).parent_path() / name).string());
-}
-
 std::string trigger(const std::string& name, const std::string& on, const std::string& when = "") {
     return "CREATE TRIGGER " + name + " AFTER INSERT OR UPDATE OR DELETE ON " + on +
            " FOR EACH ROW " + (when.empty() ? "" : "WHEN (" + when + ") ") +
            "EXECUTE FUNCTION revalidator.queue_webhook()";
-}
-
-// The canary's trigger of one collection: a copy of that collection's hook, as on Supabase
-// (docs/supabase.md, "The canary's trigger"). DELETE has no NEW, and the canary never deletes.
-std::string canary_trigger(const std::string& collection) {
-    return "CREATE TRIGGER canary_" + collection +
-           " AFTER INSERT OR UPDATE ON revalidator.canary FOR EACH ROW WHEN (new.collection = '" +
-           collection + "') EXECUTE FUNCTION revalidator.queue_webhook()";
 }
 
 StackOptions canaried() {
@@ -170,6 +159,39 @@ TEST(Canary, ADeadFeedIsNamedWithin3IntervalsWhileTheRepairPassKeepsTheCacheRigh
     EXPECT_EQ(s.worker_metric("revalidator_canary_silent_total{collection=\"articles\"}", articles),
               1);
     EXPECT_EQ(sender.stop(SIGTERM), 0) << read_file(s.dir() + "/sender.log");
+}
+
+// scripts/cluster's sender posts through HAProxy, whose certificate is its own: the sender
+// verifies it against --ca-file, and without that file refuses to send, as the system's CAs do
+// not vouch for it.
+TEST(Canary, TheStandInSenderPostsOverHttpsTrustingItsCaFile) {
+    Stack s({.worker_args = {"--canary-interval-ms", std::to_string(kIntervalMs)},
+             .setup_sql = {schema_file("canary.sql"), schema_file("stand_in_sender.sql"),
+                           canary_trigger("articles")},
+             .balancer = true});
+    const std::string url =
+        "https://127.0.0.1:" + std::to_string(s.balancer_port()) + "/revalidate";
+    const auto sender = [&](const std::string& log, std::vector<std::string> extra) {
+        std::vector<std::string> argv{
+            SENDER_BIN, "--postgres-url", s.postgres().url(), "--url", url, "--secret", kSecret};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return std::make_unique<Process>(argv, s.dir() + "/" + log);
+    };
+
+    auto untrusting = sender("untrusting.log", {});
+    EXPECT_TRUE(poll_until(
+        [&] {
+            return read_file(s.dir() + "/untrusting.log").find("webhook lost") != std::string::npos;
+        },
+        20s))
+        << read_file(s.dir() + "/untrusting.log");
+    EXPECT_EQ(untrusting->stop(SIGTERM), 0);
+    EXPECT_EQ(seen(s, "articles", 0), 0) << "no beat may pass an unverified certificate";
+
+    auto trusting = sender("trusting.log", {"--ca-file", s.balancer_ca_file()});
+    EXPECT_TRUE(poll_until([&] { return seen(s, "articles", 0) >= 2; }, 20s))
+        << read_file(s.dir() + "/trusting.log");
+    EXPECT_EQ(trusting->stop(SIGTERM), 0);
 }
 
 }  // namespace

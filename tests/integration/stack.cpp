@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -351,6 +352,16 @@ double Stack::workers_metric(const std::string& series) {
     for (std::size_t i = 0; i < workers_.size(); ++i)
         sum += worker_metric(series, static_cast<int>(i));
     return sum;
+}
+
+std::string schema_file(const std::string& name) {
+    return read_file((std::filesystem::path(REVALIDATOR_SCHEMA_SQL).parent_path() / name).string());
+}
+
+std::string canary_trigger(const std::string& collection) {
+    return "CREATE TRIGGER canary_" + collection +
+           " AFTER INSERT OR UPDATE ON revalidator.canary FOR EACH ROW WHEN (new.collection = '" +
+           collection + "') EXECUTE FUNCTION revalidator.queue_webhook()";
 }
 
 double scrape(int port, const std::string& series) {

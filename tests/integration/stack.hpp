@@ -153,6 +153,13 @@ class Stack {
 // Value of a metric series in the /metrics of the server on `port` (0 when absent or unreachable).
 double scrape(int port, const std::string& series);
 
+// The SQL of schema/`name` (e.g. "canary.sql").
+std::string schema_file(const std::string& name);
+// The canary's trigger of one collection, for the stand-in sender (schema/stand_in_sender.sql): a
+// copy of that collection's hook, as on Supabase (docs/supabase.md, "The canary's trigger"). The
+// canary never deletes, and DELETE has no NEW.
+std::string canary_trigger(const std::string& collection);
+
 // Runs `command` (a binary and the arguments every case shares) followed by a bad configuration:
 // it must exit 64 (EX_USAGE) within 10 s, name `named` in its message, and never log `started`
 // (the line it logs once it serves). `log` is its output.

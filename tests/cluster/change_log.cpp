@@ -106,9 +106,10 @@ void ChangeLog::staleness(Samples& into) const {
     }
 }
 
-void ChangeLog::visibility(Samples& into) const {
+void ChangeLog::visibility(Samples& into, const std::string& prefix) const {
     std::lock_guard lock(mu_);
     for (const auto& c : changes_) {
+        if (c.key.rfind(prefix, 0) != 0) continue;
         into.add(c.committed,
                  c.seen ? std::chrono::duration<double, std::milli>(*c.seen - c.committed).count()
                         : std::numeric_limits<double>::infinity());

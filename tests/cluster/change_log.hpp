@@ -44,9 +44,9 @@ class ChangeLog {
     };
     // Adds commit to first seen, for every acknowledged change seen, at its commit time.
     void staleness(Samples& into) const;
-    // Adds commit to first seen for every change, acknowledged or not, at its commit time; a
-    // change never seen counts as infinitely late.
-    void visibility(Samples& into) const;
+    // Adds commit to first seen for every change (of the keys starting with `prefix`),
+    // acknowledged or not, at its commit time; a change never seen counts as infinitely late.
+    void visibility(Samples& into, const std::string& prefix = "") const;
     Summary summary() const;
 
   private:

@@ -14,14 +14,23 @@
 // past its lease (then SIGCONT), stop Postgres for 3 s. After each: how long until every change
 // committed before the component came back is in the cache and every row key equals Postgres.
 //
+// The canary runs on every worker (--canary-interval-ms 1000): its rows of revalidator.canary
+// have one trigger per collection that queues their webhooks, which revalidator-stand-in-sender
+// POSTs through the balancer, as pg_net would. After the fault schedule, a dead feed: the
+// articles' webhooks stop (the writer commits its changes and sends nothing; the articles'
+// canary trigger is dropped) for one fault interval, then come back. The articles' active worker
+// must name the silent feed within 3 canary intervals (plus a scrape margin), the authors' canary
+// must keep beating, and the repair pass must heal the unannounced changes (the final comparison).
+//
 // The verdict: every key of every collection and view equal to Postgres, no backwards move, no
 // acknowledged change missing, no wrong read, every webhook answered. Timing figures (ack p99
 // beside its 10 ms target, convergence per fault beside its 2 s, the share of changes visible
-// within 10 ms, 100 ms, 1 s and 5 s of their commit beside its goals) are printed, not asserted:
-// speed is measured by the long form, whose figures docs/performance.md keeps. A change's commit
-// time is Postgres' clock_timestamp() in its own statement (so a little before the commit itself:
-// the figures err late, never early); it is visible when the observer's read of its key first
-// shows it.
+// within 10 ms, 100 ms, 1 s and 5 s of their commit beside its goals, the same for the changes
+// made during the dead feed, the canary's commit -> visible outside faults) are printed, not
+// asserted: speed is measured by the long form, whose figures docs/performance.md keeps. A change's
+// commit time is Postgres' clock_timestamp() in its own statement (so a little before the commit
+// itself: the figures err late, never early); it is visible when the observer's read of its key
+// first shows it.
 //
 //   CLUSTER_SECONDS   load duration (default 60: the CI form; scripts/cluster --minutes N)
 //   CLUSTER_HOLD=1    start everything, print the addresses, and wait for Ctrl-C instead
@@ -30,6 +39,7 @@
 
 #include <atomic>
 #include <iomanip>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -40,6 +50,7 @@
 
 #include "change_log.hpp"
 #include "nines.hpp"
+#include "process.hpp"
 #include "stack.hpp"
 #include "traffic.hpp"
 
@@ -79,6 +90,56 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 // A short lease, so that a frozen active worker is replaced within seconds; the lease must outlast
 // five Memcached timeouts (docs/operations.md).
 constexpr int kLeaseTtlMs = 2500;
+
+// The canary's interval, and what the dead feed's detection may take beyond its 3 intervals: the
+// scenario's scrape every 100 ms and the worker's own round, on a shared machine.
+constexpr int kCanaryIntervalMs = 1000;
+constexpr milliseconds kScrapeMargin{1000};
+
+// revalidator_canary_staleness_seconds of one collection, summed over the workers: each bucket's
+// cumulative count by its bound (+Inf last), the sum and the count.
+struct CanaryHistogram {
+    std::map<double, double> buckets;
+    double sum = 0, count = 0;
+};
+using CanaryHistograms = std::map<std::string, CanaryHistogram>;
+
+// Reads every worker's /metrics; nullopt when one does not answer (a sum without it would be
+// wrong).
+std::optional<CanaryHistograms> canary_histograms(const std::vector<int>& admin_ports) {
+    const std::string name = "revalidator_canary_staleness_seconds_";
+    const auto label = [](const std::string& line, const std::string& key) {
+        const auto at = line.find(key + "=\"");
+        if (at == std::string::npos) return std::string();
+        const auto from = at + key.size() + 2;
+        return line.substr(from, line.find('"', from) - from);
+    };
+    CanaryHistograms out;
+    for (int port : admin_ports) {
+        httplib::Client c("127.0.0.1", port);
+        c.set_connection_timeout(1, 0);
+        c.set_read_timeout(2, 0);
+        auto r = c.Get("/metrics");
+        if (!r || r->status != 200) return std::nullopt;
+        std::istringstream lines(r->body);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.rfind(name, 0) != 0) continue;
+            const double value = std::atof(line.substr(line.rfind(' ') + 1).c_str());
+            CanaryHistogram& h = out[label(line, "collection")];
+            const std::string part = line.substr(name.size(), line.find('{') - name.size());
+            if (part == "bucket") {
+                const std::string le = label(line, "le");
+                h.buckets[le == "+Inf" ? std::numeric_limits<double>::infinity()
+                                       : std::atof(le.c_str())] += value;
+            } else if (part == "sum") {
+                h.sum += value;
+            } else if (part == "count") {
+                h.count += value;
+            }
+        }
+    }
+    return out;
+}
 
 const std::string kArticlesViews =
     "[[collection.view]]\nname = \"published\"\nkey = \"/published-articles\"\n"
@@ -161,6 +222,7 @@ struct Table {
     Table(std::string n, bool u) : name(std::move(n)), uuid(u) {}
     std::string name;  // public.<name>, its prefix /<name>
     bool uuid;
+    std::atomic<bool> muted{false};  // the dead feed: changes are committed, no webhook sent
     std::mutex mu;
     std::vector<std::string> live;  // ids of existing rows
     std::set<std::string> ever;     // ids of every row that existed during the run
@@ -226,6 +288,17 @@ std::optional<Change> change(Db& db, Table& t, std::mt19937& rng) {
                   loadgen::steady_from_unix_us(r[0][3].as<std::int64_t>())};
 }
 
+// The dead feed: one table's webhooks stopped for a while, then restored.
+struct DeadFeed {
+    std::string table;
+    Clock::time_point stopped, restored;
+    double noticed_s = -1;     // the silent-feed signal, after `stopped`; -1: never
+    nlohmann::json readiness;  // the active worker's canary detail once silent
+    double others_beats = 0;   // the other table's canary beats seen meanwhile
+    bool others_silent = false;
+    double back_s = -1;  // the signal gone again, after `restored`
+};
+
 struct Fault {
     std::string what;
     Clock::time_point start, back;  // back: the component is back (for a takeover: the kill)
@@ -238,14 +311,17 @@ class Cluster {
     explicit Cluster(seconds load)
         : load_(load),
           s_({.worker_args = {"--lease-ttl-ms", std::to_string(kLeaseTtlMs), "--cache-timeout-ms",
-                              std::to_string(kLeaseTtlMs / 5)},
+                              std::to_string(kLeaseTtlMs / 5), "--canary-interval-ms",
+                              std::to_string(kCanaryIntervalMs)},
               .workers = 2,
               .ingresses = 3,
               .reads_from_postgres = true,
               .memcached_servers = 3,
               .read_through_twemproxy = true,
               .setup_sql = {"INSERT INTO public.articles (title, body) SELECT 'Seed ' || g, "
-                            "repeat('Body ', 20) FROM generate_series(1, 495) g"},
+                            "repeat('Body ', 20) FROM generate_series(1, 495) g",
+                            schema_file("canary.sql"), schema_file("stand_in_sender.sql"),
+                            canary_trigger("articles"), canary_trigger("authors")},
               .authors = true,
               .articles_views = kArticlesViews,
               .authors_views = kAuthorsViews,
@@ -257,6 +333,12 @@ class Cluster {
             t->live = s_.sql_column("SELECT id::text FROM public." + t->name);
             t->ever.insert(t->live.begin(), t->live.end());
         }
+        sender_ = std::make_unique<Process>(
+            std::vector<std::string>{
+                SENDER_BIN, "--postgres-url", s_.postgres().url(), "--url",
+                "https://127.0.0.1:" + std::to_string(s_.balancer_port()) + "/revalidate",
+                "--ca-file", s_.balancer_ca_file(), "--secret", kSecret},
+            s_.dir() + "/sender.log");
     }
 
     void print_addresses() {
@@ -278,19 +360,27 @@ class Cluster {
                   << "  memcached     " << s_.memcached_servers() << "\n"
                   << "  data, logs    " << s_.dir() << "   (removed at the end)\n"
                   << "  workers run   --lease-ttl-ms " << kLeaseTtlMs << " --cache-timeout-ms "
-                  << kLeaseTtlMs / 5 << " --takeover-delay-ms 200 --retry-max-ms 500\n"
+                  << kLeaseTtlMs / 5
+                  << " --takeover-delay-ms 200 --retry-max-ms 500 --canary-interval-ms "
+                  << kCanaryIntervalMs << "\n"
+                  << "  canary        revalidator.canary, one trigger per collection; "
+                     "revalidator-stand-in-sender POSTs its webhooks to the balancer\n"
                   << std::endl;
     }
 
     void run() {
         start_ = Clock::now();
-        stop_at_ = start_ + load_;
+        faults_end_ = start_ + load_;
+        canary_mark();
         std::vector<std::thread> threads;
         threads.emplace_back([&] { write(articles_, 40, 1); });
         threads.emplace_back([&] { write(authors_, 15, 2); });
         for (int i = 0; i < 2; ++i) threads.emplace_back([this, i] { read(i); });
         std::thread observer([&] { observe(); });
         inject_faults();
+        dead_feed();
+        canary_mark();
+        loading_ = false;
         for (auto& t : threads) t.join();
         load_end_ = Clock::now();
         converged_ = eventually([&] { return interrupted || divergent().empty(); }, seconds(60));
@@ -299,6 +389,7 @@ class Cluster {
         observer.join();
         for (const auto& key : log_.pending_keys()) observe_key(key);
         final_divergent_ = divergent();
+        sender_exit_ = sender_->stop(SIGTERM);
     }
 
     void report_and_check();
@@ -311,7 +402,7 @@ class Cluster {
         Sender sender(balancer(), kSecret, sends_, ack_ms_);
         auto next = Clock::now();
         auto next_burst = start_ + seconds(5);
-        while (!interrupted && Clock::now() < stop_at_) {
+        while (!interrupted && loading_) {
             int changes = 1;
             if (Clock::now() >= next_burst) {
                 changes = 50;
@@ -328,7 +419,7 @@ class Cluster {
                 }
                 if (!c) continue;
                 const auto index = log_.committed(c->key, c->version, c->committed);
-                if (sender.send(c->webhook)) log_.acked(index);
+                if (!t.muted && sender.send(c->webhook)) log_.acked(index);
             }
             // Pacing: a steady rate, not a synchronisation; a burst or an outage does not build up
             // a debt of changes sent faster afterwards.
@@ -342,7 +433,7 @@ class Cluster {
     void read(int seed) {
         std::mt19937 rng(100 + seed);
         Reader reader(balancer(), log_, reads_, read_ms_);
-        while (!interrupted && Clock::now() < stop_at_) {
+        while (!interrupted && loading_) {
             const int roll = static_cast<int>(rng() % 100);
             if (roll < 50) {
                 reader.read(
@@ -454,7 +545,38 @@ class Cluster {
 
     Balancer balancer() const { return {s_.balancer_port(), s_.balancer_ca_file()}; }
     void inject_faults();
-    void report_nines(const std::vector<std::pair<Clock::time_point, Clock::time_point>>& windows);
+    void dead_feed();
+    // The canary's histograms now, ending the interval outside faults that began at the last mark
+    // (if one did) and beginning the next.
+    void canary_mark() {
+        std::vector<int> ports;
+        for (int i = 0; i < 4; ++i) ports.push_back(s_.worker_admin_port(i));
+        auto now = canary_histograms(ports);
+        if (canary_from_ && now) {
+            for (const auto& [collection, h] : *now) {
+                const CanaryHistogram& before = (*canary_from_)[collection];
+                CanaryHistogram& into = canary_outside_[collection];
+                bool fell = h.count < before.count;  // a worker restarted meanwhile: not usable
+                for (const auto& [le, n] : h.buckets) fell |= n < before.buckets.at(le);
+                if (fell) continue;
+                for (const auto& [le, n] : h.buckets) into.buckets[le] += n - before.buckets.at(le);
+                into.sum += h.sum - before.sum;
+                into.count += h.count - before.count;
+            }
+        }
+        canary_from_ = std::move(now);
+    }
+    // The interval outside faults ends here; the next begins with canary_mark().
+    void canary_unmark() { canary_from_.reset(); }
+    double canary_seen(const std::string& collection) {
+        return s_.workers_metric("revalidator_canary_beats_seen_total{collection=\"" + collection +
+                                 "\"}");
+    }
+    using Windows = std::vector<std::pair<Clock::time_point, Clock::time_point>>;
+    // `windows`: the faults'; `quiet`: theirs and the dead feed's, outside which is "outside".
+    void report_nines(const Windows& windows, const Windows& quiet);
+    std::string report_dead_feed();
+    std::string report_canary();
     Fault& begin_fault(const std::string& what) {
         faults_.push_back({what, Clock::now(), {}});
         std::cout << "[ " << std::fixed << std::setprecision(1)
@@ -503,7 +625,13 @@ class Cluster {
     std::atomic<long> change_failures_{0};
     std::atomic<bool> observing_{true};
     std::vector<Fault> faults_;
-    Clock::time_point start_, stop_at_, load_end_;
+    Clock::time_point start_, faults_end_, load_end_;
+    std::atomic<bool> loading_{true};
+    std::unique_ptr<Process> sender_;
+    int sender_exit_ = -1;
+    DeadFeed dead_;
+    std::optional<CanaryHistograms> canary_from_;
+    CanaryHistograms canary_outside_;
     bool converged_ = false;
     double converge_s_ = 0;
     std::vector<std::string> final_divergent_;
@@ -514,10 +642,12 @@ class Cluster {
 void Cluster::inject_faults() {
     const auto interval =
         std::clamp(duration_cast<milliseconds>(load_) / 6, milliseconds(8000), milliseconds(30000));
-    for (int k = 0; start_ + (k + 1) * interval < stop_at_ && !interrupted; ++k) {
+    for (int k = 0; start_ + (k + 1) * interval < faults_end_ && !interrupted; ++k) {
         pause_until(start_ + (k + 1) * interval);
         if (interrupted) break;
         const auto next = start_ + (k + 2) * interval;
+        canary_mark();
+        canary_unmark();
         switch (k % 5) {
             case 0: {
                 const int i = (k / 5) % 3;
@@ -575,16 +705,103 @@ void Cluster::inject_faults() {
                 break;
             }
         }
+        // The canary's figures outside faults: from the end of this fault's window on.
+        if (const auto outside = faults_.back().back + seconds(2); outside < next) {
+            pause_until(outside);
+            canary_mark();
+        }
     }
+}
+
+// The articles' webhooks stop for one fault interval: its writer commits and sends nothing, its
+// canary trigger is dropped. The articles' active worker must name the silent feed within 3
+// canary intervals, while the authors' canary beats on; then the webhooks come back, and the load
+// runs 3 s more with the feed flowing.
+void Cluster::dead_feed() {
+    if (interrupted) return;
+    pause_until(faults_end_);
+    const auto length =
+        std::clamp(duration_cast<milliseconds>(load_) / 6, milliseconds(8000), milliseconds(30000));
+    canary_mark();
+    canary_unmark();
+    const auto sql = [&](const std::string& query) {
+        // Once more after a broken connection: Db reconnects on the next call.
+        for (int attempt = 0;; ++attempt) {
+            try {
+                return db_.exec(query);
+            } catch (const pqxx::broken_connection&) {
+                if (attempt > 0) throw;
+            }
+        }
+    };
+    const auto silent = [&](int worker) {
+        return scrape(s_.worker_admin_port(worker),
+                      "revalidator_canary_silent{collection=\"articles\"}") == 1;
+    };
+    dead_.table = "articles";
+    const double authors_before = canary_seen("authors");
+    articles_.muted = true;
+    sql("DROP TRIGGER canary_articles ON revalidator.canary");
+    dead_.stopped = Clock::now();
+    std::cout << "[ " << std::fixed << std::setprecision(1)
+              << seconds_between(start_, dead_.stopped) << " s ] dead feed: the articles' "
+              << "webhooks stopped for " << duration<double>(length).count()
+              << " s (its changes still committed; its canary trigger dropped)" << std::endl;
+    const auto restore_at = dead_.stopped + length;
+    int active = -1;
+    while (!interrupted && Clock::now() < restore_at) {
+        active = s_.active_worker("articles");
+        if (active >= 0 && silent(active)) {
+            dead_.noticed_s = seconds_between(dead_.stopped, Clock::now());
+            httplib::Client c("127.0.0.1", s_.worker_admin_port(active));
+            c.set_read_timeout(2, 0);
+            if (auto r = c.Get("/readyz")) {
+                const auto body = json::parse(r->body, nullptr, false);
+                if (body.is_object()) {
+                    dead_.readiness = body.value("/detail/canary"_json_pointer, json::object());
+                }
+            }
+            break;
+        }
+        std::this_thread::sleep_for(milliseconds(100));
+    }
+    std::cout << "           silent feed named by worker " << active << " "
+              << (dead_.noticed_s < 0 ? std::string("NEVER")
+                                      : std::to_string(dead_.noticed_s) + " s after the stop")
+              << "; readiness detail " << dead_.readiness.dump() << std::endl;
+    pause_until(restore_at);
+    const int authors_active = s_.active_worker("authors");
+    dead_.others_silent =
+        authors_active < 0 || scrape(s_.worker_admin_port(authors_active),
+                                     "revalidator_canary_silent{collection=\"authors\"}") != 0;
+    dead_.others_beats = canary_seen("authors") - authors_before;
+    sql(canary_trigger("articles"));
+    articles_.muted = false;
+    dead_.restored = Clock::now();
+    std::cout << "[ " << std::fixed << std::setprecision(1)
+              << seconds_between(start_, dead_.restored) << " s ] dead feed: the articles' "
+              << "webhooks back; the authors' canary beat " << static_cast<long>(dead_.others_beats)
+              << " times meanwhile" << std::endl;
+    eventually(
+        [&] {
+            active = s_.active_worker("articles");
+            return interrupted || (active >= 0 && !silent(active));
+        },
+        seconds(10));
+    if (active >= 0 && !silent(active)) {
+        dead_.back_s = seconds_between(dead_.restored, Clock::now());
+    }
+    pause_until(dead_.restored + seconds(2));
+    canary_mark();
+    pause_until(dead_.restored + seconds(3));
 }
 
 // The share of changes visible within 10 ms, 100 ms, 1 s and 5 s of their commit, outside faults
 // and during each fault (the fault windows of the figures above), beside the goals.
-void Cluster::report_nines(
-    const std::vector<std::pair<Clock::time_point, Clock::time_point>>& windows) {
+void Cluster::report_nines(const Windows& windows, const Windows& quiet) {
     Samples visible_ms;
     log_.visibility(visible_ms);
-    auto all = visible_ms.split(windows);
+    Samples::Split all{visible_ms.split(windows).during, visible_ms.split(quiet).outside};
     std::cout << "  visible after commit   (commit: Postgres' clock_timestamp(); visible: the "
                  "observer's first read that shows it)\n"
               << "    outside faults       " << nines(all.outside) << "\n"
@@ -592,6 +809,17 @@ void Cluster::report_nines(
     for (std::size_t i = 0; i < faults_.size(); ++i) {
         std::cout << "      " << std::left << std::setw(62) << faults_[i].what << std::right << " "
                   << nines(visible_ms.between(windows[i].first, windows[i].second)) << "\n";
+    }
+    if (dead_.restored != Clock::time_point{}) {
+        Samples dead_ms;
+        log_.visibility(dead_ms, "/" + dead_.table + "/");
+        auto stale = dead_ms.between(dead_.stopped, dead_.restored);
+        const double latest = stale.empty() ? 0 : *std::max_element(stale.begin(), stale.end());
+        std::cout << "    during the dead feed " << nines(stale) << "; the latest after "
+                  << std::fixed << std::setprecision(2) << latest / 1000 << " s\n"
+                  << "                         (the " << dead_.table
+                  << "' changes while its webhooks were stopped, each healed by the repair pass; "
+                     "both tables' changes then are left out of \"outside faults\")\n";
     }
     const auto goal = [](const std::vector<double>& ms, double bound, double want) {
         const double got = share_within(ms, bound);
@@ -606,18 +834,83 @@ void Cluster::report_nines(
                  "told from 100 %)\n";
 }
 
+namespace {
+
+// The bound of the bucket that holds the `p`th percentile (0-100) of `h`, in ms.
+double bucket_percentile_ms(const CanaryHistogram& h, double p) {
+    for (const auto& [le, n] : h.buckets) {
+        if (n >= h.count * p / 100) return le * 1000;
+    }
+    return std::numeric_limits<double>::infinity();
+}
+
+}  // namespace
+
+std::string Cluster::report_dead_feed() {
+    std::ostringstream out;
+    if (dead_.restored == Clock::time_point{}) return "not run (interrupted)";
+    const double bound_s = 3 * kCanaryIntervalMs / 1000.0 + duration<double>(kScrapeMargin).count();
+    out << std::fixed << std::setprecision(2) << dead_.table << "' webhooks stopped "
+        << seconds_between(dead_.stopped, dead_.restored) << " s: silent feed named ";
+    if (dead_.noticed_s < 0) {
+        out << "NEVER";
+    } else {
+        out << dead_.noticed_s << " s";
+    }
+    out << " after the stop (bound 3 x " << kCanaryIntervalMs << " ms + " << kScrapeMargin.count()
+        << " ms scrape margin: "
+        << (dead_.noticed_s >= 0 && dead_.noticed_s <= bound_s ? "met" : "MISSED")
+        << "; /readyz detail " << dead_.readiness.dump() << ");\n"
+        << "                         the authors' canary beat "
+        << static_cast<long>(dead_.others_beats) << " times meanwhile, silent "
+        << (dead_.others_silent ? "YES" : "no") << "; the " << dead_.table << "' feed back ";
+    if (dead_.back_s < 0) {
+        out << "NOT within 10 s";
+    } else {
+        out << dead_.back_s << " s after the restore";
+    }
+    return out.str();
+}
+
+std::string Cluster::report_canary() {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(0);
+    std::string sep;
+    for (const auto& [collection, h] : canary_outside_) {
+        out << sep << collection << " ";
+        sep = "; ";
+        if (h.count == 0) {
+            out << "no beats";
+            continue;
+        }
+        out << "p50 <= " << bucket_percentile_ms(h, 50)
+            << " ms, p99 <= " << bucket_percentile_ms(h, 99) << " ms, mean " << std::setprecision(1)
+            << 1000 * h.sum / h.count << std::setprecision(0) << " ms (" << h.count << " beats)";
+    }
+    if (canary_outside_.empty()) out << "no beats";
+    return out.str();
+}
+
 void Cluster::report_and_check() {
     // During a fault: from its start until 2 s after its component is back.
-    std::vector<std::pair<Clock::time_point, Clock::time_point>> windows;
+    Windows windows;
     for (const auto& f : faults_) windows.emplace_back(f.start, f.back + seconds(2));
-    auto acks = ack_ms_.split(windows);
-    auto reads = read_ms_.split(windows);
+    // Outside faults is outside the dead feed, too (until 2 s after its webhooks are back).
+    Windows quiet = windows;
+    if (dead_.restored != Clock::time_point{}) {
+        quiet.emplace_back(dead_.stopped, dead_.restored + seconds(2));
+    }
+    const auto split = [&](const Samples& samples) {
+        return Samples::Split{samples.split(windows).during, samples.split(quiet).outside};
+    };
+    auto acks = split(ack_ms_);
+    auto reads = split(read_ms_);
     auto log = log_.summary();
     auto counters = balancer_counters(s_.balancer_stats_port());
     auto& lb = counters["BACKEND"];
     Samples staleness_ms;
     log_.staleness(staleness_ms);
-    auto stale = staleness_ms.split(windows);
+    auto stale = split(staleness_ms);
     auto line = [](const char* what, std::vector<double>& v) {
         std::ostringstream out;
         out << std::fixed << std::setprecision(1) << std::left << std::setw(25) << what
@@ -637,6 +930,7 @@ void Cluster::report_and_check() {
               << " acknowledged changes never seen in the cache\n"
               << "  wrong reads            " << reads_.wrong << " of " << reads_.reads << "\n"
               << "  webhooks unanswered    " << sends_.unanswered_for_good << " after retries\n"
+              << "  dead feed              " << report_dead_feed() << "\n"
               << "\n== figures ==\n"
               << "  changes                " << log.changes << " (" << change_failures_
               << " refused while Postgres was down)\n"
@@ -662,6 +956,8 @@ void Cluster::report_and_check() {
               << "\n"
               << "  " << line("staleness outside faults", stale.outside) << "   (commit to cache)\n"
               << "  " << line("staleness during faults", stale.during) << "\n"
+              << "  canary outside faults  " << report_canary()
+              << "   (commit -> visible, the workers' histograms; bucket bounds)\n"
               << "  convergence per fault  (target <= 2 s after the component is back; a "
                  "takeover <= 2 s after the kill)\n";
     bool all_converged = true;
@@ -677,7 +973,7 @@ void Cluster::report_and_check() {
         if (f.takeover_s >= 0) std::cout << "; takeover " << f.takeover_s << " s";
         std::cout << "\n";
     }
-    report_nines(windows);
+    report_nines(windows, quiet);
     std::cout << std::endl;
     for (const auto& key : final_divergent_) {
         std::cerr << "divergent " << key << ": cache " << s_.cache_get(key).value_or("(absent)")
@@ -694,6 +990,16 @@ void Cluster::report_and_check() {
     EXPECT_EQ(sends_.rejected, 0);
     EXPECT_GE(faults_.size(), 5u) << "every kind of fault runs";
     EXPECT_TRUE(all_converged) << "each fault's changes reach the cache before the next fault";
+    EXPECT_GE(dead_.noticed_s, 0) << "the dead feed is named";
+    EXPECT_LE(dead_.noticed_s,
+              3 * kCanaryIntervalMs / 1000.0 + duration<double>(kScrapeMargin).count())
+        << "within 3 canary intervals and the scrape margin";
+    EXPECT_EQ(dead_.readiness.value("collection", ""), dead_.table);
+    EXPECT_EQ(dead_.readiness.value("silent", false), true);
+    EXPECT_GT(dead_.others_beats, 0) << "the authors' canary beats on through the dead feed";
+    EXPECT_FALSE(dead_.others_silent);
+    EXPECT_GE(dead_.back_s, 0) << "the articles' silence ends once its webhooks are back";
+    EXPECT_EQ(sender_exit_, 0) << read_file(s_.dir() + "/sender.log");
     if (::testing::Test::HasFailure()) std::cerr << s_.diagnostics() << "\n";
 }
 

@@ -740,9 +740,11 @@ void Cluster::dead_feed() {
     };
     dead_.table = "articles";
     const double authors_before = canary_seen("authors");
+    // From the writer's last webhook on, so that every change left unannounced falls in the dead
+    // feed's window.
+    dead_.stopped = Clock::now();
     articles_.muted = true;
     sql("DROP TRIGGER canary_articles ON revalidator.canary");
-    dead_.stopped = Clock::now();
     std::cout << "[ " << std::fixed << std::setprecision(1)
               << seconds_between(start_, dead_.stopped) << " s ] dead feed: the articles' "
               << "webhooks stopped for " << duration<double>(length).count()

@@ -555,11 +555,15 @@ class Cluster {
         if (canary_from_ && now) {
             for (const auto& [collection, h] : *now) {
                 const CanaryHistogram& before = (*canary_from_)[collection];
+                const auto before_at = [&](double le) {
+                    auto it = before.buckets.find(le);
+                    return it == before.buckets.end() ? 0.0 : it->second;
+                };
                 CanaryHistogram& into = canary_outside_[collection];
                 bool fell = h.count < before.count;  // a worker restarted meanwhile: not usable
-                for (const auto& [le, n] : h.buckets) fell |= n < before.buckets.at(le);
+                for (const auto& [le, n] : h.buckets) fell |= n < before_at(le);
                 if (fell) continue;
-                for (const auto& [le, n] : h.buckets) into.buckets[le] += n - before.buckets.at(le);
+                for (const auto& [le, n] : h.buckets) into.buckets[le] += n - before_at(le);
                 into.sum += h.sum - before.sum;
                 into.count += h.count - before.count;
             }
@@ -784,15 +788,15 @@ void Cluster::dead_feed() {
               << seconds_between(start_, dead_.restored) << " s ] dead feed: the articles' "
               << "webhooks back; the authors' canary beat " << static_cast<long>(dead_.others_beats)
               << " times meanwhile" << std::endl;
+    bool back = false;
     eventually(
         [&] {
             active = s_.active_worker("articles");
-            return interrupted || (active >= 0 && !silent(active));
+            back = active >= 0 && !silent(active);
+            return interrupted || back;
         },
         seconds(10));
-    if (active >= 0 && !silent(active)) {
-        dead_.back_s = seconds_between(dead_.restored, Clock::now());
-    }
+    if (back) dead_.back_s = seconds_between(dead_.restored, Clock::now());
     pause_until(dead_.restored + seconds(2));
     canary_mark();
     pause_until(dead_.restored + seconds(3));

@@ -178,25 +178,39 @@ TEST(Repair, WhatABuggyWriterOrABadRestoreLeftIsRewrittenAndStrayKeysDeleted) {
 TEST(Repair, AKeyCorruptedInTheCacheCountsAsWrongAmongTheKeysCompared) {
     Stack s(repairing());
     ASSERT_TRUE(eventually([&] { return cache_is_true(s); }, 30s)) << s.diagnostics();
-    const double passes = s.worker_metric("revalidator_worker_verify_passes_total");
+    const double passes =
+        s.worker_metric("revalidator_worker_verify_passes_total{collection=\"articles\"}");
     ASSERT_TRUE(eventually(
-        [&] { return s.worker_metric("revalidator_worker_verify_passes_total") >= passes + 1; },
+        [&] {
+            return s.worker_metric(
+                       "revalidator_worker_verify_passes_total{collection=\"articles\"}") >=
+                   passes + 1;
+        },
         15s));
-    const double compared = s.worker_metric("revalidator_worker_verify_keys_compared_total");
+    const double compared =
+        s.worker_metric("revalidator_worker_verify_keys_compared_total{collection=\"articles\"}");
     EXPECT_GE(compared, 300) << "a whole pass compares every row's key";
-    EXPECT_EQ(s.worker_metric("revalidator_worker_verify_keys_wrong_total"), 0);
+    EXPECT_EQ(
+        s.worker_metric("revalidator_worker_verify_keys_wrong_total{collection=\"articles\"}"), 0);
 
     s.cache_set("/articles/42", R"({"id": 42, "title": "corrupted"})");
     EXPECT_TRUE(eventually(
         [&] {
-            return s.worker_metric("revalidator_worker_verify_wrong_age_seconds_count") >= 1 &&
+            return s.worker_metric(
+                       "revalidator_worker_verify_wrong_age_seconds_count{collection="
+                       "\"articles\"}") >= 1 &&
                    cache_is_true(s);
         },
         15s))
         << s.diagnostics();
-    EXPECT_EQ(s.worker_metric("revalidator_worker_verify_keys_wrong_total"), 1);
-    EXPECT_GT(s.worker_metric("revalidator_worker_verify_keys_compared_total"), compared);
-    EXPECT_EQ(s.worker_metric("revalidator_worker_verify_wrong_age_seconds_count"), 1);
+    EXPECT_EQ(
+        s.worker_metric("revalidator_worker_verify_keys_wrong_total{collection=\"articles\"}"), 1);
+    EXPECT_GT(
+        s.worker_metric("revalidator_worker_verify_keys_compared_total{collection=\"articles\"}"),
+        compared);
+    EXPECT_EQ(s.worker_metric(
+                  "revalidator_worker_verify_wrong_age_seconds_count{collection=\"articles\"}"),
+              1);
 }
 
 // A frozen Memcached (SIGSTOP, not dead) holds the pass for its timeouts only: changes keep

@@ -125,7 +125,8 @@ TEST(Truncate, TheStatementTriggersWebhookEmptiesTheCache) {
                                     {"old_record", nullptr}}));
     EXPECT_TRUE(s.cache_get("/articles/1").has_value()) << "nothing else emptied the cache";
 
-    const double resyncs = s.worker_metric("revalidator_worker_resyncs_total");
+    const double resyncs =
+        s.worker_metric("revalidator_worker_resyncs_total{collection=\"articles\"}");
     auto sent = s.webhook(body.dump());
     ASSERT_TRUE(sent) << "no answer";
     EXPECT_EQ(sent->status, 202) << sent->body;
@@ -139,6 +140,8 @@ TEST(Truncate, TheStatementTriggersWebhookEmptiesTheCache) {
         },
         20s))
         << s.diagnostics();
-    EXPECT_EQ(s.worker_metric("revalidator_worker_resyncs_total"), resyncs + 1);
-    EXPECT_EQ(s.worker_metric("revalidator_worker_stream_gaps_total"), 0) << "no loss, no gap";
+    EXPECT_EQ(s.worker_metric("revalidator_worker_resyncs_total{collection=\"articles\"}"),
+              resyncs + 1);
+    EXPECT_EQ(s.worker_metric("revalidator_worker_stream_gaps_total{collection=\"articles\"}"), 0)
+        << "no loss, no gap";
 }

@@ -5,11 +5,11 @@
 // anti-entropy pass (anti_entropy.hpp) verifies a slice when its budget allows, and what it finds
 // joins the next batch. A beat of the canary (canary.hpp) for this collection is no row: once
 // everything owed when it arrived is in the cache, the loop tells the canary.
-// With read_ahead, the next batch's rows are read on a thread of the loop's own while this
-// batch's writes are in flight. A key's writes keep their order: each batch is written after the
-// one before it, from a snapshot taken after that one's. A failure, or a resync owed, waits for
-// the read ahead and puts its batch back. The thread is joined before step() returns to a state
-// with no read ahead, by finish(), and by the destructor.
+// With read_ahead (off by default), the next batch's rows are read on a thread of the loop's own
+// while this batch's writes are in flight. A key's writes keep their order: each batch is written
+// after the one before it, from a snapshot taken after that one's. A failure, or a resync owed,
+// waits for the read ahead and puts its batch back. The thread is joined before step() returns to a
+// state with no read ahead, by finish(), and by the destructor.
 #pragma once
 
 #include <atomic>
@@ -35,7 +35,7 @@ namespace revalidator::worker {
 struct BatchLoopConfig {
     Table table;
     std::size_t max_pending = 0;
-    bool read_ahead = true;
+    bool read_ahead = false;
     std::chrono::milliseconds resync_interval{};  // 0 disables
     std::chrono::milliseconds retry_min{100};
     std::chrono::milliseconds retry_max{};

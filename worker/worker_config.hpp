@@ -47,7 +47,7 @@ struct Config {
     config::Secret admin_secret;
     int cache_connections = 0;  // deprecated and ignored: any other value is warned about
     std::size_t max_batch = 10'000;
-    bool read_ahead = true;
+    bool read_ahead = false;
     std::size_t max_pending = 100'000;
     int receive_hwm = 100'000;
     int resync_interval_s = 300;

@@ -479,13 +479,18 @@ class WatchedSink : public FakeSink {
     }
 };
 
+BatchLoopConfig read_ahead(BatchLoopConfig cfg) {
+    cfg.read_ahead = true;
+    return cfg;
+}
+
 class ReadAheadTest : public ::testing::Test {
   protected:
     FakeSource table;
     WatchedSource source{table};
     WatchedSink sink;
     metrics::Registry registry;
-    BatchLoopConfig cfg = fakes::quick_loop();
+    BatchLoopConfig cfg = read_ahead(fakes::quick_loop());
     Applier applier{source, sink, fakes::default_applier(), registry};
     std::unique_ptr<BatchLoop> loop;
     int refills = 0;

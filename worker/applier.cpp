@@ -368,6 +368,7 @@ Applier::Resynced Applier::resync(Outcome& out, const std::function<void(const s
     // At a million keys, growing the set one rehash at a time was a tenth of a resync's CPU.
     cached_.reserve(std::max(before.size(), last_full_rows_));
     std::size_t rows = 0, keyed = 0;
+    if (cfg_.list) list_.start_full();
     try {
         snap = source_.read_full(cfg_.run_rows, [&](std::vector<Row>& run, KeyOrder order) {
             if (cfg_.list) list_.add_full(run, order);

@@ -16,6 +16,7 @@ ListRows List::wants() const {
 
 void List::follow(const Snapshot& snap, bool full) {
     if (full) {
+        start_full();
         add_full(snap.rows, snap.key_order);
         finish_full(snap.key_order);
         if (complete_) return;

@@ -38,8 +38,11 @@ class List {
     ListRows wants() const;
     // The table as `snap` shows it: read in full, or with wants().
     void follow(const Snapshot& snap, bool full);
-    // A full read in runs: every row, in list order, run by run (`order` is Snapshot::key_order),
-    // then finish_full. The rows are placed as they come, and not held besides.
+    // A full read in runs: start_full, every row, in list order, run by run (`order` is
+    // Snapshot::key_order), then finish_full. The rows are placed as they come, and not held
+    // besides. start_full forgets what a full read abandoned half way placed, so that a retried
+    // one does not place its rows a second time.
+    void start_full() { filling_ = false; }
     void add_full(const std::vector<Row>& run, KeyOrder order);
     void finish_full(KeyOrder order);
     // Whether there is a list to plan: false after a full read that could not be followed by key
